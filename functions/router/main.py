@@ -1,0 +1,11 @@
+"""Router function: the thin HTTP edge of `orchestrator.orient` (see docs/architecture.md)."""
+
+import functions_framework
+
+from orchestrator.handler import serve_event
+from orchestrator.orient.service import handle_event
+
+
+@functions_framework.http
+def handle(request):  # type: ignore[no-untyped-def]
+    return serve_event(dict(request.headers), request.get_data(), handle_event)

@@ -1,0 +1,44 @@
+"""The two failures a handler can report, and how each maps onto HTTP.
+
+Knative brokers retry 5xx (and 404/408/409/429) and never retry other 4xx, so the split below is
+the whole retry contract: bad input must not be retried, a dependency that is down must be.
+"""
+
+from __future__ import annotations
+
+
+class OrchestratorError(Exception):
+    """Base of every error this package raises on purpose."""
+
+    status = 500
+
+
+class PermanentError(OrchestratorError):
+    """The input is wrong; retrying the same input cannot help (HTTP 4xx, no retry)."""
+
+    status = 400
+
+    def __init__(self, message: str, *, status: int = 400) -> None:
+        super().__init__(message)
+        if not 400 <= status < 500:
+            raise ValueError(f"PermanentError needs a 4xx status, not {status}")
+        self.status = status
+
+
+class TransientError(OrchestratorError):
+    """A dependency is down or slow; the broker should retry (HTTP 5xx), then dead-letter."""
+
+    status = 503
+
+    def __init__(self, message: str, *, status: int = 503) -> None:
+        super().__init__(message)
+        if not 500 <= status < 600:
+            raise ValueError(f"TransientError needs a 5xx status, not {status}")
+        self.status = status
+
+
+class AuthError(PermanentError):
+    """Missing or wrong credentials (HTTP 401)."""
+
+    def __init__(self, message: str = "missing or invalid bearer token") -> None:
+        super().__init__(message, status=401)

@@ -1,0 +1,120 @@
+"""Ingest: webhooks and manual triggers in, one `incident.alert.received` per alert out.
+
+Stateless. Every alert accepted is POSTed to the broker before the caller hears 2xx; if the broker
+is unreachable the caller gets a 5xx and retries (Alertmanager does), and the retried alerts get
+the same event ids, so nothing is duplicated downstream and nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from orchestrator.adapters.broker import Publisher
+from orchestrator.auth import bearer_from_header, check_token
+from orchestrator.envelope import Outgoing, decode, to_binary
+from orchestrator.errors import PermanentError
+from orchestrator.events import ALERT_RECEIVED, Alert, AlertReceived
+from orchestrator.ingest.alertmanager import parse_webhook
+from orchestrator.ingest.manual import manual_alert
+from orchestrator.keys import event_id, incident_key
+
+log = logging.getLogger(__name__)
+STAGE = "ingest"
+
+
+@dataclass(frozen=True)
+class Auth:
+    """The token to expect, or `disabled` (an explicit setting, never a default)."""
+
+    token: str | None
+    disabled: bool = False
+
+    def check(self, presented: str | None) -> None:
+        if not self.disabled:
+            check_token(presented, self.token)
+
+
+def alert_event(
+    alert: Alert, *, receiver: str = "", group_key: str = "", manual: bool = False,
+    test: bool = False,
+) -> Outgoing:
+    """The `incident.alert.received` for one alert; its id depends only on the alert itself."""
+    key = incident_key(alert.fingerprint, alert.starts_at, alert.cluster)
+    input_id = f"{alert.fingerprint}|{alert.status}|{alert.starts_at.isoformat()}"
+    return Outgoing(
+        type=ALERT_RECEIVED,
+        id=event_id(key, STAGE, input_id),
+        function=STAGE,
+        incident_key=key,
+        partition_key=alert.fingerprint,
+        data=AlertReceived(
+            incident_key=key, alert=alert, receiver=receiver, group_key=group_key,
+            manual=manual, test=test,
+        ),
+    )
+
+
+def accept_webhook(
+    *, body: bytes, authorization: str | None, auth: Auth, publisher: Publisher
+) -> tuple[int, dict[str, Any]]:
+    """Handle one Alertmanager webhook POST; returns the status and a JSON-able summary."""
+    auth.check(bearer_from_header(authorization))
+    try:
+        doc = json.loads(body)
+    except ValueError as e:
+        raise PermanentError(f"body is not JSON: {e}") from e
+    hook = parse_webhook(doc)
+    if not hook.alerts:
+        rejected = [{"index": r.index, "error": r.error} for r in hook.rejected]
+        detail = "; ".join(f"alert {r.index}: {r.error}" for r in hook.rejected[:5])
+        raise PermanentError(f"no valid alert in the webhook: {detail or 'alerts is empty'}"
+                             if rejected else "webhook has no alerts")
+    keys = []
+    for alert in hook.alerts:
+        out = alert_event(alert, receiver=hook.receiver, group_key=hook.group_key)
+        headers, payload = to_binary(out)
+        publisher.publish(headers, payload)
+        keys.append(out.incident_key)
+        log.info("accepted %s alert %s as incident %s", alert.status, alert.name,
+                 out.incident_key)
+    summary: dict[str, Any] = {"accepted": len(keys), "incidents": keys}
+    if hook.rejected:
+        summary["rejected"] = [{"index": r.index, "error": r.error} for r in hook.rejected]
+        return 207, summary
+    return 200, summary
+
+
+def accept_manual(
+    *, headers: dict[str, str], body: bytes, auth: Auth, publisher: Publisher
+) -> tuple[int, dict[str, Any]]:
+    """Handle one manual-trigger CloudEvent (binary or structured mode)."""
+    event = decode(headers, body)
+    alert, token, test = manual_alert(event)
+    presented = bearer_from_header(_header(headers, "authorization")) or token
+    auth.check(presented)
+    out = alert_event(alert, manual=True, test=test)
+    out = Outgoing(
+        type=out.type, id=event_id(out.incident_key, STAGE, event.id), function=STAGE,
+        incident_key=out.incident_key, partition_key=out.partition_key, data=out.data,
+    )
+    h, payload = to_binary(out)
+    publisher.publish(h, payload)
+    log.info("accepted manual trigger %s as incident %s", alert.name, out.incident_key)
+    return 200, {"accepted": 1, "incidents": [out.incident_key], "event_id": out.id}
+
+
+def is_cloudevent(headers: dict[str, str]) -> bool:
+    content_type = _header(headers, "content-type") or ""
+    return bool(_header(headers, "ce-specversion")) or content_type.startswith(
+        "application/cloudevents"
+    )
+
+
+def _header(headers: dict[str, str], name: str) -> str | None:
+    for k, v in headers.items():
+        if k.lower() == name:
+            return v
+    return None

@@ -1,0 +1,96 @@
+"""Ingest's HTTP surface: routing, size limit and the per-process wiring of settings and broker.
+
+Built once per process on the first request (lazily: cold start is a product feature), then reused.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from orchestrator.adapters.broker import HttpPublisher, Publisher
+from orchestrator.errors import OrchestratorError, PermanentError, TransientError
+from orchestrator.handler import Response, error_response, json_response
+from orchestrator.ingest.core import Auth, accept_manual, accept_webhook, is_cloudevent
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATHS = ("/", "/alert", "/alerts", "/webhook", "/api/v1/alerts")
+
+
+class Ingest:
+    """Settings, auth and publisher of one ingest process."""
+
+    def __init__(self, *, auth: Auth, publisher: Publisher | None, max_body: int) -> None:
+        self.auth = auth
+        self.publisher = publisher
+        self.max_body = max_body
+
+    @classmethod
+    def from_env(cls) -> Ingest:
+        from orchestrator.settings.common import secret_from
+        from orchestrator.settings.ingest import IngestSettings
+
+        s = IngestSettings()
+        token = secret_from(s.token, s.token_file, name="INGEST_TOKEN")
+        if s.auth_disabled:
+            log.warning("INGEST_AUTH_DISABLED is set: the webhook accepts unauthenticated alerts")
+        elif token is None:
+            log.error("no INGEST_TOKEN or INGEST_TOKEN_FILE: every request will get 401")
+        publisher = (
+            HttpPublisher(s.broker_url, timeout=s.broker_timeout_seconds) if s.broker_url else None
+        )
+        if publisher is None:
+            log.error("no broker URL (K_SINK or INGEST_BROKER_URL): alerts will get 503")
+        return cls(auth=Auth(token, s.auth_disabled), publisher=publisher,
+                   max_body=s.max_body_bytes)
+
+    def close(self) -> None:
+        """Close the broker connection of the calling thread (tests, shutdown)."""
+        if isinstance(self.publisher, HttpPublisher):
+            self.publisher.close()
+
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
+        if method == "GET" and path in ("/healthz", "/health/liveness", "/health/readiness"):
+            return json_response(200, {"status": "ok"})
+        if method != "POST":
+            return json_response(405, {"error": f"{method} not allowed: POST alerts here"})
+        if len(body) > self.max_body:
+            return json_response(413, {"error": f"body exceeds {self.max_body} bytes"})
+        try:
+            status, summary = self._post(path, headers, body)
+        except OrchestratorError as e:
+            return error_response(e)
+        return json_response(status, summary)
+
+    def _post(
+        self, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, Any]]:
+        if path not in WEBHOOK_PATHS:
+            raise PermanentError(f"no such endpoint {path!r}: POST to / or /alert", status=404)
+        if self.publisher is None:
+            raise TransientError("no broker URL configured (K_SINK or INGEST_BROKER_URL)")
+        if is_cloudevent(headers):
+            return accept_manual(headers=headers, body=body, auth=self.auth,
+                                 publisher=self.publisher)
+        auth_header = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
+        return accept_webhook(body=body, authorization=auth_header, auth=self.auth,
+                              publisher=self.publisher)
+
+
+_lock = threading.Lock()
+_instance: Ingest | None = None
+
+
+def instance() -> Ingest:
+    """The process-wide Ingest, built on first use."""
+    global _instance
+    if _instance is None:
+        with _lock:
+            if _instance is None:
+                from orchestrator import logs
+
+                logs.setup()
+                _instance = Ingest.from_env()
+    return _instance

@@ -1,0 +1,1 @@
+"""The embedded default: a local broker and runner standing in for Knative on one machine."""

@@ -1,0 +1,78 @@
+"""Remediation plans: what the agent proposes and what the executor reports back.
+
+A plan is a proposal, never an authority: whether a human must approve it is decided by the
+executor's policy, so nothing here says "auto" or "approved".
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from orchestrator.context import ObjectRef
+from orchestrator.models import Frozen
+
+ActionType = Literal[
+    "delete_pod", "rollout_restart", "scale", "rollback", "cordon_node", "delete_failed_job"
+]
+ACTION_TYPES: tuple[str, ...] = (
+    "delete_pod", "rollout_restart", "scale", "rollback", "cordon_node", "delete_failed_job"
+)
+Risk = Literal["low", "medium", "high"]
+
+
+class Citation(Frozen):
+    """The runbook chunk a plan stands on."""
+
+    runbook: str
+    heading: str = ""
+    chunk: str = ""
+    score: float = 0.0
+
+
+class RetrievedRunbook(Frozen):
+    """One ranked retrieval hit, kept on the plan so a human can see why it was chosen."""
+
+    runbook: str
+    score: float
+    heading: str = ""
+    retriever: Literal["exact", "bm25", "dense", "fused"] = "fused"
+
+
+class Action(Frozen):
+    type: ActionType
+    target: ObjectRef
+    parameters: dict[str, int | str] = {}
+    reason: str = ""
+
+
+class Plan(Frozen):
+    plan_id: str
+    incident_key: str
+    fingerprint: str
+    hypothesis: str
+    confidence: float = Field(ge=0.0, le=1.0)
+    citations: list[Citation] = []
+    actions: list[Action] = []
+    retrieval: list[RetrievedRunbook] = []
+    model: str
+    offline: bool = False
+    tokens_in: int = 0
+    tokens_out: int = 0
+    reused_from: str | None = None
+    created_at: datetime
+
+
+Outcome = Literal["applied", "dry-run", "already-applied", "refused", "failed"]
+
+
+class ActionResult(Frozen):
+    """What became of one action: the server-side dry run, then (maybe) the real write."""
+
+    action: Action
+    outcome: Outcome
+    dry_run: str = ""
+    api_result: str = ""
+    resource_version: str | None = None

@@ -1,0 +1,33 @@
+"""Where the packaged `eventing/` and `runbooks/` folders are, from any working directory.
+
+The repository's top-level folders are the source of truth; the wheel ships them as the
+`orchestrator.bundled.*` packages. A source checkout without an install falls back to the
+repository folders directly.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+_REPO = Path(__file__).resolve().parent.parent
+
+
+def _folder(name: str) -> Path:
+    try:
+        found = Path(str(resources.files(f"orchestrator.bundled.{name}")))
+    except ModuleNotFoundError:
+        found = None
+    if found is not None and found.is_dir() and any(found.iterdir()):
+        return found
+    return _REPO / name
+
+
+def eventing_dir() -> Path:
+    """The folder holding the Broker and Trigger YAML the local broker reads."""
+    return _folder("eventing")
+
+
+def runbooks_dir() -> Path:
+    """The folder holding the packaged runbooks (markdown with front matter)."""
+    return _folder("runbooks")

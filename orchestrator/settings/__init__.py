@@ -1,0 +1,5 @@
+"""Settings, one module and one class per function, each with its own env prefix.
+
+A function imports only its own settings module, so cold start pays for nothing else. The Helm
+chart's values map one-to-one onto these names (see helm/orchestrator/values.yaml).
+"""

@@ -1,0 +1,37 @@
+"""Settings of the ingest function (env prefix `INGEST_`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class IngestSettings(BaseSettings):
+    """What ingest needs: where the broker is, how callers authenticate, how much to accept."""
+
+    model_config = SettingsConfigDict(env_prefix="INGEST_", extra="ignore")
+
+    token: SecretStr | None = None
+    """Bearer token Alertmanager sends (`http_config.authorization`); compared in constant time."""
+
+    token_file: Path | None = None
+    """File holding the token (a mounted Secret); used when `token` is empty."""
+
+    auth_disabled: bool = False
+    """Accept unauthenticated requests. Only for local experiments; start-up logs a warning."""
+
+    broker_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("K_SINK", "INGEST_BROKER_URL")
+    )
+    """Broker ingress URL. `K_SINK` (set by a Knative SinkBinding) wins over INGEST_BROKER_URL."""
+
+    broker_timeout_seconds: float = 5.0
+    """Per-POST timeout towards the broker; Alertmanager retries the webhook on our 5xx."""
+
+    max_body_bytes: int = 1024 * 1024
+    """Largest webhook body accepted (1 MiB by default: Alertmanager groups are far smaller)."""
+
+    max_alerts: int = 1000
+    """Largest number of alerts in one webhook; above it the request is refused with 413."""
