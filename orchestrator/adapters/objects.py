@@ -1,0 +1,186 @@
+"""Object storage: MinIO/S3 when configured, a local folder in the embedded default.
+
+Used for the raw runbooks and the event-sourced audit log. `put(..., if_absent=True)` is the
+create-only write the audit log relies on: at-least-once delivery means the same record arrives
+more than once, and only the first may land.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from orchestrator.errors import TransientError
+
+if TYPE_CHECKING:
+    from minio import Minio
+
+
+class ObjectStore(Protocol):
+    def put(self, key: str, data: bytes, *, content_type: str = "application/json",
+            if_absent: bool = False) -> bool:
+        """Store `data`; with `if_absent`, do nothing when the key exists. True when written."""
+
+    def get(self, key: str) -> bytes | None:
+        """The object's bytes, or None when there is no such key."""
+
+    def list(self, prefix: str) -> list[str]:
+        """Every key under `prefix`, recursively, sorted."""
+
+    def delete(self, key: str) -> None:
+        """Remove a key; a missing key is not an error."""
+
+    def ping(self) -> None:
+        """Raise TransientError when the store cannot be reached."""
+
+
+def _check_key(key: str) -> str:
+    parts = key.split("/")
+    if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"invalid object key {key!r}")
+    return key
+
+
+class LocalDirStore:
+    """Objects as files under one folder; create-only writes are atomic (link, not rename)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        return self.root / _check_key(key)
+
+    def put(self, key: str, data: bytes, *, content_type: str = "application/json",
+            if_absent: bool = False) -> bool:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            if if_absent:
+                try:
+                    os.link(tmp, path)
+                except FileExistsError:
+                    return False
+            else:
+                os.replace(tmp, path)
+                tmp = ""
+            return True
+        finally:
+            if tmp:
+                os.unlink(tmp)
+
+    def get(self, key: str) -> bytes | None:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def list(self, prefix: str) -> list[str]:
+        base = self.root
+        found = []
+        for path in base.rglob("*"):
+            if path.is_file() and not path.name.startswith(".tmp-"):
+                key = path.relative_to(base).as_posix()
+                if key.startswith(prefix):
+                    found.append(key)
+        return sorted(found)
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def ping(self) -> None:
+        if not self.root.is_dir():
+            raise TransientError(f"object folder {self.root} is gone")
+
+
+class MinioStore:
+    """One bucket of a MinIO/S3 server, through the minio SDK client passed in."""
+
+    def __init__(self, client: Minio, bucket: str, *, create_bucket: bool = True) -> None:
+        self.client = client
+        self.bucket = bucket
+        self._create = create_bucket
+        self._ready = False
+
+    @classmethod
+    def connect(cls, endpoint: str, access_key: str, secret_key: str, bucket: str, *,
+                secure: bool = False, region: str | None = None) -> MinioStore:
+        from minio import Minio
+
+        client = Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure,
+                       region=region)
+        return cls(client, bucket)
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        from minio.error import MinioException, S3Error
+
+        try:
+            if not self._ready:
+                if self._create and not self.client.bucket_exists(self.bucket):
+                    self.client.make_bucket(self.bucket)
+                self._ready = True
+            return fn(*args, **kwargs)
+        except S3Error:
+            raise
+        except (MinioException, OSError) as e:
+            raise TransientError(f"object store unreachable: {e}") from e
+        except Exception as e:  # urllib3's errors are not OSError subclasses in every version
+            if type(e).__module__.startswith("urllib3"):
+                raise TransientError(f"object store unreachable: {e}") from e
+            raise
+
+    def put(self, key: str, data: bytes, *, content_type: str = "application/json",
+            if_absent: bool = False) -> bool:
+        _check_key(key)
+        if if_absent and self.get(key) is not None:
+            # S3 has no portable create-only PUT through this SDK; keys here are derived from
+            # event ids, so a racing writer of the same key writes the same record.
+            return False
+        self._call(self.client.put_object, self.bucket, key, io.BytesIO(data), len(data),
+                   content_type=content_type)
+        return True
+
+    def get(self, key: str) -> bytes | None:
+        from minio.error import S3Error
+
+        try:
+            resp = self._call(self.client.get_object, self.bucket, _check_key(key))
+        except S3Error as e:
+            if e.code in ("NoSuchKey", "NoSuchObject"):
+                return None
+            raise TransientError(f"object store error on {key}: {e.code}") from e
+        try:
+            data: bytes = resp.read()
+        finally:
+            resp.close()
+            resp.release_conn()
+        return data
+
+    def list(self, prefix: str) -> list[str]:
+        from minio.error import S3Error
+
+        try:
+            objects = self._call(
+                lambda: list(self.client.list_objects(self.bucket, prefix=prefix, recursive=True))
+            )
+        except S3Error as e:
+            raise TransientError(f"object store error listing {prefix}: {e.code}") from e
+        return sorted(o.object_name for o in objects)
+
+    def delete(self, key: str) -> None:
+        from minio.error import S3Error
+
+        try:
+            self._call(self.client.remove_object, self.bucket, _check_key(key))
+        except S3Error as e:
+            if e.code not in ("NoSuchKey", "NoSuchObject"):
+                raise TransientError(f"object store error deleting {key}: {e.code}") from e
+
+    def ping(self) -> None:
+        self._call(lambda: None)

@@ -1,0 +1,1 @@
+"""The knowledge base: runbooks parsed, chunked, indexed and retrieved."""
