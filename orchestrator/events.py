@@ -164,6 +164,8 @@ EscalationReason = Literal[
     "budget",
     "loop-guard",
     "verification-failed",
+    "action-failed",
+    "dry-run",
     "approval-expired",
     "approval-rejected",
     "approval-invalid",
