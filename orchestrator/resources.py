@@ -1,4 +1,4 @@
-"""Where the packaged `eventing/` and `runbooks/` folders are, from any working directory.
+"""Where the packaged `eventing/`, `runbooks/` and `functions/` folders are, from anywhere.
 
 The repository's top-level folders are the source of truth; the wheel ships them as the
 `orchestrator.bundled.*` packages. A source checkout without an install falls back to the
@@ -26,6 +26,11 @@ def _folder(name: str) -> Path:
 def eventing_dir() -> Path:
     """The folder holding the Broker and Trigger YAML the local broker reads."""
     return _folder("eventing")
+
+
+def functions_dir() -> Path:
+    """The folder holding each function's `main.py` (what functions-framework serves)."""
+    return _folder("functions")
 
 
 def runbooks_dir() -> Path:

@@ -32,7 +32,7 @@ class Ingest:
         from orchestrator.settings.common import secret_from
         from orchestrator.settings.ingest import IngestSettings
 
-        s = IngestSettings()
+        s = IngestSettings.from_env()
         token = secret_from(s.token, s.token_file, name="INGEST_TOKEN")
         if s.auth_disabled:
             log.warning("INGEST_AUTH_DISABLED is set: the webhook accepts unauthenticated alerts")

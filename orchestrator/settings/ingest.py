@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from typing import ClassVar
+
 from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from orchestrator.settings.common import LeanSettings
 
 
-class IngestSettings(BaseSettings):
-    """What ingest needs: where the broker is, how callers authenticate, how much to accept."""
+class IngestSettings(LeanSettings):
+    """What ingest needs: where the broker is, how callers authenticate, how much to accept.
 
-    model_config = SettingsConfigDict(env_prefix="INGEST_", extra="ignore")
+    Read with `IngestSettings.from_env()` (env prefix `INGEST_`).
+    """
+
+    env_prefix: ClassVar[str] = "INGEST_"
 
     token: SecretStr | None = None
     """Bearer token Alertmanager sends (`http_config.authorization`); compared in constant time."""

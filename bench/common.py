@@ -1,0 +1,76 @@
+"""Shared pieces of the benchmarks: spawning a function process and timing its first answer.
+
+Benchmarks print figures next to a baseline measured in the same run (as a ratio); they assert
+nothing, since these machines are noisy.
+"""
+
+from __future__ import annotations
+
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+
+HELLO = '''
+import functions_framework
+
+
+@functions_framework.http
+def handle(request):
+    return "hello", 200
+'''
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def hello_source() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="bench-hello-"))
+    (folder / "main.py").write_text(HELLO)
+    return folder / "main.py"
+
+
+def spawn(source: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "functions_framework", "--target", "handle",
+           "--source", str(source), "--host", "127.0.0.1", "--port", str(port)]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def first_answer(source: Path, env: dict[str, str],
+                 request: Callable[[httpx.Client, str], httpx.Response],
+                 timeout: float = 30.0) -> float:
+    """Seconds from spawn to the first answered real request (any non-5xx status counts only
+    when it is the status the request expects: `request` raises otherwise)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    start = time.perf_counter()
+    proc = spawn(source, port, env)
+    try:
+        with httpx.Client(timeout=5, trust_env=False) as client:
+            while True:
+                try:
+                    request(client, url)
+                    return time.perf_counter() - start
+                except httpx.TransportError:
+                    if time.perf_counter() - start > timeout or proc.poll() is not None:
+                        raise RuntimeError(f"{source} never answered") from None
+                    time.sleep(0.005)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def median_of(n: int, measure: Callable[[], float]) -> tuple[float, list[float]]:
+    runs = [measure() for _ in range(n)]
+    return statistics.median(runs), runs

@@ -1,0 +1,226 @@
+"""The embedded default: the local broker plus the five functions, each its own
+functions-framework process on its own port, as Knative would run them.
+
+`orchestrator up` keeps a Stack running; `orchestrator replay` starts one, pushes payloads
+through it and stops it. State (the broker's queue, the knowledge base, the audit log, generated
+secrets) lives in one folder so a restart picks up where the last run stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from orchestrator.local.broker import Broker
+from orchestrator.resources import functions_dir, runbooks_dir
+
+log = logging.getLogger(__name__)
+
+FUNCTIONS = ("ingest", "router", "agent", "executor", "console")
+_SECRETS = ("ingest_token", "console_api_token", "executor_signing_key", "console_signing_key")
+
+
+@dataclass
+class StackOptions:
+    state: Path
+    enforce: bool = False
+    kubeconfig: Path | None = None
+    """A kubeconfig to act on; None lets the functions look for one (and run without a cluster)."""
+    chaos: bool = False
+    seed: int = 0
+    time_scale: float = 1.0
+    host: str = "127.0.0.1"
+    ports: dict[str, int] = field(default_factory=dict)
+    """Fixed ports per name (`broker` and the functions); anything missing gets a free port."""
+    env: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Extra environment per function (e.g. a Gemini key and base URL)."""
+    ready_timeout: float = 60.0
+
+
+def default_state_dir() -> Path:
+    """The per-user data folder (XDG), so `replay` works from any directory."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "incident-orchestrator"
+
+
+def load_secrets(state: Path) -> dict[str, str]:
+    """Generated once per state folder (file mode 0600) and reused, so restarts keep tokens."""
+    path = state / "secrets.json"
+    known: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    missing = [name for name in _SECRETS if name not in known]
+    if missing:
+        for name in missing:
+            known[name] = secrets.token_urlsafe(32)
+        state.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(known, f)
+    return known
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+class Stack:
+    """Broker + five function processes. `start()`, use `ingest_url`/`console_url`, `stop()`."""
+
+    def __init__(self, options: StackOptions) -> None:
+        self.options = options
+        self.state = options.state
+        self.state.mkdir(parents=True, exist_ok=True)
+        self.secrets = load_secrets(self.state)
+        host = options.host
+        self.ports = {name: options.ports.get(name) or _free_port(host)
+                      for name in ("broker", *FUNCTIONS)}
+        self.urls = {name: f"http://{host}:{self.ports[name]}" for name in FUNCTIONS}
+        self.broker: Broker | None = None
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._logs: list[IO[bytes]] = []
+
+    @property
+    def ingest_url(self) -> str:
+        return self.urls["ingest"] + "/"
+
+    @property
+    def console_url(self) -> str:
+        return self.urls["console"]
+
+    def env_for(self, name: str) -> dict[str, str]:
+        """The environment one function process gets: its settings, by their env names."""
+        s, state = self.secrets, self.state
+        broker_url = self.broker.url if self.broker else ""
+        audit = str(state / "audit")
+        common = {
+            "KB_QDRANT_PATH": str(state / "qdrant"),
+            "KB_RUNBOOKS_DIR": str(runbooks_dir()),
+            "PYTHONUNBUFFERED": "1",
+        }
+        per: dict[str, dict[str, str]] = {
+            "ingest": {"INGEST_TOKEN": s["ingest_token"], "INGEST_BROKER_URL": broker_url},
+            "router": {},
+            "agent": {"AGENT_AUDIT_DIR": audit},
+            "executor": {
+                "EXECUTOR_MODE": "enforce" if self.options.enforce else "dry-run",
+                "EXECUTOR_SIGNING_KEY": s["executor_signing_key"],
+                "EXECUTOR_CONSOLE_SIGNING_KEY": s["console_signing_key"],
+            },
+            "console": {
+                "CONSOLE_AUDIT_DIR": audit,
+                "CONSOLE_API_TOKEN": s["console_api_token"],
+                "CONSOLE_SIGNING_KEY": s["console_signing_key"],
+                "CONSOLE_BROKER_URL": broker_url,
+                "K_SINK": broker_url,
+            },
+        }
+        env = {k: v for k, v in os.environ.items() if not k.startswith(
+            ("INGEST_", "ROUTER_", "AGENT_", "EXECUTOR_", "CONSOLE_", "KB_", "K_SINK"))}
+        env.update(common)
+        env.update(per[name])
+        if self.options.kubeconfig is not None:
+            env["KUBECONFIG"] = str(self.options.kubeconfig)
+        env.update(self.options.env.get(name, {}))
+        return env
+
+    def start(self) -> None:
+        self._index_runbooks()
+        self.broker = Broker(
+            db_path=self.state / "broker.sqlite3",
+            subscribers=self.urls,
+            host=self.options.host,
+            port=self.ports["broker"],
+            chaos=self.options.chaos,
+            seed=self.options.seed,
+            time_scale=self.options.time_scale,
+        )
+        self.broker.start()
+        logs = self.state / "logs"
+        logs.mkdir(exist_ok=True)
+        source = functions_dir()
+        for name in FUNCTIONS:
+            out = (logs / f"{name}.log").open("ab")
+            self._logs.append(out)
+            cmd = [sys.executable, "-m", "functions_framework", "--target", "handle",
+                   "--source", str(source / name / "main.py"), "--host", self.options.host,
+                   "--port", str(self.ports[name])]
+            self._procs[name] = subprocess.Popen(cmd, env=self.env_for(name), stdout=out,
+                                                 stderr=subprocess.STDOUT)
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _index_runbooks(self) -> None:
+        """Hydrate the knowledge base before the agent (the store's only client) starts."""
+        import importlib.util
+
+        if importlib.util.find_spec("orchestrator.cli.runbooks") is None:
+            log.warning("no knowledge base in this build: the agent will find no runbook")
+            return
+        cmd = [sys.executable, "-m", "orchestrator.cli", "runbooks", "index",
+               "--source", str(runbooks_dir()), "--store", str(self.state / "qdrant")]
+        env = {**os.environ, **self.options.env.get("agent", {})}
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"indexing the runbooks failed: {done.stderr.strip()[-800:]}")
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.options.ready_timeout
+        pending = set(FUNCTIONS)
+        while pending:
+            for name in sorted(pending):
+                proc = self._procs[name]
+                if proc.poll() is not None:
+                    tail = (self.state / "logs" / f"{name}.log").read_text(errors="replace")
+                    raise RuntimeError(f"{name} exited with {proc.returncode}: {tail[-800:]}")
+                try:
+                    socket.create_connection((self.options.host, self.ports[name]), 0.2).close()
+                    pending.discard(name)
+                except OSError:
+                    pass
+            if pending and time.monotonic() > deadline:
+                raise RuntimeError(f"functions not ready in time: {sorted(pending)}")
+            if pending:
+                time.sleep(0.05)
+
+    def alive(self) -> dict[str, bool]:
+        return {name: proc.poll() is None for name, proc in self._procs.items()}
+
+    def stop(self) -> None:
+        # The broker first: its in-flight deliveries finish against functions still running.
+        if self.broker is not None:
+            self.broker.close()
+            self.broker = None
+        for proc in self._procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for name, proc in self._procs.items():
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop in 10 s; killing it", name)
+                proc.kill()
+                proc.wait(5)
+        self._procs.clear()
+        for f in self._logs:
+            f.close()
+        self._logs.clear()
+
+    def __enter__(self) -> Stack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
