@@ -118,9 +118,20 @@ def to_binary(out: Outgoing) -> tuple[dict[str, str], bytes]:
     for name, value in out.attributes().items():
         if name == "datacontenttype":
             continue
-        headers[f"ce-{name}"] = value
+        headers[f"ce-{name}"] = _header_value(value)
     body = out.data.model_dump_json(exclude_none=False).encode()
     return headers, body
+
+
+def _header_value(value: str) -> str:
+    """Percent-encode what the CloudEvents HTTP binding says a header value may not carry raw:
+    space, `"`, `%`, and anything outside printable ASCII (so no text can split a header)."""
+    if all(0x21 <= ord(c) <= 0x7E and c not in '"%' for c in value):
+        return value
+    return "".join(
+        c if 0x21 <= ord(c) <= 0x7E and c not in '"%'
+        else "".join(f"%{b:02X}" for b in c.encode()) for c in value
+    )
 
 
 def _brief(e: ValidationError, limit: int = 5) -> str:

@@ -69,6 +69,10 @@ class HttpPublisher:
             except OSError as e:
                 self._drop()
                 raise TransientError(f"broker unreachable at {self._host}: {e}") from e
+            except BaseException:
+                # Any other failure mid-request leaves the connection unusable for the next one.
+                self._drop()
+                raise
             if resp.will_close:
                 self._drop()
             if 200 <= resp.status < 300:

@@ -6,6 +6,7 @@ Every documented field is checked for type; fields newer Alertmanagers add (`not
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,7 @@ _GROUP_FIELDS: dict[str, type | tuple[type, ...]] = {
     "truncatedAlerts": int,
 }
 _ZERO_TIME = "0001-01-01T00:00:00Z"
+_FINGERPRINT = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -94,8 +96,11 @@ def parse_alert(raw: Any, *, source: str) -> Alert:
     fingerprint = raw.get("fingerprint")
     if fingerprint is None or fingerprint == "":
         fingerprint = label_fingerprint(labels)
-    if not isinstance(fingerprint, str) or len(fingerprint) > 64:
-        raise PermanentError("fingerprint must be a string of at most 64 characters")
+    if not isinstance(fingerprint, str) or not _FINGERPRINT.fullmatch(fingerprint):
+        raise PermanentError(
+            "fingerprint must be 1-64 letters, digits, '.', '_', ':' or '-' (Alertmanager "
+            "sends 16 hex digits)"
+        )
     return Alert(
         status=status,
         labels=labels,
