@@ -7,19 +7,22 @@ repository folders directly.
 
 from __future__ import annotations
 
-from importlib import resources
+import importlib.util
 from pathlib import Path
 
 _REPO = Path(__file__).resolve().parent.parent
 
 
 def _folder(name: str) -> Path:
+    # These are namespace packages (no __init__.py): their search locations name the folder.
     try:
-        found = Path(str(resources.files(f"orchestrator.bundled.{name}")))
+        spec = importlib.util.find_spec(f"orchestrator.bundled.{name}")
     except ModuleNotFoundError:
-        found = None
-    if found is not None and found.is_dir() and any(found.iterdir()):
-        return found
+        spec = None
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        found = Path(location)
+        if found.is_dir() and any(found.iterdir()):
+            return found
     return _REPO / name
 
 

@@ -1,0 +1,114 @@
+{{/*
+One function as a Knative Service. Call with
+  (dict "root" $ "fn" "router" "prefix" "ROUTER_" "env" <YAML list text> "secretKeys" (list ...)
+        "minScale" <int> "extraVolumes" <YAML text> "extraMounts" <YAML text>
+        "revisionAnnotations" (dict ...) "brokerClient" <bool>)
+Every function runs the same image; FUNCTION_SOURCE picks its main.py.
+*/}}
+{{- define "orchestrator.ksvc" -}}
+{{- $root := .root }}
+{{- $fn := .fn }}
+{{- $cfg := index $root.Values $fn }}
+{{- $labels := include "orchestrator.labels" (dict "root" $root "component" $fn) }}
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: {{ include "orchestrator.serviceName" (dict "root" $root "fn" $fn) }}
+  namespace: {{ $root.Release.Namespace }}
+  labels:
+    {{- $labels | nindent 4 }}
+    {{- if (hasKey $cfg "clusterLocal" | ternary $cfg.clusterLocal true) }}
+    networking.knative.dev/visibility: cluster-local
+    {{- end }}
+spec:
+  template:
+    metadata:
+      labels:
+        {{- $labels | nindent 8 }}
+        {{- if .brokerClient }}
+        orchestrator.io/broker-client: "true"
+        {{- end }}
+      annotations:
+        autoscaling.knative.dev/min-scale: {{ .minScale | quote }}
+        autoscaling.knative.dev/max-scale: {{ $cfg.maxScale | quote }}
+        autoscaling.knative.dev/metric: concurrency
+        autoscaling.knative.dev/target: {{ $cfg.target | quote }}
+        {{- range $k, $v := .revisionAnnotations }}
+        {{ $k }}: {{ $v | quote }}
+        {{- end }}
+        {{- range $k, $v := $cfg.annotations }}
+        {{ $k }}: {{ $v | quote }}
+        {{- end }}
+    spec:
+      serviceAccountName: {{ include "orchestrator.serviceName" (dict "root" $root "fn" $fn) }}
+      containerConcurrency: {{ $cfg.containerConcurrency }}
+      timeoutSeconds: {{ $cfg.timeoutSeconds }}
+      {{- with $root.Values.imagePullSecrets }}
+      imagePullSecrets:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      containers:
+        - name: {{ $fn }}
+          image: {{ include "orchestrator.image" $root }}
+          imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+          command: [functions-framework]
+          ports:
+            - name: http1
+              containerPort: 8080
+          env:
+            - name: FUNCTION_TARGET
+              value: handle
+            - name: FUNCTION_SOURCE
+              value: functions/{{ $fn }}/main.py
+            - name: FUNCTION_SIGNATURE_TYPE
+              value: http
+            # gunicorn's default is 4 threads per CPU of the node, whatever the pod's share.
+            - name: THREADS
+              value: {{ $cfg.threads | quote }}
+            - name: HOME
+              value: /tmp
+            {{- with .env }}
+            {{- . | nindent 12 }}
+            {{- end }}
+            {{- with include "orchestrator.settingsEnv" (dict "prefix" .prefix "settings" $cfg.settings) | trim }}
+            {{- . | nindent 12 }}
+            {{- end }}
+          resources:
+            {{- toYaml $cfg.resources | nindent 12 }}
+          readinessProbe:
+            httpGet:
+              path: /healthz
+            periodSeconds: 5
+            failureThreshold: 3
+          livenessProbe:
+            httpGet:
+              path: /healthz
+            periodSeconds: 20
+            timeoutSeconds: 5
+            failureThreshold: 3
+          securityContext:
+            {{- include "orchestrator.containerSecurityContext" . | nindent 12 }}
+          volumeMounts:
+            # HOME, TMPDIR and gunicorn's heartbeat files: the root filesystem is read-only.
+            - name: tmp
+              mountPath: /tmp
+            {{- if .secretKeys }}
+            - name: secrets
+              mountPath: /var/run/secrets/orchestrator
+              readOnly: true
+            {{- end }}
+            {{- with .extraMounts }}
+            {{- . | nindent 12 }}
+            {{- end }}
+      volumes:
+        - name: tmp
+          emptyDir:
+            medium: Memory
+            sizeLimit: 64Mi
+        {{- if .secretKeys }}
+        {{- include "orchestrator.secretVolume" (dict "root" $root "keys" .secretKeys) | nindent 8 }}
+        {{- end }}
+        {{- with .extraVolumes }}
+        {{- . | nindent 8 }}
+        {{- end }}
+{{- end }}

@@ -1,0 +1,157 @@
+"""The chart's RBAC: the executor gets exactly the verbs its allowed actions and its own checks
+declare (orchestrator.act.actions), only in the namespaces its policy allows; only it can write;
+the router reads; nobody reads Secrets; ingest, agent and console have no rights at all."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from orchestrator.act.actions import ACTION_SPECS, EXECUTOR_RULES, Rule
+from tests.functional.helm_support import (
+    FULLNAME,
+    FUNCTIONS,
+    NAMESPACE,
+    VALUE_SETS,
+    Rendered,
+    chart_values,
+    render,
+)
+
+WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection", "*"}
+Grant = tuple[str, str, str]  # (apiGroup, resource, verb)
+
+
+def grants(rules: Any) -> set[Grant]:
+    out: set[Grant] = set()
+    for rule in rules:
+        if isinstance(rule, Rule):
+            out |= {(rule.api_group, rule.resource, v) for v in rule.verbs}
+        else:
+            out |= {(g, r, v) for g in rule["apiGroups"] for r in rule["resources"]
+                    for v in rule["verbs"]}
+    return out
+
+
+def _role(rendered: Rendered, ref: dict[str, Any], namespace: str) -> dict[str, Any]:
+    kind = ref["kind"]
+    found = [o for o in rendered.of_kind(kind) if o["metadata"]["name"] == ref["name"]
+             and (kind == "ClusterRole" or o["metadata"]["namespace"] == namespace)]
+    assert len(found) == 1, ref
+    return found[0]
+
+
+def bindings_of(rendered: Rendered, account: str) -> list[tuple[dict[str, Any], set[Grant]]]:
+    """Every (binding, grants) reaching a ServiceAccount of the release."""
+    out = []
+    for binding in rendered.of_kind("RoleBinding") + rendered.of_kind("ClusterRoleBinding"):
+        if any(s["kind"] == "ServiceAccount" and s["name"] == account
+               and s["namespace"] == NAMESPACE for s in binding["subjects"]):
+            role = _role(rendered, binding["roleRef"], binding["metadata"].get("namespace", ""))
+            out.append((binding, grants(role["rules"])))
+    return out
+
+
+def executor_grants(rendered: Rendered) -> set[Grant]:
+    return set().union(*(g for _, g in bindings_of(rendered, f"{FULLNAME}-executor")))
+
+
+def allowed_actions(value_set: str) -> set[str]:
+    policy = chart_values()["executor"]["policy"]
+    actions = {k: dict(v) for k, v in policy["actions"].items()}
+    for name, override in VALUE_SETS[value_set].get("executor", {}).get("policy", {}).get(
+            "actions", {}).items():
+        actions[name] = {**actions.get(name, {}), **override}
+    return {name for name, p in actions.items() if p["allowed"]}
+
+
+def test_values_action_rules_are_what_the_executor_declares() -> None:
+    values = chart_values()["executor"]
+    assert set(values["actionRules"]) == set(ACTION_SPECS)
+    for action, spec in ACTION_SPECS.items():
+        declared = values["actionRules"][action]
+        ours = grants(declared.get("namespaced", [])) | grants(declared.get("cluster", []))
+        assert ours == grants(spec.rules), action
+    base = values["baseRules"]
+    ours = grants(base["namespaced"]) | grants(base["cluster"]) | grants(base["own"])
+    assert ours == grants(EXECUTOR_RULES)
+
+
+@pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
+def test_executor_verbs_equal_the_declared_needs_of_its_allowed_actions(value_set: str) -> None:
+    needed = grants(EXECUTOR_RULES)
+    for action in allowed_actions(value_set):
+        needed |= grants(ACTION_SPECS[action].rules)  # type: ignore[index]
+    assert executor_grants(render(value_set)) == needed
+
+
+def test_a_disallowed_action_gets_no_verbs() -> None:
+    granted = executor_grants(render("default"))
+    assert ("", "nodes", "patch") not in granted, "cordon_node is not allowed by default"
+    assert ("", "nodes", "patch") in executor_grants(render("enforce-everywhere"))
+
+
+@pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
+def test_only_the_executor_can_write_and_nobody_reads_secrets(value_set: str) -> None:
+    rendered = render(value_set)
+    for fn in (*FUNCTIONS, "jobs"):
+        for binding, granted in bindings_of(rendered, f"{FULLNAME}-{fn}"):
+            assert not {g for g in granted if g[1] in ("secrets", "*")}, binding["metadata"]
+            if fn != "executor":
+                assert not {g for g in granted if g[2] in WRITE_VERBS}, (fn, binding["metadata"])
+
+
+@pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
+def test_ingest_agent_console_and_jobs_have_no_rights_and_no_token(value_set: str) -> None:
+    rendered = render(value_set)
+    for fn in ("ingest", "agent", "console", "jobs"):
+        assert bindings_of(rendered, f"{FULLNAME}-{fn}") == [], fn
+        account = rendered.one("ServiceAccount", f"{FULLNAME}-{fn}")
+        assert account["automountServiceAccountToken"] is False, fn
+    for fn in ("router", "executor"):
+        assert rendered.one("ServiceAccount", f"{FULLNAME}-{fn}")["automountServiceAccountToken"]
+
+
+def test_router_reads_exactly_what_it_reads_cluster_wide() -> None:
+    from orchestrator.adapters.kube_reads import KINDS
+
+    ((binding, granted),) = bindings_of(render("default"), f"{FULLNAME}-router")
+    assert binding["kind"] == "ClusterRoleBinding"
+    assert {v for _, _, v in granted} == {"get", "list", "watch"}
+    reads = {(prefix.split("/")[2] if prefix.startswith("/apis/") else "", plural)
+             for prefix, plural, _ in KINDS.values()}
+    assert {(g, r) for g, r, _ in granted} == reads | {("", "pods/log")}
+
+
+def _executor_bindings(value_set: str) -> list[dict[str, Any]]:
+    return [b for b, _ in bindings_of(render(value_set), f"{FULLNAME}-executor")]
+
+
+def test_executor_is_bound_per_allowed_namespace_and_cluster_wide_only_for_nodes() -> None:
+    bindings = _executor_bindings("slack-no-approval")
+    namespaced = {b["metadata"]["namespace"] for b in bindings if b["kind"] == "RoleBinding"}
+    assert namespaced == {"payments", "shop", NAMESPACE}, "allow list + its own Leases"
+    rendered = render("slack-no-approval")
+    (own,) = [b for b in bindings if b["kind"] == "RoleBinding"
+              and b["metadata"]["namespace"] == NAMESPACE]
+    assert grants(_role(rendered, own["roleRef"], NAMESPACE)["rules"]) == {
+        ("coordination.k8s.io", "leases", v) for v in ("get", "list", "create", "update")}
+    cluster_wide = [b for b in bindings if b["kind"] == "ClusterRoleBinding"]
+    (only,) = cluster_wide
+    granted = grants(_role(rendered, only["roleRef"], "")["rules"])
+    assert {r for _, r, _ in granted} <= {"nodes", "namespaces"}
+    assert {v for _, _, v in granted} == {"get"}
+
+
+@pytest.mark.parametrize("allow", [["*"], [], ["team-*"]])
+def test_all_namespaces_only_when_the_policy_allows_them_all(allow: list[str]) -> None:
+    from tests.functional.helm_support import render_values
+
+    rendered = render_values({"executor": {"policy": {"namespaces": {"allow": allow}}}})
+    bindings = [b for b, _ in bindings_of(rendered, f"{FULLNAME}-executor")]
+    role_namespaces = {b["metadata"]["namespace"] for b in bindings if b["kind"] == "RoleBinding"}
+    assert role_namespaces == {NAMESPACE}
+    wide = [b for b in bindings if b["kind"] == "ClusterRoleBinding"]
+    assert any(("", "pods/eviction", "create") in grants(_role(rendered, b["roleRef"], "")["rules"])
+               for b in wide)
