@@ -57,6 +57,7 @@ class ContainerInfo(Frozen):
     last_reason: str | None = None
     last_exit_code: int | None = None
     last_finished_at: datetime | None = None
+    last_message: str | None = None
     requests: dict[str, str] = {}
     limits: dict[str, str] = {}
     env: list[EnvVarSource] = []
@@ -65,6 +66,9 @@ class ContainerInfo(Frozen):
 class PodInfo(Frozen):
     ref: ObjectRef
     phase: str | None = None
+    reason: str | None = None
+    """The pod's own status reason (`Evicted`, `NodeLost`...), when it has one."""
+    message: str | None = None
     node: str | None = None
     ready: bool = False
     created_at: datetime | None = None
@@ -148,6 +152,27 @@ class JobInfo(Frozen):
     failed_pods: list[str] = []
 
 
+class CronJobInfo(Frozen):
+    ref: ObjectRef
+    schedule: str = ""
+    suspend: bool = False
+    last_schedule: datetime | None = None
+    last_successful: datetime | None = None
+    active: int = 0
+    jobs: list[str] = []
+    """Its Jobs still on the cluster, newest first."""
+
+
+class ServiceInfo(Frozen):
+    ref: ObjectRef
+    type: str = "ClusterIP"
+    selector: dict[str, str] = {}
+    ports: list[str] = []
+    pods: list[str] = []
+    """The pods its selector matches."""
+    ready_pods: int = 0
+
+
 class KubeEvent(Frozen):
     """A Kubernetes Event, duplicates folded into `count`."""
 
@@ -172,6 +197,8 @@ class ClusterContext(Frozen):
 
     available: bool = False
     source: Literal["in-cluster", "kubeconfig", "none"] = "none"
+    cluster: str | None = None
+    """The alert's `cluster` label, so the executor can refuse an alert about another cluster."""
     target: ObjectRef | None = None
     owners: list[ObjectRef] = []
     pods: list[PodInfo] = []
@@ -180,6 +207,8 @@ class ClusterContext(Frozen):
     pvcs: list[PVCInfo] = []
     hpas: list[HPAInfo] = []
     jobs: list[JobInfo] = []
+    cronjobs: list[CronJobInfo] = []
+    services: list[ServiceInfo] = []
     events: list[KubeEvent] = []
     logs: list[LogTail] = []
     redactions: list[str] = []

@@ -1,23 +1,131 @@
-"""Agent (Decide). PLACEHOLDER until the agent issue lands: every context is escalated with
-reason `no-runbook`, a well-formed event of the right type.
+"""The agent's event surface: `incident.context.enriched` → `incident.plan.proposed` | `.escalated`.
+
+The process-wide wiring (settings, knowledge base, LLM, audit store) is built on the first event,
+not at import: cold start is a product feature. Without a Gemini key no LLM client is built and
+google-genai is never imported; the offline planner plans.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from orchestrator.adapters.llm import LLM
+from orchestrator.adapters.objects import ObjectStore
+from orchestrator.context import ClusterContext, ObjectRef
+from orchestrator.decide.core import Options, decide
+from orchestrator.decide.facts import same_object
+from orchestrator.decide.gemini import GeminiPlanner, Limits
+from orchestrator.decide.situation import Escalation, Knowledge
 from orchestrator.envelope import Event, Outgoing
 from orchestrator.errors import PermanentError
-from orchestrator.events import CONTEXT_ENRICHED, ESCALATED, ContextEnriched, Escalated
+from orchestrator.events import (
+    CONTEXT_ENRICHED,
+    ESCALATED,
+    PLAN_PROPOSED,
+    ContextEnriched,
+    Escalated,
+    PlanProposed,
+)
 from orchestrator.keys import event_id
+from orchestrator.settings.agent import AgentSettings
 
+log = logging.getLogger(__name__)
 STAGE = "agent"
 
 
+class Agent:
+    """The knowledge base, LLM and audit store of one agent process."""
+
+    def __init__(self, *, retriever: Knowledge, llm: LLM | None, audit: ObjectStore | None,
+                 options: Options, limits: Limits,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 closers: tuple[Callable[[], None], ...] = ()) -> None:
+        self.retriever = retriever
+        self.llm = llm
+        self.planner = GeminiPlanner(llm, limits=limits) if llm is not None else None
+        self.audit = audit
+        self.options = options
+        self.clock = clock
+        self._closers = closers
+
+    @classmethod
+    def from_env(cls) -> Agent:
+        from orchestrator.decide.wiring import audit_store, knowledge, language_model
+
+        s = AgentSettings()
+        llm = language_model(s)
+        retriever, close_kb = knowledge(exact_first=llm is None)
+        log.info("agent planner: %s", f"Gemini {s.model}" if llm else "offline (no API key)")
+        options = Options(top_k=s.top_k, confidence_threshold=s.confidence_threshold,
+                          max_actions=s.max_actions,
+                          reopen_window=timedelta(seconds=s.reopen_window_seconds))
+        limits = Limits(retries=s.retries, backoff_seconds=s.backoff_seconds,
+                        temperature=s.temperature, max_output_tokens=s.max_output_tokens,
+                        token_budget=s.token_budget, max_actions=s.max_actions,
+                        prompt_runbooks=s.prompt_runbooks)
+        closers = (close_kb,) + ((llm.close,) if llm else ())
+        return cls(retriever=retriever, llm=llm, audit=audit_store(s), options=options,
+                   limits=limits, closers=closers)
+
+    def close(self) -> None:
+        for close in self._closers:
+            close()
+
+    def handle(self, event: Event) -> Outgoing:
+        if event.type != CONTEXT_ENRICHED:
+            raise PermanentError(f"agent does not handle {event.type!r}")
+        enriched = event.parse(ContextEnriched)
+        key, alert = enriched.incident_key, enriched.alert
+        result = decide(enriched=enriched, input_id=event.id, retriever=self.retriever,
+                        planner=self.planner, audit=self.audit, options=self.options,
+                        now=self.clock())
+        out_id = event_id(key, STAGE, event.id)
+        if isinstance(result, Escalation):
+            log.info("escalating %s: %s", result.reason, result.detail[:300])
+            return Outgoing(ESCALATED, out_id, STAGE, key,
+                            Escalated(incident_key=key, stage=STAGE, reason=result.reason,
+                                      detail=result.detail[:4000], alert=alert,
+                                      plan_id=result.plan_id),
+                            partition_key=alert.fingerprint)
+        plan = result
+        log.info("proposing plan %s (%s, confidence %.2f): %s", plan.plan_id, plan.model,
+                 plan.confidence, ", ".join(f"{a.type} {a.target.key}" for a in plan.actions))
+        ctx = enriched.context
+        return Outgoing(PLAN_PROPOSED, out_id, STAGE, key,
+                        PlanProposed(incident_key=key, alert=alert, plan=plan, target=ctx.target,
+                                     owners=ctx.owners),
+                        partition_key=partition_key(plan.actions[0].target, ctx)
+                        if plan.actions else alert.fingerprint)
+
+
+def partition_key(target: ObjectRef, ctx: ClusterContext) -> str:
+    """The top owner of an action's target, so the executor serialises work per workload: a pod
+    and its Deployment share the Deployment's key; a node is its own."""
+    chain = [r for r in (ctx.target, *ctx.owners) if r is not None]
+    if any(same_object(target, r) for r in chain):
+        return (ctx.owners[-1] if ctx.owners else target).key
+    return target.key
+
+
+_lock = threading.Lock()
+_instance: Agent | None = None
+
+
+def instance() -> Agent:
+    """The process-wide Agent, built on first use."""
+    global _instance
+    if _instance is None:
+        with _lock:
+            if _instance is None:
+                from orchestrator import logs
+
+                logs.setup()
+                _instance = Agent.from_env()
+    return _instance
+
+
 def handle_event(event: Event) -> Outgoing | None:
-    if event.type != CONTEXT_ENRICHED:
-        raise PermanentError(f"agent does not handle {event.type!r}")
-    ctx = event.parse(ContextEnriched)
-    key = ctx.incident_key
-    return Outgoing(ESCALATED, event_id(key, STAGE, event.id), STAGE, key,
-                    Escalated(incident_key=key, stage=STAGE, reason="no-runbook",
-                              detail="placeholder agent: planning not implemented",
-                              alert=ctx.alert))
+    return instance().handle(event)

@@ -1,0 +1,147 @@
+"""The LLM: Gemini through google-genai, behind a small port the planner depends on.
+
+google-genai takes about a second to import, so it is imported only when a client is built, and
+a client is built only when an API key is configured: the offline path never loads it. Its errors
+(and those of the httpx transport under it) are translated here: a 429, a 5xx, a timeout or a
+refused connection is a TransientError; any other 4xx (a bad key, a rejected schema) is a
+PermanentError, so the planner can tell "wait and retry" from "give up on the LLM".
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pydantic import BaseModel
+
+from orchestrator.errors import PermanentError, TransientError
+
+if TYPE_CHECKING:
+    from google.genai import Client
+
+log = logging.getLogger(__name__)
+
+_RETRYABLE_4XX = (408, 429)
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One answer: its text (JSON when a schema was given) and what it cost."""
+
+    text: str
+    tokens_in: int
+    tokens_out: int
+    model: str
+    finish_reason: str = ""
+
+
+class LLM(Protocol):
+    """What the planner needs from a language model."""
+
+    model: str
+
+    def generate(self, *, system: str, prompt: str, schema: type[BaseModel],
+                 temperature: float, max_output_tokens: int) -> Generation:
+        """One structured answer to `prompt`, shaped by `schema` (a flat pydantic model)."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+class GeminiLLM:
+    """Gemini's `generateContent` / `batchEmbedContents` through a google-genai client."""
+
+    def __init__(self, client: Client, *, model: str) -> None:
+        self.client = client
+        self.model = model
+
+    @classmethod
+    def connect(cls, *, api_key: str, model: str, base_url: str | None = None,
+                api_version: str | None = None, timeout_seconds: float = 30.0) -> GeminiLLM:
+        from google import genai
+        from google.genai import types
+
+        options: dict[str, Any] = {"timeout": int(timeout_seconds * 1000)}
+        if base_url:
+            options["base_url"] = base_url
+        if api_version:
+            options["api_version"] = api_version
+        client = genai.Client(api_key=api_key, http_options=types.HttpOptions(**options))
+        return cls(client, model=model)
+
+    def generate(self, *, system: str, prompt: str, schema: type[BaseModel],
+                 temperature: float, max_output_tokens: int) -> Generation:
+        from google.genai import types
+
+        config = types.GenerateContentConfig(
+            system_instruction=system,
+            response_mime_type="application/json",
+            response_schema=schema,
+            temperature=temperature,
+            max_output_tokens=max_output_tokens,
+        )
+        with translated(f"Gemini {self.model}"):
+            resp = self.client.models.generate_content(
+                model=self.model, contents=prompt, config=config
+            )
+        usage = resp.usage_metadata
+        tokens_in = (usage.prompt_token_count or 0) if usage else 0
+        tokens_out = ((usage.candidates_token_count or 0) + (usage.thoughts_token_count or 0)
+                      if usage else 0)
+        finish = ""
+        if resp.candidates and resp.candidates[0].finish_reason is not None:
+            finish = str(resp.candidates[0].finish_reason.value)
+        # `.text` is None when the answer was blocked or empty; the planner treats "" as invalid.
+        return Generation(text=resp.text or "", tokens_in=tokens_in, tokens_out=tokens_out,
+                          model=resp.model_version or self.model, finish_reason=finish)
+
+    def embed(self, texts: list[str], *, model: str, task_type: str,
+              dimensions: int | None = None) -> list[list[float]]:
+        """Dense vectors for `texts` (one request; the SDK batches under the hood)."""
+        from google.genai import types
+
+        config = types.EmbedContentConfig(task_type=task_type,
+                                          output_dimensionality=dimensions)
+        with translated(f"Gemini {model} embeddings"):
+            resp = self.client.models.embed_content(model=model, contents=texts, config=config)
+        vectors = [list(e.values or []) for e in (resp.embeddings or [])]
+        if len(vectors) != len(texts):
+            raise TransientError(f"Gemini returned {len(vectors)} embeddings for {len(texts)}")
+        return vectors
+
+    def close(self) -> None:
+        self.client.close()
+
+
+@contextmanager
+def translated(what: str) -> Iterator[None]:
+    """Map google-genai and httpx errors onto TransientError / PermanentError."""
+    from google.genai import errors
+
+    transport = _transport_errors()
+    try:
+        yield
+    except errors.APIError as e:
+        code = int(e.code or 0)
+        detail = f"{what}: HTTP {code} {e.status or ''} {(e.message or '')[:300]}".strip()
+        if code in _RETRYABLE_4XX or code >= 500 or code == 0:
+            raise TransientError(detail, status=503) from e
+        raise PermanentError(detail, status=code if 400 <= code < 500 else 400) from e
+    except transport as e:
+        raise TransientError(f"{what}: {type(e).__name__}: {e}") from e
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    # google-genai talks through httpx2 when it is installed, else httpx: catch either.
+    found: list[type[BaseException]] = []
+    for name in ("httpx2", "httpx"):
+        try:
+            module = __import__(name)
+        except ImportError:
+            continue
+        found.append(module.HTTPError)
+    return tuple(found)
+

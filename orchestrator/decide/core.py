@@ -1,0 +1,83 @@
+"""Decide: one enriched alert in, one plan or one escalation out.
+
+The order is the cost order: retrieve (no runbook → escalate, nothing to ground a plan on);
+reuse a recent plan for the same fingerprint (no LLM call); ask Gemini when a key is configured;
+otherwise, or when Gemini fails, the offline planner. Whatever planned, the plan was validated
+against the cited runbook, and a plan below the confidence threshold is escalated, not proposed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from orchestrator.adapters.objects import ObjectStore
+from orchestrator.decide import reuse
+from orchestrator.decide.facts import compute
+from orchestrator.decide.gemini import Fallback, GeminiPlanner
+from orchestrator.decide.offline import plan_offline
+from orchestrator.decide.situation import Escalation, Knowledge, Situation
+from orchestrator.events import ContextEnriched
+from orchestrator.keys import event_id
+from orchestrator.knowledge.runbook import Runbook
+from orchestrator.plan import Plan
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Options:
+    top_k: int = 5
+    confidence_threshold: float = 0.5
+    max_actions: int = 1
+    reopen_window: timedelta = timedelta(hours=1)
+
+
+def decide(*, enriched: ContextEnriched, input_id: str, retriever: Knowledge,
+           planner: GeminiPlanner | None, audit: ObjectStore | None, options: Options,
+           now: datetime) -> Plan | Escalation:
+    """Plan the response to one enriched alert (see the module docstring for the order)."""
+    alert, ctx, key = enriched.alert, enriched.context, enriched.incident_key
+    hits = retriever.search(alert, top=options.top_k)
+    runbooks: dict[str, Runbook] = {}
+    for hit in hits:
+        if hit.runbook not in runbooks and (rb := retriever.runbook(hit.runbook)) is not None:
+            runbooks[rb.id] = rb
+    s = Situation(incident_key=key, plan_id=event_id(key, "agent-plan", input_id), alert=alert,
+                  context=ctx, facts=compute(alert, ctx, now=now),
+                  hits=[h for h in hits if h.runbook in runbooks], runbooks=runbooks, now=now)
+    log.info("alert %s: retrieved %s", alert.name,
+             ", ".join(f"{h.runbook}({h.retriever} {h.score:.2f})" for h in s.hits) or "nothing")
+    if not runbooks:
+        return plan_offline(s)  # the offline planner's "no-runbook" escalation
+    records = reuse.load(audit, s, window=options.reopen_window) if audit else []
+    if options.reopen_window > timedelta(0):
+        reused = reuse.reuse(s, records, window=options.reopen_window,
+                             max_actions=options.max_actions)
+        if reused is not None:
+            log.info("reusing plan %s for fingerprint %s", reused.reused_from or reused.plan_id,
+                     alert.fingerprint)
+            return _threshold(reused, options)
+    if planner is None:
+        return _threshold(plan_offline(s, max_actions=options.max_actions), options)
+    result = planner.plan(s, spent=reuse.spent_tokens(records, key))
+    if not isinstance(result, Fallback):
+        return _threshold(result, options)
+    note = f"LLM fallback: {result.why}"
+    offline = plan_offline(s, note=note, tokens_in=result.tokens_in,
+                           tokens_out=result.tokens_out, max_actions=options.max_actions)
+    if isinstance(offline, Escalation) and result.kind != "unavailable":
+        # The model answered but nothing valid came of it: say so, not just "no action".
+        return Escalation("invalid-plan" if result.kind == "invalid" else "budget",
+                          offline.detail)
+    return _threshold(offline, options)
+
+
+def _threshold(result: Plan | Escalation, options: Options) -> Plan | Escalation:
+    if isinstance(result, Plan) and result.confidence < options.confidence_threshold:
+        return Escalation("low-confidence",
+                          f"confidence {result.confidence:.2f} is below the threshold "
+                          f"{options.confidence_threshold:.2f}: {result.hypothesis}",
+                          plan_id=result.plan_id)
+    return result

@@ -1,0 +1,206 @@
+"""The LLM planner: Gemini reads the incident and the runbooks, the validator decides what passes.
+
+Gemini answers in its own flat schema (`Answer`: lists and strings only, because the Gemini API
+rejects the `additionalProperties` a dict field would need); the answer becomes an event-model
+`Plan` only after `validate` accepted every action. An invalid answer gets one corrective retry
+carrying the validator's findings; a 429, 5xx or timeout gets bounded retries with backoff. When
+that is not enough the caller falls back to the offline planner (`Fallback`). Each incident has
+a token budget, counted across its earlier plans too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from orchestrator.adapters.llm import LLM, Generation
+from orchestrator.decide.prompt import render
+from orchestrator.decide.situation import Escalation, Situation
+from orchestrator.decide.validate import InvalidPlan, Proposed, candidates, validate
+from orchestrator.errors import PermanentError, TransientError
+from orchestrator.plan import Plan
+
+log = logging.getLogger(__name__)
+
+
+class AnswerParameter(BaseModel):
+    name: str
+    value: str
+
+
+class AnswerAction(BaseModel):
+    type: str = Field(description="An action type listed for the cited runbook.")
+    target_kind: str = Field(description="Kind of the action's listed target, e.g. Deployment.")
+    target_namespace: str = Field(description="Namespace of the target; empty for a Node.")
+    target_name: str = Field(description="Name of the action's listed target.")
+    parameters: list[AnswerParameter] = Field(description="The runbook's parameters, or [].")
+    reason: str = Field(description="One sentence: why this action, from the evidence.")
+
+
+class Answer(BaseModel):
+    """What Gemini must return (its response schema)."""
+
+    hypothesis: str = Field(description="Most likely cause and the evidence for it.")
+    confidence: float = Field(description="0.0 to 1.0.")
+    runbook: str = Field(description="Id of the runbook the plan stands on.")
+    chunk: str = Field(description="Id of the retrieved chunk that best supports the plan.")
+    actions: list[AnswerAction] = Field(description="Applicable actions only; [] for none.")
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """Gemini could not produce a valid plan: the offline planner takes over."""
+
+    kind: Literal["unavailable", "invalid", "budget"]
+    why: str
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+
+@dataclass(frozen=True)
+class Limits:
+    retries: int = 2
+    backoff_seconds: float = 1.0
+    temperature: float = 0.1
+    max_output_tokens: int = 8192
+    token_budget: int = 50_000
+    max_actions: int = 1
+    prompt_runbooks: int = 3
+
+
+class GeminiPlanner:
+    def __init__(self, llm: LLM, *, limits: Limits,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.llm = llm
+        self.limits = limits
+        self._sleep = sleep
+
+    def plan(self, s: Situation, *, spent: int = 0) -> Plan | Escalation | Fallback:
+        """One plan for the incident; `spent` is what its earlier plans already cost."""
+        lim = self.limits
+        system = render("system", max_actions=lim.max_actions)
+        user = render("user", **sections(s, lim.prompt_runbooks))
+        prompt, used_in, used_out = user, 0, 0
+        problems: list[str] = []
+        for attempt in (1, 2):
+            need = estimate_tokens(system + prompt) + lim.max_output_tokens
+            if spent + used_in + used_out + need > lim.token_budget:
+                why = (f"token budget {lim.token_budget} for this incident would be exceeded "
+                       f"(spent {spent + used_in + used_out}, next call needs up to {need})")
+                if attempt == 1:
+                    return Escalation("budget", why)
+                return Fallback("budget", f"{why}; first answer invalid: {'; '.join(problems)}",
+                                used_in, used_out)
+            try:
+                gen = self._generate(system, prompt)
+            except (TransientError, PermanentError) as e:
+                log.warning("Gemini unavailable, falling back to the offline planner: %s", e)
+                return Fallback("unavailable", f"Gemini unavailable ({e})", used_in, used_out)
+            used_in += gen.tokens_in
+            used_out += gen.tokens_out
+            try:
+                return self._accept(s, gen, used_in, used_out)
+            except InvalidPlan as e:
+                problems = e.problems
+            log.warning("Gemini answer %d rejected: %s", attempt, "; ".join(problems)[:500])
+            prompt = user + "\n\n" + render("retry", errors="\n".join(f"- {p}" for p in problems),
+                                            max_actions=lim.max_actions)
+        return Fallback("invalid", "Gemini's answers failed validation twice: "
+                        + "; ".join(problems), used_in, used_out)
+
+    def _generate(self, system: str, prompt: str) -> Generation:
+        lim = self.limits
+        delay = lim.backoff_seconds
+        for attempt in range(lim.retries + 1):
+            try:
+                return self.llm.generate(system=system, prompt=prompt, schema=Answer,
+                                         temperature=lim.temperature,
+                                         max_output_tokens=lim.max_output_tokens)
+            except TransientError as e:
+                if attempt == lim.retries:
+                    raise
+                wait = delay * (0.5 + random.random())  # jitter: retries of many agents spread
+                log.warning("Gemini attempt %d failed (%s); retrying in %.2fs", attempt + 1, e,
+                            wait)
+                self._sleep(wait)
+                delay *= 2
+        raise TransientError("unreachable")  # the loop always returns or raises
+
+    def _accept(self, s: Situation, gen: Generation, tokens_in: int,
+                tokens_out: int) -> Plan | Escalation:
+        try:
+            answer = Answer.model_validate_json(gen.text)
+        except ValidationError as e:
+            first = e.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "answer"
+            raise InvalidPlan([f"the answer is not the JSON schema asked for "
+                               f"(finish reason {gen.finish_reason or 'none'}): "
+                               f"{where}: {first['msg']}"]) from e
+        problems = []
+        if not 0.0 <= answer.confidence <= 1.0:
+            problems.append(f"confidence {answer.confidence} is outside 0.0-1.0")
+        proposed = [Proposed(type=a.type, kind=a.target_kind, name=a.target_name,
+                             namespace=a.target_namespace or None,
+                             parameters={p.name: p.value for p in a.parameters},
+                             reason=a.reason) for a in answer.actions]
+        try:
+            actions = validate(s, runbook_id=answer.runbook, chunk=answer.chunk,
+                               proposed=proposed, max_actions=self.limits.max_actions)
+        except InvalidPlan as e:
+            problems += e.problems
+        if problems:
+            raise InvalidPlan(problems)
+        if not actions:
+            return Escalation("no-applicable-action",
+                              f"{gen.model} proposes no action (runbook {answer.runbook}): "
+                              f"{answer.hypothesis}")
+        return s.plan(runbook_id=answer.runbook, chunk=answer.chunk, actions=actions,
+                      hypothesis=answer.hypothesis, confidence=answer.confidence,
+                      model=gen.model, offline=False, tokens_in=tokens_in,
+                      tokens_out=tokens_out)
+
+
+def estimate_tokens(text: str) -> int:
+    """Roughly 4 characters per token for English and JSON: enough to enforce a budget."""
+    return len(text) // 4 + 1
+
+
+def sections(s: Situation, runbooks: int) -> dict[str, str]:
+    """The data sections of the user prompt, as compact JSON."""
+    alert = s.alert.model_dump(mode="json", include={"status", "labels", "annotations",
+                                                     "starts_at", "generator_url"})
+    context = s.context.model_dump(mode="json", exclude_defaults=True)
+    shown = [_runbook_entry(s, rb.id) for rb in s.ranked()[:runbooks]]
+    return {"alert": _json(alert), "context": _json(context), "facts": _json(s.facts),
+            "runbooks": _json(shown), "now": s.now.isoformat(timespec="seconds")}
+
+
+def _runbook_entry(s: Situation, runbook_id: str) -> dict[str, Any]:
+    rb = s.runbooks[runbook_id]
+    hit = s.best_hit(runbook_id)
+    actions = []
+    for c in candidates(s, rb):
+        target = None if c.target is None else {
+            "kind": c.target.kind, "namespace": c.target.namespace or "", "name": c.target.name}
+        actions.append({"type": c.action.type, "risk": c.action.risk, "target": target,
+                        "parameters": c.action.params, "why": c.action.why,
+                        "applicable": c.applicable, "conditions": c.describe()})
+    return {
+        "runbook": rb.id, "title": rb.title,
+        "retrieval": {"retriever": hit.retriever, "score": round(hit.score, 3)} if hit else {},
+        "best_chunk": hit.chunk_id if hit else "",
+        "actions": actions,
+        "chunks": [{"chunk": c.chunk_id, "heading": c.heading, "text": c.text}
+                   for c in s.chunks(rb.id)],
+    }
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)

@@ -1,0 +1,64 @@
+"""Building the agent's ports from settings: the knowledge base, the LLM, the audit store.
+
+Kept apart from the service so the service reads as the event flow, and so a process that never
+configured a Gemini key never reaches the code that would import google-genai.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from orchestrator.adapters.llm import LLM
+from orchestrator.adapters.objects import ObjectStore
+from orchestrator.decide.situation import Knowledge
+from orchestrator.settings.agent import AgentSettings
+from orchestrator.settings.common import secret_from
+
+log = logging.getLogger(__name__)
+
+
+def language_model(s: AgentSettings) -> LLM | None:
+    """Gemini when a key is configured, else None (the offline planner plans)."""
+    key = secret_from(s.gemini_api_key, s.gemini_api_key_file, name="AGENT_GEMINI_API_KEY")
+    if not key:
+        return None
+    from orchestrator.adapters.llm import GeminiLLM
+
+    return GeminiLLM.connect(api_key=key, model=s.model, base_url=s.base_url,
+                             api_version=s.api_version, timeout_seconds=s.timeout_seconds)
+
+
+def audit_store(s: AgentSettings) -> ObjectStore | None:
+    """The console's audit log (read-only use), or None: then plans are never reused."""
+    if s.audit_endpoint:
+        from orchestrator.adapters.objects import MinioStore
+
+        secret = secret_from(s.audit_secret_key, s.audit_secret_key_file,
+                             name="AGENT_AUDIT_SECRET_KEY")
+        return MinioStore.connect(s.audit_endpoint, s.audit_access_key or "", secret or "",
+                                  s.audit_bucket, secure=s.audit_secure, region=s.audit_region)
+    if s.audit_dir is not None:
+        from orchestrator.adapters.objects import LocalDirStore
+
+        return LocalDirStore(s.audit_dir)
+    log.warning("no audit store configured (AGENT_AUDIT_DIR or AGENT_AUDIT_ENDPOINT): "
+                "recent plans cannot be reused")
+    return None
+
+
+def knowledge(*, exact_first: bool) -> tuple[Knowledge, Callable[[], None]]:
+    """The retriever over the indexed runbooks (KB_ settings), and how to close it.
+
+    `exact_first` (no LLM configured): exact matches come from the raw runbooks without opening
+    the index, see `orchestrator.decide.retrieval`.
+    """
+    from orchestrator.knowledge.search import Retriever
+    from orchestrator.settings.knowledge import KnowledgeSettings
+
+    retriever = Retriever.from_settings(KnowledgeSettings())
+    if exact_first:
+        from orchestrator.decide.retrieval import ExactFirst
+
+        return ExactFirst(retriever), retriever.close
+    return retriever, retriever.close

@@ -1,0 +1,184 @@
+"""Runbooks as data: markdown with YAML front matter, parsed into frozen models.
+
+The front matter is machine-read (which alerts a runbook covers, which actions it allows and
+when); the body is chunked for retrieval and cited in plans. Any markdown folder can be indexed:
+a file without front matter (or without an `id`) gets the id of its path under the folder, minus
+`.md`, so third-party runbook collections are searchable as they are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from orchestrator.errors import PermanentError
+from orchestrator.models import Frozen
+from orchestrator.plan import ActionType, Risk
+
+log = logging.getLogger(__name__)
+
+Op = Literal["eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "exists", "missing"]
+Target = Literal["alerted", "pod", "owner", "node", "job"]
+
+_FRONT = re.compile(r"\A---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
+_H1 = re.compile(r"^#[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
+
+
+class RunbookError(PermanentError):
+    """A runbook file that cannot be parsed or breaks the format (docs/runbook-format.md)."""
+
+
+class Predicate(Frozen):
+    """`{fact, op, value}`: one condition over the enriched context; see docs/runbook-format.md."""
+
+    fact: str = Field(min_length=1)
+    op: Op
+    value: Any = None
+
+    @model_validator(mode="after")
+    def _value_fits_op(self) -> Predicate:
+        if self.op in ("exists", "missing"):
+            if self.value is not None:
+                raise ValueError(f"{self.op} takes no value")
+        elif self.op in ("in", "not_in"):
+            if not isinstance(self.value, list):
+                raise ValueError(f"{self.op} needs a list value")
+        elif self.op in ("gt", "gte", "lt", "lte"):
+            if isinstance(self.value, bool) or not isinstance(self.value, int | float):
+                raise ValueError(f"{self.op} needs a number")
+        elif self.value is None:
+            raise ValueError(f"{self.op} needs a value")
+        return self
+
+
+class RunbookAction(Frozen):
+    """A remediation the runbook allows, its risk, and when it applies (all of `when` hold)."""
+
+    type: ActionType
+    risk: Risk
+    target: Target
+    params: dict[str, int | str] = {}
+    why: str = Field(min_length=1)
+    when: list[Predicate] = Field(min_length=1)
+
+
+class Runbook(Frozen):
+    """One parsed runbook file."""
+
+    id: str = Field(min_length=1)
+    title: str
+    alerts: list[str] = []
+    actions: list[RunbookAction] = []
+    severity_hint: Literal["info", "warning", "critical"] | None = None
+    body: str
+    path: str
+    """Path under the indexed folder, POSIX separators: also the object-store key suffix."""
+    content_hash: str
+    """SHA-256 of the raw file: hydration skips a runbook whose hash is already indexed."""
+
+    @field_validator("alerts", mode="before")
+    @classmethod
+    def _one_alert_is_a_list(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @property
+    def name(self) -> str:
+        """The file name without `.md`: an alertname in collections named by alert."""
+        return Path(self.path).name.removesuffix(".md")
+
+
+def runbook_id_for(path: str) -> str:
+    """The id of a runbook without a front-matter `id`: its relative path without `.md`."""
+    return path.removesuffix(".md")
+
+
+def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """(front matter mapping, body). No front matter is an empty mapping, not an error."""
+    m = _FRONT.match(text)
+    if not m:
+        return {}, text
+    try:
+        meta = yaml.safe_load(m.group(1) or "") or {}
+    except yaml.YAMLError as e:
+        raise RunbookError(f"front matter is not valid YAML: {e}") from e
+    if not isinstance(meta, dict):
+        raise RunbookError("front matter must be a mapping")
+    return meta, text[m.end():]
+
+
+def parse_runbook(raw: bytes | str, *, path: str) -> Runbook:
+    """Parse one file's content; `path` is its path under the indexed folder."""
+    data = raw.encode("utf-8") if isinstance(raw, str) else raw
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise RunbookError(f"{path}: not UTF-8 text") from e
+    text = text.replace("\r\n", "\n")
+    try:
+        meta, body = split_front_matter(text)
+        h1 = _H1.search(body)
+        title = meta.get("title") or (h1.group(1) if h1 else Path(path).stem)
+        return Runbook(
+            id=str(meta.get("id") or runbook_id_for(path)),
+            title=str(title).strip(),
+            alerts=meta.get("alerts") or [],
+            actions=meta.get("actions") or [],
+            severity_hint=meta.get("severity_hint"),
+            body=body.strip("\n") + "\n",
+            path=path,
+            content_hash=hashlib.sha256(data).hexdigest(),
+        )
+    except ValidationError as e:
+        raise RunbookError(f"{path}: {_short(e)}") from e
+    except RunbookError as e:
+        if str(e).startswith(path):
+            raise
+        raise RunbookError(f"{path}: {e}") from e
+
+
+def _short(e: ValidationError) -> str:
+    parts = []
+    for err in e.errors()[:5]:
+        loc = ".".join(str(x) for x in err["loc"])
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def iter_markdown(folder: Path) -> Iterator[tuple[str, Path]]:
+    """(relative POSIX path, file) for every `*.md` under `folder`, sorted, hidden files skipped."""
+    for file in sorted(folder.rglob("*.md")):
+        rel = file.relative_to(folder)
+        if any(part.startswith(".") for part in rel.parts) or not file.is_file():
+            continue
+        yield rel.as_posix(), file
+
+
+def load_folder(folder: Path, *, strict: bool = True) -> list[Runbook]:
+    """Every runbook under `folder`, sorted by path.
+
+    `strict` (indexing) raises on the first bad file or duplicate id, because a broken runbook
+    should fail the init Job loudly; otherwise (the read-only fallback at run time) bad files
+    are logged and skipped so one typo cannot blind the agent to the other runbooks.
+    """
+    if not folder.is_dir():
+        raise RunbookError(f"runbook folder {folder} does not exist")
+    found: dict[str, Runbook] = {}
+    for rel, file in iter_markdown(folder):
+        try:
+            rb = parse_runbook(file.read_bytes(), path=rel)
+            if rb.id in found:
+                raise RunbookError(f"{rel}: id {rb.id!r} already used by {found[rb.id].path}")
+        except RunbookError as e:
+            if strict:
+                raise
+            log.warning("skipping runbook: %s", e)
+            continue
+        found[rb.id] = rb
+    return list(found.values())

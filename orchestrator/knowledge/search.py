@@ -1,0 +1,245 @@
+"""Retrieval: which runbooks apply to an alert, ranked, or none (abstain).
+
+Exact matches come first (see `exact.py`). Then hybrid search: BM25 over sparse vectors and,
+when a model is configured, dense embeddings, each judged on its own 0..1 relevance (BM25 as a
+fraction of the best score any chunk could reach for this query, dense as cosine) and cut at its
+own threshold *before* the two rankings are fused with reciprocal rank fusion: an RRF score is a
+rank, not a relevance, so it cannot be what decides "no runbook applies". When Qdrant is down or
+not yet indexed, the raw runbooks are read and ranked in-process with the same BM25 arithmetic.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+from orchestrator.adapters.embeddings import Embedder
+from orchestrator.adapters.vectors import Scored, VectorStore
+from orchestrator.errors import TransientError
+from orchestrator.events import Alert
+from orchestrator.knowledge.chunks import chunk_runbook
+from orchestrator.knowledge.exact import Entry, exact_matches
+from orchestrator.knowledge.index import CATALOG_ID
+from orchestrator.knowledge.query import alert_fields, alert_text, chunk_fields, core_fields
+from orchestrator.knowledge.runbook import Runbook
+from orchestrator.knowledge.source import RunbookSource
+from orchestrator.knowledge.sparse import (
+    Bm25Scorer,
+    CorpusStats,
+    SparseVector,
+    query_vector,
+    weighted_terms,
+)
+from orchestrator.models import Frozen
+from orchestrator.settings.knowledge import KnowledgeSettings
+
+log = logging.getLogger(__name__)
+
+RetrieverName = Literal["exact", "bm25", "dense", "fused"]
+RRF_K = 60
+# A runbook's score adds this share of its other matching chunks to its best one: a runbook
+# whose several sections match beats one with a single lucky paragraph.
+SECTION_SHARE = 0.1
+_CATALOG_TTL = 60.0
+
+
+class Hit(Frozen):
+    runbook: str
+    score: float
+    """0..1: 1.0 for an exact match, else the retriever's own normalized score (for `fused`,
+    the higher of the two); hits are ordered by it except that RRF orders fused hits."""
+    heading: str
+    retriever: RetrieverName
+    chunk_id: str
+    text: str
+
+
+class _Ranked:
+    """One runbook's standing in one retriever.
+
+    `relevance` (best chunk alone, 0..1) decides abstention: one section must explain the alert.
+    `score` (0..1, the best chunk plus a share of the runbook's other matching sections) ranks.
+    """
+
+    def __init__(self, relevance: float, score: float, chunk: dict[str, Any]) -> None:
+        self.relevance, self.score, self.chunk = relevance, score, chunk
+
+
+def rank_runbooks(scored: Sequence[Scored], *, norm: float,
+                  share: float = SECTION_SHARE) -> dict[str, _Ranked]:
+    """Chunk hits → runbook scores; `norm` maps a raw chunk score into 0..1."""
+    by_runbook: dict[str, list[Scored]] = {}
+    for s in scored:
+        if s.score > 0 and s.payload.get("kind", "chunk") == "chunk":
+            by_runbook.setdefault(str(s.payload.get("runbook")), []).append(s)
+    out = {}
+    for rid, hits in by_runbook.items():
+        hits.sort(key=lambda s: -s.score)
+        total = hits[0].score + share * sum(s.score for s in hits[1:])
+        relevance = min(1.0, hits[0].score / norm) if norm > 0 else 0.0
+        shown = min(1.0, total / norm) if norm > 0 else 0.0
+        out[rid] = _Ranked(relevance, shown, hits[0].payload)
+    return out
+
+
+class Retriever:
+    """The knowledge base as the agent sees it. Build with `from_settings` or from parts."""
+
+    def __init__(self, *, source: RunbookSource, store: VectorStore | None = None,
+                 connect: Callable[[], VectorStore] | None = None, collection: str = "runbooks",
+                 embedder: Embedder | None = None, min_bm25: float = 0.15,
+                 min_dense: float = 0.62, candidates: int = 64) -> None:
+        self.source = source
+        self.collection = collection
+        self.embedder = embedder
+        self.min_bm25, self.min_dense, self.candidates = min_bm25, min_dense, candidates
+        self._store = store
+        self._connect = connect
+        # One query at a time per process: qdrant-client's local mode is not made for threads,
+        # and a query takes milliseconds.
+        self._lock = threading.RLock()
+        self._catalog: tuple[float, dict[str, Any]] | None = None
+        self._local: tuple[tuple[str, ...], list[Runbook], Bm25Scorer,
+                           list[dict[str, Any]]] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: KnowledgeSettings) -> Retriever:
+        """Nothing connects here: Qdrant and the embedder are opened on the first search."""
+        from orchestrator.knowledge.wiring import retriever_parts
+
+        return cls(**retriever_parts(settings))
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def search(self, alert: Alert, *, top: int = 5) -> list[Hit]:
+        """Ranked runbooks for the alert; an empty list means abstain (no runbook applies)."""
+        try:
+            with self._lock:
+                return self._search_index(alert, top=top)
+        except TransientError as e:
+            log.warning("runbook index unavailable, ranking the raw runbooks: %s", e)
+        with self._lock:
+            return self._search_raw(alert, top=top)
+
+    def runbook(self, runbook_id: str) -> Runbook | None:
+        """The whole runbook (front matter and body), or None when there is none by that id."""
+        path = None
+        if self._catalog is not None:
+            entry = self._catalog[1].get("runbooks", {}).get(runbook_id)
+            path = entry.get("path") if isinstance(entry, dict) else None
+        return self.source.get(runbook_id, path=path)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None and self._connect is not None:
+                self._store.close()
+                self._store = None
+
+    # -- the index path ---------------------------------------------------------------------
+
+    def _store_and_catalog(self) -> tuple[VectorStore, dict[str, Any]]:
+        with self._lock:
+            if self._store is None:
+                if self._connect is None:
+                    raise TransientError("no vector store configured")
+                self._store = self._connect()
+            now = time.monotonic()
+            if self._catalog is None or now - self._catalog[0] > _CATALOG_TTL:
+                found = self._store.get(self.collection, CATALOG_ID)
+                if not found:
+                    raise TransientError(f"collection {self.collection!r} is not indexed")
+                self._catalog = (now, found)
+            return self._store, self._catalog[1]
+
+    def _search_index(self, alert: Alert, *, top: int) -> list[Hit]:
+        store, catalog = self._store_and_catalog()
+        entries = [Entry(rid, str(e.get("name", "")), tuple(e.get("alerts") or ()))
+                   for rid, e in (catalog.get("runbooks") or {}).items()]
+        stats = CorpusStats.from_payload(catalog)
+        qv, norm = _sparse_query(alert, stats)
+        sparse = store.search_sparse(self.collection, qv.indices, qv.values,
+                                     limit=self.candidates)
+        rankings: dict[RetrieverName, dict[str, _Ranked]] = {
+            "bm25": rank_runbooks(sparse, norm=norm)}
+        if self.embedder is not None and catalog.get("embedding_model") == self.embedder.model:
+            try:
+                vec = self.embedder.embed([alert_text(alert)], task="query")[0]
+                dense = store.search_dense(self.collection, vec, limit=self.candidates)
+                rankings["dense"] = rank_runbooks(dense, norm=1.0, share=0.0)
+            except TransientError as e:
+                log.warning("dense retrieval skipped: %s", e)
+        exact = [e.id for e, _ in exact_matches(alert, entries)]
+        return self._merge(exact, rankings, top=top, first_chunk=self._first_chunk)
+
+    def _first_chunk(self, runbook_id: str) -> dict[str, Any]:
+        store, catalog = self._store_and_catalog()
+        entry = (catalog.get("runbooks") or {}).get(runbook_id) or {}
+        point = entry.get("first_chunk")
+        payload = store.get(self.collection, point) if point else None
+        return payload or {"runbook": runbook_id}
+
+    # -- the fallback path ------------------------------------------------------------------
+
+    def _search_raw(self, alert: Alert, *, top: int) -> list[Hit]:
+        runbooks, scorer, payloads = self._raw_index()
+        entries = [Entry(rb.id, rb.name, tuple(rb.alerts)) for rb in runbooks]
+        qv, norm = _sparse_query(alert, scorer.stats)
+        scored = [Scored(id=p["chunk_id"], score=s, payload=p)
+                  for p, s in zip(payloads, scorer.scores(qv), strict=True)]
+        rankings: dict[RetrieverName, dict[str, _Ranked]] = {
+            "bm25": rank_runbooks(scored, norm=norm)}
+        first = {p["runbook"]: p for p in reversed(payloads)}
+        exact = [e.id for e, _ in exact_matches(alert, entries)]
+        return self._merge(exact, rankings, top=top,
+                           first_chunk=lambda rid: first.get(rid, {"runbook": rid}))
+
+    def _raw_index(self) -> tuple[list[Runbook], Bm25Scorer, list[dict[str, Any]]]:
+        runbooks = self.source.all()
+        hashes = tuple(rb.content_hash for rb in runbooks)
+        if self._local is None or self._local[0] != hashes:
+            chunks = [c for rb in runbooks for c in chunk_runbook(rb)]
+            scorer = Bm25Scorer([weighted_terms(chunk_fields(c)) for c in chunks])
+            self._local = (hashes, runbooks, scorer, [c.payload() for c in chunks])
+        return self._local[1:]
+
+    # -- merging ----------------------------------------------------------------------------
+
+    def _merge(self, exact: list[str], rankings: dict[RetrieverName, dict[str, _Ranked]], *,
+               top: int, first_chunk: Callable[[str], dict[str, Any]]) -> list[Hit]:
+        floors = {"bm25": self.min_bm25, "dense": self.min_dense}
+        kept = {name: {rid: r for rid, r in ranked.items() if r.relevance >= floors[name]}
+                for name, ranked in rankings.items()}
+        hits: list[Hit] = []
+        for rid in exact:
+            best = max((r[rid] for r in rankings.values() if rid in r),
+                       key=lambda r: r.relevance, default=None)
+            hits.append(_hit(rid, 1.0, "exact", best.chunk if best else first_chunk(rid)))
+        fused: dict[str, float] = {}
+        for ranked in kept.values():
+            order = sorted(ranked, key=lambda rid: -ranked[rid].score)
+            for pos, rid in enumerate(order, 1):
+                fused[rid] = fused.get(rid, 0.0) + 1.0 / (RRF_K + pos)
+        for rid in sorted(fused, key=lambda rid: -fused[rid]):
+            if len(hits) >= top:
+                break
+            if rid in exact:
+                continue
+            votes = {name: r[rid] for name, r in kept.items() if rid in r}
+            name, best = max(votes.items(), key=lambda kv: kv[1].relevance)
+            how: RetrieverName = "fused" if len(votes) > 1 else name
+            hits.append(_hit(rid, round(best.score, 4), how, best.chunk))
+        return hits[:top]
+
+
+def _sparse_query(alert: Alert, stats: CorpusStats) -> tuple[SparseVector, float]:
+    """The BM25 query vector, and the raw score that counts as relevance 1.0 for it."""
+    qv = query_vector(weighted_terms(alert_fields(alert)))
+    return qv, stats.max_score(query_vector(weighted_terms(core_fields(alert))))
+
+
+def _hit(rid: str, score: float, how: RetrieverName, chunk: dict[str, Any]) -> Hit:
+    return Hit(runbook=rid, score=score, heading=str(chunk.get("heading", "")), retriever=how,
+               chunk_id=str(chunk.get("chunk_id", f"{rid}#")), text=str(chunk.get("text", "")))

@@ -1,0 +1,109 @@
+"""Where the raw runbooks are read from at run time: the object store, or a folder.
+
+The index holds chunks for search; the agent also needs whole runbooks (their actions and
+predicates), and when Qdrant is down it has nothing else. Files are re-read at most once per
+`ttl` seconds, so a long-lived process sees an updated knowledge base without a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Protocol
+
+from orchestrator.adapters.objects import ObjectStore
+from orchestrator.errors import TransientError
+from orchestrator.knowledge.runbook import Runbook, RunbookError, load_folder, parse_runbook
+
+log = logging.getLogger(__name__)
+
+OBJECT_PREFIX = "runbooks/"
+
+
+class RunbookSource(Protocol):
+    def all(self) -> list[Runbook]:
+        """Every readable runbook; a malformed file is logged and skipped."""
+
+    def get(self, runbook_id: str, *, path: str | None = None) -> Runbook | None:
+        """One runbook by id; `path` (from the index catalog) saves reading the others."""
+
+
+class _Cached:
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._at = -1.0
+        self._items: dict[str, Runbook] = {}
+
+    def all(self) -> list[Runbook]:
+        with self._lock:
+            if self._at < 0 or time.monotonic() - self._at > self.ttl:
+                self._items = {rb.id: rb for rb in self._load()}
+                self._at = time.monotonic()
+            return list(self._items.values())
+
+    def get(self, runbook_id: str, *, path: str | None = None) -> Runbook | None:
+        if path:
+            rb = self._load_one(path)
+            if rb is not None and rb.id == runbook_id:
+                return rb
+        return next((rb for rb in self.all() if rb.id == runbook_id), None)
+
+    def _load(self) -> list[Runbook]:
+        raise NotImplementedError
+
+    def _load_one(self, path: str) -> Runbook | None:
+        raise NotImplementedError
+
+
+class FolderSource(_Cached):
+    """Runbooks in a local folder (the packaged `runbooks/` in the embedded default)."""
+
+    def __init__(self, folder: Path, *, ttl: float = 60.0) -> None:
+        super().__init__(ttl)
+        self.folder = Path(folder)
+
+    def _load(self) -> list[Runbook]:
+        if not self.folder.is_dir():
+            # A missing mount is the deployment's fault, not the alert's: retry, then dead-letter.
+            raise TransientError(f"runbook folder {self.folder} is missing")
+        return load_folder(self.folder, strict=False)
+
+    def _load_one(self, path: str) -> Runbook | None:
+        file = (self.folder / path).resolve()
+        if self.folder.resolve() not in file.parents or not file.is_file():
+            return None
+        try:
+            return parse_runbook(file.read_bytes(), path=path)
+        except RunbookError as e:
+            log.warning("unreadable runbook: %s", e)
+            return None
+
+
+class ObjectSource(_Cached):
+    """Runbooks mirrored into the object store by the index command (keys `runbooks/<path>`)."""
+
+    def __init__(self, objects: ObjectStore, *, ttl: float = 60.0) -> None:
+        super().__init__(ttl)
+        self.objects = objects
+
+    def _load(self) -> list[Runbook]:
+        found: dict[str, Runbook] = {}
+        for key in self.objects.list(OBJECT_PREFIX):
+            if key.endswith(".md"):
+                rb = self._load_one(key.removeprefix(OBJECT_PREFIX))
+                if rb is not None and rb.id not in found:
+                    found[rb.id] = rb
+        return list(found.values())
+
+    def _load_one(self, path: str) -> Runbook | None:
+        data = self.objects.get(OBJECT_PREFIX + path)
+        if data is None:
+            return None
+        try:
+            return parse_runbook(data, path=path)
+        except RunbookError as e:
+            log.warning("unreadable runbook: %s", e)
+            return None

@@ -1,0 +1,59 @@
+"""From `KnowledgeSettings` to the ports: one place decides which store, source and model.
+
+The index command and the agent's retriever must agree on all three, so both build them here.
+Nothing heavy happens at import or construction: Qdrant is opened by the returned `connect`.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+from orchestrator.adapters.embeddings import Embedder, embedder_for
+from orchestrator.adapters.objects import MinioStore, ObjectStore
+from orchestrator.adapters.vectors import QdrantStore
+from orchestrator.knowledge.source import FolderSource, ObjectSource, RunbookSource
+from orchestrator.settings.knowledge import KnowledgeSettings
+
+
+def object_store(settings: KnowledgeSettings) -> ObjectStore | None:
+    """MinIO when an endpoint is configured, else None (the runbooks folder is the source)."""
+    if not settings.minio_endpoint:
+        return None
+    access, secret = settings.minio_keys()
+    return MinioStore.connect(settings.minio_endpoint, access, secret, settings.minio_bucket,
+                              secure=settings.minio_secure, region=settings.minio_region)
+
+
+def runbook_source(settings: KnowledgeSettings) -> RunbookSource:
+    objects = object_store(settings)
+    return ObjectSource(objects) if objects is not None else FolderSource(settings.runbooks_dir)
+
+
+def embedder(settings: KnowledgeSettings) -> Embedder | None:
+    return embedder_for(model=settings.embedding_model, api_key=settings.embedding_key(),
+                        dimensions=settings.embedding_dimensions,
+                        base_url=settings.embedding_base_url,
+                        timeout=settings.embedding_timeout_seconds)
+
+
+def connect_store(settings: KnowledgeSettings, *, path: Path | None = None) -> QdrantStore:
+    """The configured Qdrant: `path` (a CLI `--store`) overrides the settings' local path."""
+    if settings.qdrant_url and path is None:
+        return QdrantStore.connect(url=settings.qdrant_url, api_key=settings.qdrant_key(),
+                                   timeout=settings.qdrant_timeout_seconds)
+    return QdrantStore.connect(path=path or settings.qdrant_path)
+
+
+def retriever_parts(settings: KnowledgeSettings, *, path: Path | None = None) -> dict[str, Any]:
+    """Keyword arguments for `Retriever(...)`."""
+    return {
+        "source": runbook_source(settings),
+        "connect": functools.partial(connect_store, settings, path=path),
+        "collection": settings.collection,
+        "embedder": embedder(settings),
+        "min_bm25": settings.min_bm25_score,
+        "min_dense": settings.min_dense_score,
+        "candidates": settings.candidates,
+    }

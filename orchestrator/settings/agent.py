@@ -1,0 +1,97 @@
+"""Settings of the agent function (env prefix `AGENT_`).
+
+The knowledge base (Qdrant, runbooks, embeddings) has its own settings (`KB_`, see
+`orchestrator.settings.knowledge`), shared with the `orchestrator runbooks` CLI; this class holds
+only what planning needs: the model, its limits, and where the audit log is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AgentSettings(BaseSettings):
+    """What the agent needs: the LLM and its limits, confidence, reuse, and the audit store."""
+
+    model_config = SettingsConfigDict(env_prefix="AGENT_", extra="ignore")
+
+    gemini_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("AGENT_GEMINI_API_KEY", "GEMINI_API_KEY")
+    )
+    """Gemini API key. Without one (nor a key file) the offline planner plans, and google-genai
+    is never imported. `AGENT_GEMINI_API_KEY` wins over the conventional `GEMINI_API_KEY`."""
+
+    gemini_api_key_file: Path | None = None
+    """File holding the key (a mounted Secret); used when the key variable is empty."""
+
+    model: str = "gemini-2.5-flash"
+    """Gemini model name: fast and cheap enough to plan within a function's request timeout."""
+
+    base_url: str | None = None
+    """Gemini API base URL (a proxy, a regional endpoint, a test server); None = Google's."""
+
+    api_version: str | None = None
+    """Gemini API version path segment (`v1`, `v1beta`); None = the SDK's default (v1)."""
+
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    """Per-request timeout towards Gemini, in seconds. Attempts x timeout must fit well inside
+    the function's request timeout (Knative's default is 300 s)."""
+
+    retries: int = Field(default=2, ge=0, le=5)
+    """Retries after a 429, a 5xx or a timeout, before falling back to the offline planner."""
+
+    backoff_seconds: float = Field(default=1.0, ge=0)
+    """First retry delay in seconds; it doubles per retry (with jitter), so 2 retries wait ~3 s."""
+
+    temperature: float = Field(default=0.1, ge=0, le=2)
+    """Sampling temperature: low, because a plan should not change between identical inputs."""
+
+    max_output_tokens: int = Field(default=8192, gt=0)
+    """Upper bound on one answer's tokens (thinking included); also what the budget reserves."""
+
+    token_budget: int = Field(default=50_000, gt=0)
+    """Tokens (in + out) one incident may spend on the LLM, its earlier plans included. A prompt
+    is ~3-8 k tokens, so the default allows the first call and the one corrective retry."""
+
+    confidence_threshold: float = Field(default=0.5, ge=0, le=1)
+    """Plans below this confidence are escalated (`low-confidence`) instead of proposed."""
+
+    max_actions: int = Field(default=1, ge=1, le=5)
+    """Most actions one plan may carry. One by default: verification can then tell what worked."""
+
+    top_k: int = Field(default=5, ge=1, le=20)
+    """Runbook chunks retrieved per alert; the best few distinct runbooks go into the prompt."""
+
+    prompt_runbooks: int = Field(default=3, ge=1, le=10)
+    """Distinct runbooks shown to the model (the best-ranked ones), to keep the prompt small."""
+
+    reopen_window_seconds: float = Field(default=3600.0, ge=0)
+    """A plan recorded for the same alert fingerprint this recently is reused without an LLM
+    call (0 disables reuse). One hour: a flapping alert costs one plan, not one per firing."""
+
+    audit_dir: Path | None = None
+    """Local folder of the audit log (the embedded default), as the console writes it."""
+
+    audit_endpoint: str | None = None
+    """MinIO/S3 `host:port` of the audit log; wins over `audit_dir` when set."""
+
+    audit_access_key: str | None = None
+    """Access key for the audit bucket (read-only access is enough for the agent)."""
+
+    audit_secret_key: SecretStr | None = None
+    """Secret key for the audit bucket."""
+
+    audit_secret_key_file: Path | None = None
+    """File holding the secret key (a mounted Secret); used when `audit_secret_key` is empty."""
+
+    audit_bucket: str = "incident-audit"
+    """Bucket the console writes the audit log to."""
+
+    audit_secure: bool = False
+    """Use HTTPS towards MinIO. Off by default: in-cluster MinIO usually serves plain HTTP."""
+
+    audit_region: str | None = None
+    """S3 region, when the server insists on one."""

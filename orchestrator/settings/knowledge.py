@@ -1,0 +1,121 @@
+"""Settings of the knowledge base (env prefix `KB_`): shared by the agent and the index command.
+
+The agent and the Helm init Job that hydrates the store must agree on where the store is and on
+the embedding model, so both read this one class rather than each keeping its own copy.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from orchestrator.resources import runbooks_dir
+from orchestrator.settings.common import secret_from
+
+
+def _data_dir() -> Path:
+    # The XDG data folder, as `orchestrator up` keeps its state (orchestrator.local.stack).
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "incident-orchestrator"
+
+
+class KnowledgeSettings(BaseSettings):
+    """Where runbooks come from, where their index lives, and when retrieval abstains."""
+
+    model_config = SettingsConfigDict(env_prefix="KB_", extra="ignore")
+
+    runbooks_dir: Path = Field(default_factory=runbooks_dir)
+    """Folder of markdown runbooks to index (default: the packaged `runbooks/`)."""
+
+    qdrant_url: str | None = None
+    """Qdrant server URL (e.g. `http://qdrant:6333`); when unset, local mode at `qdrant_path`."""
+
+    qdrant_path: Path = Field(default_factory=lambda: _data_dir() / "qdrant")
+    """Folder of the local (embedded) Qdrant store; by default in the per-user data folder that
+    `orchestrator up` also uses, so `runbooks index` and `search` need no flags. One process
+    may open it at a time."""
+
+    qdrant_api_key: SecretStr | None = None
+    """Qdrant API key for a server that requires one."""
+
+    qdrant_api_key_file: Path | None = None
+    """File holding the Qdrant API key (a mounted Secret); used when `qdrant_api_key` is empty."""
+
+    qdrant_timeout_seconds: float = 5.0
+    """Per-request timeout towards a Qdrant server; past it retrieval falls back to raw files."""
+
+    collection: str = "runbooks"
+    """Qdrant collection holding the runbook chunks."""
+
+    minio_endpoint: str | None = None
+    """MinIO/S3 `host:port`; when set, raw runbooks are stored there and read back from there."""
+
+    minio_access_key: SecretStr | None = None
+    """MinIO access key."""
+
+    minio_access_key_file: Path | None = None
+    """File holding the MinIO access key; used when `minio_access_key` is empty."""
+
+    minio_secret_key: SecretStr | None = None
+    """MinIO secret key."""
+
+    minio_secret_key_file: Path | None = None
+    """File holding the MinIO secret key; used when `minio_secret_key` is empty."""
+
+    minio_bucket: str = Field(default="runbooks", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    """Bucket for the raw runbook files (keys `runbooks/<path>`)."""
+
+    minio_secure: bool = False
+    """Use TLS towards MinIO. Off by default: in-cluster traffic to the chart's MinIO is plain."""
+
+    minio_region: str | None = None
+    """S3 region, for servers that insist on one."""
+
+    embedding_model: str = "none"
+    """Dense model: `none` (sparse BM25 only) or a Gemini embedding model such as
+    `gemini-embedding-001`. The index and the agent must use the same one."""
+
+    embedding_dimensions: int = 768
+    """Output dimensionality requested from the embedding model (smaller is cheaper to store)."""
+
+    embedding_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("KB_EMBEDDING_API_KEY", "GEMINI_API_KEY")
+    )
+    """API key for the embedding model; falls back to `GEMINI_API_KEY`."""
+
+    embedding_api_key_file: Path | None = None
+    """File holding the embedding API key; used when the key itself is empty."""
+
+    embedding_base_url: str | None = None
+    """Base URL of the Gemini API (a proxy or a test server); the SDK's default when unset."""
+
+    embedding_timeout_seconds: float = 10.0
+    """Timeout of one embedding request; past it the dense retriever is skipped for that query."""
+
+    min_bm25_score: float = 0.15
+    """BM25 relevance floor (0..1): the best chunk's score divided by the score a chunk holding
+    every word of the alert's name and annotations would get. On the packaged runbooks, alerts
+    they cover score 0.16-0.6 and alerts they do not (Watchdog, business KPIs) below 0.1."""
+
+    min_dense_score: float = 0.62
+    """Dense relevance floor: cosine similarity between alert and chunk embeddings (0..1)."""
+
+    candidates: int = 64
+    """Chunks fetched per retriever before runbooks are ranked (several chunks per runbook)."""
+
+    def qdrant_key(self) -> str | None:
+        return secret_from(self.qdrant_api_key, self.qdrant_api_key_file, name="KB_QDRANT_API_KEY")
+
+    def minio_keys(self) -> tuple[str, str]:
+        access = secret_from(self.minio_access_key, self.minio_access_key_file,
+                             name="KB_MINIO_ACCESS_KEY")
+        secret = secret_from(self.minio_secret_key, self.minio_secret_key_file,
+                             name="KB_MINIO_SECRET_KEY")
+        return access or "", secret or ""
+
+    def embedding_key(self) -> str | None:
+        return secret_from(self.embedding_api_key, self.embedding_api_key_file,
+                           name="KB_EMBEDDING_API_KEY")

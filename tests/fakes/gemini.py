@@ -1,0 +1,195 @@
+"""An in-process fake of the Gemini API speaking its real wire protocol, for the real google-genai
+client: `POST /{v1,v1beta}/models/{model}:generateContent` and `:batchEmbedContents`.
+
+Tests script what it answers, in order (`fake.script(...)`), or with a `responder` function that
+sees each request (e.g. a model that obeys whatever the prompt says); every request is recorded
+so tests can assert what the prompt carried. Errors come back as Google's error JSON with the
+status the real API uses (429 RESOURCE_EXHAUSTED, 500 INTERNAL); `hang()` holds the request
+until the client times out or the server stops.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+_PATH = re.compile(r"^/(v1|v1beta)/models/([^:/]+):(generateContent|batchEmbedContents)$")
+_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
+           404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One scripted answer."""
+
+    status: int = 200
+    text: str = ""
+    hang: bool = False
+    finish_reason: str = "STOP"
+
+    @staticmethod
+    def plan(answer: dict[str, Any]) -> Reply:
+        return Reply(text=json.dumps(answer))
+
+    @staticmethod
+    def raw(text: str) -> Reply:
+        return Reply(text=text)
+
+    @staticmethod
+    def error(status: int, message: str = "scripted failure") -> Reply:
+        return Reply(status=status, text=message)
+
+    @staticmethod
+    def hanging() -> Reply:
+        return Reply(hang=True)
+
+
+@dataclass
+class Request:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+    @property
+    def model(self) -> str:
+        m = _PATH.match(self.path)
+        return m.group(2) if m else ""
+
+    @property
+    def system(self) -> str:
+        parts = (self.body.get("systemInstruction") or {}).get("parts") or []
+        return "".join(p.get("text", "") for p in parts)
+
+    @property
+    def prompt(self) -> str:
+        return "".join(p.get("text", "") for c in self.body.get("contents", [])
+                       for p in c.get("parts", []))
+
+    @property
+    def raw(self) -> str:
+        return json.dumps(self.body) + json.dumps(self.headers)
+
+
+@dataclass
+class FakeGemini:
+    url: str
+    requests: list[Request] = field(default_factory=list)
+    replies: list[Reply] = field(default_factory=list)
+    responder: Callable[[Request], Reply] | None = None
+    cond: threading.Condition = field(default_factory=threading.Condition)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    def script(self, *replies: Reply) -> None:
+        """Answer the next generateContent requests with these, in order."""
+        with self.cond:
+            self.replies.extend(replies)
+
+    def generate_requests(self) -> list[Request]:
+        with self.cond:
+            return [r for r in self.requests if r.path.endswith(":generateContent")]
+
+    def wait_for(self, n: int, timeout: float = 10.0) -> list[Request]:
+        with self.cond:
+            if not self.cond.wait_for(lambda: len(self.requests) >= n, timeout):
+                raise AssertionError(f"expected {n} requests, got {len(self.requests)}")
+            return list(self.requests)
+
+    def _next(self, req: Request) -> Reply:
+        with self.cond:
+            if self.replies:
+                return self.replies.pop(0)
+        if self.responder is not None:
+            return self.responder(req)
+        return Reply.error(500, "the fake has no scripted answer left")
+
+
+def embedding(text: str, dims: int) -> list[float]:
+    """A deterministic unit vector per text (hashed word counts): similar texts, close vectors."""
+    vec = [0.0] * dims
+    for word in re.findall(r"[a-z0-9]+", text.lower()):
+        h = int.from_bytes(hashlib.sha256(word.encode()).digest()[:4], "big")
+        vec[h % dims] += 1.0
+    norm = math.sqrt(sum(v * v for v in vec)) or 1.0
+    return [v / norm for v in vec]
+
+
+def _usage(req: Request, text: str) -> dict[str, int]:
+    prompt = len(req.system + req.prompt) // 4 + 1
+    out = len(text) // 4 + 1
+    return {"promptTokenCount": prompt, "candidatesTokenCount": out,
+            "totalTokenCount": prompt + out}
+
+
+@contextmanager
+def fake_gemini() -> Iterator[FakeGemini]:
+    fake: FakeGemini
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+            req = Request(self.path, {k.lower(): v for k, v in self.headers.items()},
+                          json.loads(raw or b"{}"))
+            with fake.cond:
+                fake.requests.append(req)
+                fake.cond.notify_all()
+            m = _PATH.match(self.path.split("?")[0])
+            if not m:
+                return self._send(404, _error(404, f"no route {self.path}"))
+            if m.group(3) == "batchEmbedContents":
+                return self._send(200, {"embeddings": [
+                    {"values": embedding(
+                        "".join(p.get("text", "") for p in r["content"]["parts"]),
+                        int(r.get("outputDimensionality") or 8))}
+                    for r in req.body.get("requests", [])]})
+            reply = fake._next(req)
+            if reply.hang:
+                fake.release.wait(60)
+                self.close_connection = True
+                return None
+            if reply.status != 200:
+                return self._send(reply.status, _error(reply.status, reply.text))
+            return self._send(200, {
+                "candidates": [{"content": {"role": "model", "parts": [{"text": reply.text}]},
+                                "finishReason": reply.finish_reason, "index": 0}],
+                "usageMetadata": _usage(req, reply.text),
+                "modelVersion": m.group(2),
+            })
+
+        def _send(self, status: int, payload: dict[str, Any]) -> None:
+            body = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    fake = FakeGemini(url=f"http://127.0.0.1:{server.server_address[1]}")
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        fake.release.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def _error(status: int, message: str) -> dict[str, Any]:
+    return {"error": {"code": status, "message": message,
+                      "status": _STATUS.get(status, "UNKNOWN")}}

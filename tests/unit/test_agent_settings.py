@@ -1,0 +1,60 @@
+"""Agent settings: where the Gemini key comes from, and that no key means no LLM client."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestrator.adapters.llm import GeminiLLM
+from orchestrator.decide.wiring import audit_store, language_model
+from orchestrator.errors import PermanentError
+from orchestrator.settings.agent import AgentSettings
+
+
+@pytest.fixture(autouse=True)
+def _clean(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("AGENT_") or name in ("GEMINI_API_KEY", "GOOGLE_API_KEY"):
+            monkeypatch.delenv(name)
+
+
+def test_defaults() -> None:
+    s = AgentSettings()
+    assert s.model == "gemini-2.5-flash"
+    assert s.reopen_window_seconds == 3600
+    assert s.gemini_api_key is None
+    assert language_model(s) is None
+    assert audit_store(s) is None
+
+
+def test_conventional_variable_and_agent_prefix_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEMINI_API_KEY", "from-conventional")
+    assert AgentSettings().gemini_api_key.get_secret_value() == "from-conventional"  # type: ignore[union-attr]
+    monkeypatch.setenv("AGENT_GEMINI_API_KEY", "from-agent")
+    assert AgentSettings().gemini_api_key.get_secret_value() == "from-agent"  # type: ignore[union-attr]
+
+
+def test_key_file_builds_a_client(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    key = tmp_path / "key"
+    key.write_text("from-file\n")
+    monkeypatch.setenv("AGENT_GEMINI_API_KEY_FILE", str(key))
+    monkeypatch.setenv("AGENT_BASE_URL", "http://127.0.0.1:9")
+    llm = language_model(AgentSettings())
+    assert isinstance(llm, GeminiLLM) and llm.model == "gemini-2.5-flash"
+    llm.close()
+
+
+def test_unreadable_key_file_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch,
+                                                      tmp_path: Path) -> None:
+    monkeypatch.setenv("AGENT_GEMINI_API_KEY_FILE", str(tmp_path / "missing"))
+    with pytest.raises(PermanentError, match="AGENT_GEMINI_API_KEY"):
+        language_model(AgentSettings())
+
+
+def test_local_audit_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("AGENT_AUDIT_DIR", str(tmp_path / "audit"))
+    store = audit_store(AgentSettings())
+    assert store is not None and store.list("fingerprints/") == []
