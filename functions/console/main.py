@@ -1,15 +1,40 @@
-"""Console function: audit log, dead letters (and, later, approvals and the web page)."""
+"""Console function: the audit log, notifications, approvals (Slack, API, web), the dead-letter
+sink, the sweep and the incident pages, routed by path to `orchestrator.console`."""
 
 import functions_framework
 
-from orchestrator.console.service import handle_deadletter, handle_event
-from orchestrator.handler import json_response, serve_event
+from orchestrator.console import api, web
+from orchestrator.console.request import Request
+from orchestrator.console.service import instance
+from orchestrator.errors import OrchestratorError
+from orchestrator.handler import error_response, json_response, serve_event
 
 
 @functions_framework.http
 def handle(request):  # type: ignore[no-untyped-def]
-    if request.method == "GET" and request.path == "/healthz":
+    if request.path in ("/healthz", "/health/liveness", "/health/readiness"):
         return json_response(200, {"status": "ok"})
-    if request.path == "/deadletter":
-        return serve_event(dict(request.headers), request.get_data(), handle_deadletter)
-    return serve_event(dict(request.headers), request.get_data(), handle_event)
+    try:
+        console = instance()
+    except OrchestratorError as e:
+        return error_response(e)
+    body = request.stream.read(console.max_event_bytes + 1)
+    if len(body) > console.max_event_bytes:
+        return json_response(413, {"error": f"body exceeds {console.max_event_bytes} bytes"})
+    headers, path = dict(request.headers), request.path
+    if request.method == "POST" and (path == "/events" or (path == "/" and _is_event(headers))):
+        return serve_event(headers, body, console.on_event)
+    if path == "/deadletter":
+        return console.on_deadletter(headers, body)
+    if path == "/slack/interactivity":
+        return console.on_slack(headers, body)
+    if path == "/sweep" and request.method == "POST":
+        return console.on_sweep(headers)
+    req = Request(request.method, path, headers, body, request.args.to_dict())
+    return api.route(console, req) if path.startswith("/api/") else web.route(console, req)
+
+
+def _is_event(headers: dict[str, str]) -> bool:
+    lower = {k.lower(): v for k, v in headers.items()}
+    return "ce-specversion" in lower or lower.get("content-type", "").startswith(
+        "application/cloudevents")

@@ -1,38 +1,176 @@
-"""Executor (Act). PLACEHOLDER until the executor issue lands: it acts on nothing and escalates
-every plan with reason `policy`.
+"""Executor (Act): the per-process wiring of settings, policy, keys and the cluster connection,
+and the handler `functions/executor/main.py` calls.
+
+Built once per process on the first event (lazily: cold start is a product feature). The policy
+file is re-read when it changes (a ConfigMap update swaps the file), so tightening the policy
+or pulling the kill switch needs no restart.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from orchestrator.act.flow import Executor, on_approved, on_proposed, on_rejected
+from orchestrator.act.policy import Policy, PolicyError, load_policy
+from orchestrator.act.replies import Incoming
 from orchestrator.envelope import Event, Outgoing
-from orchestrator.errors import PermanentError
+from orchestrator.errors import OrchestratorError, PermanentError
 from orchestrator.events import (
-    ESCALATED,
     PLAN_APPROVED,
     PLAN_PROPOSED,
     PLAN_REJECTED,
-    Escalated,
     PlanApproved,
     PlanProposed,
     PlanRejected,
 )
-from orchestrator.keys import event_id
 
-STAGE = "executor"
+log = logging.getLogger(__name__)
+
+
+def runbook_actions_from(folder: Path) -> dict[str, frozenset[str]]:
+    """Runbook id → the action types its front matter allows (unreadable files are skipped)."""
+    from orchestrator.knowledge.runbook import load_folder
+
+    try:
+        books = load_folder(folder, strict=False)
+    except OrchestratorError as e:
+        log.error("cannot read runbooks from %s (%s): every plan will be refused", folder, e)
+        return {}
+    return {rb.id: frozenset(a.type for a in rb.actions) for rb in books}
+
+
+class Service:
+    """One executor process: the decision context, and the policy file it follows."""
+
+    def __init__(self, executor: Executor, *, policy_file: Path | None = None,
+                 mode_override: str | None = None, connection: Any = None) -> None:
+        self.executor = executor
+        self.policy_file = policy_file
+        self.mode_override = mode_override
+        self.connection = connection
+        self._stamp = _mtime(policy_file)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_env(cls) -> Service:
+        from orchestrator.adapters.kube import connect
+        from orchestrator.adapters.kube_writes import KubeWriter
+        from orchestrator.resources import runbooks_dir
+        from orchestrator.settings.common import secret_from
+        from orchestrator.settings.executor import ExecutorSettings
+
+        s = ExecutorSettings()
+        conn = connect(in_cluster=s.in_cluster, service_host=s.service_host,
+                       service_port=s.service_port, kubeconfig=s.kubeconfig,
+                       context=s.kube_context, user_agent="incident-orchestrator/executor")
+        kube = KubeWriter(conn.api_client, field_manager=s.field_manager,
+                          timeout=s.request_timeout_seconds) if conn.available else None
+        signing = secret_from(s.signing_key, s.signing_key_file, name="EXECUTOR_SIGNING_KEY")
+        console = secret_from(s.console_key, s.console_key_file, name="EXECUTOR_CONSOLE_KEY")
+        if signing is None:
+            log.warning("no EXECUTOR_SIGNING_KEY: plans that need a human will be escalated")
+        if console is None:
+            log.warning("no EXECUTOR_CONSOLE_KEY: approvals cannot be verified and are refused")
+        folder = s.runbooks_dir or runbooks_dir()
+        cache: dict[str, dict[str, frozenset[str]]] = {}
+
+        def runbook_actions() -> dict[str, frozenset[str]]:
+            if "books" not in cache:
+                cache["books"] = runbook_actions_from(folder)
+            return cache["books"]
+
+        policy, error = _load(s.policy_file)
+        executor = Executor(
+            kube=kube, policy=policy, mode=s.mode or policy.mode, cluster_name=s.cluster_name,
+            executor_key=signing.encode() if signing else None,
+            console_key=console.encode() if console else None,
+            runbook_actions=runbook_actions, budget_namespace=s.budget_namespace,
+            instance=s.instance, approval_ttl=timedelta(seconds=s.approval_ttl_seconds),
+            clock_skew=timedelta(seconds=s.clock_skew_seconds), clock=lambda: datetime.now(UTC),
+            policy_error=error)
+        log.info("executor ready: mode %s, cluster %s, kubernetes %s", executor.mode,
+                 s.cluster_name or "(unnamed)", conn.source)
+        return cls(executor, policy_file=s.policy_file, mode_override=s.mode, connection=conn)
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+
+    def current(self) -> Executor:
+        """The executor with the policy file's latest content."""
+        stamp = _mtime(self.policy_file)
+        if stamp != self._stamp:
+            with self._lock:
+                if stamp != self._stamp:
+                    policy, error = _load(self.policy_file)
+                    self.executor = dataclasses.replace(
+                        self.executor, policy=policy, policy_error=error,
+                        mode=self.mode_override or policy.mode)  # type: ignore[arg-type]
+                    self._stamp = stamp
+                    log.info("policy reloaded from %s: mode %s", self.policy_file,
+                             self.executor.mode)
+        return self.executor
+
+    def handle(self, event: Event) -> Outgoing:
+        ex = self.current()
+        hint = event.extensions.get("partitionkey")
+        if event.type == PLAN_PROPOSED:
+            proposed = event.parse(PlanProposed)
+            return on_proposed(ex, _incoming(proposed, event.id, hint))
+        if event.type == PLAN_APPROVED:
+            approved = event.parse(PlanApproved)
+            return on_approved(ex, _incoming(approved, event.id, hint), approved)
+        if event.type == PLAN_REJECTED:
+            rejected = event.parse(PlanRejected)
+            return on_rejected(ex, _incoming(rejected, event.id, hint), rejected)
+        raise PermanentError(f"executor does not handle {event.type!r}")
+
+
+def _incoming(body: PlanProposed | PlanApproved | PlanRejected, event_id: str,
+              hint: str | None) -> Incoming:
+    return Incoming(incident_key=body.incident_key, alert=body.alert, plan=body.plan,
+                    event_id=event_id, partition_hint=hint)
+
+
+def _load(path: Path | None) -> tuple[Policy, str | None]:
+    """The policy, or (the strictest policy, why) when the file is broken: fail closed."""
+    try:
+        return load_policy(path), None
+    except PolicyError as e:
+        log.error("invalid executor policy, refusing every plan: %s", e)
+        return Policy(mode="off", kill_switch=True), str(e)
+
+
+def _mtime(path: Path | None) -> float | None:
+    if path is None:
+        return None
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return -1.0
+
+
+_lock = threading.Lock()
+_instance: Service | None = None
+
+
+def instance() -> Service:
+    """The process-wide executor, built on first use."""
+    global _instance
+    if _instance is None:
+        with _lock:
+            if _instance is None:
+                from orchestrator import logs
+
+                logs.setup()
+                _instance = Service.from_env()
+    return _instance
 
 
 def handle_event(event: Event) -> Outgoing | None:
-    body: PlanProposed | PlanApproved | PlanRejected
-    if event.type == PLAN_PROPOSED:
-        body = event.parse(PlanProposed)
-    elif event.type == PLAN_APPROVED:
-        body = event.parse(PlanApproved)
-    elif event.type == PLAN_REJECTED:
-        body = event.parse(PlanRejected)
-    else:
-        raise PermanentError(f"executor does not handle {event.type!r}")
-    key = body.incident_key
-    return Outgoing(ESCALATED, event_id(key, STAGE, event.id), STAGE, key,
-                    Escalated(incident_key=key, stage=STAGE, reason="policy",
-                              detail="placeholder executor: no action is ever taken",
-                              alert=body.alert, plan_id=body.plan.plan_id))
+    return instance().handle(event)

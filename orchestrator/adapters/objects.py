@@ -82,11 +82,15 @@ class LocalDirStore:
             return None
 
     def list(self, prefix: str) -> list[str]:
-        base = self.root
+        # Walk only the folder the prefix names: the audit log grows with every event.
+        folder = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        base = self.root / folder if folder else self.root
+        if not base.is_dir():
+            return []
         found = []
         for path in base.rglob("*"):
             if path.is_file() and not path.name.startswith(".tmp-"):
-                key = path.relative_to(base).as_posix()
+                key = path.relative_to(self.root).as_posix()
                 if key.startswith(prefix):
                     found.append(key)
         return sorted(found)
@@ -137,13 +141,22 @@ class MinioStore:
 
     def put(self, key: str, data: bytes, *, content_type: str = "application/json",
             if_absent: bool = False) -> bool:
+        from minio.error import S3Error
+
         _check_key(key)
-        if if_absent and self.get(key) is not None:
-            # S3 has no portable create-only PUT through this SDK; keys here are derived from
-            # event ids, so a racing writer of the same key writes the same record.
-            return False
-        self._call(self.client.put_object, self.bucket, key, io.BytesIO(data), len(data),
-                   content_type=content_type)
+        if not if_absent:
+            self._call(self.client.put_object, self.bucket, key, io.BytesIO(data), len(data),
+                       content_type=content_type)
+            return True
+        # A conditional PUT (If-None-Match: *; S3 since 2024, MinIO since 2024-08): the public
+        # put_object would send that header as user metadata, hence the SDK's lower-level call.
+        try:
+            self._call(self.client._put_object, self.bucket, key, data,
+                       {"Content-Type": content_type, "If-None-Match": "*"})
+        except S3Error as e:
+            if e.code in ("PreconditionFailed", "ConditionalRequestConflict"):
+                return False
+            raise TransientError(f"object store error writing {key}: {e.code}") from e
         return True
 
     def get(self, key: str) -> bytes | None:

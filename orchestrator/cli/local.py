@@ -19,6 +19,7 @@ def register(sub: Any) -> None:
     up.add_argument("--enforce", action="store_true",
                     help="let the executor act on a real cluster (default: dry-run)")
     up.add_argument("--kubeconfig", type=Path, help="cluster to work on (default: auto)")
+    up.add_argument("--cluster", help="this cluster's name, as alerts' `cluster` label says it")
     up.add_argument("--sweep-minutes", type=float, default=5.0)
     up.set_defaults(run=_up)
 
@@ -28,6 +29,7 @@ def register(sub: Any) -> None:
     rp.add_argument("--json", action="store_true", help="print one JSON object")
     rp.add_argument("--enforce", action="store_true")
     rp.add_argument("--kubeconfig", type=Path)
+    rp.add_argument("--cluster", help="this cluster's name, as alerts' `cluster` label says it")
     rp.add_argument("--chaos", action="store_true",
                     help="deliver every event twice, in shuffled order (at-least-once test mode)")
     rp.add_argument("--timeout", type=float, default=300.0,
@@ -68,6 +70,7 @@ def _up(args: argparse.Namespace) -> int:
     logs.setup("WARNING")
     state = _state(args)
     stack = Stack(StackOptions(state=state, enforce=args.enforce, kubeconfig=args.kubeconfig,
+                               cluster_name=args.cluster,
                                ports={"ingest": args.port, "console": args.console_port}))
     stack.start()
     (state / "up.json").write_text(json.dumps({"ingest": stack.ingest_url,
@@ -126,7 +129,7 @@ def _replay(args: argparse.Namespace) -> int:
     logs.setup("WARNING")
     payloads = load_payloads(list(args.files))
     options = StackOptions(state=_state(args), enforce=args.enforce, kubeconfig=args.kubeconfig,
-                           chaos=args.chaos)
+                           cluster_name=args.cluster, chaos=args.chaos)
     with Stack(options) as stack:
         assert stack.broker is not None
         since = max((e.seq for e in stack.broker.events()), default=0)

@@ -1,26 +1,234 @@
-"""Console. PLACEHOLDER until the console issue lands: it accepts every `incident.` event and
-every dead letter, logs it, and answers 202 (never an event, so it cannot loop).
+"""The console's wiring and its machine-facing endpoints: broker deliveries (`/events`), the
+dead-letter sink (`/deadletter`), Slack interactivity and the sweep.
+
+Built once per process on the first request (lazily: cold start is a product feature). Every
+broker delivery is answered `202` with an empty body: the console never replies with an event
+(so it cannot loop); what it has to say (decisions, expiries) it POSTs to the broker itself.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
+from orchestrator.adapters.broker import HttpPublisher, Publisher
+from orchestrator.adapters.chat import ChatClient
+from orchestrator.adapters.objects import ObjectStore
+from orchestrator.auth import bearer_from_header, check_token
+from orchestrator.console import approvals, audit, deadletters, index, notify, react, slack
+from orchestrator.console.session import Sessions
+from orchestrator.console.sweep import sweep
 from orchestrator.envelope import Event, Outgoing
-from orchestrator.errors import PermanentError
+from orchestrator.errors import OrchestratorError, PermanentError, TransientError
 from orchestrator.events import TYPE_PREFIX
+from orchestrator.handler import Response, error_response, json_response, no_reply
+from orchestrator.logs import correlate
+from orchestrator.settings.console import ConsoleSettings
 
 log = logging.getLogger(__name__)
 
 
-def handle_event(event: Event) -> Outgoing | None:
-    if not event.type.startswith(TYPE_PREFIX):
-        raise PermanentError(f"console does not handle {event.type!r}")
-    log.info("audit: %s %s", event.type, event.id)
-    return None
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
-def handle_deadletter(event: Event) -> Outgoing | None:
-    log.warning("dead letter: %s %s code=%s", event.type, event.id,
-                event.extensions.get("knativeerrorcode"))
-    return None
+@dataclass
+class Console:
+    """Everything one console process works with."""
+
+    store: ObjectStore
+    publisher: Publisher | None
+    approvals: approvals.Approvals
+    notifier: notify.Notifier
+    sessions: Sessions
+    api_token: str | None
+    slack_secret: str | None = None
+    slack_response_prefix: str = "https://hooks.slack.com/"
+    stale_after: timedelta = timedelta(hours=1)
+    refresh_seconds: int = 15
+    max_event_bytes: int = 8 * 1024 * 1024
+    clock: Callable[[], datetime] = field(default=_now)
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    @classmethod
+    def from_settings(cls, s: ConsoleSettings) -> Console:
+        from orchestrator.settings.common import secret_from
+
+        def secret(value: object, file: object, name: str) -> str | None:
+            return secret_from(value, file, name=name)  # type: ignore[arg-type]
+
+        token = secret(s.api_token, s.api_token_file, "CONSOLE_API_TOKEN")
+        key = secret(s.signing_key, s.signing_key_file, "CONSOLE_SIGNING_KEY")
+        if token is None:
+            log.error("no CONSOLE_API_TOKEN: the API, the sweep and the web login answer 401")
+        if key is None:
+            log.error("no CONSOLE_SIGNING_KEY: approvals and rejections cannot be signed")
+        publisher = (HttpPublisher(s.broker_url, timeout=s.broker_timeout_seconds)
+                     if s.broker_url else None)
+        chat = ChatClient(api_url=s.slack_api_url, timeout=s.notify_timeout_seconds,
+                          bot_token=secret(s.slack_bot_token, s.slack_bot_token_file,
+                                           "CONSOLE_SLACK_BOT_TOKEN"))
+        store = audit_store(s)
+        console_url = s.public_url.rstrip("/")
+        notifier = notify.Notifier(
+            chat=chat,
+            slack_webhook=secret(s.slack_webhook_url, s.slack_webhook_url_file,
+                                 "CONSOLE_SLACK_WEBHOOK_URL"),
+            slack_channel=s.slack_channel if chat.has_bot_token else None,
+            webhook=secret(s.webhook_url, s.webhook_url_file, "CONSOLE_WEBHOOK_URL"),
+            webhook_format=s.webhook_format,
+            routing_key=secret(s.webhook_routing_key, s.webhook_routing_key_file,
+                               "CONSOLE_WEBHOOK_ROUTING_KEY"),
+            console_url=console_url)
+        closers: list[Callable[[], None]] = [chat.close]
+        if isinstance(publisher, HttpPublisher):
+            closers.append(publisher.close)
+        return cls(
+            store=store, publisher=publisher,
+            approvals=approvals.Approvals(store=store, publisher=publisher,
+                                          key=key.encode() if key else None,
+                                          approvers=s.approver_list(),
+                                          ttl=timedelta(seconds=s.approval_ttl_seconds)),
+            notifier=notifier,
+            sessions=Sessions(token, s.session_hours * 3600,
+                              secure=console_url.startswith("https://")),
+            api_token=token,
+            slack_secret=secret(s.slack_signing_secret, s.slack_signing_secret_file,
+                                "CONSOLE_SLACK_SIGNING_SECRET"),
+            slack_response_prefix=s.slack_response_url_prefix,
+            stale_after=timedelta(seconds=s.stale_after_seconds),
+            refresh_seconds=s.refresh_seconds, max_event_bytes=s.max_event_bytes,
+            closers=closers)
+
+    def close(self) -> None:
+        for close in self.closers:
+            close()
+
+    def check_bearer(self, headers: dict[str, str]) -> None:
+        auth = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
+        check_token(bearer_from_header(auth), self.api_token)
+
+    # --- broker deliveries -------------------------------------------------------------------
+
+    def on_event(self, event: Event) -> Outgoing | None:
+        """Log one `incident.` event, refresh its index entry, react (notify, cancel)."""
+        if not event.type.startswith(TYPE_PREFIX):
+            raise PermanentError(f"console does not handle {event.type!r}")
+        now = self.clock()
+        record, written = audit.write(self.store, event, now=now)
+        summary = index.refresh(self.store, record.incidentkey)
+        log.info("audit: %s %s %s (incident now %s)", record.type, record.id,
+                 "written" if written else "already logged", summary.status)
+        react.react(store=self.store, notifier=self.notifier, record=record, summary=summary,
+                    records=audit.read(self.store, record.incidentkey),
+                    ttl=self.approvals.ttl, now=now)
+        return None
+
+    def on_deadletter(self, headers: dict[str, str], body: bytes) -> Response:
+        try:
+            deadletters.store_letter(self.store, headers, body, now=self.clock())
+        except OrchestratorError as e:
+            return error_response(e)
+        return no_reply()
+
+    # --- Slack ------------------------------------------------------------------------------
+
+    def on_slack(self, headers: dict[str, str], body: bytes) -> Response:
+        """A button press: verified first, then decided, then the message replaced."""
+        try:
+            slack.verify(self.slack_secret, headers, body, now=self.clock().timestamp(),
+                         store=self.store)
+            click = slack.parse_click(body)
+        except OrchestratorError as e:
+            return error_response(e)
+        with correlate(None, None):
+            reply = self._decide_click(click)
+        if click.response_url and click.response_url.startswith(self.slack_response_prefix):
+            try:
+                chat = self.notifier.chat
+                if chat is not None:
+                    chat.post_webhook(click.response_url, reply)
+            except OrchestratorError as e:
+                # The decision stands (it is on the broker); only the message edit failed.
+                log.warning("could not update the Slack message: %s", e)
+        elif click.response_url:
+            log.warning("ignoring a response_url outside %s", self.slack_response_prefix)
+        return b"", 200, {}
+
+    def _decide_click(self, click: slack.Click) -> dict[str, object]:
+        try:
+            done = approvals.decide(self.approvals, plan_id=click.plan_id,
+                                    decision=click.decision,  # type: ignore[arg-type]
+                                    approver=click.user, now=self.clock())
+        except PermanentError as e:
+            log.warning("Slack decision by %s refused: %s", click.user, e)
+            return {"response_type": "ephemeral", "replace_original": False,
+                    "text": slack.escape(f"Not done: {e}", 500)}
+        except OrchestratorError as e:
+            return {"response_type": "ephemeral", "replace_original": False,
+                    "text": slack.escape(f"Not done, try again: {e}", 500)}
+        found = approvals.find_request(self.store, click.plan_id)
+        verdict = f"{done.decision} at {done.decided_at[:19]}Z"
+        user = click.user.removeprefix("slack:")
+        if found is None:
+            return {"replace_original": True, "text": slack.escape(verdict)}
+        return {"replace_original": True, **slack.outcome_message(found[1], verdict, by=user)}
+
+    # --- the sweep --------------------------------------------------------------------------
+
+    def on_sweep(self, headers: dict[str, str]) -> Response:
+        try:
+            self.check_bearer(headers)
+            report = sweep(store=self.store, publisher=self.publisher, notifier=self.notifier,
+                           ttl=self.approvals.ttl, stale_after=self.stale_after,
+                           now=self.clock())
+        except OrchestratorError as e:
+            return error_response(e)
+        return json_response(200, report.as_json())
+
+
+def audit_store(s: ConsoleSettings) -> ObjectStore:
+    """MinIO when an endpoint is set, else the local folder (a default one as a last resort)."""
+    from orchestrator.adapters.objects import LocalDirStore, MinioStore
+    from orchestrator.settings.common import secret_from
+
+    if s.audit_endpoint:
+        secret = secret_from(s.audit_secret_key, s.audit_secret_key_file,
+                             name="CONSOLE_AUDIT_SECRET_KEY")
+        return MinioStore.connect(s.audit_endpoint, s.audit_access_key or "", secret or "",
+                                  s.audit_bucket, secure=s.audit_secure, region=s.audit_region)
+    if s.audit_dir is None:
+        # 503, not 4xx: the broker keeps retrying the deliveries until someone configures it.
+        raise TransientError("no audit store configured (CONSOLE_AUDIT_DIR or "
+                             "CONSOLE_AUDIT_ENDPOINT)")
+    return LocalDirStore(s.audit_dir)
+
+
+_lock = threading.Lock()
+_instance: Console | None = None
+
+
+def instance() -> Console:
+    """The process-wide Console, built on first use."""
+    global _instance
+    if _instance is None:
+        with _lock:
+            if _instance is None:
+                from orchestrator import logs
+
+                logs.setup()
+                _instance = Console.from_settings(ConsoleSettings())
+    return _instance
+
+
+def reset() -> None:
+    """Drop the process-wide Console (tests change the environment between apps)."""
+    global _instance
+    with _lock:
+        if _instance is not None:
+            _instance.close()
+        _instance = None
+

@@ -44,6 +44,11 @@ class StackOptions:
     env: dict[str, dict[str, str]] = field(default_factory=dict)
     """Extra environment per function (e.g. a Gemini key and base URL)."""
     ready_timeout: float = 60.0
+    cluster_name: str | None = None
+    """This cluster's name: alerts whose `cluster` label differs are refused by the executor."""
+    policy_file: Path | None = None
+    """The executor's policy; default: `<state>/policy.yaml`, written once (dry-run, the local
+    user as the only approver) and then left to the operator to edit."""
 
 
 def default_state_dir() -> Path:
@@ -65,6 +70,26 @@ def load_secrets(state: Path) -> dict[str, str]:
         with os.fdopen(fd, "w") as f:
             json.dump(known, f)
     return known
+
+
+DEFAULT_POLICY = """\
+# The executor's policy for this machine's `orchestrator up` / `replay` (edit freely).
+# `--enforce` sets the mode to enforce for one run; otherwise nothing is ever written.
+mode: dry-run
+namespaces:
+  deny: [kube-system, kube-public, kube-node-lease]
+approvers: ["{user}"]
+"""
+
+
+def local_user() -> str:
+    """Who approves on this machine: the login name (`orchestrator approve --as` overrides)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "local"
 
 
 def _free_port(host: str) -> int:
@@ -107,19 +132,28 @@ class Stack:
             "KB_RUNBOOKS_DIR": str(runbooks_dir()),
             "PYTHONUNBUFFERED": "1",
         }
+        executor = {
+            "EXECUTOR_MODE": "enforce" if self.options.enforce else "dry-run",
+            "EXECUTOR_POLICY_FILE": str(self.policy_file()),
+            "EXECUTOR_SIGNING_KEY": s["executor_signing_key"],
+            "EXECUTOR_CONSOLE_KEY": s["console_signing_key"],
+            "EXECUTOR_BUDGET_NAMESPACE": "default",
+        }
+        if self.options.cluster_name:
+            executor["EXECUTOR_CLUSTER_NAME"] = self.options.cluster_name
+        if self.options.kubeconfig is not None:
+            executor["EXECUTOR_KUBECONFIG"] = str(self.options.kubeconfig)
         per: dict[str, dict[str, str]] = {
             "ingest": {"INGEST_TOKEN": s["ingest_token"], "INGEST_BROKER_URL": broker_url},
             "router": {},
             "agent": {"AGENT_AUDIT_DIR": audit},
-            "executor": {
-                "EXECUTOR_MODE": "enforce" if self.options.enforce else "dry-run",
-                "EXECUTOR_SIGNING_KEY": s["executor_signing_key"],
-                "EXECUTOR_CONSOLE_SIGNING_KEY": s["console_signing_key"],
-            },
+            "executor": executor,
             "console": {
                 "CONSOLE_AUDIT_DIR": audit,
                 "CONSOLE_API_TOKEN": s["console_api_token"],
                 "CONSOLE_SIGNING_KEY": s["console_signing_key"],
+                "CONSOLE_APPROVERS": local_user(),
+                "CONSOLE_PUBLIC_URL": self.urls["console"],
                 "CONSOLE_BROKER_URL": broker_url,
                 "K_SINK": broker_url,
             },
@@ -132,6 +166,14 @@ class Stack:
             env["KUBECONFIG"] = str(self.options.kubeconfig)
         env.update(self.options.env.get(name, {}))
         return env
+
+    def policy_file(self) -> Path:
+        if self.options.policy_file is not None:
+            return self.options.policy_file
+        path = self.state / "policy.yaml"
+        if not path.exists():
+            path.write_text(DEFAULT_POLICY.format(user=local_user()))
+        return path
 
     def start(self) -> None:
         self._index_runbooks()

@@ -1,9 +1,23 @@
-"""Router (Orient + verify). PLACEHOLDER until the router issue lands: it passes each alert along
-with an empty context (no cluster read), and answers resolved alerts with `incident.resolved`.
+"""The router's event surface (Orient + verify) and its per-process wiring.
+
+- `incident.alert.received`, firing → `incident.context.enriched` (the alert's Kubernetes
+  context, redacted and cut to the byte cap); resolved → `incident.resolved` (no cluster read).
+- `incident.action.completed` / `.failed` → `incident.resolved` or `incident.escalated`
+  (see `closing.py`).
+
+The settings and the cluster connection are built on the first event and kept for the process
+(the `kubernetes` package is imported then, and only when a cluster is configured).
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from orchestrator.adapters.kube import Connection, Source
+from orchestrator.adapters.kube_reads import KubeReads
 from orchestrator.context import ClusterContext
 from orchestrator.envelope import Event, Outgoing
 from orchestrator.errors import PermanentError
@@ -18,35 +32,133 @@ from orchestrator.events import (
     ActionFailed,
     AlertReceived,
     ContextEnriched,
-    Escalated,
     Resolved,
 )
 from orchestrator.keys import event_id
+from orchestrator.settings.router import RouterSettings
 
+log = logging.getLogger(__name__)
 STAGE = "router"
 
 
+def orient(*, received: AlertReceived, input_id: str, reads: KubeReads | None, source: Source,
+           settings: RouterSettings, problem: str | None = None) -> Outgoing:
+    """The reply to one `incident.alert.received`."""
+    key, alert = received.incident_key, received.alert
+    out_id = event_id(key, STAGE, input_id)
+    if alert.status == "resolved":
+        log.info("alert %s resolved: incident %s", alert.name, key)
+        ended = alert.ends_at.isoformat() if alert.ends_at else "unknown"
+        return Outgoing(RESOLVED, out_id, STAGE, key,
+                        Resolved(incident_key=key, how="alert-resolved", alert=alert,
+                                 detail=f"Alertmanager reported the alert resolved (ends at "
+                                        f"{ended})"),
+                        partition_key=alert.fingerprint)
+    from orchestrator.orient.budget import fit
+    from orchestrator.orient.enrich import enrich, redact_alert
+    from orchestrator.orient.gather import Limits
+    from orchestrator.orient.objects import Scrubber
+
+    s = settings
+    limits = Limits(max_events=s.max_events, max_pods=s.max_pods, max_revisions=s.max_revisions,
+                    log_tail_lines=s.log_tail_lines, log_limit_bytes=s.log_limit_bytes,
+                    log_line_chars=s.log_line_chars)
+    scrub = Scrubber()
+    started = time.monotonic()
+    ctx = enrich(alert=alert, reads=reads, source=source, limits=limits, threads=s.read_threads,
+                 scrub=scrub, problem=problem)
+    clean = redact_alert(alert, scrub)
+    ctx = ctx.model_copy(update={"redactions": scrub.records()})
+
+    def size_of(c: ClusterContext) -> int:
+        return len(ContextEnriched(incident_key=key, alert=clean, context=c,
+                                   test=received.test).model_dump_json().encode())
+
+    ctx = fit(ctx, size_of=size_of, cap=s.max_event_bytes)
+    data = ContextEnriched(incident_key=key, alert=clean, context=ctx, test=received.test)
+    log.info("enriched %s (%s): target %s, %d pods, %d events, %d log tails, %d errors, "
+             "%d redactions, %d cuts, %d bytes in %.0f ms", alert.name, ctx.source,
+             ctx.target.key if ctx.target else "none", len(ctx.pods), len(ctx.events),
+             len(ctx.logs), len(ctx.errors), len(ctx.redactions), len(ctx.cut),
+             size_of(ctx), (time.monotonic() - started) * 1000)
+    return Outgoing(CONTEXT_ENRICHED, out_id, STAGE, key, data,
+                    partition_key=alert.fingerprint)
+
+
+def verify(*, event: Event, reads: KubeReads | None, settings: RouterSettings,
+           clock: Callable[[], float] = time.monotonic) -> Outgoing:
+    """The reply to one `incident.action.completed` / `.failed`."""
+    from orchestrator.orient.closing import close_loop
+
+    done: ActionCompleted | ActionFailed = (
+        event.parse(ActionCompleted) if event.type == ACTION_COMPLETED
+        else event.parse(ActionFailed))
+    verdict = close_loop(done=done, reads=reads, timeout=settings.verify_timeout_seconds,
+                         settle=settings.verify_settle_seconds, clock=clock)
+    key = done.incident_key
+    first = next((r.action.target.key for r in done.results), None)
+    partition = event.extensions.get("partitionkey") or first or done.alert.fingerprint
+    kind = RESOLVED if isinstance(verdict, Resolved) else ESCALATED
+    log.info("plan %s: %s %s", done.plan_id, kind, verdict.detail[:300])
+    return Outgoing(kind, event_id(key, STAGE, event.id), STAGE, key, verdict,
+                    partition_key=partition)
+
+
+class Router:
+    """Settings and cluster connection of one router process."""
+
+    def __init__(self, *, settings: RouterSettings, connection: Connection,
+                 reads: KubeReads | None = None) -> None:
+        self.settings = settings
+        self.connection = connection
+        if reads is None and connection.available:
+            from orchestrator.adapters.kube_reads import KubeReader
+
+            reads = KubeReader(connection.api_client,
+                               timeout=settings.request_timeout_seconds)
+        self.reads = reads
+
+    @classmethod
+    def from_env(cls) -> Router:
+        from orchestrator.adapters.kube import connect
+
+        s = RouterSettings()
+        conn = connect(in_cluster=s.in_cluster, service_host=s.service_host,
+                       service_port=s.service_port, service_account_dir=s.service_account_dir,
+                       kubeconfig=s.kubeconfig, context=s.kube_context,
+                       # Requests run concurrently (gunicorn threads), each with its readers.
+                       pool_size=s.read_threads * 4, user_agent="incident-orchestrator/router")
+        return cls(settings=s, connection=conn)
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def handle(self, event: Event) -> Outgoing | None:
+        if event.type == ALERT_RECEIVED:
+            return orient(received=event.parse(AlertReceived), input_id=event.id,
+                          reads=self.reads, source=self.connection.source,
+                          settings=self.settings, problem=self.connection.problem)
+        if event.type in (ACTION_COMPLETED, ACTION_FAILED):
+            return verify(event=event, reads=self.reads, settings=self.settings)
+        raise PermanentError(f"router does not handle {event.type!r}")
+
+
+_lock = threading.Lock()
+_instance: Router | None = None
+
+
+def instance() -> Router:
+    """The process-wide Router, built on first use."""
+    global _instance
+    if _instance is None:
+        with _lock:
+            if _instance is None:
+                from orchestrator import logs
+
+                logs.setup()
+                _instance = Router.from_env()
+    return _instance
+
+
 def handle_event(event: Event) -> Outgoing | None:
-    if event.type == ALERT_RECEIVED:
-        received = event.parse(AlertReceived)
-        key = received.incident_key
-        if received.alert.status == "resolved":
-            return Outgoing(RESOLVED, event_id(key, STAGE, event.id), STAGE, key,
-                            Resolved(incident_key=key, how="alert-resolved",
-                                     alert=received.alert),
-                            partition_key=received.alert.fingerprint)
-        return Outgoing(CONTEXT_ENRICHED, event_id(key, STAGE, event.id), STAGE, key,
-                        ContextEnriched(incident_key=key, alert=received.alert,
-                                        context=ClusterContext(), test=received.test),
-                        partition_key=received.alert.fingerprint)
-    if event.type in (ACTION_COMPLETED, ACTION_FAILED):
-        done: ActionCompleted | ActionFailed = (
-            event.parse(ActionCompleted) if event.type == ACTION_COMPLETED
-            else event.parse(ActionFailed)
-        )
-        key = done.incident_key
-        return Outgoing(ESCALATED, event_id(key, STAGE, event.id), STAGE, key,
-                        Escalated(incident_key=key, stage=STAGE, reason="verification-failed",
-                                  detail="placeholder router: verification not implemented",
-                                  alert=done.alert, plan_id=done.plan_id))
-    raise PermanentError(f"router does not handle {event.type!r}")
+    return instance().handle(event)

@@ -1,0 +1,132 @@
+"""What an alert is about, and a target's owner chain, read from the cluster, not the event.
+
+The router puts a target and owners on the events it sends, and the agent passes them on; the
+executor does not trust them. It derives the alerted objects from the alert's own labels (the
+kube-state-metrics conventions), and follows `ownerReferences` (controller only) on the live
+objects to find each target's owners and its top owner (the workload a budget is counted on).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from orchestrator.adapters.kube_writes import RESOURCES, KubeWrites
+from orchestrator.context import ObjectRef
+from orchestrator.events import Alert
+
+Json = dict[str, Any]
+MAX_OWNER_DEPTH = 5
+
+# Label → kind, as kube-state-metrics and the kube-prometheus alerts name them. `job` is the
+# Prometheus scrape job, not a Kubernetes Job: that one is `job_name`.
+ALERT_LABELS: tuple[tuple[str, str], ...] = (
+    ("pod", "Pod"),
+    ("deployment", "Deployment"),
+    ("statefulset", "StatefulSet"),
+    ("daemonset", "DaemonSet"),
+    ("replicaset", "ReplicaSet"),
+    ("job_name", "Job"),
+    ("cronjob", "CronJob"),
+    ("node", "Node"),
+)
+
+
+def alerted_refs(alert: Alert) -> list[ObjectRef]:
+    """Every object the alert's labels name (namespaced ones need a `namespace` label)."""
+    namespace = alert.labels.get("namespace") or None
+    refs = []
+    for label, kind in ALERT_LABELS:
+        name = alert.labels.get(label)
+        if not name:
+            continue
+        if RESOURCES[kind].namespaced:
+            if namespace:
+                refs.append(ObjectRef(kind=kind, name=name, namespace=namespace))
+        else:
+            refs.append(ObjectRef(kind=kind, name=name))
+    return refs
+
+
+def ref_of(obj: Json) -> ObjectRef:
+    meta = obj.get("metadata") or {}
+    kind = str(obj.get("kind") or "")
+    namespaced = RESOURCES[kind].namespaced if kind in RESOURCES else True
+    return ObjectRef(kind=kind, name=str(meta.get("name") or ""),
+                     namespace=(meta.get("namespace") or None) if namespaced else None,
+                     uid=meta.get("uid"))
+
+
+def same_object(a: ObjectRef, b: ObjectRef) -> bool:
+    return (a.kind, a.namespace or None, a.name) == (b.kind, b.namespace or None, b.name)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A live object and its controllers, nearest first, as the cluster says now."""
+
+    obj: Json
+    owners: tuple[Json, ...] = ()
+    unreadable_owner: str | None = None
+    """An owner of a kind the executor cannot read (a CRD controller such as an Argo Rollout):
+    its opt-out annotations cannot be checked, so writes below it are refused."""
+
+    @property
+    def ref(self) -> ObjectRef:
+        return ref_of(self.obj)
+
+    @property
+    def top(self) -> ObjectRef:
+        return ref_of(self.owners[-1]) if self.owners else self.ref
+
+    @property
+    def chain(self) -> list[ObjectRef]:
+        """The object itself, then its owners."""
+        return [self.ref, *(ref_of(o) for o in self.owners)]
+
+    @property
+    def resource_version(self) -> str:
+        return str((self.obj.get("metadata") or {}).get("resourceVersion") or "")
+
+
+def controller_of(obj: Json) -> Json | None:
+    """The ownerReference with `controller: true`, if any."""
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if isinstance(ref, dict) and ref.get("controller"):
+            return ref
+    return None
+
+
+def resolve(kube: KubeWrites, ref: ObjectRef) -> Resolved | None:
+    """Read `ref` and walk its controllers up; None when the object does not exist."""
+    namespace = ref.namespace if RESOURCES[ref.kind].namespaced else None
+    obj = kube.get(ref.kind, namespace, ref.name)
+    if obj is None:
+        return None
+    obj.setdefault("kind", ref.kind)
+    owners: list[Json] = []
+    current = obj
+    for _ in range(MAX_OWNER_DEPTH):
+        owner = controller_of(current)
+        if owner is None:
+            break
+        kind, name = str(owner.get("kind") or ""), str(owner.get("name") or "")
+        if kind not in RESOURCES:
+            label = f"{owner.get('apiVersion', '?')} {kind} {name}"
+            return Resolved(obj, tuple(owners), unreadable_owner=label)
+        parent = kube.get(kind, namespace if RESOURCES[kind].namespaced else None, name)
+        if parent is None or (owner.get("uid") and
+                              (parent.get("metadata") or {}).get("uid") != owner.get("uid")):
+            break  # the owner is gone (or was recreated): what is left is an orphan
+        parent.setdefault("kind", kind)
+        owners.append(parent)
+        current = parent
+    return Resolved(obj, tuple(owners))
+
+
+def annotations_of(obj: Json) -> dict[str, str]:
+    return dict((obj.get("metadata") or {}).get("annotations") or {})
+
+
+def labels_of(obj: Json) -> dict[str, str]:
+    return dict((obj.get("metadata") or {}).get("labels") or {})

@@ -1,0 +1,254 @@
+"""Connecting to the Kubernetes API once per process, and translating its failures.
+
+Where the credentials come from, in the order kubectl and client-go use:
+
+1. in a Pod: the ServiceAccount token and CA mounted at
+   `/var/run/secrets/kubernetes.io/serviceaccount` plus `KUBERNETES_SERVICE_HOST`/`_PORT`
+   (the token is re-read every minute: bound tokens expire);
+2. else a kubeconfig: `KUBECONFIG` (a path list, as kubectl reads it) or `~/.kube/config`;
+3. else no cluster: the functions still work, on what the alert's labels say.
+
+The first design loaded a kubeconfig unconditionally and died in production on "kubeconfig: no
+such file" inside a Pod; here each step is tried only when its files exist, what was chosen is
+logged once, and a broken step is logged and skipped rather than taking the function down.
+
+The `kubernetes` package is imported only when a cluster is configured (cold start), and its
+exceptions never leave this package: `translated()` maps them onto `orchestrator.errors`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from orchestrator.errors import OrchestratorError, PermanentError, TransientError
+
+log = logging.getLogger(__name__)
+
+Source = Literal["in-cluster", "kubeconfig", "none"]
+SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+
+@dataclass(frozen=True)
+class Connection:
+    """The process's way to the API server: its `ApiClient` (None without a cluster)."""
+
+    source: Source
+    api_client: Any = None
+    host: str = ""
+    namespace: str | None = None
+    """The ServiceAccount's namespace, or the kubeconfig context's."""
+    problem: str | None = None
+    """Why a configured cluster could not be used (None when nothing was configured)."""
+
+    @property
+    def available(self) -> bool:
+        return self.api_client is not None
+
+    def close(self) -> None:
+        if self.api_client is not None:
+            self.api_client.close()
+            self.api_client.rest_client.pool_manager.clear()
+
+
+def connect(
+    *,
+    in_cluster: bool = True,
+    service_host: str | None = None,
+    service_port: str | None = None,
+    service_account_dir: Path = SERVICE_ACCOUNT_DIR,
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    home: Path | None = None,
+    pool_size: int = 16,
+    user_agent: str = "incident-orchestrator",
+) -> Connection:
+    """Build the process's connection: in-cluster, else kubeconfig, else none. Logs the choice."""
+    problems: list[str] = []
+    token = service_account_dir / "token"
+    if in_cluster and service_host and service_port and token.is_file():
+        found = _in_cluster(service_host, service_port, service_account_dir, problems)
+        if found is not None:
+            return _finish("in-cluster", *found, pool_size=pool_size, user_agent=user_agent)
+    elif in_cluster and service_host and not token.is_file():
+        problems.append(f"KUBERNETES_SERVICE_HOST is set but {token} does not exist "
+                        "(automountServiceAccountToken: false?)")
+    files = _kubeconfig_files(kubeconfig, home)
+    if files:
+        found = _from_kubeconfig(files, context, problems)
+        if found is not None:
+            return _finish("kubeconfig", *found, pool_size=pool_size, user_agent=user_agent)
+    elif kubeconfig:
+        problems.append(f"kubeconfig {kubeconfig}: no such file")
+    problem = "; ".join(problems) or None
+    if problem:
+        log.error("kubernetes: no usable cluster configuration (%s): running without a cluster",
+                  problem)
+    else:
+        log.info("kubernetes: no in-cluster service account and no kubeconfig: "
+                 "running without a cluster (context from alert labels only)")
+    return Connection("none", problem=problem)
+
+
+def _in_cluster(host: str, port: str, sa_dir: Path,
+                problems: list[str]) -> tuple[Any, str | None] | None:
+    """(client Configuration, namespace), or None when the service account is unusable."""
+    from kubernetes.client import Configuration
+    from kubernetes.config.config_exception import ConfigException
+    from kubernetes.config.incluster_config import InClusterConfigLoader
+
+    cfg = Configuration()
+    loader = InClusterConfigLoader(
+        token_filename=str(sa_dir / "token"), cert_filename=str(sa_dir / "ca.crt"),
+        try_refresh_token=True,
+        environ={"KUBERNETES_SERVICE_HOST": host, "KUBERNETES_SERVICE_PORT": port})
+    try:
+        loader.load_and_set(cfg)
+    except (ConfigException, OSError) as e:
+        problems.append(f"in-cluster service account at {sa_dir}: {e}")
+        return None
+    namespace = None
+    with contextlib.suppress(OSError):
+        namespace = (sa_dir / "namespace").read_text(encoding="utf-8").strip() or None
+    log.info("kubernetes: in-cluster service account (API %s, namespace %s)", cfg.host,
+             namespace)
+    return cfg, namespace
+
+
+def _kubeconfig_files(kubeconfig: str | None, home: Path | None) -> list[str]:
+    if kubeconfig:
+        candidates = [p for p in kubeconfig.split(":") if p]
+    else:
+        candidates = [str((home or Path.home()) / ".kube" / "config")]
+    return [str(Path(p).expanduser()) for p in candidates if Path(p).expanduser().is_file()]
+
+
+def _from_kubeconfig(files: list[str], context: str | None,
+                     problems: list[str]) -> tuple[Any, str | None] | None:
+    from kubernetes.client import Configuration
+    from kubernetes.config.config_exception import ConfigException
+    from kubernetes.config.kube_config import list_kube_config_contexts, load_kube_config
+
+    path = ":".join(files)
+    cfg = Configuration()
+    try:
+        load_kube_config(config_file=path, context=context, client_configuration=cfg,
+                         persist_config=False)
+        _, current = list_kube_config_contexts(config_file=path)
+    except (ConfigException, OSError, ValueError, KeyError, TypeError) as e:
+        # A kubeconfig that exists but cannot be used is the operator's error: say so loudly.
+        problems.append(f"kubeconfig {path}: {e}")
+        return None
+    name = context or (current or {}).get("name")
+    namespace = None
+    if current and not context:
+        namespace = (current.get("context") or {}).get("namespace")
+    log.info("kubernetes: kubeconfig %s, context %s (API %s)", path, name, cfg.host)
+    return cfg, namespace
+
+
+def _finish(source: Source, cfg: Any, namespace: str | None, *, pool_size: int,
+            user_agent: str) -> Connection:
+    from kubernetes.client import ApiClient
+
+    # One pool connection per reader thread; urllib3 would otherwise discard and reconnect.
+    cfg.connection_pool_maxsize = max(pool_size, 1)
+    client = ApiClient(cfg)
+    client.user_agent = user_agent
+    return Connection(source, client, cfg.host, namespace)
+
+
+# ---- errors ---------------------------------------------------------------------------------
+
+
+class ReadError(PermanentError):
+    """The API refused one read for a reason retrying cannot fix: recorded, and the rest goes on.
+
+    (A PermanentError so that, if one ever escaped a gatherer, the broker would not retry it.)
+    """
+
+    def __init__(self, code: int, reason: str, message: str, what: str) -> None:
+        super().__init__(f"{what}: {code} {reason}: {message}", status=400)
+        self.code = code
+        self.reason = reason
+        self.what = what
+
+
+class NotFound(ReadError):
+    """404: the object is gone (a deleted pod) or never existed."""
+
+
+class Forbidden(ReadError):
+    """403: RBAC does not let this identity read it."""
+
+
+class Gone(ReadError):
+    """410: a watch's resourceVersion is too old; list again and resume from there."""
+
+
+class BadResponse(ReadError):
+    """The API answered something the client could not parse or validate."""
+
+
+@contextlib.contextmanager
+def translated(what: str) -> Iterator[None]:
+    """Run one API call, mapping every failure of the client onto our errors.
+
+    404/403/410/other 4xx → a `ReadError` (recorded per read); 401 (an expired token, re-read
+    on retry), 429, 5xx, refused connections, timeouts and TLS failures → `TransientError`, so
+    the broker retries the delivery; unparseable or invalid bodies (a `ValueError`, which
+    pydantic's ValidationError is, in the strict client of kubernetes 37) → `BadResponse`.
+    """
+    import urllib3
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        yield
+    except OrchestratorError:
+        raise
+    except ApiException as e:
+        raise _from_status(int(e.status or 0), e.reason, e.body, what) from e
+    except urllib3.exceptions.HTTPError as e:
+        # MaxRetryError wraps the real cause (refused, TLS verification, timeout): say that.
+        cause = getattr(e, "reason", None) or e
+        raise TransientError(f"Kubernetes API unreachable ({what}): {type(cause).__name__}: "
+                             f"{str(cause)[:300]}") from e
+    except OSError as e:
+        raise TransientError(f"Kubernetes API unreachable ({what}): {e.strerror or e}") from e
+    except ValueError as e:
+        raise BadResponse(0, "BadResponse", str(e)[:300], what) from e
+
+
+def status_error(code: int, body: bytes | str | None, what: str) -> OrchestratorError:
+    """The error for a non-2xx answer read without the client's own check (a streamed body)."""
+    return _from_status(code, None, body, what)
+
+
+def _from_status(code: int, reason: str | None, body: Any, what: str) -> OrchestratorError:
+    status = _status_body(body)
+    reason = str(status.get("reason") or reason or "Unknown")
+    message = str(status.get("message") or "")[:300]
+    if code == 0 or code == 401 or code == 429 or code >= 500:
+        # 0: no HTTP answer at all (TLS, a request the client could not build).
+        return TransientError(f"Kubernetes API {what}: {code or 'no answer'} {reason}: "
+                              f"{message or 'retry later'}")
+    kinds: dict[int, type[ReadError]] = {404: NotFound, 403: Forbidden, 410: Gone}
+    return kinds.get(code, ReadError)(code, reason, message, what)
+
+
+def _status_body(body: Any) -> dict[str, Any]:
+    import json
+
+    if isinstance(body, bytes | bytearray):
+        body = body.decode("utf-8", "replace")
+    if not isinstance(body, str) or not body:
+        return {}
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return {"message": body[:300]}
+    return doc if isinstance(doc, dict) else {}

@@ -1,0 +1,287 @@
+"""The executor's port to the Kubernetes API: the only writes the whole system makes.
+
+Requests go through the real client's `ApiClient` (passed in: its configuration, auth and
+connection pool are the caller's), but bodies travel as plain JSON both ways: the executor
+needs exact patch bodies and raw objects, and the generated models would only add a lossy,
+validating round trip. Every failure is translated here, so no `kubernetes` or `urllib3`
+exception crosses this module:
+
+- 404 on a read → `None`; on a delete or an eviction → "already gone" (`False`), i.e. done;
+- 409 → `Conflict` (the caller re-reads and retries once); 403 → `Forbidden` (refused, with the
+  API's reason); 429 from a PodDisruptionBudget and other 4xx → `Rejected` (failed, with reason);
+- 429 from API priority and fairness, 401, 5xx, timeouts, refused connections → `TransientError`,
+  so the broker redelivers later.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from orchestrator.errors import PermanentError, TransientError
+
+log = logging.getLogger(__name__)
+
+Json = dict[str, Any]
+PatchType = Literal["strategic", "merge", "json"]
+_CONTENT_TYPES = {
+    "strategic": "application/strategic-merge-patch+json",
+    "merge": "application/merge-patch+json",
+    "json": "application/json-patch+json",
+}
+
+
+@dataclass(frozen=True)
+class Resource:
+    """Where the API serves one kind."""
+
+    prefix: str
+    plural: str
+    namespaced: bool = True
+
+    def path(self, namespace: str | None, name: str | None = None, sub: str | None = None) -> str:
+        parts = [self.prefix]
+        if self.namespaced:
+            if not namespace:
+                raise PermanentError(f"{self.plural} are namespaced: a namespace is required")
+            parts += ["namespaces", namespace]
+        parts.append(self.plural)
+        if name is not None:
+            parts.append(name)
+        if sub is not None:
+            parts.append(sub)
+        return "/".join(parts)
+
+
+RESOURCES: dict[str, Resource] = {
+    "Pod": Resource("/api/v1", "pods"),
+    "Node": Resource("/api/v1", "nodes", namespaced=False),
+    "Namespace": Resource("/api/v1", "namespaces", namespaced=False),
+    "Event": Resource("/api/v1", "events"),
+    "Deployment": Resource("/apis/apps/v1", "deployments"),
+    "StatefulSet": Resource("/apis/apps/v1", "statefulsets"),
+    "DaemonSet": Resource("/apis/apps/v1", "daemonsets"),
+    "ReplicaSet": Resource("/apis/apps/v1", "replicasets"),
+    "Job": Resource("/apis/batch/v1", "jobs"),
+    "CronJob": Resource("/apis/batch/v1", "cronjobs"),
+    "HorizontalPodAutoscaler": Resource("/apis/autoscaling/v2", "horizontalpodautoscalers"),
+    "Lease": Resource("/apis/coordination.k8s.io/v1", "leases"),
+}
+
+
+class KubeError(PermanentError):
+    """The API refused a request for a reason retrying the same request cannot fix."""
+
+    def __init__(self, code: int, reason: str, message: str) -> None:
+        super().__init__(f"{code} {reason}: {message}", status=400)
+        self.code = code
+        self.reason = reason
+        self.message = message
+
+
+class Conflict(KubeError):
+    """409: a precondition failed (resourceVersion, uid) or the object already exists."""
+
+
+class Forbidden(KubeError):
+    """403: RBAC does not let the executor do this."""
+
+
+class NotFound(KubeError):
+    """404 where absence is not success (a patch of an object that is gone)."""
+
+
+class Rejected(KubeError):
+    """Any other refusal: a PodDisruptionBudget (429), an invalid patch (422), a bad request."""
+
+
+class KubeWrites(Protocol):
+    """What the executor does to the cluster; kinds are those of `RESOURCES`."""
+
+    def get(self, kind: str, namespace: str | None, name: str) -> Json | None:
+        """The object, or None when it does not exist."""
+
+    def list(self, kind: str, namespace: str | None, *,
+             label_selector: str | None = None) -> list[Json]:
+        """Every object of a kind in a namespace (all namespaces when None)."""
+
+    def patch(self, kind: str, namespace: str | None, name: str, body: Any, *,
+              patch_type: PatchType, dry_run: bool) -> Json:
+        """Patch; preconditions travel in the body (`metadata.resourceVersion`/`uid`)."""
+
+    def evict(self, namespace: str, name: str, *, uid: str, resource_version: str | None,
+              dry_run: bool) -> bool:
+        """Evict a pod through the Eviction API. False when the pod is already gone."""
+
+    def delete(self, kind: str, namespace: str | None, name: str, *, uid: str,
+               resource_version: str | None, propagation: str, dry_run: bool) -> bool:
+        """Delete with preconditions. False when the object is already gone."""
+
+    def create(self, kind: str, namespace: str | None, body: Json) -> Json:
+        """Create; an existing object of that name is a `Conflict` (reason AlreadyExists)."""
+
+    def replace(self, kind: str, namespace: str | None, name: str, body: Json) -> Json:
+        """PUT; `metadata.resourceVersion` in the body is the precondition."""
+
+
+def resource(kind: str) -> Resource:
+    try:
+        return RESOURCES[kind]
+    except KeyError:
+        raise PermanentError(f"the executor does not handle {kind!r} objects") from None
+
+
+class KubeWriter:
+    """`KubeWrites` over a `kubernetes.client.ApiClient`."""
+
+    def __init__(self, api_client: Any, *, field_manager: str = "incident-orchestrator",
+                 timeout: float = 10.0, page_size: int = 500) -> None:
+        self.api = api_client
+        self.field_manager = field_manager
+        self.timeout = timeout
+        self.page_size = page_size
+
+    def get(self, kind: str, namespace: str | None, name: str) -> Json | None:
+        try:
+            return self._call("GET", resource(kind).path(namespace, name))
+        except NotFound:
+            return None
+
+    def list(self, kind: str, namespace: str | None, *,
+             label_selector: str | None = None) -> builtins.list[Json]:
+        res = resource(kind)
+        path = res.path(namespace) if namespace or not res.namespaced else \
+            f"{res.prefix}/{res.plural}"
+        items: builtins.list[Json] = []
+        token: str | None = None
+        while True:
+            query = [("limit", str(self.page_size))]
+            if label_selector:
+                query.append(("labelSelector", label_selector))
+            if token:
+                query.append(("continue", token))
+            page = self._call("GET", path, query=query)
+            for item in page.get("items") or []:
+                item.setdefault("kind", kind)
+                items.append(item)
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+
+    def patch(self, kind: str, namespace: str | None, name: str, body: Any, *,
+              patch_type: PatchType, dry_run: bool) -> Json:
+        return self._call("PATCH", resource(kind).path(namespace, name), body=body,
+                          query=self._write_query(dry_run),
+                          content_type=_CONTENT_TYPES[patch_type])
+
+    def evict(self, namespace: str, name: str, *, uid: str, resource_version: str | None,
+              dry_run: bool) -> bool:
+        body = {"apiVersion": "policy/v1", "kind": "Eviction",
+                "metadata": {"name": name, "namespace": namespace},
+                "deleteOptions": {"preconditions": _preconditions(uid, resource_version)}}
+        try:
+            self._call("POST", resource("Pod").path(namespace, name, "eviction"), body=body,
+                       query=self._dry_run_query(dry_run))
+        except NotFound:
+            return False
+        return True
+
+    def delete(self, kind: str, namespace: str | None, name: str, *, uid: str,
+               resource_version: str | None, propagation: str, dry_run: bool) -> bool:
+        body = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": propagation,
+                "preconditions": _preconditions(uid, resource_version)}
+        try:
+            self._call("DELETE", resource(kind).path(namespace, name), body=body,
+                       query=self._dry_run_query(dry_run))
+        except NotFound:
+            return False
+        return True
+
+    def create(self, kind: str, namespace: str | None, body: Json) -> Json:
+        return self._call("POST", resource(kind).path(namespace), body=body,
+                          query=self._write_query(False))
+
+    def replace(self, kind: str, namespace: str | None, name: str, body: Json) -> Json:
+        return self._call("PUT", resource(kind).path(namespace, name), body=body,
+                          query=self._write_query(False))
+
+    def _write_query(self, dry_run: bool) -> builtins.list[tuple[str, str]]:
+        return [("fieldManager", self.field_manager), *self._dry_run_query(dry_run)]
+
+    @staticmethod
+    def _dry_run_query(dry_run: bool) -> builtins.list[tuple[str, str]]:
+        return [("dryRun", "All")] if dry_run else []
+
+    def _call(self, method: str, path: str, *,
+              query: builtins.list[tuple[str, str]] | None = None, body: Any = None,
+              content_type: str = "application/json") -> Json:
+        import urllib3
+        from kubernetes.client.exceptions import ApiException
+
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        try:
+            resp = self.api.call_api(
+                path, method, query_params=query or [], header_params=headers, body=body,
+                auth_settings=["BearerToken"], response_types_map={},
+                _preload_content=False, _request_timeout=self.timeout)
+        except ApiException as e:
+            raise _translate(e, method, path) from e
+        except urllib3.exceptions.HTTPError as e:
+            raise TransientError(f"Kubernetes API unreachable ({method} {path}): {e}") from e
+        except OSError as e:
+            raise TransientError(f"Kubernetes API unreachable ({method} {path}): {e}") from e
+        try:
+            raw = resp.data
+        finally:
+            resp.release_conn()
+        try:
+            doc = json.loads(raw) if raw else {}
+        except ValueError as e:
+            raise TransientError(f"Kubernetes API answered {method} {path} with non-JSON") from e
+        if not isinstance(doc, dict):
+            raise TransientError(f"Kubernetes API answered {method} {path} with a non-object")
+        return doc
+
+
+def _preconditions(uid: str, resource_version: str | None) -> Json:
+    pre: Json = {"uid": uid}
+    if resource_version:
+        pre["resourceVersion"] = resource_version
+    return pre
+
+
+def _translate(e: Any, method: str, path: str) -> Exception:
+    """Map an ApiException onto our errors, keeping the API's own reason and message."""
+    code = int(e.status or 0)
+    status = _status_body(e.body)
+    reason = str(status.get("reason") or e.reason or "Unknown")
+    message = str(status.get("message") or e.reason or "")[:500]
+    causes = (status.get("details") or {}).get("causes") or []
+    if code in (0, 401) or code >= 500:
+        return TransientError(f"Kubernetes API {method} {path}: {code} {reason}: {message}")
+    if code == 429 and not any(c.get("reason") == "DisruptionBudget" for c in causes):
+        # API priority and fairness is shedding load: come back later.
+        return TransientError(f"Kubernetes API throttled {method} {path}: {message}")
+    if code == 409:
+        return Conflict(code, reason, message)
+    if code == 403:
+        return Forbidden(code, reason, message)
+    if code == 404:
+        return NotFound(code, reason, message)
+    cause = "; ".join(str(c.get("message")) for c in causes if c.get("message"))
+    return Rejected(code, reason, f"{message} ({cause})" if cause else message)
+
+
+def _status_body(body: Any) -> Json:
+    if isinstance(body, bytes | bytearray):
+        body = body.decode("utf-8", "replace")
+    if not isinstance(body, str) or not body:
+        return {}
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return {"message": body[:500]}
+    return doc if isinstance(doc, dict) else {}

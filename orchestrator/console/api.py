@@ -1,0 +1,99 @@
+"""The console's JSON API (bearer token): incidents, pending approvals, decisions, dead letters.
+
+`orchestrator approve|reject PLAN_ID` and anything scripted use it; the web page's buttons take
+the same core path (`approvals.decide`). A decision answers 202 with the event it sent.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.console import approvals, audit, deadletters, index
+from orchestrator.console.request import Request
+from orchestrator.console.status import STATUSES, Summary
+from orchestrator.errors import OrchestratorError, PermanentError
+from orchestrator.handler import Response, error_response, json_response
+
+if TYPE_CHECKING:
+    from orchestrator.console.service import Console
+
+_DECIDE = re.compile(r"^/api/approvals/([A-Za-z0-9._-]+)/(approve|reject)$")
+_INCIDENT = re.compile(r"^/api/incidents/([A-Za-z0-9._-]+)$")
+_RESEND = re.compile(r"^/api/deadletters/([a-z0-9]+)/resend$")
+
+
+def route(console: Console, req: Request) -> Response:
+    try:
+        console.check_bearer(req.headers)
+        return _route(console, req)
+    except OrchestratorError as e:
+        return error_response(e)
+
+
+def keep(status: str | None, namespace: str | None) -> Any:
+    if status and status not in STATUSES:
+        raise PermanentError(f"unknown status {status!r}; one of {', '.join(STATUSES)}")
+
+    def wanted(s: Summary) -> bool:
+        return (not status or s.status == status) and (not namespace or s.namespace == namespace)
+    return wanted
+
+
+def _route(console: Console, req: Request) -> Response:
+    path, get = req.path.rstrip("/"), req.method == "GET"
+    if get and path == "/api/incidents":
+        found = index.summaries(console.store, keep=keep(req.query.get("status"),
+                                                        req.query.get("namespace")),
+                                limit=_limit(req))
+        return json_response(200, {"incidents": [s.model_dump(mode="json") for s in found]})
+    if get and (m := _INCIDENT.match(path)):
+        summary = index.get(console.store, m.group(1))
+        if summary is None:
+            raise PermanentError(f"no incident {m.group(1)!r}", status=404)
+        records = audit.read(console.store, m.group(1))
+        return json_response(200, {"summary": summary.model_dump(mode="json"),
+                                   "events": [json.loads(r.to_json()) for r in records]})
+    if get and path == "/api/approvals":
+        now = console.clock()
+        pending = [s for s in index.summaries(console.store,
+                                              keep=keep("awaiting approval", None))
+                   if s.approval and approvals.pending(console.store, s.approval.plan_id,
+                                                       ttl=console.approvals.ttl, now=now)]
+        return json_response(200, {"approvals": [
+            {"incident_key": s.incident_key, "alertname": s.alertname, "target": s.target,
+             **(s.approval.model_dump(mode="json") if s.approval else {})} for s in pending]})
+    if req.method == "POST" and (m := _DECIDE.match(path)):
+        body = _json(req)
+        done = approvals.decide(console.approvals, plan_id=m.group(1),
+                                decision="approved" if m.group(2) == "approve" else "rejected",
+                                approver=str(body.get("approver") or ""),
+                                comment=str(body.get("comment") or ""), now=console.clock())
+        return json_response(202, done.as_json())
+    if get and path == "/api/deadletters":
+        return json_response(200, {"deadletters": deadletters.list_letters(console.store)})
+    if req.method == "POST" and (m := _RESEND.match(path)):
+        letter = deadletters.resend(console.store, console.publisher, m.group(1),
+                                    now=console.clock())
+        return json_response(202, letter)
+    raise PermanentError(f"no such endpoint {req.method} {req.path}", status=404)
+
+
+def _limit(req: Request) -> int:
+    try:
+        return max(1, min(int(req.query.get("limit", "200")), 5000))
+    except ValueError as e:
+        raise PermanentError("limit must be a number") from e
+
+
+def _json(req: Request) -> dict[str, Any]:
+    if len(req.body) > 64 * 1024:
+        raise PermanentError("body too large", status=413)
+    try:
+        doc = json.loads(req.body or b"{}")
+    except ValueError as e:
+        raise PermanentError(f"body is not JSON: {e}") from e
+    if not isinstance(doc, dict):
+        raise PermanentError("body must be a JSON object")
+    return doc

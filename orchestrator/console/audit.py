@@ -1,0 +1,240 @@
+"""The event-sourced audit log: every `incident.` event, once, as a create-only object.
+
+Layout in the object store (MinIO, or a local folder in the embedded default):
+
+- `incidents/<incident key>/<time>-<event id>.json`: the record `{"id", "type", "source",
+  "subject", "time", "incidentkey", "partitionkey", "data"}`, `<time>` being the event's `time`
+  attribute as `YYYYmmddTHHMMSSffffffZ`, so a listing is the incident's timeline;
+- `ids/<incident key>/<event id>`: a create-only marker naming the record's key. Delivery is
+  at-least-once and a re-emitted event may carry the same id with another `time`: the marker
+  makes the first `time` the only one, and a redelivery after a half-done write completes it;
+- `fingerprints/<fingerprint>/<plan.created_at>-<event id>.json`: a copy of every
+  `incident.plan.proposed` record, which the agent reads to reuse a recent plan.
+
+Records are immutable once written, so parsed records are cached per process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import threading
+import weakref
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from orchestrator.adapters.objects import ObjectStore
+from orchestrator.envelope import Event
+from orchestrator.errors import PermanentError
+from orchestrator.events import PLAN_PROPOSED, PlanProposed
+
+log = logging.getLogger(__name__)
+
+INCIDENTS = "incidents"
+IDS = "ids"
+FINGERPRINTS = "fingerprints"
+STAMP = "%Y%m%dT%H%M%S%f"
+_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+_CACHE_SIZE = 4096
+
+
+def safe_name(value: str | None) -> bool:
+    """Can `value` be one segment of an object key (no `/`, no dot-names, bounded)?"""
+    return bool(value) and bool(_SAFE.match(value or "")) and value not in (".", "..")
+
+
+def stamp(when: datetime) -> str:
+    return when.astimezone(UTC).strftime(STAMP) + "Z"
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """An RFC 3339 timestamp (any fraction length, `Z` or an offset), or None."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(_FRACTION.sub(r"\1", value.strip()))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One audit record, as stored."""
+
+    id: str
+    type: str
+    source: str
+    subject: str | None
+    time: str
+    incidentkey: str
+    partitionkey: str | None
+    data: Any
+
+    @property
+    def when(self) -> datetime:
+        return parse_time(self.time) or datetime.min.replace(tzinfo=UTC)
+
+    def to_json(self) -> bytes:
+        return json.dumps({"id": self.id, "type": self.type, "source": self.source,
+                           "subject": self.subject, "time": self.time,
+                           "incidentkey": self.incidentkey, "partitionkey": self.partitionkey,
+                           "data": self.data}, ensure_ascii=False).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> Record:
+        doc = json.loads(raw)
+        return cls(id=str(doc["id"]), type=str(doc["type"]), source=str(doc.get("source", "")),
+                   subject=doc.get("subject"), time=str(doc.get("time", "")),
+                   incidentkey=str(doc["incidentkey"]), partitionkey=doc.get("partitionkey"),
+                   data=doc.get("data"))
+
+
+def incident_of(event: Event) -> str:
+    """The incident key of an event: its `incidentkey` extension, else its data's."""
+    key = event.incident_key
+    if not key and isinstance(event.data, dict):
+        key = event.data.get("incident_key")
+    if not isinstance(key, str) or not safe_name(key):
+        raise PermanentError(f"event {event.id!r} has no usable incident key ({key!r})")
+    return key
+
+
+def _file_id(event_id: str) -> str:
+    # An id that cannot be a key segment is stored under its hash (ours are hex already).
+    return event_id if safe_name(event_id) else hashlib.sha256(event_id.encode()).hexdigest()[:32]
+
+
+def record_of(event: Event, *, now: datetime) -> Record:
+    when = parse_time(event.time)
+    text = event.time if when is not None and event.time else now.isoformat()
+    return Record(id=event.id, type=event.type, source=event.source, subject=event.subject,
+                  time=text, incidentkey=incident_of(event),
+                  partitionkey=event.extensions.get("partitionkey"), data=event.data)
+
+
+def write(store: ObjectStore, event: Event, *, now: datetime) -> tuple[Record, bool]:
+    """Append one event to its incident's log; True when this call wrote it (not a redelivery)."""
+    record = record_of(event, now=now)
+    name = _file_id(record.id)
+    when = record.when if event.time else now
+    key = f"{INCIDENTS}/{record.incidentkey}/{stamp(when)}-{name}.json"
+    marker = f"{IDS}/{record.incidentkey}/{name}"
+    if not store.put(marker, key.encode(), content_type="text/plain", if_absent=True):
+        # Seen before: the first delivery's key wins, whatever `time` this copy carries.
+        key = (store.get(marker) or key.encode()).decode()
+    written = store.put(key, record.to_json(), if_absent=True)
+    if written:
+        written = _one_copy(store, record.incidentkey, name, key, marker)
+    if record.type == PLAN_PROPOSED:
+        _copy_plan(store, record)
+    return record, written
+
+
+def _one_copy(store: ObjectStore, incident: str, name: str, mine: str, marker: str) -> bool:
+    """Keep one record per event id when two deliveries raced past the marker.
+
+    A local folder's create-only write is atomic; S3's is check-then-put through this SDK, so two
+    concurrent copies with different `time`s can both land. Every writer lists after writing
+    and all agree to keep the smallest key: whichever writer lists last sees both and removes
+    the other, so the log converges to one record. True when `mine` is the one kept.
+    """
+    copies = [k for k in record_keys(store, incident) if k.endswith(f"-{name}.json")]
+    if len(copies) <= 1:
+        return True
+    keep = min(copies)
+    store.put(marker, keep.encode(), content_type="text/plain")
+    for extra in copies:
+        if extra != keep:
+            store.delete(extra)
+    log.info("event %s was logged twice by concurrent deliveries; kept %s", name, keep)
+    return mine == keep
+
+
+def _copy_plan(store: ObjectStore, record: Record) -> None:
+    try:
+        proposed = PlanProposed.model_validate(record.data)
+    except ValidationError as e:
+        log.warning("plan.proposed %s has invalid data, not indexed for reuse: %s", record.id,
+                    e.errors()[0]["msg"])
+        return
+    fingerprint = proposed.alert.fingerprint
+    if not safe_name(fingerprint):
+        log.warning("fingerprint %r cannot be a key segment; plan not indexed", fingerprint)
+        return
+    created = stamp(proposed.plan.created_at)
+    key = f"{FINGERPRINTS}/{fingerprint}/{created}-{_file_id(record.id)}.json"
+    store.put(key, record.to_json(), if_absent=True)
+
+
+class _Cache:
+    """Parsed records by object key: records never change once written."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[str, Record] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Record | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: str, record: Record) -> None:
+        with self._lock:
+            self._items[key] = record
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+_caches: weakref.WeakKeyDictionary[Any, _Cache] = weakref.WeakKeyDictionary()
+_caches_lock = threading.Lock()
+
+
+def _cache_for(store: ObjectStore) -> _Cache:
+    with _caches_lock:
+        cache = _caches.get(store)
+        if cache is None:
+            cache = _caches[store] = _Cache(_CACHE_SIZE)
+        return cache
+
+
+def record_keys(store: ObjectStore, incident: str) -> list[str]:
+    if not safe_name(incident):
+        return []
+    return [k for k in store.list(f"{INCIDENTS}/{incident}/") if k.endswith(".json")]
+
+
+def read(store: ObjectStore, incident: str, keys: list[str] | None = None) -> list[Record]:
+    """The incident's records in time order (unreadable ones skipped with a warning)."""
+    records = []
+    cache = _cache_for(store)
+    for key in record_keys(store, incident) if keys is None else keys:
+        cached = cache.get(key)
+        if cached is None:
+            raw = store.get(key)
+            if raw is None:
+                continue
+            try:
+                cached = Record.from_json(raw)
+            except (ValueError, KeyError, TypeError) as e:
+                log.warning("skipping unreadable audit record %s: %s", key, e)
+                continue
+            cache.put(key, cached)
+        records.append(cached)
+    return sorted(records, key=lambda r: r.when)
+
+
+def incident_keys(store: ObjectStore) -> list[str]:
+    """Every incident the log holds (from the records themselves, not the index)."""
+    found = {k.split("/")[1] for k in store.list(f"{INCIDENTS}/") if k.count("/") >= 2}
+    return sorted(found)

@@ -1,0 +1,156 @@
+"""Secret redaction for free text that leaves a function: logs, messages, annotations.
+
+The router's context goes to an LLM and into the audit log, so tokens, passwords, private keys
+and cloud credentials are replaced by `[REDACTED:<kind>]` before an event is built. Rules are
+ordered from the most specific shape (a PEM block, a JWT, a vendor's token prefix) to the most
+generic (`password=...`), and a value already redacted is never matched again, so redacting
+twice changes nothing and counts nothing.
+
+A redaction is reported by its kind only; the secret itself is never returned, logged or stored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+
+MARK = "[REDACTED:{}]"
+_DONE = r"(?!\[REDACTED)"
+
+# Names that say "the value next to me is a secret" (matched case-insensitively, as a substring
+# of the key, so DB_PASSWORD, x-api-key and clientSecret all count).
+_SENSITIVE = (
+    r"pass(?:word|wd|phrase)|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|"
+    r"private[_-]?key|credentials?|auth[_-]?key|session[_-]?(?:id|key)|cookie|signature|"
+    r"account[_-]?key|shared[_-]?access[_-]?key|encryption[_-]?key|master[_-]?key|"
+    r"key[_-]?data|connection[_-]?string|dsn"
+)
+_KEY = rf"[A-Za-z0-9_.-]*(?:{_SENSITIVE})[A-Za-z0-9_.-]*"
+_NAME_RE = re.compile(rf"(?i)(?:{_SENSITIVE})")
+# Values next to a secret-looking name that are not secrets: flags, placeholders, small numbers.
+_HARMLESS = re.compile(r"(?i)^(?:true|false|null|none|nil|yes|no|on|off|\*+|x+|<[^>]*>|\d{1,7}|"
+                       r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|redacted|masked|hidden|-+)$")
+
+_SCHEMES = r"(?:bearer|basic|token|digest|negotiate|apikey|sso-key)"
+
+Rule = tuple[str, re.Pattern[str], int]
+
+
+def _rules() -> list[Rule]:
+    """(kind, pattern, group to replace; 0 = the whole match)."""
+    def r(kind: str, pattern: str, group: int = 0) -> Rule:
+        return kind, re.compile(pattern), group
+
+    pem_label = r"[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?"
+    return [
+        # A private key block, whole; also one cut off by a log tail (no END), and the
+        # JSON-escaped form of a GCP service-account key ("-----BEGIN PRIVATE KEY-----\n...").
+        r("private-key", rf"-----BEGIN {pem_label}-----[\s\S]*?(?:-----END {pem_label}-----|\Z)"),
+        r("private-key", rf"(?:[A-Za-z0-9+/=]{{16,}}(?:\\n|\r?\n))+-----END {pem_label}-----"),
+        r("private-key", r"\bLS0tLS1CRUdJTi[A-Za-z0-9+/=]{16,}"),  # base64 of "-----BEGIN"
+        r("jwt", r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
+        r("url-password", rf"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@\"'<>]*:{_DONE}([^\s@/\"'<>]+)@",
+          1),
+        r("authorization", rf"(?i)\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?"
+          rf"(?:{_SCHEMES}\s+|(?!{_SCHEMES}\s)){_DONE}([^\s\"',;]+)", 1),
+        r("bearer-token", rf"(?i)\bbearer\s+{_DONE}([A-Za-z0-9._~+/=-]{{16,}})", 1),
+        r("aws-access-key-id", r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)"
+          r"[0-9A-Z]{16}\b"),
+        r("gcp-api-key", r"\bAIza[0-9A-Za-z_-]{35}"),
+        r("gcp-oauth-secret", r"\bGOCSPX-[A-Za-z0-9_-]{20,}"),
+        r("gcp-access-token", r"\bya29\.[0-9A-Za-z_-]{20,}"),
+        r("azure-sas-signature", rf"(?i)[?&;]sig={_DONE}([^&\s\"';]+)", 1),
+        r("azure-client-secret", r"\b[A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.-]{31,34}"),
+        r("github-token", r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})"),
+        r("gitlab-token", r"\b(?:glpat|gldt|glrt|glptt|glsoat)-[A-Za-z0-9_-]{20,}"),
+        r("slack-token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}|\bxapp-\d-[A-Za-z0-9-]{10,}"),
+        r("slack-webhook", r"(?<=hooks\.slack\.com/services/)[A-Za-z0-9/_-]{10,}"),
+        r("stripe-key", r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|\bwhsec_[A-Za-z0-9]{20,}"),
+        r("llm-api-key", r"\bsk-(?:ant-|proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"),
+        r("npm-token", r"\bnpm_[A-Za-z0-9]{36}\b"),
+        r("pypi-token", r"\bpypi-AgE[A-Za-z0-9_-]{40,}"),
+        r("sendgrid-key", r"\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{20,}"),
+        r("vault-token", r"\bhv[sbr]\.[A-Za-z0-9_-]{20,}"),
+        r("docker-token", r"\bdckr_pat_[A-Za-z0-9_-]{20,}"),
+        r("huggingface-token", r"\bhf_[A-Za-z0-9]{30,}"),
+        r("digitalocean-token", r"\bdo[por]_v1_[a-f0-9]{64}"),
+        r("mailgun-key", r"\bkey-[0-9a-f]{32}\b"),
+        r("docker-auth", rf"\"auth\"\s*:\s*\"{_DONE}([A-Za-z0-9+/=]{{8,}})\"", 1),
+        # Generic: a secret-looking name, then `=`, `:` or a space after a --flag, then a value.
+        r("secret-value", rf"(?i)(?<![A-Za-z0-9]){_KEY}[\"']?\s*[:=]>?\s*([\"'])"
+          rf"{_DONE}((?:\\.|(?!\1)[^\n])+)\1", 2),
+        r("secret-value", rf"(?i)(?<![A-Za-z0-9]){_KEY}[\"']?\s*[:=]>?\s*"
+          rf"{_DONE}([^\s\"',;&<>{{}}()\[\]]+)", 1),
+        r("secret-value", rf"(?i)(?<![A-Za-z0-9])--{_KEY}\s+{_DONE}([^\s\"'-][^\s\"']*)", 1),
+    ]
+
+
+_RULES = _rules()
+
+
+def _substitute(text: str, kind: str, pattern: re.Pattern[str], group: int,
+                found: list[str]) -> str:
+    def replace(m: re.Match[str]) -> str:
+        if group == 0:
+            found.append(kind)
+            return MARK.format(kind)
+        value = m.group(group)
+        if kind == "secret-value" and _HARMLESS.match(value):
+            return m.group(0)
+        found.append(kind)
+        start, end = m.start(group) - m.start(0), m.end(group) - m.start(0)
+        whole = m.group(0)
+        return whole[:start] + MARK.format(kind) + whole[end:]
+
+    return pattern.sub(replace, text)
+
+
+def scan(text: str) -> tuple[str, list[str]]:
+    """The text with every secret replaced, and the kind of each redaction made (in order)."""
+    found: list[str] = []
+    if not text:
+        return text, found
+    for kind, pattern, group in _RULES:
+        text = _substitute(text, kind, pattern, group, found)
+    return text, found
+
+
+def redact(text: str) -> tuple[str, int]:
+    """The text with every secret replaced, and how many were replaced."""
+    clean, found = scan(text)
+    return clean, len(found)
+
+
+def secret_name(name: str) -> bool:
+    """Whether a key or variable name says its value is a secret (`DB_PASSWORD`, `x-api-key`)."""
+    return bool(_NAME_RE.search(name))
+
+
+def redact_mapping(values: Mapping[str, str],
+                   on_found: Callable[[str, list[str]], None] | None = None) -> dict[str, str]:
+    """Redact every value of a mapping (labels, annotations, headers).
+
+    A value whose key names a secret is replaced whole, whatever it looks like (a key named
+    `api-token` holding an opaque string matches no shape). `on_found(key, kinds)` is told what
+    was redacted under each key, so the caller can record where without seeing the secret.
+    """
+    out: dict[str, str] = {}
+    for key, value in values.items():
+        text = value if isinstance(value, str) else str(value)
+        if secret_name(key.rsplit("/", 1)[-1]) and text and not _HARMLESS.match(text) \
+                and not text.startswith("[REDACTED"):
+            clean, kinds = MARK.format("secret-value"), ["secret-value"]
+        else:
+            clean, kinds = scan(text)
+        out[key] = clean
+        if kinds and on_found is not None:
+            on_found(key, kinds)
+    return out
+
+
+def summarize(kinds: list[str]) -> str:
+    """`jwt×2, url-password` for a list of kinds, for recording where redactions happened."""
+    counts: dict[str, int] = {}
+    for kind in kinds:
+        counts[kind] = counts.get(kind, 0) + 1
+    return ", ".join(k if n == 1 else f"{k}×{n}" for k, n in counts.items())

@@ -1,0 +1,103 @@
+"""Settings of the executor function (env prefix `EXECUTOR_`).
+
+The policy itself (mode, allowed actions, namespaces, budget, approvers) is a YAML file the Helm
+values carry (`orchestrator.act.policy`); these settings say where it is, which cluster this is,
+which keys sign and verify plans and approvals, and how to reach the Kubernetes API.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ExecutorSettings(BaseSettings):
+    """What the executor needs: its policy, its identity, its keys and its cluster connection."""
+
+    model_config = SettingsConfigDict(env_prefix="EXECUTOR_", extra="ignore")
+
+    policy_file: Path | None = None
+    """Policy YAML (the chart mounts it from a ConfigMap). None = the built-in default: dry-run
+    mode, and in enforce mode only `delete_pod` and `rollout_restart` run without a human."""
+
+    mode: Literal["off", "dry-run", "enforce"] | None = None
+    """Overrides the policy file's `mode` (what `orchestrator up --enforce` sets). None = the
+    file's mode. The policy's kill switch still wins over this."""
+
+    cluster_name: str | None = None
+    """This cluster's name as the alerts' `cluster` label spells it. An alert carrying a
+    different `cluster` label is refused; so is one carrying any `cluster` label while this is
+    unset, because the executor then cannot tell whether the alert is about its own cluster."""
+
+    signing_key: SecretStr | None = None
+    """HMAC key the executor signs approval requests with, and checks on `plan.approved`.
+    Without it no plan can be sent for approval: plans needing a human are escalated."""
+
+    signing_key_file: Path | None = None
+    """File holding `signing_key` (a mounted Secret); used when `signing_key` is empty."""
+
+    console_key: SecretStr | None = None
+    """The console's approval key, to verify the signature on `plan.approved` / `.rejected`.
+    Without it every approval is refused as unverifiable."""
+
+    console_key_file: Path | None = None
+    """File holding `console_key` (a mounted Secret); used when `console_key` is empty."""
+
+    approval_ttl_seconds: float = Field(default=900.0, gt=0)
+    """How long an approval request stays valid, in seconds (15 min): a human decision older
+    than this is about a cluster that may have moved on, so the executor asks again."""
+
+    clock_skew_seconds: float = Field(default=60.0, ge=0)
+    """Tolerated clock difference between console and executor, in seconds, when judging
+    whether an approval was decided in time (decisions from the future beyond it are refused)."""
+
+    runbooks_dir: Path | None = None
+    """Runbook folder the cited runbook's allowed actions are read from. None = the packaged
+    runbooks (the same ones the chart ships in its ConfigMap)."""
+
+    kubeconfig: str | None = Field(
+        default=None, validation_alias=AliasChoices("EXECUTOR_KUBECONFIG", "KUBECONFIG")
+    )
+    """Kubeconfig file(s) (a `:`-separated list, as kubectl reads it) used when not running in
+    a Pod; None = `~/.kube/config`. `EXECUTOR_KUBECONFIG` wins over the conventional
+    `KUBECONFIG`, so the executor can point at another cluster than the user's kubectl."""
+
+    kube_context: str | None = None
+    """Kubeconfig context to use; None = the file's current context."""
+
+    in_cluster: bool = True
+    """Try the in-cluster service account first (a Pod). Off = kubeconfig only."""
+
+    service_host: str | None = Field(
+        default=None, validation_alias=AliasChoices("KUBERNETES_SERVICE_HOST")
+    )
+    """The API server's address inside a Pod (set by the kubelet; not meant to be set by hand)."""
+
+    service_port: str | None = Field(
+        default=None, validation_alias=AliasChoices("KUBERNETES_SERVICE_PORT")
+    )
+    """The API server's port inside a Pod (set by the kubelet)."""
+
+    request_timeout_seconds: float = Field(default=10.0, gt=0)
+    """Timeout of one Kubernetes API request, in seconds: a slow API server turns into a retried
+    delivery (5xx) instead of holding the function until Knative's request timeout."""
+
+    field_manager: str = "incident-orchestrator"
+    """fieldManager recorded on every write, so `kubectl get -o yaml --show-managed-fields`
+    (and audits) show who changed what."""
+
+    budget_namespace: str = Field(
+        default="incident-orchestrator",
+        validation_alias=AliasChoices("EXECUTOR_BUDGET_NAMESPACE", "POD_NAMESPACE"),
+    )
+    """Namespace holding the per-target budget Leases: the executor's own (the chart sets
+    POD_NAMESPACE from the downward API), so its Lease RBAC is one namespaced Role."""
+
+    instance: str = Field(
+        default="executor", validation_alias=AliasChoices("EXECUTOR_INSTANCE", "HOSTNAME")
+    )
+    """This replica's name, recorded as the holder of a budget Lease and as the reporting
+    instance of Kubernetes Events (the Pod name in a cluster)."""

@@ -1,0 +1,88 @@
+"""Settings of the router function (env prefix `ROUTER_`).
+
+How it reaches the cluster (in-cluster service account, else a kubeconfig, else none), how much
+it reads per alert, how big the enriched event may be, and how long verification may watch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RouterSettings(BaseSettings):
+    """What the router needs: its cluster connection, its read bounds and its verify deadline."""
+
+    model_config = SettingsConfigDict(env_prefix="ROUTER_", extra="ignore")
+
+    in_cluster: bool = True
+    """Try the Pod's service account first. Off = kubeconfig only (a router run outside the
+    cluster it watches, with a kubeconfig for it)."""
+
+    service_host: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ROUTER_SERVICE_HOST", "KUBERNETES_SERVICE_HOST"))
+    """API server host inside a cluster; the kubelet sets `KUBERNETES_SERVICE_HOST` in every
+    Pod, which is how the router knows it runs in one."""
+
+    service_port: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ROUTER_SERVICE_PORT", "KUBERNETES_SERVICE_PORT"))
+    """API server port inside a cluster (`KUBERNETES_SERVICE_PORT`, set by the kubelet)."""
+
+    service_account_dir: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+    """Where the Pod's service account token, CA and namespace are mounted (Kubernetes' own
+    default path; changed only for tests)."""
+
+    kubeconfig: str | None = Field(
+        default=None, validation_alias=AliasChoices("ROUTER_KUBECONFIG", "KUBECONFIG"))
+    """Kubeconfig file(s), `:`-separated like kubectl's `KUBECONFIG`; None = `~/.kube/config`.
+    A missing file is not an error: the router then runs without a cluster."""
+
+    kube_context: str | None = None
+    """Kubeconfig context to use; None = the file's current context."""
+
+    request_timeout_seconds: float = Field(default=10.0, gt=0)
+    """Timeout of one API request, in seconds: a stalled API server becomes a retried delivery
+    (5xx) well inside the router-alerts Trigger's 60 s, not a hung function."""
+
+    read_threads: int = Field(default=6, ge=1, le=32)
+    """Concurrent API reads per alert. A pod alert has at most ~5 independent reads at once
+    (owner, node, events, logs), so more threads buy nothing and cost API server fairness."""
+
+    max_event_bytes: int = Field(default=32 * 1024, ge=4096)
+    """Byte cap of the enriched event's data, serialized (32 KiB): enough for status, events and
+    two log tails, and it keeps the LLM prompt (and its cost) bounded. Filled in priority order:
+    status, then events, then logs; what did not fit is listed in `context.cut`."""
+
+    max_events: int = Field(default=30, ge=0)
+    """Distinct Kubernetes Events kept (after folding duplicates), newest first."""
+
+    max_pods: int = Field(default=20, ge=1)
+    """Pods described in full for a workload, node or Service alert (worst first); the rest are
+    counted in `context.cut`."""
+
+    max_revisions: int = Field(default=5, ge=1)
+    """ReplicaSets of a Deployment kept as its revision history, newest first: enough to see
+    what changed recently and what a rollback would return to."""
+
+    log_tail_lines: int = Field(default=80, ge=1)
+    """Lines asked for per log tail (`tailLines`). A crash's traceback fits in far fewer."""
+
+    log_limit_bytes: int = Field(default=64 * 1024, ge=1024)
+    """`limitBytes` per log request: only a guard against runaway lines, since the API applies
+    it after `tailLines` and so cuts the newest end. The byte cap trims the rest."""
+
+    log_line_chars: int = Field(default=400, ge=40)
+    """Longest log line kept, in characters; longer ones (JSON dumps) are cut with `…`."""
+
+    verify_timeout_seconds: float = Field(default=120.0, gt=0, le=225)
+    """How long verification watches the acted-on object before escalating, in seconds. Must
+    stay below the router-verify Trigger timeout (eventing/triggers.yaml: PT240S) minus the
+    time to answer, or the broker would retry a verification that is still running."""
+
+    verify_settle_seconds: float = Field(default=30.0, ge=0)
+    """How long the object must stay healthy before it counts as healed, in seconds: a
+    crash-looping container is Ready for a moment after every restart."""

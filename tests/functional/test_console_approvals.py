@@ -1,0 +1,174 @@
+"""Approvals through the HTTP API: the signed decision the executor accepts, double clicks,
+conflicts, the allowlist, expiry, cancellation by a resolved alert, and a broker that was down."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestrator.act.approval import check_decision
+from orchestrator.act.policy import Policy
+from orchestrator.events import PLAN_APPROVED, PLAN_REJECTED, PlanApproved, PlanRejected
+from orchestrator.keys import event_id
+from tests.fakes.sink import Sink, running_sink
+from tests.functional.console_support import (
+    APPROVER,
+    AUTH,
+    CONSOLE_KEY,
+    EXECUTOR_KEY,
+    Story,
+    console_app,
+    console_env,
+    deliver,
+)
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    with running_sink() as s:
+        yield s
+
+
+@pytest.fixture
+def client(tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    console_env(monkeypatch, tmp_path / "audit", sink.url)
+    yield console_app().test_client()
+    __import__("orchestrator.console.service").console.service.reset()
+
+
+def awaiting(client: Any, story: Story, **kw: Any) -> None:
+    for out in (story.alert_received(), story.context_enriched(), story.plan_proposed(),
+                story.approval_requested(**kw)):
+        assert deliver(client, out).status_code == 202
+
+
+def approve(client: Any, plan_id: str, approver: str = APPROVER, verb: str = "approve",
+            headers: dict[str, str] = AUTH) -> Any:
+    return client.post(f"/api/approvals/{plan_id}/{verb}", json={"approver": approver,
+                                                                  "comment": "go"},
+                       headers=headers)
+
+
+def test_approval_is_signed_so_the_executor_accepts_it(client, sink) -> None:  # type: ignore[no-untyped-def]
+    story = Story()
+    awaiting(client, story)
+    pending = client.get("/api/approvals", headers=AUTH).get_json()["approvals"]
+    assert [p["plan_id"] for p in pending] == [story.plan.plan_id]
+    r = approve(client, story.plan.plan_id)
+    assert r.status_code == 202, r.data
+    (got,) = sink.wait_for(1)
+    h = {k.lower(): v for k, v in got.headers.items()}
+    assert h["ce-type"] == PLAN_APPROVED and h["ce-source"] == "/orchestrator/console"
+    assert h["ce-incidentkey"] == story.key and h["ce-partitionkey"] == "payments/Deployment/checkout"
+    assert h["ce-id"] == r.get_json()["event_id"]
+    decision = PlanApproved.model_validate(got.json())
+    assert decision.plan == story.plan and decision.approver == APPROVER
+    assert decision.comment == "go"
+    verdict = check_decision(decision, outcome="approved", executor_key=EXECUTOR_KEY,
+                             console_key=CONSOLE_KEY.encode(), policy=Policy(approvers=[APPROVER]),
+                             ttl=timedelta(minutes=15), skew=timedelta(seconds=60),
+                             now=datetime.now(UTC))
+    assert verdict.status == "ok", verdict.why
+    # The decision comes back from the broker into the log: the incident is now acting.
+    deliver(client, _as_outgoing(got))
+    summary = client.get(f"/api/incidents/{story.key}", headers=AUTH).get_json()["summary"]
+    assert summary["status"] == "acting"
+    assert client.get("/api/approvals", headers=AUTH).get_json()["approvals"] == []
+
+
+def _as_outgoing(got: Any) -> Any:
+    from orchestrator.envelope import Outgoing
+
+    h = {k.lower(): v for k, v in got.headers.items()}
+    model = PlanApproved if h["ce-type"] == PLAN_APPROVED else PlanRejected
+    return Outgoing(type=h["ce-type"], id=h["ce-id"], function="console",
+                    incident_key=h["ce-incidentkey"], data=model.model_validate(got.json()),
+                    partition_key=h.get("ce-partitionkey"))
+
+
+def test_double_click_approves_once_and_the_opposite_is_refused(client, sink) -> None:  # type: ignore[no-untyped-def]
+    story = Story()
+    awaiting(client, story)
+    first, second = approve(client, story.plan.plan_id), approve(client, story.plan.plan_id)
+    assert (first.status_code, second.status_code) == (202, 202)
+    assert second.get_json()["repeated"] is True
+    a, b = sink.wait_for(2)
+    assert a.body == b.body and a.headers["ce-id"] == b.headers["ce-id"]
+    reject = approve(client, story.plan.plan_id, verb="reject")
+    assert reject.status_code == 409 and b"already approved" in reject.data
+    assert len(sink.received) == 2
+
+
+def test_rejection_is_signed_too(client, sink) -> None:  # type: ignore[no-untyped-def]
+    story = Story()
+    awaiting(client, story)
+    r = approve(client, story.plan.plan_id, verb="reject")
+    assert r.status_code == 202
+    (got,) = sink.wait_for(1)
+    assert got.headers["ce-type"] == PLAN_REJECTED
+    decision = PlanRejected.model_validate(got.json())
+    verdict = check_decision(decision, outcome="rejected", executor_key=EXECUTOR_KEY,
+                             console_key=CONSOLE_KEY.encode(), policy=Policy(),
+                             ttl=timedelta(minutes=15), skew=timedelta(seconds=60),
+                             now=datetime.now(UTC))
+    assert verdict.status == "ok"
+
+
+def test_the_id_is_per_request_so_a_second_ask_is_a_new_decision(client, sink) -> None:  # type: ignore[no-untyped-def]
+    story = Story()
+    first_at = datetime.now(UTC) - timedelta(minutes=3)
+    awaiting(client, story, requested_at=first_at)
+    one = approve(client, story.plan.plan_id).get_json()["event_id"]
+    assert one == event_id(story.key, "console",
+                           f"{story.plan.plan_id}|approved|{first_at.isoformat()}")
+    deliver(client, _as_outgoing(sink.wait_for(1)[0]))
+    # The executor found the approval stale and asked again for the same plan.
+    deliver(client, story.approval_requested(requested_at=datetime.now(UTC)))
+    two = approve(client, story.plan.plan_id)
+    assert two.status_code == 202 and two.get_json()["event_id"] != one
+
+
+def test_unlisted_approver_and_bad_tokens_are_refused(client, sink) -> None:  # type: ignore[no-untyped-def]
+    story = Story()
+    awaiting(client, story)
+    r = approve(client, story.plan.plan_id, approver="mallory@example.com")
+    assert r.status_code == 403 and b"allowlist" in r.data
+    assert approve(client, story.plan.plan_id, approver="").status_code == 403
+    assert approve(client, story.plan.plan_id, headers={}).status_code == 401
+    wrong = approve(client, story.plan.plan_id, headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401 and wrong.headers["www-authenticate"].startswith("Bearer")
+    assert approve(client, "no-such-plan").status_code == 404
+    assert sink.received == []
+
+
+def test_expired_request_cannot_be_approved(client, sink) -> None:  # type: ignore[no-untyped-def]
+    story = Story()
+    awaiting(client, story, requested_at=datetime.now(UTC) - timedelta(minutes=20))
+    r = approve(client, story.plan.plan_id)
+    assert r.status_code == 409 and b"expired" in r.data
+    assert sink.received == []
+
+
+def test_resolved_alert_cancels_the_pending_approval(client, sink) -> None:  # type: ignore[no-untyped-def]
+    story = Story()
+    awaiting(client, story)
+    deliver(client, story.resolved())
+    r = approve(client, story.plan.plan_id)
+    assert r.status_code == 409 and b"resolved" in r.data
+    assert sink.received == []
+
+
+def test_broker_down_then_retry_sends_the_same_decision(client, sink) -> None:  # type: ignore[no-untyped-def]
+    story = Story()
+    awaiting(client, story)
+    sink.respond_with(503)
+    failed = approve(client, story.plan.plan_id)
+    assert failed.status_code == 502
+    retried = approve(client, story.plan.plan_id)
+    assert retried.status_code == 202
+    (got,) = sink.wait_for(1)
+    assert got.headers["ce-id"] == retried.get_json()["event_id"]

@@ -1,0 +1,132 @@
+"""The dead-letter sink and the sweep: dead letters kept with their knativeerror* attributes,
+shown and re-sent; stale approvals expired, stuck incidents escalated, nothing twice."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestrator.events import ESCALATED, Escalated
+from tests.fakes.sink import Sink, running_sink
+from tests.fakes.slack import FakeSlack, fake_slack
+from tests.functional.console_support import AUTH, Story, console_app, console_env, deliver, wire
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    with running_sink() as s:
+        yield s
+
+
+@pytest.fixture
+def chat() -> Iterator[FakeSlack]:
+    with fake_slack() as s:
+        yield s
+
+
+@pytest.fixture
+def client(tmp_path: Path, sink: Sink, chat: FakeSlack,
+           monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    console_env(monkeypatch, tmp_path / "audit", sink.url, CONSOLE_SLACK_WEBHOOK_URL=chat.webhook,
+                CONSOLE_STALE_AFTER_SECONDS="600")
+    yield console_app().test_client()
+    __import__("orchestrator.console.service").console.service.reset()
+
+
+def dead(out: Any, *, code: str = "500", error: bytes = b"boom: router crashed") -> tuple[
+        dict[str, str], bytes]:
+    headers, body = wire(out)
+    headers.update({"ce-knativeerrordest": "http://router.default.svc/",
+                    "ce-knativeerrorcode": code,
+                    "ce-knativeerrordata": base64.b64encode(error).decode()})
+    return headers, body
+
+
+def test_dead_letters_are_kept_shown_and_resent(client, sink) -> None:  # type: ignore[no-untyped-def]
+    story = Story()
+    headers, body = dead(story.context_enriched())
+    assert client.post("/deadletter", data=body, headers=headers).status_code == 202
+    assert client.post("/deadletter", data=body, headers=headers).status_code == 202
+    (letter,) = client.get("/api/deadletters", headers=AUTH).get_json()["deadletters"]
+    assert letter["type"] == "incident.context.enriched" and letter["code"] == "500"
+    assert letter["error"] == "boom: router crashed"
+    assert letter["dest"] == "http://router.default.svc/" and letter["incident_key"] == story.key
+    assert letter["data"]["context"]["target"]["name"] == "checkout-7d9f8b6c5-x2k4q"
+    r = client.post(f"/api/deadletters/{letter['id']}/resend", headers=AUTH)
+    assert r.status_code == 202 and len(r.get_json()["resent"]) == 1
+    (sent,) = sink.wait_for(1)
+    assert sent.body == body
+    assert sent.headers["ce-id"] == headers["ce-id"]
+    assert not any(k.lower().startswith("ce-knativeerror") for k in sent.headers)
+    assert client.post("/api/deadletters/nope/resend", headers=AUTH).status_code == 404
+    assert client.get("/api/deadletters").status_code == 401
+
+
+def test_any_event_is_kept_even_without_json_data(client) -> None:  # type: ignore[no-untyped-def]
+    headers = {"ce-specversion": "1.0", "ce-type": "com.example.other", "ce-id": "e-1",
+               "ce-source": "/elsewhere", "content-type": "text/plain",
+               "ce-knativeerrorcode": "0", "ce-knativeerrordest": "http://x/"}
+    assert client.post("/deadletter", data=b"\xffnot json", headers=headers).status_code == 202
+    structured = {"specversion": "1.0", "type": "incident.plan.proposed", "id": "e-2",
+                  "source": "/orchestrator/agent", "data": {"a": 1},
+                  "knativeerrorcode": "404", "knativeerrordest": "http://executor/"}
+    r = client.post("/deadletter", data=json.dumps(structured),
+                    headers={"content-type": "application/cloudevents+json"})
+    assert r.status_code == 202
+    letters = client.get("/api/deadletters", headers=AUTH).get_json()["deadletters"]
+    assert sorted(d["event_id"] for d in letters) == ["e-1", "e-2"]
+    assert {d["event_id"]: d["data"] for d in letters}["e-2"] == {"a": 1}
+    assert client.post("/deadletter", data=b"{}", headers={"content-type": "application/json"}
+                       ).status_code == 400
+
+
+def sweep(client: Any) -> Any:
+    return client.post("/sweep", headers=AUTH)
+
+
+def test_sweep_expires_stale_approvals_once(client, sink, chat) -> None:  # type: ignore[no-untyped-def]
+    story = Story()
+    asked = datetime.now(UTC) - timedelta(minutes=16)
+    for out in (story.alert_received(), story.plan_proposed(),
+                story.approval_requested(requested_at=asked)):
+        deliver(client, out, asked)
+    assert client.post("/sweep").status_code == 401
+    report = sweep(client).get_json()
+    assert report["expired"] == [story.plan.plan_id] and report["stale"] == []
+    (sent,) = sink.wait_for(1)
+    assert sent.headers["ce-type"] == ESCALATED
+    escalation = Escalated.model_validate(sent.json())
+    assert (escalation.reason, escalation.stage) == ("approval-expired", "console")
+    assert escalation.plan_id == story.plan.plan_id
+    assert "expired" in str(chat.to("/services/")[-1].body)
+    # The broker hands the escalation back; a second sweep finds nothing to do.
+    headers = {k: v for k, v in sent.headers.items()}
+    assert client.post("/events", data=sent.body, headers=headers).status_code == 202
+    assert sweep(client).get_json()["expired"] == []
+    assert len(sink.received) == 1
+
+
+def test_sweep_escalates_stuck_incidents_and_leaves_fresh_ones(client, sink) -> None:  # type: ignore[no-untyped-def]
+    stuck, fresh, done = Story(fingerprint="1" * 16), Story(fingerprint="2" * 16), \
+        Story(fingerprint="3" * 16)
+    long_ago = datetime.now(UTC) - timedelta(minutes=30)
+    deliver(client, stuck.alert_received(), long_ago)
+    deliver(client, stuck.context_enriched(), long_ago + timedelta(seconds=1))
+    deliver(client, fresh.alert_received())
+    deliver(client, done.alert_received(), long_ago)
+    deliver(client, done.resolved(), long_ago)
+    report = sweep(client).get_json()
+    assert report["stale"] == [stuck.key] and report["checked"] == 2
+    (sent,) = sink.wait_for(1)
+    escalation = Escalated.model_validate(sent.json())
+    assert escalation.reason == "stale" and escalation.alert == stuck.alert
+    # Swept again before the escalation came back: the same event id, nothing new.
+    sweep(client)
+    a, b = sink.wait_for(2)
+    assert a.headers["ce-id"] == b.headers["ce-id"]

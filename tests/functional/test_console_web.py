@@ -1,0 +1,230 @@
+"""The web pages: login, security headers, hostile alert text rendered inert, CSRF, filters, and
+Approve through the form taking the same signed path as the API."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestrator.events import PLAN_APPROVED, PlanApproved
+from tests.fakes.sink import Sink, running_sink
+from tests.functional.console_support import (
+    APPROVER,
+    AUTH,
+    TOKEN,
+    Story,
+    console_app,
+    console_env,
+    deliver,
+)
+
+XSS = {
+    "summary": "<script>window.pwned=1</script> checkout down",
+    "description": '<img src=x onerror="alert(1)"><b>bold</b> & "quotes"',
+    "runbook_url": "javascript:alert(document.cookie)",
+    "dashboard": "https://grafana.example.com/d/abc?x=1&y=<2>",
+}
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    with running_sink() as s:
+        yield s
+
+
+@pytest.fixture
+def client(tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    console_env(monkeypatch, tmp_path / "audit", sink.url)
+    yield console_app().test_client()
+    __import__("orchestrator.console.service").console.service.reset()
+
+
+def login(client: Any, name: str = APPROVER, token: str = TOKEN) -> Any:
+    return client.post("/login", data={"name": name, "token": token, "next": "/"})
+
+
+class Tags(HTMLParser):
+    """Every start tag and attribute the browser would build from the page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+
+def tags(html: str) -> list[tuple[str, dict[str, str | None]]]:
+    p = Tags()
+    p.feed(html)
+    return p.tags
+
+
+def csrf_of(html: str) -> str:
+    m = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert m, "no CSRF field on the page"
+    return m.group(1)
+
+
+def test_pages_need_a_login(client) -> None:  # type: ignore[no-untyped-def]
+    r = client.get("/")
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=/"
+    bad = login(client, token="wrong")
+    assert bad.status_code == 401 and "set-cookie" not in {k.lower() for k, _ in bad.headers}
+    good = login(client)
+    assert good.status_code == 303
+    cookie = good.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
+    assert client.get("/").status_code == 200
+    assert client.get("/", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+
+
+def test_login_redirects_only_to_our_own_pages(client) -> None:  # type: ignore[no-untyped-def]
+    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
+        r = client.post("/login", data={"name": APPROVER, "token": TOKEN, "next": target})
+        assert r.headers["location"] == "/"
+    r = client.post("/login", data={"name": APPROVER, "token": TOKEN, "next": "/deadletters"})
+    assert r.headers["location"] == "/deadletters"
+
+
+def test_security_headers(client) -> None:  # type: ignore[no-untyped-def]
+    login(client)
+    r = client.get("/")
+    csp = r.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp and "default-src 'none'" in csp
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["x-frame-options"] == "DENY"
+    js = client.get("/assets/console.js")
+    assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
+    assert client.get("/assets/../service.py").status_code == 404
+
+
+def test_hostile_alert_renders_inert(client) -> None:  # type: ignore[no-untyped-def]
+    story = Story(annotations=XSS)
+    for out in (story.alert_received(), story.context_enriched(
+            log_lines=["</pre><script>alert(2)</script>"]), story.plan_proposed(),
+                story.approval_requested()):
+        deliver(client, out)
+    login(client)
+    for page in ("/", f"/incidents/{story.key}"):
+        html = client.get(page).get_data(as_text=True)
+        found = tags(html)
+        scripts = [a for t, a in found if t == "script"]
+        assert scripts == [{"src": "/assets/console.js", "defer": None}], page
+        assert not [t for t, _ in found if t in ("img", "b")], page
+        assert not any(k.startswith("on") for _, a in found for k in a), page
+        assert not any((a.get("href") or "").lower().startswith("javascript:")
+                       for _, a in found), page
+        assert "&lt;script&gt;window.pwned=1&lt;/script&gt;" in html, page
+    html = client.get(f"/incidents/{story.key}").get_data(as_text=True)
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in html
+    assert "javascript:alert(document.cookie)" in html  # shown as text, not a link
+    links = [a.get("href") for t, a in tags(html) if t == "a"]
+    assert "https://grafana.example.com/d/abc?x=1&y=<2>" in links
+    assert "&lt;/pre&gt;&lt;script&gt;alert(2)&lt;/script&gt;" in html
+
+
+def test_incident_page_shows_the_whole_story(client) -> None:  # type: ignore[no-untyped-def]
+    story = Story()
+    t0 = datetime.now(UTC) - timedelta(minutes=2)
+    steps = [story.alert_received(), story.context_enriched(), story.plan_proposed(),
+             story.approval_requested()]
+    for i, out in enumerate(steps):
+        deliver(client, out, t0 + timedelta(seconds=5 * i))
+    login(client)
+    html = client.get(f"/incidents/{story.key}").get_data(as_text=True)
+    for text in ("awaiting approval", "The new ReplicaSet crashes on start", "82% confident",
+                 "k8s_crashloop", "k8s_rollout_stuck", "0.910", "When a new ReplicaSet appeared",
+                 "rolled back (server dry run)", "env DATABASE_PASSWORD (secret)",
+                 "panic: config key missing", "CrashLoopBackOff", 'id="approve"'):
+        assert text in html, text
+    svg = [a for t, a in tags(html) if t == "circle"]
+    assert len(svg) == 4
+    xs = [float(a["cx"] or 0) for a in svg]
+    assert xs == sorted(xs) and xs[0] < xs[-1]
+    state = client.get(f"/incidents/{story.key}/state").get_json()
+    assert state["events"] == 4 and state["status"] == "awaiting approval"
+
+
+def test_approve_button_needs_csrf_and_signs_as_the_logged_in_user(client, sink) -> None:  # type: ignore[no-untyped-def]
+    story = Story()
+    for out in (story.alert_received(), story.plan_proposed(), story.approval_requested()):
+        deliver(client, out)
+    login(client)
+    page = client.get(f"/incidents/{story.key}").get_data(as_text=True)
+    form = {"plan_id": story.plan.plan_id, "decision": "approved"}
+    forged = client.post(f"/incidents/{story.key}/decide", data=form)
+    assert forged.status_code == 403 and sink.received == []
+    wrong = client.post(f"/incidents/{story.key}/decide", data={**form, "csrf": "x" * 43})
+    assert wrong.status_code == 403
+    r = client.post(f"/incidents/{story.key}/decide", data={**form, "csrf": csrf_of(page)})
+    assert r.status_code == 303 and r.headers["location"].endswith("?done=approved")
+    (got,) = sink.wait_for(1)
+    assert got.headers["ce-type"] == PLAN_APPROVED
+    assert PlanApproved.model_validate(got.json()).approver == APPROVER
+
+
+def test_logged_in_user_not_on_the_allowlist_cannot_approve(client, sink) -> None:  # type: ignore[no-untyped-def]
+    story = Story()
+    for out in (story.alert_received(), story.plan_proposed(), story.approval_requested()):
+        deliver(client, out)
+    login(client, name="mallory@example.com")
+    page = client.get(f"/incidents/{story.key}").get_data(as_text=True)
+    r = client.post(f"/incidents/{story.key}/decide", data={
+        "plan_id": story.plan.plan_id, "decision": "approved", "csrf": csrf_of(page)})
+    assert r.status_code == 403 and "allowlist" in r.get_data(as_text=True)
+    assert sink.received == []
+
+
+def test_list_filters_newest_first(client) -> None:  # type: ignore[no-untyped-def]
+    base = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    a = Story(fingerprint="a" * 16, start=base)
+    b = Story(fingerprint="b" * 16, start=base + timedelta(minutes=30), namespace="shop")
+    c = Story(fingerprint="c" * 16, start=base + timedelta(minutes=60))
+    for s in (a, b, c):
+        deliver(client, s.alert_received())
+    deliver(client, c.escalated())
+    login(client)
+
+    def keys(query: str) -> list[str]:
+        html = client.get("/" + query).get_data(as_text=True)
+        return re.findall(r'href="/incidents/([^"]+)"', html)
+
+    assert keys("") == [c.key, b.key, a.key]
+    assert keys("?status=escalated") == [c.key]
+    assert keys("?namespace=shop") == [b.key]
+    assert keys("?status=open&namespace=payments") == [a.key]
+    api = client.get("/api/incidents?status=open", headers=AUTH).get_json()["incidents"]
+    assert [i["incident_key"] for i in api] == [b.key, a.key]
+    assert client.get("/?status=bogus").status_code == 400
+
+
+def test_logout_needs_csrf(client) -> None:  # type: ignore[no-untyped-def]
+    login(client)
+    page = client.get("/").get_data(as_text=True)
+    assert client.post("/logout", data={}).status_code == 403
+    r = client.post("/logout", data={"csrf": csrf_of(page)})
+    assert r.status_code == 303 and "Max-Age=0" in r.headers["set-cookie"]
+
+
+def test_forged_or_expired_sessions_are_not_logged_in() -> None:
+    from orchestrator.console.session import Sessions
+
+    s = Sessions(TOKEN, 3600)
+    cookie = s.issue(APPROVER, now=1000.0)
+    assert s.read(cookie, now=1000.0) == APPROVER
+    assert s.read(cookie, now=1000.0 + 3601) is None
+    payload, mac = cookie.split(".")
+    forged = Sessions("another-token", 3600).issue("mallory", now=1000.0).split(".")[0]
+    assert s.read(f"{forged}.{mac}", now=1000.0) is None
+    assert s.read(f"{payload}.{mac[:-2]}xx", now=1000.0) is None
+    assert s.read("garbage", now=1000.0) is None
+    # Rotating the API token logs everybody out.
+    assert Sessions("rotated", 3600).read(cookie, now=1000.0) is None
