@@ -50,11 +50,8 @@ def _run(n: int, concurrency: int, send) -> float:  # type: ignore[no-untyped-de
     return n / (time.perf_counter() - start)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--alerts", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=8)
-    args = parser.parse_args()
+def measure(alerts: int = 2000, concurrency: int = 8) -> tuple[float, float, int]:
+    """(raw events/s into the broker, alerts/s through ingest, events stored)."""
     folder = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     (folder / "eventing").mkdir()
     (folder / "eventing" / "broker.yaml").write_text(BROKER_ONLY)
@@ -64,7 +61,7 @@ def main() -> None:
     port = free_port()
     env = {**os.environ, "INGEST_TOKEN": "bench", "INGEST_BROKER_URL": broker.url + "/"}
     proc = spawn(ROOT / "functions/ingest/main.py", port, env)
-    clients = [httpx.Client(timeout=30, trust_env=False) for _ in range(args.concurrency)]
+    clients = [httpx.Client(timeout=30, trust_env=False) for _ in range(concurrency)]
     try:
         ingest = f"http://127.0.0.1:{port}/"
         deadline = time.monotonic() + 30
@@ -76,10 +73,10 @@ def main() -> None:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.01)
-        payloads = _payloads(args.alerts)
+        payloads = _payloads(alerts)
 
         def via_ingest(i: int) -> None:
-            r = clients[i % args.concurrency].post(
+            r = clients[i % concurrency].post(
                 ingest, content=payloads[i],
                 headers={"Authorization": "Bearer bench", "content-type": "application/json"})
             assert r.status_code == 200, r.text
@@ -88,23 +85,31 @@ def main() -> None:
             headers = {"ce-specversion": "1.0", "ce-type": "incident.alert.received",
                        "ce-source": "/bench", "ce-id": f"raw-{i}",
                        "content-type": "application/json"}
-            r = clients[i % args.concurrency].post(broker.url + "/", content=payloads[i],
+            r = clients[i % concurrency].post(broker.url + "/", content=payloads[i],
                                                    headers=headers)
             assert r.status_code == 202, r.text
 
-        raw_rate = _run(args.alerts, args.concurrency, raw)
-        ingest_rate = _run(args.alerts, args.concurrency, via_ingest)
-        stored = len(broker.events())
-        print(f"{'path':<26}{'per s':>10}{'ratio':>8}")
-        print(f"{'raw POST to broker':<26}{raw_rate:>10.0f}{1.0:>8.2f}")
-        print(f"{'webhook via ingest':<26}{ingest_rate:>10.0f}{ingest_rate / raw_rate:>8.2f}")
-        print(f"events in the durable queue: {stored} (expected {2 * args.alerts})")
+        raw_rate = _run(alerts, concurrency, raw)
+        ingest_rate = _run(alerts, concurrency, via_ingest)
+        return raw_rate, ingest_rate, len(broker.events())
     finally:
         for c in clients:
             c.close()
         proc.terminate()
         proc.wait(10)
         broker.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--alerts", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+    raw_rate, ingest_rate, stored = measure(args.alerts, args.concurrency)
+    print(f"{'path':<26}{'per s':>10}{'ratio':>8}")
+    print(f"{'raw POST to broker':<26}{raw_rate:>10.0f}{1.0:>8.2f}")
+    print(f"{'webhook via ingest':<26}{ingest_rate:>10.0f}{ingest_rate / raw_rate:>8.2f}")
+    print(f"events in the durable queue: {stored} (expected {2 * args.alerts})")
 
 
 if __name__ == "__main__":

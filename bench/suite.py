@@ -1,0 +1,250 @@
+"""One table of the figures the README quotes, each next to a baseline measured in this run.
+
+- cold start per function: spawn → first answered real request, vs a hello-world function;
+- ingest throughput: alerts/s through ingest into the durable queue vs raw events/s;
+- end-to-end latency per alert (offline planner, no cluster): webhook POST → the incident's
+  last event, p50/p95, next to four bare hops through the same broker;
+- RSS (peak) per function process after that run;
+- retrieval recall@1 (bench/retrieval_bench.py's figures).
+Usage: bench/run [--runs N] [--alerts N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.common import ROOT, first_answer, hello_source, median_of  # noqa: E402
+from bench.ingest_throughput import measure as ingest_rates  # noqa: E402
+from orchestrator.context import (
+    ClusterContext,  # noqa: E402
+    ObjectRef,  # noqa: E402
+)
+from orchestrator.envelope import Outgoing, to_binary  # noqa: E402
+from orchestrator.events import (  # noqa: E402
+    ALERT_RECEIVED,
+    CONTEXT_ENRICHED,
+    PLAN_PROPOSED,
+    Alert,
+    AlertReceived,
+    ContextEnriched,
+    PlanProposed,
+)
+from orchestrator.local.broker import Broker  # noqa: E402
+from orchestrator.local.replay import push  # noqa: E402
+from orchestrator.local.stack import Stack, StackOptions  # noqa: E402
+from orchestrator.local.triggers import load_eventing  # noqa: E402
+from orchestrator.plan import Action, Citation, Plan  # noqa: E402
+
+PAYLOAD = json.loads((ROOT / "tests/events/alertmanager_crashloop.json").read_text())
+
+
+def _alert() -> Alert:
+    raw = PAYLOAD["alerts"][0]
+    return Alert(status="firing", labels=raw["labels"], annotations=raw["annotations"],
+                 starts_at=datetime(2026, 11, 20, 9, 14, 3, tzinfo=UTC),
+                 fingerprint=raw["fingerprint"])
+
+
+def _event(type_: str, data: Any) -> tuple[dict[str, str], bytes]:
+    return to_binary(Outgoing(type=type_, id="bench-1", function="bench", incident_key="k",
+                              data=data))
+
+
+class _Accept(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        self.server.arrivals.append(time.perf_counter())  # type: ignore[attr-defined]
+        self.send_response(202)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _sink() -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Accept)
+    server.arrivals = []  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
+    return server
+
+
+def cold_starts(runs: int, work: Path) -> dict[str, float]:
+    sink = _sink()
+    env = {**os.environ, "INGEST_TOKEN": "bench",
+           "INGEST_BROKER_URL": f"http://127.0.0.1:{sink.server_address[1]}/",
+           "KB_QDRANT_PATH": str(work / "qdrant"), "AGENT_AUDIT_DIR": str(work / "audit"),
+           "CONSOLE_AUDIT_DIR": str(work / "audit"), "CONSOLE_API_TOKEN": "bench",
+           "EXECUTOR_SIGNING_KEY": "bench", "EXECUTOR_CONSOLE_KEY": "bench",
+           "KUBECONFIG": str(work / "no-kubeconfig")}
+    alert = _alert()
+    bodies = {
+        "router": _event(ALERT_RECEIVED, AlertReceived(incident_key="k", alert=alert)),
+        "agent": _event(CONTEXT_ENRICHED, ContextEnriched(incident_key="k", alert=alert,
+                                                          context=ClusterContext())),
+        "console": _event(ALERT_RECEIVED, AlertReceived(incident_key="k", alert=alert)),
+        "executor": _event(PLAN_PROPOSED, PlanProposed(incident_key="k", alert=alert, plan=Plan(
+            plan_id="p", incident_key="k", fingerprint=alert.fingerprint, hypothesis="bench",
+            confidence=0.6, citations=[Citation(runbook="k8s_crashloop")], model="offline",
+            actions=[Action(type="delete_pod", target=ObjectRef(
+                kind="Pod", namespace="payments", name="checkout-7d9f8b6c5-x2k4q"))],
+            created_at=datetime.now(UTC)))),
+    }
+
+    def expect(path: str, headers: dict[str, str], body: bytes, ok: tuple[int, ...]):  # type: ignore[no-untyped-def]
+        def request(client: httpx.Client, url: str) -> httpx.Response:
+            r = client.post(url + path, content=body, headers=headers)
+            if r.status_code not in ok:
+                raise RuntimeError(f"{path}: HTTP {r.status_code} {r.text[:200]}")
+            return r
+        return request
+
+    def hello(client: httpx.Client, url: str) -> httpx.Response:
+        r = client.get(url + "/")
+        r.raise_for_status()
+        return r
+
+    requests = {
+        "ingest": expect("/", {"Authorization": "Bearer bench",
+                               "content-type": "application/json"},
+                         json.dumps(PAYLOAD).encode(), (200,)),
+        "router": expect("/", *bodies["router"], ok=(200,)),
+        "agent": expect("/", *bodies["agent"], ok=(200,)),
+        "executor": expect("/", *bodies["executor"], ok=(200,)),
+        "console": expect("/events", *bodies["console"], ok=(202,)),
+    }
+    out = {"hello-world": median_of(runs, lambda: first_answer(hello_source(), env, hello))[0]}
+    for name, request in requests.items():
+        source = ROOT / "functions" / name / "main.py"
+        out[name] = median_of(runs, lambda s=source, r=request: first_answer(s, env, r))[0]
+    sink.shutdown()
+    return out
+
+
+def bare_hop(n: int, work: Path) -> float:
+    """Median seconds from a publish to the subscriber's receipt, through the local broker."""
+    (work / "eventing").mkdir(exist_ok=True)
+    (work / "eventing" / "all.yaml").write_text(
+        "apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {name: incidents}\n---\n"
+        "apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata: {name: t}\n"
+        "spec: {broker: incidents, filter: {attributes: {type: hop}}, "
+        "subscriber: {ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: s}}}\n")
+    sink = _sink()
+    broker = Broker(db_path=work / "hop.sqlite3", config=load_eventing(work / "eventing"),
+                    subscribers={"s": f"http://127.0.0.1:{sink.server_address[1]}"})
+    broker.start()
+    hops = []
+    try:
+        with httpx.Client(trust_env=False) as client:
+            for i in range(n):
+                start = time.perf_counter()
+                client.post(broker.url + "/", content=b"{}", headers={
+                    "ce-specversion": "1.0", "ce-type": "hop", "ce-source": "/bench",
+                    "ce-id": f"h{i}", "content-type": "application/json"})
+                while len(sink.arrivals) <= i:  # type: ignore[attr-defined]
+                    time.sleep(0.0005)
+                hops.append(sink.arrivals[i] - start)  # type: ignore[attr-defined]
+    finally:
+        broker.close()
+        sink.shutdown()
+    return statistics.median(hops)
+
+
+def end_to_end(n: int, work: Path) -> tuple[list[float], dict[str, tuple[int, int]]]:
+    """Per-alert latency through the whole embedded loop, and (RSS, peak RSS) per process."""
+    latencies = []
+    with Stack(StackOptions(state=work / "state", env={"router": {
+            "KUBECONFIG": str(work / "no-kubeconfig")}})) as stack:
+        assert stack.broker is not None
+        for i in range(n):
+            payload = copy.deepcopy(PAYLOAD)
+            payload["alerts"][0]["fingerprint"] = f"{i + 1:016x}"
+            payload["alerts"][0]["labels"]["pod"] = f"checkout-{i}"
+            start = time.perf_counter()
+            (key,) = push(stack, [payload])
+            while not any(e.attributes.get("type") == "incident.escalated"
+                          or e.attributes.get("type") == "incident.plan.proposed"
+                          for e in stack.broker.events(key)):
+                time.sleep(0.002)
+            latencies.append(time.perf_counter() - start)
+        rss = {name: _rss(proc.pid) for name, proc in stack._procs.items()}
+    return latencies, rss
+
+
+def _rss(pid: int) -> tuple[int, int]:
+    """MiB now and at peak of a function: the gunicorn arbiter plus its worker(s)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    now = peak = 0
+    for p in [pid, *map(int, children)]:
+        fields = dict(line.split(":", 1) for line in Path(f"/proc/{p}/status").read_text()
+                      .splitlines() if ":" in line)
+        now += int(fields["VmRSS"].split()[0])
+        peak += int(fields["VmHWM"].split()[0])
+    return now // 1024, peak // 1024
+
+
+def recall() -> dict[str, Any]:
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "retrieval_bench.py"), "--json"],
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--alerts", type=int, default=30)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-suite-"))
+    cold = cold_starts(args.runs, work)
+    raw_rate, ingest_rate, _ = ingest_rates(1000, 8)
+    hop = bare_hop(200, work)
+    latencies, rss = end_to_end(args.alerts, work)
+    kb = recall()
+    q = statistics.quantiles(latencies, n=20)
+    print(f"measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores")
+    print()
+    print("| figure | value | baseline (same run) | ratio |")
+    print("|---|---|---|---|")
+    for name in ("ingest", "router", "agent", "executor", "console"):
+        print(f"| cold start, {name} | {cold[name]:.3f} s | hello-world {cold['hello-world']:.3f}"
+              f" s | {cold[name] / cold['hello-world']:.2f}× |")
+    print(f"| ingest throughput | {ingest_rate:.0f} alerts/s | raw broker {raw_rate:.0f} "
+          f"events/s | {ingest_rate / raw_rate:.2f}× |")
+    p50, p95 = statistics.median(latencies), q[18]
+    print(f"| end-to-end per alert, p50 | {p50 * 1000:.0f} ms | 4 bare hops {4 * hop * 1000:.1f}"
+          f" ms | {p50 / (4 * hop):.1f}× |")
+    print(f"| end-to-end per alert, p95 | {p95 * 1000:.0f} ms | 4 bare hops {4 * hop * 1000:.1f}"
+          f" ms | {p95 / (4 * hop):.1f}× |")
+    for name, (now, peak) in rss.items():
+        print(f"| RSS {name} (arbiter + worker) | {now} MiB (peak {peak}) | | |")
+    kp = kb["kube_prometheus"]
+    print(f"| recall@1, kube-prometheus with / without runbook_url | "
+          f"{kp['a_with_runbook_url']['recall@1']:.3f} / "
+          f"{kp['b_without_runbook_url']['recall@1']:.3f} | | |")
+    print(f"| recall@1, alertname hidden | {kp['c_alertname_hidden']['recall@1']:.3f} | "
+          "plain BM25 ≈ 0.76 | |")
+    print(f"| recall@1 / abstain accuracy, own runbooks | {kb['own']['recall@1']:.3f} / "
+          f"{kb['own']['abstain_accuracy']:.2f} | | |")
+
+
+if __name__ == "__main__":
+    main()
