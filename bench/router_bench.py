@@ -1,0 +1,133 @@
+"""The router's costs, each next to a baseline measured in the same run.
+
+1. Enrichment of a crash-looping pod against the fake API server (the real kubernetes client
+   over HTTP): API calls made and wall time, next to one bare typed `read_namespaced_pod`;
+   also with a per-request latency injected, where concurrent reads pay off.
+2. Cold start: seconds from spawning `functions-framework` to the first answered POST of an
+   `incident.alert.received`, next to a hello-world function. Target: ≤ 3x. Measured without a
+   cluster (the embedded default) and with a kubeconfig pointing at the fake (the `kubernetes`
+   package is then imported on the first request, and the reads are made).
+
+Usage: .venv/bin/python bench/router_bench.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.common import ROOT, first_answer, hello_source, median_of  # noqa: E402
+from orchestrator.adapters.kube_reads import KubeReader  # noqa: E402
+from orchestrator.envelope import to_binary  # noqa: E402
+from orchestrator.events import AlertReceived  # noqa: E402
+from orchestrator.ingest.alertmanager import parse_webhook  # noqa: E402
+from orchestrator.ingest.core import alert_event  # noqa: E402
+from orchestrator.orient.service import orient  # noqa: E402
+from orchestrator.settings.router import RouterSettings  # noqa: E402
+from tests.conftest import load_event  # noqa: E402
+from tests.fakes import kube_objects as ko  # noqa: E402
+from tests.fakes.kube_api import FakeKubeAPI  # noqa: E402
+
+POD = "checkout-7d9f8b6c5-x2k4q"
+
+
+def crashloop_cluster(api: FakeKubeAPI) -> None:
+    """The recorded payload's pod (payments/checkout-7d9f8b6c5-x2k4q), crash-looping."""
+    sc = ko.crashlooping_deployment(ns="payments", name="checkout")
+    pod = sc["pod"]
+    pod["metadata"]["name"] = POD
+    sc.logs = [(ns, POD, c, text, prev) for ns, _, c, text, prev in sc.logs]
+    sc.load(api)
+    api.add(ko.node("node-1"))
+
+
+def incoming() -> Any:
+    (a,) = parse_webhook(load_event("alertmanager_crashloop")).alerts
+    return alert_event(a, receiver="bench")
+
+
+def enrichment(runs: int, delay: float) -> None:
+    with FakeKubeAPI() as api:
+        crashloop_cluster(api)
+        reads = KubeReader(api.api_client())
+        settings = RouterSettings()
+        received = incoming().data
+        assert isinstance(received, AlertReceived)
+        from kubernetes import client
+
+        core = client.CoreV1Api(api.api_client())
+        if delay:
+            api.delay(r".", delay)
+        bare, full, calls = [], [], 0
+        for _ in range(runs):
+            t = time.perf_counter()
+            core.read_namespaced_pod(POD, "payments")
+            bare.append(time.perf_counter() - t)
+            api.clear_requests()
+            t = time.perf_counter()
+            out = orient(received=received, input_id="bench", reads=reads, source="kubeconfig",
+                         settings=settings)
+            full.append(time.perf_counter() - t)
+            calls = len(api.requests)
+        size = len(out.data.model_dump_json().encode())
+        b, f = statistics.median(bare), statistics.median(full)
+        label = f"+{delay * 1000:.0f} ms/request" if delay else "no added latency"
+        print(f"  {label}: read_namespaced_pod {b * 1000:7.1f} ms | enrichment "
+              f"{f * 1000:7.1f} ms ({f / b:4.1f}x), {calls} API calls, {size} bytes; "
+              f"sequential calls would take ≥ {calls * b * 1000:.0f} ms")
+
+
+def cold_start(runs: int) -> None:
+    home = tempfile.mkdtemp(prefix="bench-home-")
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith(("ROUTER_", "KUBERNETES_")) and k != "KUBECONFIG"}
+    base["HOME"] = home
+    headers, body = to_binary(incoming())
+
+    def hello(client: httpx.Client, url: str) -> httpx.Response:
+        r = client.post(url + "/", content=b"{}")
+        r.raise_for_status()
+        return r
+
+    def router(client: httpx.Client, url: str) -> httpx.Response:
+        r = client.post(url + "/", content=body, headers=headers, timeout=30)
+        if r.status_code != 200 or r.headers.get("ce-type") != "incident.context.enriched":
+            raise RuntimeError(f"router answered {r.status_code}: {r.text[:300]}")
+        return r
+
+    h, h_runs = median_of(runs, lambda: first_answer(hello_source(), base, hello))
+    source = ROOT / "functions/router/main.py"
+    n, n_runs = median_of(runs, lambda: first_answer(source, base, router))
+    with FakeKubeAPI() as api:
+        crashloop_cluster(api)
+        env = {**base, "KUBECONFIG": api.write_kubeconfig(str(Path(home) / "kubeconfig"))}
+        k, k_runs = median_of(runs, lambda: first_answer(source, env, router))
+    print(f"  {'function':<28}{'median s':>10}{'ratio':>8}  runs")
+    for name, value, all_runs in (("hello-world", h, h_runs), ("router, no cluster", n, n_runs),
+                                  ("router, kubeconfig (fake)", k, k_runs)):
+        print(f"  {name:<28}{value:>10.3f}{value / h:>8.2f}  "
+              f"{' '.join(f'{x:.3f}' for x in all_runs)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    print("Enrichment of a crash-looping pod (median of runs):")
+    enrichment(max(args.runs, 5) * 4, 0.0)
+    enrichment(max(args.runs, 3), 0.010)
+    print("Cold start, spawn to first answered POST (alert.received):")
+    cold_start(args.runs)
+
+
+if __name__ == "__main__":
+    main()
