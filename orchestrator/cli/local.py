@@ -1,4 +1,5 @@
-"""Commands of the embedded default: `up`, `replay`, `trigger`, `deadletters`."""
+"""Commands of the embedded default: `up`, `replay`, `trigger`, `deadletters`, and `sweep`
+(also what the Helm chart's CronJob runs against the deployed console)."""
 
 from __future__ import annotations
 
@@ -52,6 +53,19 @@ def register(sub: Any) -> None:
     dl.add_argument("--json", action="store_true")
     dl.set_defaults(run=_deadletters)
 
+    sw = sub.add_parser("sweep", help="run the console's sweep once: expire stale approvals, "
+                        "escalate stuck incidents")
+    sw.add_argument("--console", help="console URL (default: the one `up` wrote to the state "
+                    "folder)")
+    sw.add_argument("--token", help="console API token (default: CONSOLE_API_TOKEN)")
+    sw.add_argument("--token-file", type=Path,
+                    help="file holding the token, e.g. a mounted Secret (default: "
+                    "CONSOLE_API_TOKEN_FILE, then the state folder's)")
+    sw.add_argument("--timeout", type=float, default=120.0,
+                    help="seconds to wait for the answer, a cold start included")
+    _state_args(sw)
+    sw.set_defaults(run=_sweep_cmd)
+
 
 def _state_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--state", type=Path, help="state folder (default: the per-user data dir)")
@@ -91,13 +105,71 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _sweep(stack: Any) -> None:
+    ok, text = _post_sweep(stack.console_url, stack.secrets["console_api_token"], timeout=30)
+    if not ok:
+        print(f"sweep failed: {text}", file=sys.stderr)
+
+
+def _post_sweep(console: str, token: str, *, timeout: float) -> tuple[bool, str]:
+    """POST <console>/sweep: (True, the console's JSON report) or (False, why not)."""
     import httpx
 
+    url = console.rstrip("/") + "/sweep"
     try:
-        httpx.post(stack.console_url + "/sweep", timeout=30, trust_env=False,
-                   headers={"Authorization": f"Bearer {stack.secrets['console_api_token']}"})
+        r = httpx.post(url, timeout=timeout, trust_env=False,
+                       headers={"Authorization": f"Bearer {token}"})
     except httpx.HTTPError as e:
-        print(f"sweep failed: {e}", file=sys.stderr)
+        return False, f"console unreachable at {url}: {e}"
+    if r.is_success:
+        return True, r.text.strip()
+    try:
+        why = r.json().get("error", r.text)
+    except (ValueError, AttributeError):
+        why = r.text
+    return False, f"refused (HTTP {r.status_code}): {str(why)[:300]}"
+
+
+def _sweep_cmd(args: argparse.Namespace) -> int:
+    from orchestrator.errors import PermanentError
+
+    try:
+        token = _console_token(args)
+    except PermanentError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if not token:
+        print("no console token: pass --token or --token-file, or set CONSOLE_API_TOKEN or "
+              "CONSOLE_API_TOKEN_FILE", file=sys.stderr)
+        return 1
+    url = args.console or _up_file(args).get("console") or "http://127.0.0.1:8090"
+    ok, text = _post_sweep(url, token, timeout=args.timeout)
+    print(text, file=sys.stdout if ok else sys.stderr)
+    return 0 if ok else 1
+
+
+def _console_token(args: argparse.Namespace) -> str | None:
+    """Flags first, then the console's own settings (CONSOLE_API_TOKEN[_FILE]), then `up`'s."""
+    from orchestrator.settings.common import secret_from
+
+    if args.token or args.token_file:
+        return args.token or secret_from(None, args.token_file, name="--token-file")
+    from orchestrator.settings.console import ConsoleSettings
+
+    settings = ConsoleSettings()
+    token = secret_from(settings.api_token, settings.api_token_file, name="CONSOLE_API_TOKEN")
+    if token:
+        return token
+    # Read, never generated: a fresh token here would only earn a 401.
+    path = _state(args) / "secrets.json"
+    found = json.loads(path.read_text()).get("console_api_token") if path.exists() else None
+    return str(found) if found else None
+
+
+def _up_file(args: argparse.Namespace) -> dict[str, Any]:
+    """What a running `up` wrote to the state folder (its URLs); empty when none runs."""
+    path = _state(args) / "up.json"
+    found: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    return found
 
 
 def _banner(stack: Any, state: Path, enforce: bool) -> str:

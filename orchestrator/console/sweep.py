@@ -1,4 +1,4 @@
-"""The sweep: the console's only clock-driven work (`POST /sweep`, from a PingSource or CronJob at
+"""The sweep: the console's only clock-driven work (`POST /sweep`, from the chart's CronJob (`orchestrator sweep`) at
 most every 10 minutes, and from `orchestrator up`).
 
 It expires approval requests nobody answered in time (`incident.escalated`, reason

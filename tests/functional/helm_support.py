@@ -156,7 +156,6 @@ KNATIVE_KINDS = {
     ("eventing.knative.dev/v1", "Trigger"),
     ("eventing.knative.dev/v1alpha1", "EventPolicy"),
     ("sources.knative.dev/v1", "SinkBinding"),
-    ("sources.knative.dev/v1", "PingSource"),
 }
 
 
@@ -176,7 +175,6 @@ def _knative_models() -> dict[tuple[str, str], Any]:
         ("eventing.knative.dev/v1", "Trigger"): eventing_v1.Trigger,
         ("eventing.knative.dev/v1alpha1", "EventPolicy"): eventing_v1alpha1.EventPolicy,
         ("sources.knative.dev/v1", "SinkBinding"): sources_v1.SinkBinding,
-        ("sources.knative.dev/v1", "PingSource"): sources_v1.PingSource,
     }
 
 
