@@ -1,5 +1,5 @@
-"""The sweep: the console's only clock-driven work (`POST /sweep`, from the chart's CronJob (`orchestrator sweep`) at
-most every 10 minutes, and from `orchestrator up`).
+"""The sweep: the console's only clock-driven work (`POST /sweep`, from the chart's CronJob
+running `orchestrator sweep` at most every 10 minutes, and from `orchestrator up`).
 
 It expires approval requests nobody answered in time (`incident.escalated`, reason
 `approval-expired`, and the Slack message loses its buttons), escalates incidents stuck in one
