@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from orchestrator.adapters.objects import ObjectStore
-from orchestrator.decide import reuse
+from orchestrator.decide import claim, reuse
 from orchestrator.decide.facts import compute
 from orchestrator.decide.gemini import Fallback, GeminiPlanner
 from orchestrator.decide.offline import plan_offline
@@ -32,6 +32,7 @@ class Options:
     confidence_threshold: float = 0.5
     max_actions: int = 1
     reopen_window: timedelta = timedelta(hours=1)
+    claim_wait: timedelta = timedelta(seconds=20)
 
 
 def decide(*, enriched: ContextEnriched, input_id: str, retriever: Knowledge,
@@ -61,6 +62,11 @@ def decide(*, enriched: ContextEnriched, input_id: str, retriever: Knowledge,
             return _threshold(reused, options)
     if planner is None:
         return _threshold(plan_offline(s, max_actions=options.max_actions), options)
+    # With reuse switched off (no window) every delivery plans on its own, so nothing to claim.
+    if audit is not None and options.reopen_window > timedelta(0) and not claim.take(
+            audit, fingerprint=alert.fingerprint, plan_id=s.plan_id, now=now,
+            window=options.reopen_window):
+        return _after_claim_lost(s, audit, options)
     result = planner.plan(s, spent=reuse.spent_tokens(records, key))
     if not isinstance(result, Fallback):
         return _threshold(result, options)
@@ -72,6 +78,23 @@ def decide(*, enriched: ContextEnriched, input_id: str, retriever: Knowledge,
         return Escalation("invalid-plan" if result.kind == "invalid" else "budget",
                           offline.detail)
     return _threshold(offline, options)
+
+
+def _after_claim_lost(s: Situation, audit: ObjectStore, options: Options) -> Plan | Escalation:
+    """Another delivery of this fingerprint is asking the model: reuse its plan once recorded,
+    else plan offline (never a second LLM call)."""
+    def recorded() -> Plan | None:
+        records = reuse.load(audit, s, window=options.reopen_window)
+        return reuse.reuse(s, records, window=options.reopen_window,
+                           max_actions=options.max_actions)
+
+    found = claim.wait_for(recorded, seconds=options.claim_wait.total_seconds())
+    if isinstance(found, Plan):
+        log.info("plan %s found after a concurrent delivery's LLM call",
+                 found.reused_from or found.plan_id)
+        return _threshold(found, options)
+    note = "another delivery holds the LLM claim and its plan was not recorded in time"
+    return _threshold(plan_offline(s, note=note, max_actions=options.max_actions), options)
 
 
 def _threshold(result: Plan | Escalation, options: Options) -> Plan | Escalation:

@@ -61,7 +61,8 @@ class Agent:
         log.info("agent planner: %s", f"Gemini {s.model}" if llm else "offline (no API key)")
         options = Options(top_k=s.top_k, confidence_threshold=s.confidence_threshold,
                           max_actions=s.max_actions,
-                          reopen_window=timedelta(seconds=s.reopen_window_seconds))
+                          reopen_window=timedelta(seconds=s.reopen_window_seconds),
+                          claim_wait=timedelta(seconds=s.claim_wait_seconds))
         limits = Limits(retries=s.retries, backoff_seconds=s.backoff_seconds,
                         temperature=s.temperature, max_output_tokens=s.max_output_tokens,
                         token_budget=s.token_budget, max_actions=s.max_actions,

@@ -72,6 +72,10 @@ class AgentSettings(BaseSettings):
     """A plan recorded for the same alert fingerprint this recently is reused without an LLM
     call (0 disables reuse). One hour: a flapping alert costs one plan, not one per firing."""
 
+    claim_wait_seconds: float = Field(default=20.0, ge=0)
+    """Seconds a delivery that lost the LLM claim for its fingerprint waits for the winner's
+    plan to reach the audit log before planning offline (one LLM call per fingerprint)."""
+
     audit_dir: Path | None = None
     """Local folder of the audit log (the embedded default), as the console writes it."""
 
