@@ -220,7 +220,10 @@ def _node_facts(facts: Facts, n: NodeInfo) -> None:
     facts["node.unschedulable"] = n.unschedulable
     for c in n.conditions:
         facts[f"node.condition.{c.type}"] = c.status
-    facts["node.pod_count"] = len(n.pods)
+    if n.pods:
+        # The router lists a node's pods only when the node is the alerted object; an empty
+        # list means "not read", never "no pods".
+        facts["node.pod_count"] = len(n.pods)
 
 
 def _job_for(ctx: ClusterContext) -> JobInfo | None:
