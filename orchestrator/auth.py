@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 
 from orchestrator.errors import AuthError
@@ -27,5 +28,7 @@ def check_token(presented: str | None, expected: str | None) -> None:
         raise AuthError("no token is configured for this endpoint; refusing every request")
     if presented is None:
         raise AuthError("missing bearer token (Authorization: Bearer <token>)")
-    if not hmac.compare_digest(presented.encode(), expected.encode()):
+    # Digests of equal length: compare_digest on the raw strings would still leak the length.
+    if not hmac.compare_digest(hashlib.sha256(presented.encode()).digest(),
+                               hashlib.sha256(expected.encode()).digest()):
         raise AuthError("invalid bearer token")

@@ -8,6 +8,7 @@ objects read from the cluster just now; the plan contributes only what it asks f
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from orchestrator.act.actions import ACTION_SPECS, OPT_OUT_ANNOTATION
@@ -174,7 +175,8 @@ def desired_replicas(action: Action) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    # ASCII digits only: str.isdigit() accepts "²", which int() then refuses.
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,9}", value.strip()):
         return int(value.strip())
     return None
 

@@ -4,6 +4,13 @@ dead-letter sink (`/deadletter`), Slack interactivity and the sweep.
 Built once per process on the first request (lazily: cold start is a product feature). Every
 broker delivery is answered `202` with an empty body: the console never replies with an event
 (so it cannot loop); what it has to say (decisions, expiries) it POSTs to the broker itself.
+
+Who may call what: `/api/*` and `POST /sweep` need the API bearer token; the web pages a login
+cookie (or the token) and a CSRF token per form; `/slack/interactivity` Slack's signature, fresh
+and never seen before. `/events` and `/deadletter` take no credential: only the broker may reach
+them, which holds while the console is cluster-local (the chart's default). What they receive is
+logged and shown, never authority: an approval needs the executor's signature from its dry run,
+and a dead letter goes back to the broker only through an authenticated re-send.
 """
 
 from __future__ import annotations

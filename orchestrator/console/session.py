@@ -5,6 +5,10 @@ checked against the allowlist like any other). The cookie holds the name and an 
 with a key derived from the API token: rotating the token logs everybody out. It is HttpOnly and
 SameSite=Strict, and every form POST also carries a CSRF token derived from the cookie, so another
 site can neither read nor forge either.
+
+Logging out ends the session for good: the cookie's digest is recorded (`sessions-ended/`, one
+small object until the cookie would have expired anyway, then the sweep drops it), so a copy of
+the cookie replayed after logout is refused like a forged one.
 """
 
 from __future__ import annotations
@@ -13,9 +17,13 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 from dataclasses import dataclass
 
+from orchestrator.adapters.objects import ObjectStore
+
 COOKIE = "console_session"
+ENDED = "sessions-ended"
 
 
 def _b64(data: bytes) -> str:
@@ -38,8 +46,9 @@ class Sessions:
                         hashlib.sha256).digest()
 
     def issue(self, name: str, *, now: float) -> str:
-        payload = _b64(json.dumps({"u": name, "exp": int(now + self.lifetime_seconds)},
-                                  separators=(",", ":")).encode())
+        # The nonce makes every login its own cookie, so logging one out ends no other.
+        payload = _b64(json.dumps({"u": name, "exp": int(now + self.lifetime_seconds),
+                                   "n": secrets.token_hex(8)}, separators=(",", ":")).encode())
         mac = hmac.new(self._key("session"), payload.encode(), hashlib.sha256).digest()
         return f"{payload}.{_b64(mac)}"
 
@@ -60,6 +69,15 @@ class Sessions:
         if not isinstance(doc.get("exp"), int) or doc["exp"] < now:
             return None
         return str(doc["u"])
+
+    def expiry(self, cookie: str) -> int | None:
+        """When a cookie `read` accepted expires (its signed `exp`), for the logout record."""
+        try:
+            doc = json.loads(_unb64(cookie.partition(".")[0]))
+        except ValueError:
+            return None
+        exp = doc.get("exp") if isinstance(doc, dict) else None
+        return exp if isinstance(exp, int) else None
 
     def csrf(self, cookie: str) -> str:
         return _b64(hmac.new(self._key("csrf"), cookie.encode(), hashlib.sha256).digest())
@@ -87,3 +105,33 @@ def cookie_value(headers: dict[str, str]) -> str | None:
         if name == COOKIE and value:
             return value
     return None
+
+
+def _ended_key(sessions: Sessions, cookie: str) -> str | None:
+    exp = sessions.expiry(cookie)
+    if exp is None:
+        return None
+    return f"{ENDED}/{exp}-{hashlib.sha256(cookie.encode()).hexdigest()[:40]}"
+
+
+def end(store: ObjectStore, sessions: Sessions, cookie: str | None) -> None:
+    """Record a logout, so this cookie is refused from now on (it stays signed until `exp`)."""
+    key = _ended_key(sessions, cookie) if cookie else None
+    if key is not None:
+        store.put(key, b"", content_type="text/plain", if_absent=True)
+
+
+def ended(store: ObjectStore, sessions: Sessions, cookie: str) -> bool:
+    key = _ended_key(sessions, cookie)
+    return key is not None and store.get(key) is not None
+
+
+def forget_ended(store: ObjectStore, *, now: float) -> int:
+    """Drop logout records of cookies that have expired anyway (the sweep calls this)."""
+    dropped = 0
+    for key in store.list(f"{ENDED}/"):
+        exp = key.rsplit("/", 1)[-1].split("-", 1)[0]
+        if exp.isascii() and exp.isdigit() and len(exp) <= 12 and int(exp) < now:
+            store.delete(key)
+            dropped += 1
+    return dropped

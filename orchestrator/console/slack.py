@@ -28,6 +28,8 @@ WINDOW_SECONDS = 300
 SEEN = "slack-seen"
 _BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+# ASCII digits only: str.isdigit() also accepts '²' or '٣', which int() then refuses (a 500).
+_STAMP = re.compile(r"[0-9]{1,12}")
 _SECTION_MAX = 2900
 _BLOCKS_MAX = 45
 
@@ -148,8 +150,10 @@ def verify(secret: str | None, headers: dict[str, str], body: bytes, *, now: flo
         raise AuthError("no Slack signing secret is configured (CONSOLE_SLACK_SIGNING_SECRET)")
     stamp, given = _header(headers, "x-slack-request-timestamp"), _header(headers,
                                                                           "x-slack-signature")
-    if not stamp or not given or not stamp.isdigit():
+    if not stamp or not given:
         raise AuthError("missing Slack signature headers")
+    if not _STAMP.fullmatch(stamp):
+        raise AuthError("malformed Slack request timestamp")
     if abs(now - int(stamp)) > WINDOW_SECONDS:
         raise AuthError("Slack request timestamp outside the 5-minute window")
     base = b"v0:" + stamp.encode() + b":" + body
@@ -168,7 +172,7 @@ def forget_seen(store: ObjectStore, *, now: float) -> int:
     dropped = 0
     for key in store.list(f"{SEEN}/"):
         stamp = key.rsplit("/", 1)[-1].split("-", 1)[0]
-        if stamp.isdigit() and now - int(stamp) > 2 * WINDOW_SECONDS:
+        if _STAMP.fullmatch(stamp) and now - int(stamp) > 2 * WINDOW_SECONDS:
             store.delete(key)
             dropped += 1
     return dropped

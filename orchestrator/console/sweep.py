@@ -4,8 +4,9 @@ running `orchestrator sweep` at most every 10 minutes, and from `orchestrator up
 It expires approval requests nobody answered in time (`incident.escalated`, reason
 `approval-expired`, and the Slack message loses its buttons), escalates incidents stuck in one
 state longer than `stale_after` (reason `stale`), and forgets Slack replay markers older than
-their window. Escalations are POSTed to the broker with ids derived from what they are about, so
-a sweep that runs twice (or fails half-way and is retried) escalates nothing twice.
+their window and logout records of cookies that have expired anyway. Escalations are POSTed to
+the broker with ids derived from what they are about, so a sweep that runs twice (or fails
+half-way and is retried) escalates nothing twice.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pydantic import ValidationError
 
 from orchestrator.adapters.broker import Publisher
 from orchestrator.adapters.objects import ObjectStore
-from orchestrator.console import approvals, audit, index, notify, slack
+from orchestrator.console import approvals, audit, index, notify, session, slack
 from orchestrator.console.status import Summary
 from orchestrator.envelope import Outgoing, to_binary
 from orchestrator.errors import TransientError
@@ -63,6 +64,7 @@ def sweep(*, store: ObjectStore, publisher: Publisher | None, notifier: notify.N
                       plan_id=s.plan_id, pkey=None)
             report.stale.append(s.incident_key)
     report.forgotten = slack.forget_seen(store, now=now.timestamp())
+    report.forgotten += session.forget_ended(store, now=now.timestamp())
     if report.expired or report.stale:
         log.info("sweep: %d approval(s) expired, %d stale incident(s) escalated",
                  len(report.expired), len(report.stale))

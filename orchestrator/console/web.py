@@ -16,7 +16,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from orchestrator.console import api, approvals, audit, deadletters, index, pages
+from orchestrator.console import api, approvals, audit, deadletters, index, pages, session
 from orchestrator.console.request import Request
 from orchestrator.console.session import cookie_value
 from orchestrator.console.status import STATUSES
@@ -89,6 +89,8 @@ def route(console: Console, req: Request) -> Response:
         return _login(console, req)
     cookie = cookie_value(req.headers)
     user = console.sessions.read(cookie, now=console.clock().timestamp())
+    if user is not None and cookie and session.ended(console.store, console.sessions, cookie):
+        user = None  # logged out: a copy of the cookie is worth nothing
     bearer = False
     if user is None and req.header("authorization"):
         try:
@@ -148,6 +150,7 @@ def _post(console: Console, req: Request, form: dict[str, str], approver: str,
           ctx: dict[str, Any]) -> Response:
     now = console.clock()
     if req.path == "/logout":
+        session.end(console.store, console.sessions, cookie_value(req.headers))
         return _redirect("/login", {"set-cookie": console.sessions.clear_cookie()})
     if m := _RESEND.match(req.path):
         deadletters.resend(console.store, console.publisher, m.group(1), now=now)

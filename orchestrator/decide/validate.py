@@ -193,7 +193,7 @@ def _check_one(s: Situation, runbook: Runbook, options: list[Candidate], p: Prop
         if params is None:
             continue
         return Action(type=c.action.type, target=c.target, parameters=params,
-                      reason=(p.reason or c.action.why)[:500])
+                      reason=c.action.why[:500])
     raise InvalidPlan(problems)
 
 

@@ -3,6 +3,11 @@
 Stateless. Every alert accepted is POSTed to the broker before the caller hears 2xx; if the broker
 is unreachable the caller gets a 5xx and retries (Alertmanager does), and the retried alerts get
 the same event ids, so nothing is duplicated downstream and nothing is dropped.
+
+Secrets in an alert's free text (annotations, generator and source URLs) are redacted here, at
+the edge, before the alert reaches the broker: the broker's log (a Kafka topic kept for days), the
+audit log and every subscriber only ever see `[REDACTED:<kind>]`. Labels are forwarded as they
+are: they are the alert's identity, its target and the executor's cluster check.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ def alert_event(
     test: bool = False,
 ) -> Outgoing:
     """The `incident.alert.received` for one alert; its id depends only on the alert itself."""
+    alert = scrubbed(alert)
     key = incident_key(alert.fingerprint, alert.starts_at, alert.cluster)
     input_id = f"{alert.fingerprint}|{alert.status}|{alert.starts_at.isoformat()}"
     return Outgoing(
@@ -55,6 +61,23 @@ def alert_event(
             manual=manual, test=test,
         ),
     )
+
+
+def scrubbed(alert: Alert) -> Alert:
+    """The alert with secrets redacted from its annotations and URLs (counted, never logged)."""
+    from orchestrator.redact import redact, redact_mapping
+
+    kinds: list[str] = []
+    annotations = redact_mapping(alert.annotations, lambda _key, found: kinds.extend(found))
+    generator_url, in_url = redact(alert.generator_url)
+    source, in_source = redact(alert.source)
+    count = len(kinds) + in_url + in_source
+    if not count:
+        return alert
+    log.warning("redacted %d secret(s) from the free text of alert %s (fingerprint %s)", count,
+                alert.name, alert.fingerprint)
+    return alert.model_copy(update={"annotations": annotations, "generator_url": generator_url,
+                                    "source": source})
 
 
 def accept_webhook(
