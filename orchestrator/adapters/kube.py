@@ -157,9 +157,38 @@ def _finish(source: Source, cfg: Any, namespace: str | None, *, pool_size: int,
 
     # One pool connection per reader thread; urllib3 would otherwise discard and reconnect.
     cfg.connection_pool_maxsize = max(pool_size, 1)
+    cfg.retries = _retries()
     client = ApiClient(cfg)
     client.user_agent = user_agent
     return Connection(source, client, cfg.host, namespace)
+
+
+def _retries() -> Any:
+    """urllib3's default policy, except that a timed-out read is not sent again.
+
+    By default a read that times out is retried three times, so one request could take four
+    times the configured timeout: a stalled API server then holds a delivery past its Trigger's
+    timeout, and the broker sends the event again while the first attempt still runs. A timeout
+    is the broker's to retry, with its backoff. Refused connections and connections the server
+    dropped while idle are still retried at once, as before.
+    """
+    from types import TracebackType
+
+    from urllib3.connectionpool import ConnectionPool
+    from urllib3.exceptions import MaxRetryError, ReadTimeoutError
+    from urllib3.response import BaseHTTPResponse
+    from urllib3.util.retry import Retry
+
+    class NoTimeoutRetry(Retry):
+        def increment(self, method: str | None = None, url: str | None = None,
+                      response: BaseHTTPResponse | None = None, error: Exception | None = None,
+                      _pool: ConnectionPool | None = None,
+                      _stacktrace: TracebackType | None = None) -> NoTimeoutRetry:
+            if isinstance(error, ReadTimeoutError):
+                raise MaxRetryError(_pool, url or "", error) from error  # type: ignore[arg-type]
+            return super().increment(method, url, response, error, _pool, _stacktrace)
+
+    return NoTimeoutRetry(total=3, redirect=0)
 
 
 # ---- errors ---------------------------------------------------------------------------------

@@ -103,6 +103,30 @@ class LocalDirStore:
             raise TransientError(f"object folder {self.root} is gone")
 
 
+# The SDK's own pool waits up to 5 minutes per request and retries 5 times with backoff (6 s
+# against a refused port): a MinIO outage then held every plan (the agent reads the audit log
+# first) and every audit write that long, and a hung MinIO outlasted the Triggers' timeouts. A
+# store that is down must fail fast: the broker's backoff, or the agent's fallback, takes over.
+CONNECT_TIMEOUT = 3.0
+READ_TIMEOUT = 15.0
+
+
+def _http_client() -> Any:
+    """The minio SDK's default pool (same TLS trust: certifi's roots plus the system's), with
+    bounded timeouts and one quick retry."""
+    import ssl
+
+    import certifi
+    import urllib3
+
+    tls = ssl.create_default_context(cafile=certifi.where())
+    tls.load_default_certs()
+    return urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT), maxsize=10,
+        ssl_context=tls,
+        retries=urllib3.Retry(total=1, backoff_factor=0.1, status_forcelist=[500, 502, 503, 504]))
+
+
 class MinioStore:
     """One bucket of a MinIO/S3 server, through the minio SDK client passed in."""
 
@@ -118,7 +142,7 @@ class MinioStore:
         from minio import Minio
 
         client = Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure,
-                       region=region)
+                       region=region, http_client=_http_client())
         return cls(client, bucket)
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -130,7 +154,11 @@ class MinioStore:
                     self.client.make_bucket(self.bucket)
                 self._ready = True
             return fn(*args, **kwargs)
-        except S3Error:
+        except S3Error as e:
+            if e.code == "NoSuchBucket":
+                # The bucket is gone (a MinIO restarted on an empty volume): make it again on
+                # the next call, or every write from now on fails until this process restarts.
+                self._ready = False
             raise
         except (MinioException, OSError) as e:
             raise TransientError(f"object store unreachable: {e}") from e

@@ -166,6 +166,9 @@ class Broker:
             with self._queue.tx() as tx:
                 seq = self._fan_out(tx, event, ttl=ttl, origin="ingress", parent=None)
         except sqlite3.OperationalError as e:
+            # The sender is told 503 and retries; the operator needs to see why here.
+            logger.error("broker: refused %s id=%s: could not store it: %s", event.type,
+                         event.id, e)
             raise TransientError(f"could not store the event: {e}") from e
         self._changed()
         logger.info("broker: accepted %s id=%s incident=%s", event.type, event.id,
@@ -256,7 +259,14 @@ class Broker:
             while not self._stopping.is_set():
                 with self._cond:
                     generation = self._generation
-                claimed = self._queue.claim(self._pick)
+                try:
+                    claimed = self._queue.claim(self._pick)
+                except sqlite3.OperationalError as e:
+                    # Claiming writes to the queue; while it cannot (disk full), nothing can be
+                    # sent, and the worker must outlive the outage.
+                    logger.error("broker: cannot claim a delivery: %s; retrying in 1s", e)
+                    self._stopping.wait(1.0)
+                    continue
                 if claimed is None:
                     self._wait_for_work(generation)
                     continue
@@ -267,9 +277,7 @@ class Broker:
                 except Exception:
                     logger.exception("broker: delivery %d failed unexpectedly; retrying in 1s",
                                      claimed.id)
-                    with self._queue.tx() as tx:
-                        tx.reschedule(claimed.id, attempts=claimed.attempts, at=tx.now + 1.0,
-                                      code=None, error="internal error")
+                    self._put_back(claimed)
                 finally:
                     self._changed()
         except sqlite3.ProgrammingError:
@@ -277,6 +285,21 @@ class Broker:
             logger.warning("broker: queue closed under a running delivery; it will be resent")
         finally:
             client.close()
+
+    def _put_back(self, c: Claimed) -> None:
+        """Return a delivery whose outcome could not be recorded to the queue, to be sent again
+        (at-least-once: the subscriber may see it twice). While the queue cannot be written (disk
+        full), keep trying: a row left `in_flight` would wait for the next broker start."""
+        while not self._stopping.is_set():
+            try:
+                with self._queue.tx() as tx:
+                    tx.reschedule(c.id, attempts=c.attempts, at=tx.now + 1.0, code=None,
+                                  error="internal error")
+                return
+            except sqlite3.OperationalError as e:
+                logger.error("broker: cannot put delivery %d back in line: %s; retrying in 1s",
+                             c.id, e)
+                self._stopping.wait(1.0)
 
     def _wait_for_work(self, generation: int) -> None:
         due = self._queue.next_due()

@@ -246,10 +246,14 @@ class Queue:
             self._c.execute("BEGIN IMMEDIATE")
             try:
                 yield Tx(self._c, self._clock())
+                self._c.execute("COMMIT")
             except BaseException:
-                self._c.execute("ROLLBACK")
+                # A failed COMMIT (disk full) leaves the transaction open, and SQLite may have
+                # rolled back on its own after SQLITE_FULL: either way, end it here, or every
+                # later BEGIN on this connection fails and the broker is wedged for good.
+                if self._c.in_transaction:
+                    self._c.execute("ROLLBACK")
                 raise
-            self._c.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:

@@ -8,10 +8,12 @@ secrets) lives in one folder so a restart picks up where the last run stopped.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -187,22 +189,53 @@ class Stack:
             time_scale=self.options.time_scale,
         )
         self.broker.start()
-        logs = self.state / "logs"
-        logs.mkdir(exist_ok=True)
-        source = functions_dir()
+        (self.state / "logs").mkdir(exist_ok=True)
         for name in FUNCTIONS:
-            out = (logs / f"{name}.log").open("ab")
-            self._logs.append(out)
-            cmd = [sys.executable, "-m", "functions_framework", "--target", "handle",
-                   "--source", str(source / name / "main.py"), "--host", self.options.host,
-                   "--port", str(self.ports[name])]
-            self._procs[name] = subprocess.Popen(cmd, env=self.env_for(name), stdout=out,
-                                                 stderr=subprocess.STDOUT)
+            self._spawn(name)
         try:
-            self._wait_ready()
+            self._wait_ready(FUNCTIONS)
         except BaseException:
             self.stop()
             raise
+
+    def _spawn(self, name: str) -> None:
+        out = (self.state / "logs" / f"{name}.log").open("ab")
+        self._logs.append(out)
+        cmd = [sys.executable, "-m", "functions_framework", "--target", "handle",
+               "--source", str(functions_dir() / name / "main.py"), "--host", self.options.host,
+               "--port", str(self.ports[name])]
+        # Its own process group: gunicorn serves from a forked worker, and `kill` must take
+        # both down, as losing a Pod would. It also keeps a terminal's Ctrl-C away from the
+        # functions, so `stop()` can close the broker before them.
+        self._procs[name] = subprocess.Popen(cmd, env=self.env_for(name), stdout=out,
+                                             stderr=subprocess.STDOUT, start_new_session=True)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one function (its gunicorn master and worker), as a lost Pod or the OOM
+        killer would: requests it was serving are cut, and the broker sees failed deliveries
+        until `restart(name)`."""
+        proc = self._procs[name]
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        # The worker may outlive the master by a moment, holding the port and its files.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.01)
+        log.warning("killed %s (pid %d)", name, proc.pid)
+
+    def restart(self, name: str) -> None:
+        """Start one function process again, on its port, with `env_for(name)` as it is now
+        (so a test may change `options.env` first), and wait until it listens."""
+        old = self._procs.get(name)
+        if old is not None and old.poll() is None:
+            raise RuntimeError(f"{name} is still running; kill() it first")
+        self._spawn(name)
+        self._wait_ready((name,))
 
     def _index_runbooks(self) -> None:
         """Hydrate the knowledge base before the agent (the store's only client) starts."""
@@ -218,9 +251,9 @@ class Stack:
         if done.returncode != 0:
             raise RuntimeError(f"indexing the runbooks failed: {done.stderr.strip()[-800:]}")
 
-    def _wait_ready(self) -> None:
+    def _wait_ready(self, names: tuple[str, ...]) -> None:
         deadline = time.monotonic() + self.options.ready_timeout
-        pending = set(FUNCTIONS)
+        pending = set(names)
         while pending:
             for name in sorted(pending):
                 proc = self._procs[name]
