@@ -48,6 +48,23 @@ class Action(Frozen):
     reason: str = ""
 
 
+class TokenBudget(Frozen):
+    """The LLM token budgets as the agent saw them when it planned (tokens in + out).
+
+    `incident_spent` and `hour_spent` include this plan's own calls; the remainders are the
+    limits minus those. `exhausted` names the budget that stopped an LLM call for this plan:
+    the plan then came from the offline planner, and its hypothesis says so.
+    """
+
+    incident_limit: int
+    incident_spent: int
+    hour_limit: int | None = None
+    """Tokens all incidents together may spend in any 60 minutes; None = not enforced (no
+    audit store to count in, or no hourly limit configured)."""
+    hour_spent: int | None = None
+    exhausted: Literal["incident", "hour"] | None = None
+
+
 class Plan(Frozen):
     plan_id: str
     incident_key: str
@@ -63,6 +80,8 @@ class Plan(Frozen):
     tokens_out: int = 0
     reused_from: str | None = None
     created_at: datetime
+    budget: TokenBudget | None = None
+    """The token budgets when an LLM was configured; None on reused and offline-only plans."""
 
 
 Outcome = Literal["applied", "dry-run", "already-applied", "refused", "failed"]

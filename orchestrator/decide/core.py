@@ -1,9 +1,11 @@
 """Decide: one enriched alert in, one plan or one escalation out.
 
 The order is the cost order: retrieve (no runbook → escalate, nothing to ground a plan on);
-reuse a recent plan for the same fingerprint (no LLM call); ask Gemini when a key is configured;
-otherwise, or when Gemini fails, the offline planner. Whatever planned, the plan was validated
-against the cited runbook, and a plan below the confidence threshold is escalated, not proposed.
+reuse a recent plan for the same fingerprint (no LLM call); ask Gemini when a key is configured,
+under its cost guards (`orchestrator.decide.guarded`: one call per fingerprint, token budgets
+per incident and per hour); otherwise, or when Gemini fails, the offline planner. Whatever
+planned, the plan was validated against the cited runbook, and a plan below the confidence
+threshold is escalated, not proposed.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from orchestrator.adapters.objects import ObjectStore
-from orchestrator.decide import claim, reuse
+from orchestrator.decide import reuse
 from orchestrator.decide.facts import compute
-from orchestrator.decide.gemini import Fallback, GeminiPlanner
+from orchestrator.decide.gemini import GeminiPlanner
+from orchestrator.decide.guarded import Guards, plan_with_llm, store_down
 from orchestrator.decide.offline import plan_offline
 from orchestrator.decide.situation import Escalation, Knowledge, Situation
 from orchestrator.events import ContextEnriched
@@ -32,12 +35,11 @@ class Options:
     confidence_threshold: float = 0.5
     max_actions: int = 1
     reopen_window: timedelta = timedelta(hours=1)
-    claim_wait: timedelta = timedelta(seconds=20)
 
 
 def decide(*, enriched: ContextEnriched, input_id: str, retriever: Knowledge,
-           planner: GeminiPlanner | None, audit: ObjectStore | None, options: Options,
-           now: datetime) -> Plan | Escalation:
+           planner: GeminiPlanner | None, audit: ObjectStore | None, guards: Guards,
+           options: Options, now: datetime) -> Plan | Escalation:
     """Plan the response to one enriched alert (see the module docstring for the order)."""
     alert, ctx, key = enriched.alert, enriched.context, enriched.incident_key
     hits = retriever.search(alert, top=options.top_k)
@@ -53,6 +55,9 @@ def decide(*, enriched: ContextEnriched, input_id: str, retriever: Knowledge,
     if not runbooks:
         return plan_offline(s)  # the offline planner's "no-runbook" escalation
     records = reuse.load(audit, s, window=options.reopen_window) if audit else []
+    if records is None:  # the audit store is down: no reuse, and no LLM without its guards
+        return _threshold(store_down(s, max_actions=options.max_actions,
+                                     llm=planner is not None), options)
     if options.reopen_window > timedelta(0):
         reused = reuse.reuse(s, records, window=options.reopen_window,
                              max_actions=options.max_actions)
@@ -62,39 +67,10 @@ def decide(*, enriched: ContextEnriched, input_id: str, retriever: Knowledge,
             return _threshold(reused, options)
     if planner is None:
         return _threshold(plan_offline(s, max_actions=options.max_actions), options)
-    # With reuse switched off (no window) every delivery plans on its own, so nothing to claim.
-    if audit is not None and options.reopen_window > timedelta(0) and not claim.take(
-            audit, fingerprint=alert.fingerprint, plan_id=s.plan_id, now=now,
-            window=options.reopen_window):
-        return _after_claim_lost(s, audit, options)
-    result = planner.plan(s, spent=reuse.spent_tokens(records, key))
-    if not isinstance(result, Fallback):
-        return _threshold(result, options)
-    note = f"LLM fallback: {result.why}"
-    offline = plan_offline(s, note=note, tokens_in=result.tokens_in,
-                           tokens_out=result.tokens_out, max_actions=options.max_actions)
-    if isinstance(offline, Escalation) and result.kind != "unavailable":
-        # The model answered but nothing valid came of it: say so, not just "no action".
-        return Escalation("invalid-plan" if result.kind == "invalid" else "budget",
-                          offline.detail)
-    return _threshold(offline, options)
-
-
-def _after_claim_lost(s: Situation, audit: ObjectStore, options: Options) -> Plan | Escalation:
-    """Another delivery of this fingerprint is asking the model: reuse its plan once recorded,
-    else plan offline (never a second LLM call)."""
-    def recorded() -> Plan | None:
-        records = reuse.load(audit, s, window=options.reopen_window)
-        return reuse.reuse(s, records, window=options.reopen_window,
+    result = plan_with_llm(s, planner=planner, guards=guards,
+                           spent=reuse.spent_tokens(records, key),
                            max_actions=options.max_actions)
-
-    found = claim.wait_for(recorded, seconds=options.claim_wait.total_seconds())
-    if isinstance(found, Plan):
-        log.info("plan %s found after a concurrent delivery's LLM call",
-                 found.reused_from or found.plan_id)
-        return _threshold(found, options)
-    note = "another delivery holds the LLM claim and its plan was not recorded in time"
-    return _threshold(plan_offline(s, note=note, max_actions=options.max_actions), options)
+    return _threshold(result, options)
 
 
 def _threshold(result: Plan | Escalation, options: Options) -> Plan | Escalation:

@@ -4,8 +4,9 @@ Gemini answers in its own flat schema (`Answer`: lists and strings only, because
 rejects the `additionalProperties` a dict field would need); the answer becomes an event-model
 `Plan` only after `validate` accepted every action. An invalid answer gets one corrective retry
 carrying the validator's findings; a 429, 5xx or timeout gets bounded retries with backoff. When
-that is not enough the caller falls back to the offline planner (`Fallback`). Each incident has
-a token budget, counted across its earlier plans too.
+that is not enough the caller falls back to the offline planner (`Fallback`). Before every call
+the token budgets (per incident, its earlier plans counted; per hour, across all incidents) must
+allow the most it may cost, and the call is reserved, then recorded, in the hourly ledger.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pydantic import BaseModel, Field, ValidationError
 from orchestrator.adapters.llm import LLM, Generation
 from orchestrator.decide.prompt import render
 from orchestrator.decide.situation import Escalation, Situation
+from orchestrator.decide.usage import Budget, Ledger, new_call_id
 from orchestrator.decide.validate import InvalidPlan, Proposed, candidates, validate
 from orchestrator.errors import PermanentError, TransientError
 from orchestrator.plan import Plan
@@ -62,6 +64,8 @@ class Fallback:
     why: str
     tokens_in: int = 0
     tokens_out: int = 0
+    exhausted: Literal["incident", "hour"] | None = None
+    """For `budget`: which one."""
 
 
 @dataclass(frozen=True)
@@ -82,27 +86,45 @@ class GeminiPlanner:
         self.limits = limits
         self._sleep = sleep
 
-    def plan(self, s: Situation, *, spent: int = 0) -> Plan | Escalation | Fallback:
-        """One plan for the incident; `spent` is what its earlier plans already cost."""
+    def prompts(self, s: Situation) -> tuple[str, str]:
+        """The system and user prompts of the first call."""
         lim = self.limits
-        system = render("system", max_actions=lim.max_actions)
-        user = render("user", **sections(s, lim.prompt_runbooks))
+        return (render("system", max_actions=lim.max_actions),
+                render("user", **sections(s, lim.prompt_runbooks)))
+
+    def need(self, system: str, prompt: str) -> int:
+        """The most one call with this prompt may cost: what a budget must still allow."""
+        return estimate_tokens(system + prompt) + self.limits.max_output_tokens
+
+    def plan(self, s: Situation, *, budget: Budget,
+             ledger: Ledger | None = None) -> Plan | Escalation | Fallback:
+        """One plan for the incident, within `budget`; each call goes in the `ledger`."""
+        lim = self.limits
+        system, user = self.prompts(s)
         prompt, used_in, used_out = user, 0, 0
         problems: list[str] = []
         for attempt in (1, 2):
-            need = estimate_tokens(system + prompt) + lim.max_output_tokens
-            if spent + used_in + used_out + need > lim.token_budget:
-                why = (f"token budget {lim.token_budget} for this incident would be exceeded "
-                       f"(spent {spent + used_in + used_out}, next call needs up to {need})")
-                if attempt == 1:
-                    return Escalation("budget", why)
-                return Fallback("budget", f"{why}; first answer invalid: {'; '.join(problems)}",
-                                used_in, used_out)
+            need = self.need(system, prompt)
+            over = budget.exceeded(used=used_in + used_out, need=need)
+            if over is not None:
+                which, why = over
+                if attempt == 2:
+                    why = f"{why}; first answer invalid: {'; '.join(problems)}"
+                return Fallback("budget", why, used_in, used_out, exhausted=which)
+            call = new_call_id()
+            if ledger is not None:
+                try:
+                    ledger.record(call, "reserved", need, now=s.now, about=_about(s))
+                except TransientError as e:
+                    return Fallback("unavailable", f"LLM not asked: the hourly token ledger "
+                                    f"cannot be written ({e})", used_in, used_out)
             try:
                 gen = self._generate(system, prompt)
             except (TransientError, PermanentError) as e:
                 log.warning("Gemini unavailable, falling back to the offline planner: %s", e)
+                self._record_cost(ledger, call, s, 0)
                 return Fallback("unavailable", f"Gemini unavailable ({e})", used_in, used_out)
+            self._record_cost(ledger, call, s, gen.tokens_in + gen.tokens_out)
             used_in += gen.tokens_in
             used_out += gen.tokens_out
             try:
@@ -114,6 +136,16 @@ class GeminiPlanner:
                                             max_actions=lim.max_actions)
         return Fallback("invalid", "Gemini's answers failed validation twice: "
                         + "; ".join(problems), used_in, used_out)
+
+    @staticmethod
+    def _record_cost(ledger: Ledger | None, call: str, s: Situation, tokens: int) -> None:
+        if ledger is None:
+            return
+        try:
+            ledger.record(call, "spent", tokens, now=s.now, about=_about(s))
+        except TransientError as e:
+            # The reservation stays in the ledger and counts instead: the budget errs safe.
+            log.warning("could not record the cost of LLM call %s: %s", call, e)
 
     def _generate(self, system: str, prompt: str) -> Generation:
         lim = self.limits
@@ -165,6 +197,11 @@ class GeminiPlanner:
                       hypothesis=answer.hypothesis, confidence=answer.confidence,
                       model=gen.model, offline=False, tokens_in=tokens_in,
                       tokens_out=tokens_out)
+
+
+def _about(s: Situation) -> dict[str, str]:
+    return {"plan_id": s.plan_id, "incident_key": s.incident_key,
+            "fingerprint": s.alert.fingerprint}
 
 
 def estimate_tokens(text: str) -> int:

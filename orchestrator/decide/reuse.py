@@ -101,43 +101,49 @@ def reuse(s: Situation, records: list[Recorded], *, window: timedelta,
     for r in records:
         if r.created_at < s.now - window:
             break
-        old = r.plan
-        if old.plan_id == s.plan_id:
-            # The same input delivered again: answer with the same plan, as first issued.
-            return old
-        if not old.citations or not old.actions:
-            continue
-        cite = old.citations[0]
-        proposed = [Proposed(type=a.type, kind=a.target.kind, name=a.target.name,
-                             namespace=a.target.namespace,
-                             parameters={k: str(v) for k, v in a.parameters.items()},
-                             reason=a.reason) for a in old.actions]
-        try:
-            actions = validate(s, runbook_id=cite.runbook, chunk=cite.chunk, proposed=proposed,
-                               max_actions=max_actions)
-        except InvalidPlan as e:
-            log.info("recorded plan %s no longer applies: %s", old.plan_id, str(e)[:300])
-            continue
-        note = f"Reused plan {old.plan_id} of {old.created_at.isoformat()} (same alert " \
-            "fingerprint within the reopen window), re-validated against the current context."
-        original = _NOTE.sub("", old.hypothesis, count=1)  # one note, not a chain of them
-        return s.plan(runbook_id=cite.runbook, chunk=cite.chunk, actions=actions,
-                      hypothesis=f"{note} {original}", confidence=old.confidence,
-                      model=old.model, offline=old.offline, reused_from=old.plan_id)
+        plan = reissue(s, r.plan, max_actions=max_actions)
+        if plan is not None:
+            return plan
     return None
 
 
-def load(store: ObjectStore | None, s: Situation, *, window: timedelta) -> list[Recorded]:
-    """The records that matter for this incident: within the window or since it started."""
-    if store is None:
-        return []
+def reissue(s: Situation, old: Plan, *, max_actions: int) -> Plan | None:
+    """`old` (a plan for the same fingerprint) as this incident's plan, its actions validated
+    again against this context; None when they no longer apply here."""
+    if old.plan_id == s.plan_id:
+        # The same input delivered again: answer with the same plan, as first issued.
+        return old
+    if not old.citations or not old.actions:
+        return None
+    cite = old.citations[0]
+    proposed = [Proposed(type=a.type, kind=a.target.kind, name=a.target.name,
+                         namespace=a.target.namespace,
+                         parameters={k: str(v) for k, v in a.parameters.items()},
+                         reason=a.reason) for a in old.actions]
+    try:
+        actions = validate(s, runbook_id=cite.runbook, chunk=cite.chunk, proposed=proposed,
+                           max_actions=max_actions)
+    except InvalidPlan as e:
+        log.info("plan %s no longer applies: %s", old.plan_id, str(e)[:300])
+        return None
+    note = f"Reused plan {old.plan_id} of {old.created_at.isoformat()} (same alert " \
+        "fingerprint within the reopen window), re-validated against the current context."
+    original = _NOTE.sub("", old.hypothesis, count=1)  # one note, not a chain of them
+    return s.plan(runbook_id=cite.runbook, chunk=cite.chunk, actions=actions,
+                  hypothesis=f"{note} {original}", confidence=old.confidence,
+                  model=old.model, offline=old.offline, reused_from=old.plan_id)
+
+
+def load(store: ObjectStore, s: Situation, *, window: timedelta) -> list[Recorded] | None:
+    """The records that matter for this incident: within the window or since it started.
+    None when the audit store cannot be read."""
     since = min(s.now - window, s.alert.starts_at.astimezone(UTC))
     try:
         return recorded_plans(store, fingerprint=s.alert.fingerprint, since=since)
     except TransientError as e:
         # Reuse saves money; it must not stop incident response. Plan without it.
         log.warning("audit log unreadable, planning without reuse: %s", e)
-        return []
+        return None
 
 
 class PlanRecord(BaseModel):

@@ -18,6 +18,7 @@ from orchestrator.context import ClusterContext, ObjectRef
 from orchestrator.decide.core import Options, decide
 from orchestrator.decide.facts import same_object
 from orchestrator.decide.gemini import GeminiPlanner, Limits
+from orchestrator.decide.guarded import Guards
 from orchestrator.decide.situation import Escalation, Knowledge
 from orchestrator.envelope import Event, Outgoing
 from orchestrator.errors import PermanentError
@@ -40,20 +41,21 @@ class Agent:
     """The knowledge base, LLM and audit store of one agent process."""
 
     def __init__(self, *, retriever: Knowledge, llm: LLM | None, audit: ObjectStore | None,
-                 options: Options, limits: Limits,
+                 options: Options, limits: Limits, guards: Guards | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  closers: tuple[Callable[[], None], ...] = ()) -> None:
         self.retriever = retriever
         self.llm = llm
         self.planner = GeminiPlanner(llm, limits=limits) if llm is not None else None
         self.audit = audit
+        self.guards = guards or Guards(incident_limit=limits.token_budget)
         self.options = options
         self.clock = clock
         self._closers = closers
 
     @classmethod
     def from_env(cls) -> Agent:
-        from orchestrator.decide.wiring import audit_store, knowledge, language_model
+        from orchestrator.decide.wiring import audit_store, guards, knowledge, language_model
 
         s = AgentSettings()
         llm = language_model(s)
@@ -61,15 +63,15 @@ class Agent:
         log.info("agent planner: %s", f"Gemini {s.model}" if llm else "offline (no API key)")
         options = Options(top_k=s.top_k, confidence_threshold=s.confidence_threshold,
                           max_actions=s.max_actions,
-                          reopen_window=timedelta(seconds=s.reopen_window_seconds),
-                          claim_wait=timedelta(seconds=s.claim_wait_seconds))
+                          reopen_window=timedelta(seconds=s.reopen_window_seconds))
         limits = Limits(retries=s.retries, backoff_seconds=s.backoff_seconds,
                         temperature=s.temperature, max_output_tokens=s.max_output_tokens,
                         token_budget=s.token_budget, max_actions=s.max_actions,
                         prompt_runbooks=s.prompt_runbooks)
         closers = (close_kb,) + ((llm.close,) if llm else ())
-        return cls(retriever=retriever, llm=llm, audit=audit_store(s), options=options,
-                   limits=limits, closers=closers)
+        audit = audit_store(s)
+        return cls(retriever=retriever, llm=llm, audit=audit, options=options, limits=limits,
+                   guards=guards(s, audit), closers=closers)
 
     def close(self) -> None:
         for close in self._closers:
@@ -81,8 +83,8 @@ class Agent:
         enriched = event.parse(ContextEnriched)
         key, alert = enriched.incident_key, enriched.alert
         result = decide(enriched=enriched, input_id=event.id, retriever=self.retriever,
-                        planner=self.planner, audit=self.audit, options=self.options,
-                        now=self.clock())
+                        planner=self.planner, audit=self.audit, guards=self.guards,
+                        options=self.options, now=self.clock())
         out_id = event_id(key, STAGE, event.id)
         if isinstance(result, Escalation):
             log.info("escalating %s: %s", result.reason, result.detail[:300])

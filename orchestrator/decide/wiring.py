@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 from orchestrator.adapters.llm import LLM
 from orchestrator.adapters.objects import ObjectStore
+from orchestrator.decide.claim import Claims
+from orchestrator.decide.guarded import Guards
 from orchestrator.decide.situation import Knowledge
+from orchestrator.decide.usage import Ledger
 from orchestrator.settings.agent import AgentSettings
 from orchestrator.settings.common import secret_from
 
@@ -30,7 +34,9 @@ def language_model(s: AgentSettings) -> LLM | None:
 
 
 def audit_store(s: AgentSettings) -> ObjectStore | None:
-    """The console's audit log (read-only use), or None: then plans are never reused."""
+    """The audit log the console writes (the agent adds its LLM claims and token ledger), or
+    None: then plans are never reused, and neither the one-call-per-fingerprint claim nor the
+    hourly token budget can be kept."""
     if s.audit_endpoint:
         from orchestrator.adapters.objects import MinioStore
 
@@ -43,8 +49,22 @@ def audit_store(s: AgentSettings) -> ObjectStore | None:
 
         return LocalDirStore(s.audit_dir)
     log.warning("no audit store configured (AGENT_AUDIT_DIR or AGENT_AUDIT_ENDPOINT): "
-                "recent plans cannot be reused")
+                "recent plans cannot be reused, nor LLM calls deduplicated or counted per hour")
     return None
+
+
+def guards(s: AgentSettings, store: ObjectStore | None) -> Guards:
+    """The LLM cost guards: budgets from the settings, claims and ledger in the audit store."""
+    if store is None:
+        return Guards(incident_limit=s.token_budget)
+    # The longest a claim holder can take: two calls (the answer and one corrective retry),
+    # each with its retries, timeouts and jittered backoff, plus a margin for the rest.
+    per_call = (s.retries + 1) * s.timeout_seconds + s.backoff_seconds * (2**s.retries) * 1.5
+    hold = timedelta(seconds=2 * per_call + 10)
+    claims = Claims(store, window=timedelta(seconds=s.reopen_window_seconds), hold=hold,
+                    wait=timedelta(seconds=s.claim_wait_seconds))
+    return Guards(incident_limit=s.token_budget, hour_limit=s.token_budget_per_hour,
+                  claims=claims, ledger=Ledger(store))
 
 
 def knowledge(*, exact_first: bool) -> tuple[Knowledge, Callable[[], None]]:

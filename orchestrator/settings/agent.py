@@ -56,6 +56,12 @@ class AgentSettings(BaseSettings):
     """Tokens (in + out) one incident may spend on the LLM, its earlier plans included. A prompt
     is ~3-8 k tokens, so the default allows the first call and the one corrective retry."""
 
+    token_budget_per_hour: int = Field(default=500_000, ge=0)
+    """Tokens (in + out) all incidents together may spend on the LLM in any 60 minutes, counted
+    in the audit store so every replica sees the same sum (0 = no hourly limit). About ten
+    incidents at the full per-incident budget, or 30-60 ordinary ones: a storm of new alerts
+    cannot run up the bill. Past it, the offline planner plans (see orchestrator.decide.guarded)."""
+
     confidence_threshold: float = Field(default=0.5, ge=0, le=1)
     """Plans below this confidence are escalated (`low-confidence`) instead of proposed."""
 
@@ -72,9 +78,10 @@ class AgentSettings(BaseSettings):
     """A plan recorded for the same alert fingerprint this recently is reused without an LLM
     call (0 disables reuse). One hour: a flapping alert costs one plan, not one per firing."""
 
-    claim_wait_seconds: float = Field(default=20.0, ge=0)
-    """Seconds a delivery that lost the LLM claim for its fingerprint waits for the winner's
-    plan to reach the audit log before planning offline (one LLM call per fingerprint)."""
+    claim_wait_seconds: float = Field(default=60.0, ge=0)
+    """Seconds a duplicate delivery waits for the delivery that holds its fingerprint's LLM
+    claim to decide, before planning offline (never a second call). One minute covers a slow
+    answer and a retry, well inside the agent Trigger's 180 s delivery timeout."""
 
     audit_dir: Path | None = None
     """Local folder of the audit log (the embedded default), as the console writes it."""
@@ -83,7 +90,8 @@ class AgentSettings(BaseSettings):
     """MinIO/S3 `host:port` of the audit log; wins over `audit_dir` when set."""
 
     audit_access_key: str | None = None
-    """Access key for the audit bucket (read-only access is enough for the agent)."""
+    """Access key for the audit bucket. The agent reads the console's records and writes its own
+    under `llm-claims/` and `llm-usage/` (one LLM call per fingerprint, the hourly budget)."""
 
     audit_secret_key: SecretStr | None = None
     """Secret key for the audit bucket."""

@@ -229,32 +229,6 @@ def test_hanging_model_times_out_then_offline(monkeypatch: pytest.MonkeyPatch, q
     assert elapsed < 5
 
 
-def test_token_budget_stops_the_call(monkeypatch: pytest.MonkeyPatch, qdrant: Path,
-                                     audit: Path, settings: dict[str, str],
-                                     fake: FakeGemini) -> None:
-    with agent_app(monkeypatch, qdrant=qdrant, audit=audit,
-                   env={**settings, "AGENT_TOKEN_BUDGET": "2000"}) as agent:
-        esc = escalation_of(agent.send(inc.crashloop()))
-    assert esc.reason == "budget" and "token budget 2000" in esc.detail
-    assert fake.generate_requests() == []
-
-
-def test_budget_counts_the_incidents_earlier_plans(monkeypatch: pytest.MonkeyPatch,
-                                                   qdrant: Path, audit: Path,
-                                                   settings: dict[str, str],
-                                                   fake: FakeGemini) -> None:
-    env = {**settings, "AGENT_REOPEN_WINDOW_SECONDS": "0"}  # no reuse: only the budget reads
-    with agent_app(monkeypatch, qdrant=qdrant, audit=audit, env=env) as agent:
-        fake.script(answer(DELETE_POD))
-        first = agent.send(inc.crashloop()).proposed()
-        costly = first.model_copy(update={"plan": first.plan.model_copy(
-            update={"tokens_in": 45_000})})
-        record_plan(LocalDirStore(audit), costly, event_id="e1")
-        esc = escalation_of(agent.send(inc.crashloop(), event_id="router-event-2"))
-    assert esc.reason == "budget" and "spent 45" in esc.detail
-    assert len(fake.generate_requests()) == 1
-
-
 def test_reuse_needs_no_llm_call(agent: AgentClient, fake: FakeGemini, audit: Path) -> None:
     fake.script(answer(DELETE_POD))
     first = agent.send(inc.crashloop()).proposed()
