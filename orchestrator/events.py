@@ -84,6 +84,10 @@ class PlanProposed(Frozen):
     plan: Plan
     target: ObjectRef | None = None
     owners: list[ObjectRef] = []
+    signature: str | None = None
+    """The agent's HMAC over everything above (`orchestrator.signing.proposal_payload`): the
+    executor acts only on proposals whose signature it verifies with the agent's key, so an
+    event posted to the broker by anyone else is refused, however plausible its plan."""
 
 
 class ApprovalRequested(Frozen):

@@ -1,8 +1,9 @@
-"""HMAC signatures over plans and approvals: the executor's and the console's.
+"""HMAC signatures over plans and approvals: the agent's, the executor's and the console's.
 
-The executor signs what it dry-ran (the plan and the resourceVersions it saw); the console signs
-a human's decision over that signature. The executor acts on an approval only when both verify:
-an event is a routing hint, a signature is authority.
+The agent signs what it proposes, so the executor acts on no plan the agent did not make. The
+executor signs what it dry-ran (the plan and the resourceVersions it saw); the console signs a
+human's decision over that signature. The executor acts on an approval only when both verify: an
+event is a routing hint, a signature is authority.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from orchestrator.events import PlanProposed
 from orchestrator.plan import Plan
 
 SCHEME = "hmac-sha256"
@@ -30,6 +32,16 @@ def sign(key: bytes, payload: bytes) -> str:
 def verify(key: bytes, payload: bytes, signature: str) -> bool:
     """Constant-time check of a signature made by `sign` with the same key."""
     return hmac.compare_digest(sign(key, payload).encode(), signature.encode())
+
+
+def proposal_payload(proposed: PlanProposed) -> bytes:
+    """What the agent signs when it proposes a plan: the whole proposal but the signature."""
+    return canonical(proposed.model_dump(mode="json", exclude={"signature"}))
+
+
+def sign_proposal(key: bytes, proposed: PlanProposed) -> PlanProposed:
+    """The proposal with the agent's signature."""
+    return proposed.model_copy(update={"signature": sign(key, proposal_payload(proposed))})
 
 
 def plan_payload(

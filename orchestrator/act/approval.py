@@ -1,4 +1,9 @@
-"""Human approvals: what the executor signs when it asks, and what it checks when one arrives.
+"""Signatures the executor checks: the agent's on a proposal; on a human approval, its own
+from when it asked and the console's over the decision; and what it signs when it asks.
+
+A proposal is acted on only when the agent signed it: the broker's ingress is reachable by more
+than the agent (a NetworkPolicy narrows that in a cluster, not on a laptop), and a plausible
+plan within policy posted by anyone else must not restart a workload.
 
 An approval is authority only when everything holds: the plan still carries the executor's own
 signature from its dry run (nothing in it was altered), the console signed the human's decision
@@ -13,9 +18,24 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from orchestrator.act.policy import Policy
-from orchestrator.events import PlanDecision
+from orchestrator.events import PlanDecision, PlanProposed
 from orchestrator.plan import Plan
-from orchestrator.signing import decision_payload, plan_payload, sign, verify
+from orchestrator.signing import decision_payload, plan_payload, proposal_payload, sign, verify
+
+
+def check_proposal(proposed: PlanProposed, *, agent_key: bytes | None) -> str | None:
+    """Why this `plan.proposed` must not be acted on, or None when the agent signed it."""
+    if agent_key is None:
+        return ("the executor has no agent key to verify proposals with (EXECUTOR_AGENT_KEY), "
+                "so it acts on none")
+    if not proposed.signature:
+        return "the proposal is not signed by the agent"
+    if not verify(agent_key, proposal_payload(proposed), proposed.signature):
+        return ("the agent's signature does not match: the proposal was altered, or the agent "
+                "did not make it")
+    if proposed.plan.incident_key != proposed.incident_key:
+        return "the plan belongs to another incident"
+    return None
 
 
 def sign_request(key: bytes, *, plan: Plan, resource_versions: dict[str, str],

@@ -1,8 +1,9 @@
 """The executor's decisions: from a plan (or a human's decision on one) to exactly one reply.
 
-plan.proposed → checks → budget → server-side dry run of every action → then, by mode and
-policy: `action.completed` with the dry-run record (dry-run mode); `approval.requested`, signed
-(a human must approve); write, Event, `action.completed` / `action.failed` (enforce, auto).
+plan.proposed → the agent's signature → checks → budget → server-side dry run of every action →
+then, by mode and policy: `action.completed` with the dry-run record (dry-run mode);
+`approval.requested`, signed (a human must approve); write, Event, `action.completed` /
+`action.failed` (enforce, auto).
 Anything refused → `escalated`, with every reason. plan.approved → signatures, allowlist,
 freshness → the same path with the human's blessing, or asked again when the approval is stale
 or the target moved since its dry run. A plan already applied is reported, never repeated.
@@ -17,7 +18,7 @@ from datetime import datetime, timedelta
 
 from orchestrator.act import kube_events, replies
 from orchestrator.act.apply import Applied, apply_step, dry_run_step
-from orchestrator.act.approval import check_decision, sign_request
+from orchestrator.act.approval import check_decision, check_proposal, sign_request
 from orchestrator.act.assess import Assessment, Step, assess
 from orchestrator.act.budget import Budget
 from orchestrator.act.policy import Mode, Policy
@@ -26,7 +27,7 @@ from orchestrator.act.targets import same_object
 from orchestrator.adapters.kube_writes import KubeWrites
 from orchestrator.context import ObjectRef
 from orchestrator.envelope import Outgoing
-from orchestrator.events import PlanApproved, PlanRejected
+from orchestrator.events import PlanApproved, PlanProposed, PlanRejected
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class Executor:
     cluster_name: str | None
     executor_key: bytes | None
     console_key: bytes | None
+    agent_key: bytes | None
     runbook_actions: Callable[[], dict[str, frozenset[str]]]
     budget_namespace: str
     instance: str
@@ -50,7 +52,11 @@ class Executor:
     policy_error: str | None = None
 
 
-def on_proposed(ex: Executor, inc: Incoming) -> Outgoing:
+def on_proposed(ex: Executor, inc: Incoming, proposed: PlanProposed) -> Outgoing:
+    why = check_proposal(proposed, agent_key=ex.agent_key)
+    if why is not None:
+        log.warning("not acting on proposal %s of %s: %s", inc.event_id, inc.incident_key, why)
+        return replies.escalate(inc, "policy", f"plan {inc.plan.plan_id} not acted on: {why}")
     return _run(ex, inc)
 
 

@@ -72,6 +72,9 @@ class Service:
                           timeout=s.request_timeout_seconds) if conn.available else None
         signing = secret_from(s.signing_key, s.signing_key_file, name="EXECUTOR_SIGNING_KEY")
         console = secret_from(s.console_key, s.console_key_file, name="EXECUTOR_CONSOLE_KEY")
+        agent = secret_from(s.agent_key, s.agent_key_file, name="EXECUTOR_AGENT_KEY")
+        if agent is None:
+            log.warning("no EXECUTOR_AGENT_KEY: proposals cannot be verified and are refused")
         if signing is None:
             log.warning("no EXECUTOR_SIGNING_KEY: plans that need a human will be escalated")
         if console is None:
@@ -89,6 +92,7 @@ class Service:
             kube=kube, policy=policy, mode=s.mode or policy.mode, cluster_name=s.cluster_name,
             executor_key=signing.encode() if signing else None,
             console_key=console.encode() if console else None,
+            agent_key=agent.encode() if agent else None,
             runbook_actions=runbook_actions, budget_namespace=s.budget_namespace,
             instance=s.instance, approval_ttl=timedelta(seconds=s.approval_ttl_seconds),
             clock_skew=timedelta(seconds=s.clock_skew_seconds), clock=lambda: datetime.now(UTC),
@@ -121,7 +125,7 @@ class Service:
         hint = event.extensions.get("partitionkey")
         if event.type == PLAN_PROPOSED:
             proposed = event.parse(PlanProposed)
-            return on_proposed(ex, _incoming(proposed, event.id, hint))
+            return on_proposed(ex, _incoming(proposed, event.id, hint), proposed)
         if event.type == PLAN_APPROVED:
             approved = event.parse(PlanApproved)
             return on_approved(ex, _incoming(approved, event.id, hint), approved)

@@ -32,6 +32,7 @@ from orchestrator.events import (
 )
 from orchestrator.keys import event_id
 from orchestrator.settings.agent import AgentSettings
+from orchestrator.signing import sign_proposal
 
 log = logging.getLogger(__name__)
 STAGE = "agent"
@@ -42,6 +43,7 @@ class Agent:
 
     def __init__(self, *, retriever: Knowledge, llm: LLM | None, audit: ObjectStore | None,
                  options: Options, limits: Limits, guards: Guards | None = None,
+                 signing_key: bytes | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  closers: tuple[Callable[[], None], ...] = ()) -> None:
         self.retriever = retriever
@@ -49,6 +51,7 @@ class Agent:
         self.planner = GeminiPlanner(llm, limits=limits) if llm is not None else None
         self.audit = audit
         self.guards = guards or Guards(incident_limit=limits.token_budget)
+        self.signing_key = signing_key
         self.options = options
         self.clock = clock
         self._closers = closers
@@ -56,6 +59,7 @@ class Agent:
     @classmethod
     def from_env(cls) -> Agent:
         from orchestrator.decide.wiring import audit_store, guards, knowledge, language_model
+        from orchestrator.settings.common import secret_from
 
         s = AgentSettings()
         llm = language_model(s)
@@ -70,8 +74,12 @@ class Agent:
                         prompt_runbooks=s.prompt_runbooks)
         closers = (close_kb,) + ((llm.close,) if llm else ())
         audit = audit_store(s)
+        key = secret_from(s.signing_key, s.signing_key_file, name="AGENT_SIGNING_KEY")
+        if key is None:
+            log.warning("no AGENT_SIGNING_KEY: the executor will refuse every plan proposed here")
         return cls(retriever=retriever, llm=llm, audit=audit, options=options, limits=limits,
-                   guards=guards(s, audit), closers=closers)
+                   guards=guards(s, audit), signing_key=key.encode() if key else None,
+                   closers=closers)
 
     def close(self) -> None:
         for close in self._closers:
@@ -97,9 +105,11 @@ class Agent:
         log.info("proposing plan %s (%s, confidence %.2f): %s", plan.plan_id, plan.model,
                  plan.confidence, ", ".join(f"{a.type} {a.target.key}" for a in plan.actions))
         ctx = enriched.context
-        return Outgoing(PLAN_PROPOSED, out_id, STAGE, key,
-                        PlanProposed(incident_key=key, alert=alert, plan=plan, target=ctx.target,
-                                     owners=ctx.owners),
+        proposed = PlanProposed(incident_key=key, alert=alert, plan=plan, target=ctx.target,
+                                owners=ctx.owners)
+        if self.signing_key is not None:
+            proposed = sign_proposal(self.signing_key, proposed)
+        return Outgoing(PLAN_PROPOSED, out_id, STAGE, key, proposed,
                         partition_key=partition_key(plan.actions[0].target, ctx)
                         if plan.actions else alert.fingerprint)
 

@@ -28,7 +28,8 @@ from orchestrator.resources import functions_dir, runbooks_dir
 log = logging.getLogger(__name__)
 
 FUNCTIONS = ("ingest", "router", "agent", "executor", "console")
-_SECRETS = ("ingest_token", "console_api_token", "executor_signing_key", "console_signing_key")
+_SECRETS = ("ingest_token", "console_api_token", "agent_signing_key", "executor_signing_key",
+            "console_signing_key")
 
 
 @dataclass
@@ -139,6 +140,7 @@ class Stack:
             "EXECUTOR_POLICY_FILE": str(self.policy_file()),
             "EXECUTOR_SIGNING_KEY": s["executor_signing_key"],
             "EXECUTOR_CONSOLE_KEY": s["console_signing_key"],
+            "EXECUTOR_AGENT_KEY": s["agent_signing_key"],
             "EXECUTOR_BUDGET_NAMESPACE": "default",
         }
         if self.options.cluster_name:
@@ -148,7 +150,7 @@ class Stack:
         per: dict[str, dict[str, str]] = {
             "ingest": {"INGEST_TOKEN": s["ingest_token"], "INGEST_BROKER_URL": broker_url},
             "router": {},
-            "agent": {"AGENT_AUDIT_DIR": audit},
+            "agent": {"AGENT_AUDIT_DIR": audit, "AGENT_SIGNING_KEY": s["agent_signing_key"]},
             "executor": executor,
             "console": {
                 "CONSOLE_AUDIT_DIR": audit,

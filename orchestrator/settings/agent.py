@@ -27,6 +27,14 @@ class AgentSettings(BaseSettings):
     gemini_api_key_file: Path | None = None
     """File holding the key (a mounted Secret); used when the key variable is empty."""
 
+    signing_key: SecretStr | None = None
+    """HMAC key the agent signs its `plan.proposed` events with; the executor verifies them with
+    the same key (`EXECUTOR_AGENT_KEY`) and refuses unsigned or forged proposals. Without it
+    the agent still plans, but the executor will act on none of its plans."""
+
+    signing_key_file: Path | None = None
+    """File holding `signing_key` (a mounted Secret); used when `signing_key` is empty."""
+
     model: str = "gemini-2.5-flash"
     """Gemini model name: fast and cheap enough to plan within a function's request timeout."""
 

@@ -46,6 +46,14 @@ class ExecutorSettings(BaseSettings):
     console_key_file: Path | None = None
     """File holding `console_key` (a mounted Secret); used when `console_key` is empty."""
 
+    agent_key: SecretStr | None = None
+    """The agent's signing key (`AGENT_SIGNING_KEY`), to verify `plan.proposed` events: a plan
+    is acted on only when the agent signed it. Without it every proposal is refused as
+    unverifiable, in every mode."""
+
+    agent_key_file: Path | None = None
+    """File holding `agent_key` (a mounted Secret); used when `agent_key` is empty."""
+
     approval_ttl_seconds: float = Field(default=900.0, gt=0)
     """How long an approval request stays valid, in seconds (15 min): a human decision older
     than this is about a cluster that may have moved on, so the executor asks again."""

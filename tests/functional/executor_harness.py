@@ -25,12 +25,14 @@ from orchestrator.events import MODELS, PLAN_PROPOSED, Alert, PlanProposed
 from orchestrator.keys import incident_key
 from orchestrator.models import Frozen
 from orchestrator.plan import Action, Citation, Plan
+from orchestrator.signing import sign_proposal
 from tests.fakes.kube_api import FakeKubeAPI, RecordedRequest
 
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER = "test-cluster"
 EXECUTOR_KEY = "executor-test-key-0123456789"
 CONSOLE_KEY = "console-test-key-9876543210"
+AGENT_KEY = "agent-test-key-5647382910"
 BUDGET_NS = "incident-orchestrator"
 STARTS = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 ENFORCE = """
@@ -103,7 +105,11 @@ class Harness:
         self.replies.append(reply)
         return reply
 
-    def propose(self, proposal: PlanProposed, **kw: Any) -> Reply:
+    def propose(self, proposal: PlanProposed, *, signed: bool = True, **kw: Any) -> Reply:
+        """Send a proposal as the agent would: signed with the agent's key (`signed=False`
+        sends it as it is, e.g. unsigned or forged)."""
+        if signed:
+            proposal = sign_proposal(AGENT_KEY.encode(), proposal)
         return self.send(PLAN_PROPOSED, proposal, **kw)
 
     def new_client(self) -> Any:
@@ -153,6 +159,7 @@ def harness_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
             "EXECUTOR_KUBECONFIG": kubeconfig, "EXECUTOR_IN_CLUSTER": "false",
             "EXECUTOR_POLICY_FILE": str(policy), "EXECUTOR_CLUSTER_NAME": CLUSTER,
             "EXECUTOR_SIGNING_KEY": EXECUTOR_KEY, "EXECUTOR_CONSOLE_KEY": CONSOLE_KEY,
+            "EXECUTOR_AGENT_KEY": AGENT_KEY,
             "EXECUTOR_BUDGET_NAMESPACE": BUDGET_NS, "EXECUTOR_INSTANCE": "executor-test-0",
             "EXECUTOR_RUNBOOKS_DIR": str(books),
         }.items():

@@ -30,6 +30,7 @@ CANARIES = {
     "geminiApiKey": "canary-gemini-9c1e47",
     "ingestToken": "canary-ingest-5a8d21",
     "apiToken": "canary-api-0f7b33",
+    "agentSigningKey": "canary-agentkey-8d1f52",
     "executorSigningKey": "canary-execkey-6e2c90",
     "consoleSigningKey": "canary-conskey-3b9a12",
     "slackSigningSecret": "canary-slacksig-7d4e58",

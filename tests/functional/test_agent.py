@@ -15,6 +15,7 @@ from cloudevents.http import CloudEvent
 
 from orchestrator.adapters.objects import LocalDirStore, MinioStore
 from orchestrator.events import ALERT_RECEIVED, ESCALATED, Escalated
+from orchestrator.signing import proposal_payload, verify
 from tests import incidents as inc
 from tests.fakes.s3 import s3_server
 from tests.functional.agent_support import ROOT, AgentClient, agent_app, build_index, record_plan
@@ -50,6 +51,23 @@ def test_crashloop_becomes_a_proposed_plan_keyed_by_the_deployment(agent: AgentC
     assert proposed.target == inc.POD and proposed.owners == [inc.RS, inc.DEPLOY]
     assert proposed.plan.retrieval[0].runbook == "k8s_crashloop"
     assert proposed.plan.retrieval[0].retriever == "exact"
+
+
+def test_proposals_carry_the_agents_signature_over_the_whole_proposal(
+        monkeypatch: pytest.MonkeyPatch, qdrant: Path, tmp_path: Path) -> None:
+    key = "agent-key-under-test-0123456789"
+    (tmp_path / "agent-signing-key").write_text(key + "\n")  # a mounted Secret ends in a newline
+    with agent_app(monkeypatch, qdrant=qdrant, audit=tmp_path / "audit",
+                   env={"AGENT_SIGNING_KEY_FILE": str(tmp_path / "agent-signing-key")}) as a:
+        proposed = a.send(inc.crashloop()).proposed()
+    assert proposed.signature is not None
+    assert verify(key.encode(), proposal_payload(proposed), proposed.signature)
+    moved = proposed.model_copy(update={"owners": proposed.owners[:1]})
+    assert not verify(key.encode(), proposal_payload(moved), proposed.signature)
+
+
+def test_without_a_signing_key_proposals_go_out_unsigned(agent: AgentClient) -> None:
+    assert agent.send(inc.crashloop()).proposed().signature is None  # the executor refuses it
 
 
 def test_redelivery_gives_the_same_event_and_plan_ids(agent: AgentClient) -> None:

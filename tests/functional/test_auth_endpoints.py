@@ -518,3 +518,46 @@ def test_a_forged_approval_request_approved_by_a_human_writes_nothing(
     assert reply.data["reason"] == "approval-invalid", reply.data
     assert "executor's signature" in reply.data["detail"]
     assert len(env.writes()) == writes
+
+
+@pytest.mark.slow
+def test_forged_proposals_on_the_broker_write_nothing(env: Env,
+                                                      approved: dict[str, Any]) -> None:
+    """The broker's ingress takes any well-formed event: a plan within policy (restart the
+    alerted Deployment, which enforce mode runs without a human) posted there by anyone but the
+    agent is refused for its signature, not for its content."""
+    writes = len(env.writes())
+    (genuine,) = [e for e in env.broker.events(env.key)
+                  if e.attributes["type"] == "incident.plan.proposed"]
+    assert genuine.data["signature"].startswith("hmac-sha256:")
+    restart = [{"type": "rollout_restart", "parameters": {}, "reason": "restart it",
+                "target": {"kind": "Deployment", "namespace": NS, "name": APP}}]
+    forged_plan = {**genuine.data["plan"], "plan_id": "forged-plan-2", "actions": restart}
+    forgeries = {
+        "unsigned": {**genuine.data, "plan": forged_plan, "signature": None},
+        "signature made up": {**genuine.data, "plan": forged_plan,
+                              "signature": "hmac-sha256:" + "4" * 64},
+        "signed, then altered": {**genuine.data, "plan": {**genuine.data["plan"],
+                                                          "actions": restart}},
+    }
+    sent = {}
+    for name, data in forgeries.items():
+        headers = {**{f"ce-{k}": v for k, v in genuine.attributes.items()
+                      if k != "datacontenttype"},
+                   "ce-id": f"forged-{uuid.uuid4().hex[:12]}", "content-type": "application/json"}
+        _post_to_broker(env, headers, json.dumps(data).encode())
+        sent[name] = headers["ce-id"]
+    direct = {**{f"ce-{k}": v for k, v in genuine.attributes.items() if k != "datacontenttype"},
+              "ce-id": "forged-direct-1", "content-type": "application/json"}
+    r = httpx.post(env.stack.urls["executor"], content=json.dumps(forgeries["unsigned"]),
+                   headers=direct, trust_env=False)
+    assert r.status_code == 200 and r.json()["reason"] == "policy", r.text
+    env.idle()
+    by_id = {e.attributes["id"]: e for e in env.broker.events(env.key)}
+    for name, forged_id in sent.items():
+        reply = by_id[event_id(env.key, "executor", forged_id)]
+        assert reply.attributes["type"] == "incident.escalated", (name, reply.data)
+        assert reply.data["reason"] == "policy", (name, reply.data)
+        assert "signed by the agent" in reply.data["detail"] or \
+            "agent's signature" in reply.data["detail"], (name, reply.data)
+    assert len(env.writes()) == writes, [r.path for r in env.writes()[writes:]]

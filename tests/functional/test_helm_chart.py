@@ -171,7 +171,8 @@ def test_no_secret_value_appears_outside_a_secret(value_set: str) -> None:
 def test_empty_tokens_and_keys_are_generated_not_left_empty() -> None:
     (secret,) = render("default").of_kind("Secret")
     data = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
-    for key in ("ingest-token", "api-token", "executor-signing-key", "console-signing-key",
+    for key in ("ingest-token", "api-token", "agent-signing-key", "executor-signing-key",
+                "console-signing-key",
                 "minio-access-key", "minio-secret-key", "qdrant-api-key"):
         assert len(data[key]) >= 20, key
     assert "gemini-api-key" not in data and "slack-bot-token" not in data
@@ -223,6 +224,19 @@ def test_approvals_off_means_no_signing_keys_anywhere() -> None:
         assert not {"executor-signing-key", "console-signing-key"} & mounted, fn
     assert {"executor-signing-key", "console-signing-key"} <= _secret_files("default",
                                                                              "executor")[0]
+
+
+@pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
+def test_agent_signs_and_executor_verifies_with_the_same_key(value_set: str) -> None:
+    """Approvals or not, the executor acts only on proposals the agent signed: both mount the
+    agent's key, and nothing else does."""
+    for fn in FUNCTIONS:
+        mounted, files = _secret_files(value_set, fn)
+        assert ("agent-signing-key" in mounted) == (fn in ("agent", "executor")), fn
+    assert _secret_files(value_set, "agent")[1]["AGENT_SIGNING_KEY_FILE"].endswith(
+        "agent-signing-key")
+    assert _secret_files(value_set, "executor")[1]["EXECUTOR_AGENT_KEY_FILE"].endswith(
+        "agent-signing-key")
 
 
 def _runbooks_configmap(value_set: str) -> dict[str, str]:
