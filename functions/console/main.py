@@ -1,5 +1,7 @@
 """Console function: the audit log, notifications, approvals (Slack, API, web), the dead-letter
-sink, the sweep and the incident pages, routed by path to `orchestrator.console`."""
+sink, the sweep and the incident pages, routed by path to `orchestrator.console`. A console
+with CONSOLE_SURFACE=public (the Service exposed outside the cluster) serves only the pages,
+the API and Slack."""
 
 import functions_framework
 
@@ -22,7 +24,12 @@ def handle(request):  # type: ignore[no-untyped-def]
     if len(body) > console.max_event_bytes:
         return json_response(413, {"error": f"body exceeds {console.max_event_bytes} bytes"})
     headers, path = dict(request.headers), request.path
-    if request.method == "POST" and (path == "/events" or (path == "/" and _is_event(headers))):
+    delivery = request.method == "POST" and (
+        path == "/events" or (path == "/" and _is_event(headers)))
+    if console.surface == "public" and (delivery or path in ("/deadletter", "/sweep")):
+        return json_response(404, {"error": f"{path} is not served by the public console: "
+                                   "events, dead letters and sweeps go to the cluster-local one"})
+    if delivery:
         return serve_event(headers, body, console.on_event)
     if path == "/deadletter":
         return console.on_deadletter(headers, body)

@@ -57,6 +57,8 @@ class Console:
     stale_after: timedelta = timedelta(hours=1)
     refresh_seconds: int = 15
     max_event_bytes: int = 8 * 1024 * 1024
+    surface: str = "all"
+    """`public`: broker deliveries, dead letters and the sweep are not served (see settings)."""
     clock: Callable[[], datetime] = field(default=_now)
     closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -108,7 +110,7 @@ class Console:
             slack_response_prefix=s.slack_response_url_prefix,
             stale_after=timedelta(seconds=s.stale_after_seconds),
             refresh_seconds=s.refresh_seconds, max_event_bytes=s.max_event_bytes,
-            closers=closers)
+            surface=s.surface, closers=closers)
 
     def close(self) -> None:
         for close in self.closers:

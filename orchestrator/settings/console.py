@@ -100,6 +100,13 @@ class ConsoleSettings(BaseSettings):
     """Timeout of one call to Slack or the webhook, in seconds: Slack wants its interactivity
     answer within 3 s, and a stuck webhook must turn into a retried delivery, not a hang."""
 
+    surface: Literal["all", "public"] = "all"
+    """Which endpoints this process serves. `all`: every one (the cluster-local console the
+    broker delivers to). `public`: only what people and Slack use (the web page, the HTTP API,
+    Slack interactivity, health): the Service exposed outside the cluster must not take broker
+    deliveries, dead letters or sweeps, which carry no credential of their own and may only come
+    from inside the cluster."""
+
     public_url: str = ""
     """The console's external URL (`https://console.example.com`), for links in messages and
     the cookie's Secure flag. Empty = messages carry no link."""

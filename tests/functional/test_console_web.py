@@ -22,6 +22,7 @@ from tests.functional.console_support import (
     console_app,
     console_env,
     deliver,
+    wire,
 )
 
 XSS = {
@@ -228,3 +229,33 @@ def test_forged_or_expired_sessions_are_not_logged_in() -> None:
     assert s.read("garbage", now=1000.0) is None
     # Rotating the API token logs everybody out.
     assert Sessions("rotated", 3600).read(cookie, now=1000.0) is None
+
+
+def test_the_public_console_serves_people_not_the_broker(
+        tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chart exposes a second console (CONSOLE_SURFACE=public) when the console must be
+    reachable from outside: it shares the audit log, but what only the broker may send (events,
+    dead letters) and the sweep get 404 there, before anything is read or written."""
+    story = Story()
+    console_env(monkeypatch, tmp_path / "audit", sink.url)
+    assert deliver(console_app().test_client(), story.alert_received()).status_code == 202
+    console_env(monkeypatch, tmp_path / "audit", sink.url, CONSOLE_SURFACE="public")
+    public = console_app().test_client()
+    before = sorted(p.name for p in (tmp_path / "audit").rglob("*"))
+    headers, body = wire(story.escalated())
+
+    refused = [deliver(public, story.escalated()),
+               public.post("/", data=body, headers=headers),
+               public.post("/deadletter", data=b"{}", headers={"ce-specversion": "1.0",
+                                                                "ce-type": "incident.escalated",
+                                                                "ce-id": "dl-1"}),
+               public.post("/sweep", headers=AUTH)]
+    assert [r.status_code for r in refused] == [404] * 4
+    assert "cluster-local" in refused[0].get_json()["error"]
+    assert sorted(p.name for p in (tmp_path / "audit").rglob("*")) == before
+    assert public.get("/healthz").status_code == 200
+    assert public.get("/login").status_code == 200
+    listed = public.get("/api/incidents", headers=AUTH).get_json()
+    assert [i["incident_key"] for i in listed["incidents"]] == [story.key]
+    __import__("orchestrator.console.service").console.service.reset()
+

@@ -8,6 +8,7 @@ import copy
 from typing import Any
 
 import pytest
+import yaml
 
 from orchestrator import events
 from orchestrator.local.triggers import EventingConfig, load_documents, load_eventing
@@ -195,3 +196,24 @@ def test_event_policy_only_when_oidc_is_enabled_and_only_for_the_bindings() -> N
     assert refs == {b["metadata"]["name"] for b in render("enforce-everywhere").of_kind(
         "SinkBinding")}
     assert {"sub": "system:serviceaccount:ops:pager"} in policy["spec"]["from"]
+
+
+@pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
+def test_the_broker_reaches_only_the_cluster_local_console(value_set: str) -> None:
+    """Deliveries and dead letters carry no credential: they go to the cluster-local console.
+    A public console, when asked for, is a second Service serving people and Slack only."""
+    rendered = render(value_set)
+    internal = rendered.function("console")
+    assert internal["metadata"]["labels"]["networking.knative.dev/visibility"] == "cluster-local"
+    assert "CONSOLE_SURFACE" not in rendered.env("console")
+    public = [s for s in rendered.of_kind("Service")
+              if s["metadata"]["name"] == f"{FULLNAME}-console-web"]
+    wanted = not VALUE_SETS[value_set].get("console", {}).get("clusterLocal", True)
+    assert len(public) == int(wanted)
+    if public:
+        assert "networking.knative.dev/visibility" not in public[0]["metadata"]["labels"]
+        assert rendered.env("console-web")["CONSOLE_SURFACE"] == "public"
+    bound = {b["spec"]["subject"]["name"] for b in rendered.of_kind("SinkBinding")}
+    assert {f"{FULLNAME}-console"} | ({f"{FULLNAME}-console-web"} if wanted else set()) <= bound
+    for obj in rendered.of_kind("Trigger") + rendered.of_kind("Broker"):
+        assert "console-web" not in yaml.safe_dump(obj), obj["metadata"]["name"]

@@ -3,21 +3,25 @@ One function as a Knative Service. Call with
   (dict "root" $ "fn" "router" "prefix" "ROUTER_" "env" <YAML list text> "secretKeys" (list ...)
         "minScale" <int> "extraVolumes" <YAML text> "extraMounts" <YAML text>
         "revisionAnnotations" (dict ...) "brokerClient" <bool>)
-Every function runs the same image; FUNCTION_SOURCE picks its main.py.
+Every function runs the same image; FUNCTION_SOURCE picks its main.py. A second Service of the
+same function (the public console) adds "component" (its name suffix and component label) and
+"clusterLocal" (overriding the function's own value).
 */}}
 {{- define "orchestrator.ksvc" -}}
 {{- $root := .root }}
 {{- $fn := .fn }}
 {{- $cfg := index $root.Values $fn }}
-{{- $labels := include "orchestrator.labels" (dict "root" $root "component" $fn) }}
+{{- $component := .component | default $fn }}
+{{- $local := hasKey . "clusterLocal" | ternary .clusterLocal (hasKey $cfg "clusterLocal" | ternary $cfg.clusterLocal true) }}
+{{- $labels := include "orchestrator.labels" (dict "root" $root "component" $component) }}
 apiVersion: serving.knative.dev/v1
 kind: Service
 metadata:
-  name: {{ include "orchestrator.serviceName" (dict "root" $root "fn" $fn) }}
+  name: {{ include "orchestrator.serviceName" (dict "root" $root "fn" $component) }}
   namespace: {{ $root.Release.Namespace }}
   labels:
     {{- $labels | nindent 4 }}
-    {{- if (hasKey $cfg "clusterLocal" | ternary $cfg.clusterLocal true) }}
+    {{- if $local }}
     networking.knative.dev/visibility: cluster-local
     {{- end }}
 spec:
