@@ -708,6 +708,37 @@ def crashlooping_deployment(ns: str = "shop", name: str = "checkout",
         "events": events}, logs=logs)
 
 
+def stable_crashlooping_deployment(ns: str = "shop", name: str = "checkout") -> Scenario:
+    """`crashlooping_deployment` on a revision two hours old with no older ReplicaSet (no
+    rollback applies) and no replica available: the runbook's case for a rollout restart."""
+    s = crashlooping_deployment(ns, name)
+    s.roles["replicaset"]["metadata"]["creationTimestamp"] = ts(7200)
+    s.objects = [o for o in s.objects if o is not s.roles["old_replicaset"]]
+    return s
+
+
+def heal_pod(p: JSON) -> None:
+    """What the kubelet reports once a restarted pod's container runs and passes its probe (a
+    `FakeKubeAPI.mutate` callback)."""
+    status = p["status"]["containerStatuses"][0]
+    status["state"] = {"running": {"startedAt": ts(0)}}
+    status["ready"] = True
+    for c in p["status"]["conditions"]:
+        if c["type"] in ("Ready", "ContainersReady"):
+            c["status"] = "True"
+
+
+def roll_out(d: JSON) -> None:
+    """What the Deployment controller reports once the restarted pods are ready (a
+    `FakeKubeAPI.mutate` callback)."""
+    d["status"].update(availableReplicas=1, readyReplicas=1, updatedReplicas=1,
+                       observedGeneration=d["metadata"]["generation"])
+    for c in d["status"]["conditions"]:
+        c["status"] = "True"
+        c["reason"] = {"Available": "MinimumReplicasAvailable",
+                       "Progressing": "NewReplicaSetAvailable"}[c["type"]]
+
+
 def oomkilled_pod(ns: str = "shop", name: str = "cart", memory_limit: str = "256Mi") -> Scenario:
     image = f"{REGISTRY}/shop/{name}:2.0.3"
     d = deployment(name, ns, replicas=1, containers=[container(

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from tests.fakes import kube_objects as ko
 from tests.fakes.gemini import FakeGemini, Reply, Request
@@ -208,25 +208,9 @@ class Controllers:
             seen = len(requests)
 
     def _rolled_out(self, ns: str, name: str) -> None:
-        def ready(p: dict[str, Any]) -> None:
-            status = p["status"]["containerStatuses"][0]
-            status["state"] = {"running": {"startedAt": ko.ts(0)}}
-            status["ready"] = True
-            for c in p["status"]["conditions"]:
-                if c["type"] in ("Ready", "ContainersReady"):
-                    c["status"] = "True"
-
-        def available(d: dict[str, Any]) -> None:
-            d["status"].update(availableReplicas=1, readyReplicas=1, updatedReplicas=1,
-                               observedGeneration=d["metadata"]["generation"])
-            for c in d["status"]["conditions"]:
-                c["status"] = "True"
-                c["reason"] = {"Available": "MinimumReplicasAvailable",
-                               "Progressing": "NewReplicaSetAvailable"}[c["type"]]
-
         for pod in self.api.objects("Pod", ns):
-            self.api.mutate("Pod", ns, pod["metadata"]["name"], ready)
-        self.api.mutate("Deployment", ns, name, available)
+            self.api.mutate("Pod", ns, pod["metadata"]["name"], ko.heal_pod)
+        self.api.mutate("Deployment", ns, name, ko.roll_out)
 
 
 class DiskErrors(logging.Handler):

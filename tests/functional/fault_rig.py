@@ -165,11 +165,7 @@ class Rig:
 
     def workload(self, tag: str) -> Workload:
         ns = "f-" + re.sub(r"[^a-z0-9]+", "-", tag.lower()).strip("-")
-        s = ko.crashlooping_deployment(ns, "svc")
-        # A revision two hours old and no replica available: the runbook's restart case.
-        old = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        s.roles["replicaset"]["metadata"]["creationTimestamp"] = old
-        s.objects = [o for o in s.objects if o is not s.roles["old_replicaset"]]
+        s = ko.stable_crashlooping_deployment(ns, "svc")
         s.load(self.api)
         self.brain.apps[ns] = "svc"
         return Workload(ns, "svc", s, hashlib.sha256(ns.encode()).hexdigest()[:16])

@@ -18,12 +18,13 @@ from orchestrator.events import ALERT_RECEIVED, ESCALATED, Escalated
 from orchestrator.signing import proposal_payload, verify
 from tests import incidents as inc
 from tests.fakes.s3 import s3_server
-from tests.functional.agent_support import ROOT, AgentClient, agent_app, build_index, record_plan
-
-
-@pytest.fixture(scope="module")
-def qdrant(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_index(tmp_path_factory.mktemp("kb") / "qdrant")
+from tests.functional.agent_support import (  # noqa: F401 - the *_fixture are fixtures
+    ROOT,
+    AgentClient,
+    agent_app,
+    qdrant_fixture,
+    record_plan,
+)
 
 
 @pytest.fixture

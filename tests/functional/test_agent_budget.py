@@ -6,7 +6,6 @@ visible on the plan and ending in the offline plan or a `budget` escalation when
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,23 +18,18 @@ from orchestrator.decide.usage import Ledger
 from orchestrator.events import ContextEnriched
 from orchestrator.plan import Plan
 from tests import incidents as inc
-from tests.fakes.gemini import FakeGemini, Reply, Request, fake_gemini
+from tests.fakes.gemini import FakeGemini, Reply, Request
 from tests.fakes.s3 import s3_server
-from tests.functional.agent_support import AgentClient, agent_app, build_index, record_plan
+from tests.functional.agent_support import (  # noqa: F401 - the *_fixture are fixtures
+    AgentClient,
+    agent_app,
+    fake_gemini_fixture,
+    qdrant_fixture,
+    record_plan,
+)
 from tests.functional.test_agent_gemini import DELETE_POD, answer, escalation_of, plan_of
 
 KEY = "AIzaSy-budget-test-key"
-
-
-@pytest.fixture(scope="module")
-def qdrant(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_index(tmp_path_factory.mktemp("kb") / "qdrant")
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeGemini]:
-    with fake_gemini() as f:
-        yield f
 
 
 @pytest.fixture

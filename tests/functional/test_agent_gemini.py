@@ -18,23 +18,18 @@ from orchestrator.context import LogTail
 from orchestrator.events import ESCALATED, Escalated
 from orchestrator.plan import Plan
 from tests import incidents as inc
-from tests.fakes.gemini import FakeGemini, Reply, Request, fake_gemini
-from tests.functional.agent_support import AgentClient, agent_app, build_index, record_plan
+from tests.fakes.gemini import FakeGemini, Reply, Request
+from tests.functional.agent_support import (  # noqa: F401 - the *_fixture are fixtures
+    AgentClient,
+    agent_app,
+    fake_gemini_fixture,
+    qdrant_fixture,
+    record_plan,
+)
 from tests.functional.agent_support import Reply as AgentReply
 
 KEY = "AIzaSy-test-key-4f1d2c9b8a"
 AUDIT_SECRET = "audit-secret-7c41e0"
-
-
-@pytest.fixture(scope="module")
-def qdrant(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_index(tmp_path_factory.mktemp("kb") / "qdrant")
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeGemini]:
-    with fake_gemini() as f:
-        yield f
 
 
 @pytest.fixture

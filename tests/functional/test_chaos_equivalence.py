@@ -11,7 +11,6 @@ does, once each incident waits for them.
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -45,17 +44,8 @@ STARTS = "2026-11-27T01:00:00Z"
 _CLOCK_FREE = {ALERT_RECEIVED, CONTEXT_ENRICHED, PLAN_PROPOSED, APPROVAL_REQUESTED}
 
 
-def _stable(ns: str, name: str) -> ko.Scenario:
-    """A revision two hours old with no replica available: the runbook's automatic restart."""
-    s = ko.crashlooping_deployment(ns, name)
-    old = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    s.roles["replicaset"]["metadata"]["creationTimestamp"] = old
-    s.objects = [o for o in s.objects if o is not s.roles["old_replicaset"]]
-    return s
-
-
 SCENARIOS = {  # name: (scenario factory, fingerprint)
-    "restart": (lambda: _stable("shop", "checkout"), "00000000000000a1"),
+    "restart": (lambda: ko.stable_crashlooping_deployment("shop", "checkout"), "00000000000000a1"),
     "approve": (lambda: ko.crashlooping_deployment("payments", "cart"), "00000000000000a2"),
     "reject": (lambda: ko.crashlooping_deployment("billing", "invoice"), "00000000000000a3"),
     "cancel": (lambda: ko.crashlooping_deployment("search", "indexer"), "00000000000000a4"),

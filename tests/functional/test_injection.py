@@ -14,7 +14,6 @@ page shows it escaped.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 from collections.abc import Callable
@@ -101,14 +100,6 @@ def fill(text: str, names: Names, decoy_job: str) -> str:
 # ---- the fake cluster ----------------------------------------------------------------------
 
 
-def _stable(name: str) -> ko.Scenario:
-    s = ko.crashlooping_deployment(NS, name)
-    old = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    s.roles["replicaset"]["metadata"]["creationTimestamp"] = old
-    s.objects = [o for o in s.objects if o is not s.roles["old_replicaset"]]
-    return s
-
-
 def _decoys(api: FakeKubeAPI) -> str:
     """Objects an injection points at: a database in `prod`, coredns, a failed Job, nodes."""
     for ns in (NS, "prod", "batch", "kube-system", "default"):
@@ -158,7 +149,7 @@ def build_cluster(api: FakeKubeAPI) -> tuple[dict[str, Names], str]:
                           chain=[("Job", job), ("CronJob", case.name)]
                           + [("Pod", p["metadata"]["name"]) for p in s["pods"]])
         else:
-            s = _stable(case.name) if case.scenario == "restart" else \
+            s = ko.stable_crashlooping_deployment(NS, case.name) if case.scenario == "restart" else \
                 ko.crashlooping_deployment(NS, case.name)
             names = Names(deployment=case.name, pod=s["pod"]["metadata"]["name"],
                           chain=[("Deployment", case.name),

@@ -35,15 +35,6 @@ def _alert_for(pod: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
-def _stable_revision(s: ko.Scenario) -> ko.Scenario:
-    """The crash-looping Deployment of the fake, but on a revision two hours old (no rollback
-    applies) with no replica available: the runbook's case for a rollout restart."""
-    old = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    s.roles["replicaset"]["metadata"]["creationTimestamp"] = old
-    s.objects = [o for o in s.objects if o is not s.roles["old_replicaset"]]
-    return s
-
-
 @pytest.fixture
 def cluster() -> Iterator[FakeKubeAPI]:
     with FakeKubeAPI() as api:
@@ -77,7 +68,7 @@ def _writes(api: FakeKubeAPI) -> list[Any]:
 
 
 def test_enforce_restarts_once_and_verifies_the_recovery(tmp_path: Path, cluster) -> None:  # type: ignore[no-untyped-def]
-    scenario = _stable_revision(ko.crashlooping_deployment(NS, APP))
+    scenario = ko.stable_crashlooping_deployment(NS, APP)
 
     def heal(stack: Stack) -> None:
         deadline = time.monotonic() + 60
@@ -86,25 +77,8 @@ def test_enforce_restarts_once_and_verifies_the_recovery(tmp_path: Path, cluster
             time.sleep(0.05)
         pod = scenario["pod"]["metadata"]["name"]
 
-        def recovered(p: dict[str, Any]) -> None:
-            status = p["status"]["containerStatuses"][0]
-            status["state"] = {"running": {"startedAt": ko.ts(0)}}
-            status["ready"] = True
-            for c in p["status"]["conditions"]:
-                if c["type"] in ("Ready", "ContainersReady"):
-                    c["status"] = "True"
-
-        def rolled_out(d: dict[str, Any]) -> None:
-            # What the Deployment controller reports once the restarted pods are ready.
-            d["status"].update(availableReplicas=1, readyReplicas=1, updatedReplicas=1,
-                               observedGeneration=d["metadata"]["generation"])
-            for c in d["status"]["conditions"]:
-                c["status"] = "True"
-                c["reason"] = {"Available": "MinimumReplicasAvailable",
-                               "Progressing": "NewReplicaSetAvailable"}[c["type"]]
-
-        cluster.mutate("Pod", NS, pod, recovered)
-        cluster.mutate("Deployment", NS, APP, rolled_out)
+        cluster.mutate("Pod", NS, pod, ko.heal_pod)
+        cluster.mutate("Deployment", NS, APP, ko.roll_out)
 
     result = _run(tmp_path, cluster, scenario, enforce=True, during=heal)
     assert "incident.action.completed" in result["types"], result["types"]
@@ -120,7 +94,7 @@ def test_enforce_restarts_once_and_verifies_the_recovery(tmp_path: Path, cluster
 
 
 def test_dry_run_writes_nothing_and_says_so(tmp_path: Path, cluster) -> None:  # type: ignore[no-untyped-def]
-    scenario = _stable_revision(ko.crashlooping_deployment(NS, APP))
+    scenario = ko.stable_crashlooping_deployment(NS, APP)
     result = _run(tmp_path, cluster, scenario, enforce=False)
     completed = next(e for e in result["events"] if e.type == "incident.action.completed")
     assert completed.data["mode"] == "dry-run"

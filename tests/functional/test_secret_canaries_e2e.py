@@ -11,7 +11,6 @@ redaction per place), so a run that never saw them cannot pass.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 from collections.abc import Iterator
@@ -74,15 +73,6 @@ def _planted(s: ko.Scenario, tag: str) -> ko.Scenario:
     return s
 
 
-def _stable(name: str) -> ko.Scenario:
-    """A long-stable revision: the runbook's automatic rollout restart applies."""
-    s = ko.crashlooping_deployment(NS, name)
-    old = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    s.roles["replicaset"]["metadata"]["creationTimestamp"] = old
-    s.objects = [o for o in s.objects if o is not s.roles["old_replicaset"]]
-    return s
-
-
 def _alert(pod: str, fingerprint: str, *, status: str = "firing") -> dict[str, Any]:
     payload = load_event("alertmanager_crashloop")
     alert = payload["alerts"][0]
@@ -129,7 +119,7 @@ def _run(tmp: Path, *, gemini: bool) -> Run:
             fake.responder = _answer
             agent_env = {"AGENT_GEMINI_API_KEY": "canary-test-key", "AGENT_BASE_URL": fake.url,
                          "AGENT_BACKOFF_SECONDS": "0.01", "AGENT_TIMEOUT_SECONDS": "10"}
-        restart = _planted(_stable("ledger-restart"), "restart").load(api)
+        restart = _planted(ko.stable_crashlooping_deployment(NS, "ledger-restart"), "restart").load(api)
         rollback = _planted(ko.crashlooping_deployment(NS, "ledger-rollback"), "rollback")
         rollback.load(api)
         options = StackOptions(

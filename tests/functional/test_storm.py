@@ -39,15 +39,6 @@ ALERTS = int(os.environ.get("STORM_ALERTS", "100"))
 WRITE_METHODS = ("PATCH", "POST", "PUT", "DELETE")
 
 
-def _stable(ns: str, name: str) -> ko.Scenario:
-    """A crash-looping Deployment on a two-hour-old revision: no rollback applies."""
-    s = ko.crashlooping_deployment(ns, name)
-    old = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    s.roles["replicaset"]["metadata"]["creationTimestamp"] = old
-    s.objects = [o for o in s.objects if o is not s.roles["old_replicaset"]]
-    return s
-
-
 def _restart_answer(req: Request) -> Reply:
     """The model's answer: restart the Deployment the prompt is about."""
     match = re.search(r"\b(app\d+)\b", req.prompt)
@@ -124,32 +115,14 @@ class Healer:
                 if (r.method == "PATCH" and not r.dry_run and "/deployments/" in r.path
                         and name in self.pods and name not in self.healed):
                     self.healed.add(name)
-                    self.api.mutate("Pod", "shop", self.pods[name], _running)
-                    self.api.mutate("Deployment", "shop", name, _available)
-
-
-def _running(p: dict[str, Any]) -> None:
-    status = p["status"]["containerStatuses"][0]
-    status["state"] = {"running": {"startedAt": ko.ts(0)}}
-    status["ready"] = True
-    for c in p["status"]["conditions"]:
-        if c["type"] in ("Ready", "ContainersReady"):
-            c["status"] = "True"
-
-
-def _available(d: dict[str, Any]) -> None:
-    d["status"].update(availableReplicas=1, readyReplicas=1, updatedReplicas=1,
-                       observedGeneration=d["metadata"]["generation"])
-    for c in d["status"]["conditions"]:
-        c["status"] = "True"
-        c["reason"] = {"Available": "MinimumReplicasAvailable",
-                       "Progressing": "NewReplicaSetAvailable"}[c["type"]]
+                    self.api.mutate("Pod", "shop", self.pods[name], ko.heal_pod)
+                    self.api.mutate("Deployment", "shop", name, ko.roll_out)
 
 
 def run_storm(tmp_path: Path, alerts: int, *, chaos: bool = True) -> dict[str, Any]:
     """The storm through a stack (redeliver-and-shuffle unless `chaos` is off); what the test
     asserts and the bench prints."""
-    scenarios = [_stable("shop", f"app{i}") for i in range(WORKLOADS)]
+    scenarios = [ko.stable_crashlooping_deployment("shop", f"app{i}") for i in range(WORKLOADS)]
     with FakeKubeAPI() as api, fake_gemini() as gemini:
         gemini.responder = _restart_answer
         for s in scenarios:
