@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from orchestrator import layout
 from orchestrator.adapters.broker import Publisher
 from orchestrator.adapters.objects import ObjectStore
 from orchestrator.console import audit
@@ -79,7 +80,7 @@ class Approvals:
 
 def register_plan(store: ObjectStore, plan_id: str, incident: str) -> None:
     """Remember which incident a plan belongs to, so a decision can name the plan alone."""
-    if audit.safe_name(plan_id):
+    if layout.safe_name(plan_id):
         store.put(f"{PLANS}/{plan_id}", incident.encode(), content_type="text/plain",
                   if_absent=True)
 
@@ -87,7 +88,7 @@ def register_plan(store: ObjectStore, plan_id: str, incident: str) -> None:
 def find_request(store: ObjectStore, plan_id: str) -> tuple[audit.Record, ApprovalRequested,
                                                             list[audit.Record]] | None:
     """The latest approval request for a plan, with all its incident's records."""
-    if not audit.safe_name(plan_id):
+    if not layout.safe_name(plan_id):
         return None
     raw = store.get(f"{PLANS}/{plan_id}")
     if raw is None:
@@ -123,7 +124,7 @@ def decide(a: Approvals, *, plan_id: str, decision: Verdict, approver: str, comm
     if found is None:
         raise PermanentError(f"no approval request for plan {plan_id!r}", status=404)
     record, req, records = found
-    marker = f"{DECISIONS}/{plan_id}/{audit.stamp(req.requested_at)}.json"
+    marker = f"{DECISIONS}/{plan_id}/{layout.stamp(req.requested_at)}.json"
     earlier = _earlier(a, marker, plan_id, req, decision)
     if earlier is not None:
         return earlier

@@ -9,14 +9,14 @@ Layout in the object store (MinIO, or a local folder in the embedded default):
   at-least-once and a re-emitted event may carry the same id with another `time`: the marker
   makes the first `time` the only one, and a redelivery after a half-done write completes it;
 - `fingerprints/<fingerprint>/<plan.created_at>-<event id>.json`: a copy of every
-  `incident.plan.proposed` record, which the agent reads to reuse a recent plan.
+  `incident.plan.proposed` record, which the agent reads to reuse a recent plan (the keys the
+  agent reads back are built in `orchestrator.layout`, shared by both).
 
 Records are immutable once written, so parsed records are cached per process.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -33,25 +33,14 @@ from orchestrator.adapters.objects import ObjectStore
 from orchestrator.envelope import Event
 from orchestrator.errors import PermanentError
 from orchestrator.events import PLAN_PROPOSED, PlanProposed
+from orchestrator.layout import file_id, plan_copy_key, safe_name, stamp
 
 log = logging.getLogger(__name__)
 
 INCIDENTS = "incidents"
 IDS = "ids"
-FINGERPRINTS = "fingerprints"
-STAMP = "%Y%m%dT%H%M%S%f"
-_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 _CACHE_SIZE = 4096
-
-
-def safe_name(value: str | None) -> bool:
-    """Can `value` be one segment of an object key (no `/`, no dot-names, bounded)?"""
-    return bool(value) and bool(_SAFE.match(value or "")) and value not in (".", "..")
-
-
-def stamp(when: datetime) -> str:
-    return when.astimezone(UTC).strftime(STAMP) + "Z"
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -107,11 +96,6 @@ def incident_of(event: Event) -> str:
     return key
 
 
-def _file_id(event_id: str) -> str:
-    # An id that cannot be a key segment is stored under its hash (ours are hex already).
-    return event_id if safe_name(event_id) else hashlib.sha256(event_id.encode()).hexdigest()[:32]
-
-
 def record_of(event: Event, *, now: datetime) -> Record:
     when = parse_time(event.time)
     text = event.time if when is not None and event.time else now.isoformat()
@@ -123,7 +107,7 @@ def record_of(event: Event, *, now: datetime) -> Record:
 def write(store: ObjectStore, event: Event, *, now: datetime) -> tuple[Record, bool]:
     """Append one event to its incident's log; True when this call wrote it (not a redelivery)."""
     record = record_of(event, now=now)
-    name = _file_id(record.id)
+    name = file_id(record.id)
     when = record.when if event.time else now
     key = f"{INCIDENTS}/{record.incidentkey}/{stamp(when)}-{name}.json"
     marker = f"{IDS}/{record.incidentkey}/{name}"
@@ -169,8 +153,7 @@ def _copy_plan(store: ObjectStore, record: Record) -> None:
     if not safe_name(fingerprint):
         log.warning("fingerprint %r cannot be a key segment; plan not indexed", fingerprint)
         return
-    created = stamp(proposed.plan.created_at)
-    key = f"{FINGERPRINTS}/{fingerprint}/{created}-{_file_id(record.id)}.json"
+    key = plan_copy_key(fingerprint, proposed.plan.created_at, record.id)
     store.put(key, record.to_json(), if_absent=True)
 
 

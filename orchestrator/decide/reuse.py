@@ -1,10 +1,9 @@
 """Plans already in the audit log for the same alert fingerprint: reuse and token accounting.
 
-The console writes, for every `incident.plan.proposed`, a create-only copy of the audit record at
-`fingerprints/<fingerprint>/<plan.created_at as YYYYmmddTHHMMSSffffffZ>-<event id>.json` (the
-record: `{"id", "type", "source", "subject", "time", "incidentkey", "partitionkey", "data"}`,
-`data` being the PlanProposed payload). The timestamp in the name lets the agent pick the
-recent ones without reading the others.
+The console writes, for every `incident.plan.proposed`, a create-only copy of the audit record
+under the fingerprint (`orchestrator.layout`: the record is `{"id", "type", "source", "subject",
+"time", "incidentkey", "partitionkey", "data"}`, `data` being the PlanProposed payload). The
+timestamp in the name lets the agent pick the recent ones without reading the others.
 
 A plan for the same fingerprint within the reopen window is reused instead of asking the LLM
 again: an alert that flaps, or fires again after a fix, costs one plan an hour, not one per
@@ -21,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from orchestrator import layout
 from orchestrator.adapters.objects import ObjectStore
 from orchestrator.decide.situation import Situation
 from orchestrator.decide.validate import InvalidPlan, Proposed, validate
@@ -30,9 +30,6 @@ from orchestrator.plan import Plan
 
 log = logging.getLogger(__name__)
 
-PREFIX = "fingerprints"
-_NAME = re.compile(r"^(\d{8}T\d{12})Z-([A-Za-z0-9_.-]+)\.json$")
-_STAMP = "%Y%m%dT%H%M%S%f"
 _NOTE = re.compile(r"^Reused plan \S+ of \S+ \(.*?\), re-validated against the current context\. ")
 # Records read per incident, newest first: more than a day of hourly reopens.
 MAX_RECORDS = 32
@@ -45,27 +42,18 @@ class Recorded:
     plan: Plan
 
 
-def record_key(fingerprint: str, created_at: datetime, event_id: str) -> str:
-    """Where the console stores the copy of a `plan.proposed` record for this fingerprint."""
-    stamp = created_at.astimezone(UTC).strftime(_STAMP)
-    return f"{PREFIX}/{fingerprint}/{stamp}Z-{event_id}.json"
-
-
 def recorded_plans(store: ObjectStore, *, fingerprint: str, since: datetime) -> list[Recorded]:
     """Plans recorded for this fingerprint at or after `since`, newest first.
 
     Unreadable records are skipped with a warning: the audit log is the console's, and one bad
     object must not stop planning.
     """
-    if not fingerprint or "/" in fingerprint or fingerprint in (".", ".."):
-        return []
+    if not layout.safe_name(fingerprint):
+        return []  # the console could not have filed it either
     keys = []
-    for key in store.list(f"{PREFIX}/{fingerprint}/"):
-        m = _NAME.match(key.rsplit("/", 1)[-1])
-        if not m:
-            continue
-        created = datetime.strptime(m.group(1), _STAMP).replace(tzinfo=UTC)
-        if created >= since:
+    for key in store.list(f"{layout.FINGERPRINTS}/{fingerprint}/"):
+        created = layout.plan_copy_time(key)
+        if created is not None and created >= since:
             keys.append((created, key))
     found = []
     for created, key in sorted(keys, reverse=True)[:MAX_RECORDS]:

@@ -20,9 +20,9 @@ from cloudevents.http import CloudEvent
 import orchestrator.decide.service as service
 from orchestrator.adapters.objects import ObjectStore
 from orchestrator.adapters.vectors import QdrantStore
-from orchestrator.decide.reuse import record_key
 from orchestrator.events import CONTEXT_ENRICHED, PLAN_PROPOSED, ContextEnriched, PlanProposed
 from orchestrator.knowledge.index import index_runbooks
+from orchestrator.layout import plan_copy_key
 from orchestrator.resources import runbooks_dir
 from tests.fakes.gemini import FakeGemini, fake_gemini
 
@@ -113,7 +113,7 @@ def agent_app(monkeypatch: pytest.MonkeyPatch, *, qdrant: Path, audit: Path | No
 def record_plan(store: ObjectStore, proposed: PlanProposed, *, event_id: str) -> str:
     """Write the copy of a `plan.proposed` audit record the console keeps per fingerprint."""
     plan = proposed.plan
-    key = record_key(plan.fingerprint, plan.created_at, event_id)
+    key = plan_copy_key(plan.fingerprint, plan.created_at, event_id)
     record = {"id": event_id, "type": PLAN_PROPOSED, "source": "/orchestrator/agent",
               "subject": proposed.incident_key, "time": plan.created_at.isoformat(),
               "incidentkey": proposed.incident_key, "partitionkey": "x",
