@@ -1,6 +1,6 @@
 """Retrieval quality and latency, measured through the same Retriever the agent uses.
 
-    .venv/bin/python bench/retrieval_bench.py [EVAL_DIR] [--json]
+    .venv/bin/python bench/retrieval_bench.py [EVAL_DIR] [--json] [--min-coverage X]
 
 EVAL_DIR defaults to `../shared/eval/kube-prometheus` beside the repository (108 runbooks from
 prometheus-operator/runbooks, Alertmanager payloads for 121 kube-prometheus alert rules). Each
@@ -13,8 +13,9 @@ payload is asked three ways:
 
 Then the packaged runbooks against the team's test alerts (tests/events/retrieval_alerts.jsonl):
 paraphrased alerts under names no runbook lists, and alerts no runbook covers, which must get an
-empty answer. Latency: Retriever.search next to a bare Qdrant sparse query, in the same run, on
-a local (on-disk) store as the embedded default uses.
+empty answer (`--min-coverage 0` shows what BM25 relevance alone would answer). Latency:
+Retriever.search next to a bare Qdrant sparse query, in the same run, on a local (on-disk)
+store as the embedded default uses.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import logging
 import statistics
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 from orchestrator.adapters.vectors import QdrantStore  # noqa: E402
 from orchestrator.events import Alert  # noqa: E402
 from orchestrator.ingest.alertmanager import parse_alert  # noqa: E402
+from orchestrator.knowledge.coverage import MIN_COVERAGE  # noqa: E402
 from orchestrator.knowledge.index import index_runbooks  # noqa: E402
 from orchestrator.knowledge.query import alert_fields  # noqa: E402
 from orchestrator.knowledge.search import Retriever  # noqa: E402
@@ -81,15 +84,16 @@ def _ms(xs: list[float]) -> str:
     return f"p50 {1000 * statistics.median(xs):.1f} ms, p95 {1000 * p95:.1f} ms"
 
 
-def _open(folder: Path, store_dir: Path) -> tuple[QdrantStore, Retriever]:
+def _open(folder: Path, store_dir: Path, min_coverage: float) -> tuple[QdrantStore, Retriever]:
     store = QdrantStore.connect(path=store_dir)
     index_runbooks(source=folder, store=store, collection="runbooks")
-    return store, Retriever(source=FolderSource(folder), store=store, collection="runbooks")
+    return store, Retriever(source=FolderSource(folder), store=store, collection="runbooks",
+                            min_coverage=min_coverage)
 
 
-def eval_kube_prometheus(eval_dir: Path, tmp: Path) -> dict[str, Any]:
+def eval_kube_prometheus(eval_dir: Path, tmp: Path, min_coverage: float) -> dict[str, Any]:
     rows = [json.loads(line) for line in (eval_dir / "payloads.jsonl").open()]
-    store, retriever = _open(eval_dir / "runbooks", tmp / "eval")
+    store, retriever = _open(eval_dir / "runbooks", tmp / "eval", min_coverage)
     try:
         def cases(variant: str, **kw: bool) -> list[tuple[Alert, str]]:
             return [(_alert(r["payload"]["alerts"][0], **kw),
@@ -115,9 +119,10 @@ def eval_kube_prometheus(eval_dir: Path, tmp: Path) -> dict[str, Any]:
         store.close()
 
 
-def eval_own(runbooks: Path, alerts_file: Path, tmp: Path) -> dict[str, Any]:
+def eval_own(runbooks: Path, alerts_file: Path, tmp: Path,
+             min_coverage: float) -> dict[str, Any]:
     rows = [json.loads(line) for line in alerts_file.open()]
-    store, retriever = _open(runbooks, tmp / "own")
+    store, retriever = _open(runbooks, tmp / "own", min_coverage)
     try:
         covered = [(parse_alert(r["alert"], source=""), r["expected"]) for r in rows
                    if r["expected"]]
@@ -127,6 +132,7 @@ def eval_own(runbooks: Path, alerts_file: Path, tmp: Path) -> dict[str, Any]:
         out["uncovered"] = len(uncovered)
         out["abstain_accuracy"] = round(1 - len(wrong) / len(uncovered), 3)
         out["answered_but_should_abstain"] = wrong
+        out["abstained_correctly"] = [a.name for a in uncovered if a.name not in wrong]
         out["all_cases_accuracy"] = round(
             (out["recall@1"] * len(covered) + len(uncovered) - len(wrong))
             / (len(covered) + len(uncovered)), 3)
@@ -143,11 +149,13 @@ def main() -> int:
     parser.add_argument("--alerts", type=Path,
                         default=ROOT / "tests" / "events" / "retrieval_alerts.jsonl")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--min-coverage", type=float, default=MIN_COVERAGE,
+                        help=f"coverage floor for BM25 candidates (default {MIN_COVERAGE})")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
-        kp = eval_kube_prometheus(args.eval_dir, Path(tmp))
-        own = eval_own(args.runbooks, args.alerts, Path(tmp))
+        kp = eval_kube_prometheus(args.eval_dir, Path(tmp), args.min_coverage)
+        own = eval_own(args.runbooks, args.alerts, Path(tmp), args.min_coverage)
     if args.json:
         strip = {k: {kk: vv for kk, vv in v.items() if kk != "latencies"}
                  for k, v in kp.items() if isinstance(v, dict)}
@@ -165,6 +173,8 @@ def main() -> int:
     answered = ", ".join(own["answered_but_should_abstain"]) or "none"
     print(f"  uncovered alerts ({own['uncovered']})          abstain accuracy "
           f"{own['abstain_accuracy']:.3f}  answered: {answered}")
+    print(textwrap.fill(", ".join(own["abstained_correctly"]) or "none", width=96,
+                        initial_indent="    abstained: ", subsequent_indent="      "))
     print("latency, (c) queries on the 108-runbook index (local on-disk Qdrant):")
     print(f"  Retriever.search                     {_ms(kp['c_alertname_hidden']['latencies'])}")
     print(f"  bare Qdrant sparse query             {_ms(kp['bare_qdrant_latencies'])}")

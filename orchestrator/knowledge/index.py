@@ -3,7 +3,9 @@
 Idempotent by content hash, so the Helm init Job and `orchestrator up` can run it on every
 start: an unchanged runbook is skipped, a changed one has its chunks replaced, a removed one is
 deleted. A catalog point (no vectors, so no search ever returns it) records what was indexed and
-the corpus statistics retrieval needs to turn BM25 scores into 0..1 relevance.
+the corpus statistics retrieval needs to turn BM25 scores into 0..1 relevance, and each runbook's
+term frequencies, which coverage (`coverage.py`) is measured against. The catalog is rewritten on
+every run, so an index made before coverage existed gains them on the next run.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from orchestrator.adapters.embeddings import Embedder
 from orchestrator.adapters.objects import ObjectStore
 from orchestrator.adapters.vectors import Point, VectorStore
 from orchestrator.knowledge.chunks import Chunk, chunk_runbook
+from orchestrator.knowledge.coverage import runbook_terms
 from orchestrator.knowledge.query import chunk_fields, chunk_text
 from orchestrator.knowledge.runbook import Runbook, iter_markdown, load_folder
 from orchestrator.knowledge.source import OBJECT_PREFIX
@@ -68,9 +71,12 @@ def sync_objects(source: Path, objects: ObjectStore, report: IndexReport) -> Non
             report.objects_written += 1
 
 
-def _catalog_entry(rb: Runbook, chunks: Sequence[Chunk]) -> dict[str, Any]:
+def _catalog_entry(rb: Runbook, chunks: Sequence[Chunk],
+                   terms: dict[str, dict[str, float]]) -> dict[str, Any]:
+    tf = runbook_terms(terms[c.chunk_id] for c in chunks)
     return {"hash": rb.content_hash, "path": rb.path, "name": rb.name, "title": rb.title,
-            "alerts": list(rb.alerts), "first_chunk": chunks[0].point_id}
+            "alerts": list(rb.alerts), "first_chunk": chunks[0].point_id,
+            "terms": {str(i): round(f, 3) for i, f in sorted(tf.items())}}
 
 
 def index_runbooks(*, source: Path, store: VectorStore, collection: str,
@@ -125,7 +131,7 @@ def index_runbooks(*, source: Path, store: VectorStore, collection: str,
         report.removed.append(gone)
     catalog = {"kind": "catalog", "sparse_version": SPARSE_VERSION, "embedding_model": model,
                **stats.to_payload(), "avgdl": avgdl,
-               "runbooks": {rb.id: _catalog_entry(rb, chunks[rb.id]) for rb in runbooks}}
+               "runbooks": {rb.id: _catalog_entry(rb, chunks[rb.id], terms) for rb in runbooks}}
     store.upsert(collection, [Point(id=CATALOG_ID, payload=catalog)])
     log.info("runbook index %s: %s", collection, report.summary())
     return report

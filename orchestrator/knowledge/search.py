@@ -4,8 +4,10 @@ Exact matches come first (see `exact.py`). Then hybrid search: BM25 over sparse 
 when a model is configured, dense embeddings, each judged on its own 0..1 relevance (BM25 as a
 fraction of the best score any chunk could reach for this query, dense as cosine) and cut at its
 own threshold *before* the two rankings are fused with reciprocal rank fusion: an RRF score is a
-rank, not a relevance, so it cannot be what decides "no runbook applies". When Qdrant is down or
-not yet indexed, the raw runbooks are read and ranked in-process with the same BM25 arithmetic.
+rank, not a relevance, so it cannot be what decides "no runbook applies". A BM25 candidate must
+also cover the alert's problem words (`coverage.py`): shared vocabulary is not an explanation.
+When Qdrant is down or not yet indexed, the raw runbooks are read and ranked in-process with the
+same arithmetic.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from orchestrator.adapters.vectors import Scored, VectorStore
 from orchestrator.errors import TransientError
 from orchestrator.events import Alert
 from orchestrator.knowledge.chunks import chunk_runbook
+from orchestrator.knowledge.coverage import MIN_COVERAGE, CoverageQuery, runbook_terms
 from orchestrator.knowledge.exact import Entry, exact_matches
 from orchestrator.knowledge.index import CATALOG_ID
 from orchestrator.knowledge.query import alert_fields, alert_text, chunk_fields, core_fields
@@ -62,10 +65,13 @@ class _Ranked:
 
     `relevance` (best chunk alone, 0..1) decides abstention: one section must explain the alert.
     `score` (0..1, the best chunk plus a share of the runbook's other matching sections) ranks.
+    `coverage` (0..1, BM25 only) must clear its own floor too: the whole runbook must use the
+    alert's problem words, not just share some of its vocabulary.
     """
 
     def __init__(self, relevance: float, score: float, chunk: dict[str, Any]) -> None:
         self.relevance, self.score, self.chunk = relevance, score, chunk
+        self.coverage = 1.0
 
 
 def rank_runbooks(scored: Sequence[Scored], *, norm: float,
@@ -91,19 +97,22 @@ class Retriever:
     def __init__(self, *, source: RunbookSource, store: VectorStore | None = None,
                  connect: Callable[[], VectorStore] | None = None, collection: str = "runbooks",
                  embedder: Embedder | None = None, min_bm25: float = 0.15,
-                 min_dense: float = 0.62, candidates: int = 64) -> None:
+                 min_dense: float = 0.62, min_coverage: float = MIN_COVERAGE,
+                 candidates: int = 64) -> None:
         self.source = source
         self.collection = collection
         self.embedder = embedder
         self.min_bm25, self.min_dense, self.candidates = min_bm25, min_dense, candidates
+        self.min_coverage = min_coverage
         self._store = store
         self._connect = connect
         # One query at a time per process: qdrant-client's local mode is not made for threads,
         # and a query takes milliseconds.
         self._lock = threading.RLock()
         self._catalog: tuple[float, dict[str, Any]] | None = None
-        self._local: tuple[tuple[str, ...], list[Runbook], Bm25Scorer,
-                           list[dict[str, Any]]] | None = None
+        self._terms: dict[str, dict[int, float]] = {}
+        self._local: tuple[tuple[str, ...], list[Runbook], Bm25Scorer, list[dict[str, Any]],
+                           dict[str, dict[int, float]]] | None = None
 
     @classmethod
     def from_settings(cls, settings: KnowledgeSettings) -> Retriever:
@@ -151,6 +160,7 @@ class Retriever:
                 found = self._store.get(self.collection, CATALOG_ID)
                 if not found:
                     raise TransientError(f"collection {self.collection!r} is not indexed")
+                self._terms = _catalog_terms(found, self.collection)
                 self._catalog = (now, found)
             return self._store, self._catalog[1]
 
@@ -163,7 +173,7 @@ class Retriever:
         sparse = store.search_sparse(self.collection, qv.indices, qv.values,
                                      limit=self.candidates)
         rankings: dict[RetrieverName, dict[str, _Ranked]] = {
-            "bm25": rank_runbooks(sparse, norm=norm)}
+            "bm25": _covered(rank_runbooks(sparse, norm=norm), alert, stats, self._terms)}
         if self.embedder is not None and catalog.get("embedding_model") == self.embedder.model:
             try:
                 vec = self.embedder.embed([alert_text(alert)], task="query")[0]
@@ -184,25 +194,31 @@ class Retriever:
     # -- the fallback path ------------------------------------------------------------------
 
     def _search_raw(self, alert: Alert, *, top: int) -> list[Hit]:
-        runbooks, scorer, payloads = self._raw_index()
+        runbooks, scorer, payloads, terms = self._raw_index()
         entries = [Entry(rb.id, rb.name, tuple(rb.alerts)) for rb in runbooks]
         qv, norm = _sparse_query(alert, scorer.stats)
         scored = [Scored(id=p["chunk_id"], score=s, payload=p)
                   for p, s in zip(payloads, scorer.scores(qv), strict=True)]
         rankings: dict[RetrieverName, dict[str, _Ranked]] = {
-            "bm25": rank_runbooks(scored, norm=norm)}
+            "bm25": _covered(rank_runbooks(scored, norm=norm), alert, scorer.stats, terms)}
         first = {p["runbook"]: p for p in reversed(payloads)}
         exact = [e.id for e, _ in exact_matches(alert, entries)]
         return self._merge(exact, rankings, top=top,
                            first_chunk=lambda rid: first.get(rid, {"runbook": rid}))
 
-    def _raw_index(self) -> tuple[list[Runbook], Bm25Scorer, list[dict[str, Any]]]:
+    def _raw_index(self) -> tuple[list[Runbook], Bm25Scorer, list[dict[str, Any]],
+                                  dict[str, dict[int, float]]]:
         runbooks = self.source.all()
         hashes = tuple(rb.content_hash for rb in runbooks)
         if self._local is None or self._local[0] != hashes:
             chunks = [c for rb in runbooks for c in chunk_runbook(rb)]
-            scorer = Bm25Scorer([weighted_terms(chunk_fields(c)) for c in chunks])
-            self._local = (hashes, runbooks, scorer, [c.payload() for c in chunks])
+            tfs = [weighted_terms(chunk_fields(c)) for c in chunks]
+            per_runbook: dict[str, list[dict[str, float]]] = {}
+            for c, tf in zip(chunks, tfs, strict=True):
+                per_runbook.setdefault(c.runbook, []).append(tf)
+            terms = {rid: runbook_terms(tf) for rid, tf in per_runbook.items()}
+            self._local = (hashes, runbooks, Bm25Scorer(tfs), [c.payload() for c in chunks],
+                           terms)
         return self._local[1:]
 
     # -- merging ----------------------------------------------------------------------------
@@ -210,7 +226,8 @@ class Retriever:
     def _merge(self, exact: list[str], rankings: dict[RetrieverName, dict[str, _Ranked]], *,
                top: int, first_chunk: Callable[[str], dict[str, Any]]) -> list[Hit]:
         floors = {"bm25": self.min_bm25, "dense": self.min_dense}
-        kept = {name: {rid: r for rid, r in ranked.items() if r.relevance >= floors[name]}
+        kept = {name: {rid: r for rid, r in ranked.items()
+                       if r.relevance >= floors[name] and r.coverage >= self.min_coverage}
                 for name, ranked in rankings.items()}
         hits: list[Hit] = []
         for rid in exact:
@@ -238,6 +255,27 @@ def _sparse_query(alert: Alert, stats: CorpusStats) -> tuple[SparseVector, float
     """The BM25 query vector, and the raw score that counts as relevance 1.0 for it."""
     qv = query_vector(weighted_terms(alert_fields(alert)))
     return qv, stats.max_score(query_vector(weighted_terms(core_fields(alert))))
+
+
+def _covered(ranked: dict[str, _Ranked], alert: Alert, stats: CorpusStats,
+             terms: dict[str, dict[int, float]]) -> dict[str, _Ranked]:
+    """Set each BM25 candidate's coverage of the alert's problem words."""
+    query = CoverageQuery.of(alert, stats)
+    for rid, r in ranked.items():
+        r.coverage = query.score(terms.get(rid, {}))
+    return ranked
+
+
+def _catalog_terms(catalog: dict[str, Any], collection: str) -> dict[str, dict[int, float]]:
+    """Each runbook's term frequencies from the catalog (see `index.py`)."""
+    out: dict[str, dict[int, float]] = {}
+    for rid, entry in (catalog.get("runbooks") or {}).items():
+        raw = entry.get("terms") if isinstance(entry, dict) else None
+        if not isinstance(raw, dict):
+            raise TransientError(f"collection {collection!r} was indexed without runbook term "
+                                 "frequencies: run `orchestrator runbooks index` again")
+        out[rid] = {int(k): float(v) for k, v in raw.items()}
+    return out
 
 
 def _hit(rid: str, score: float, how: RetrieverName, chunk: dict[str, Any]) -> Hit:

@@ -92,8 +92,12 @@ def _parts(word: str) -> tuple[list[str], bool]:
     return out, opaque
 
 
-def tokens(text: str) -> Iterator[str]:
-    """Yield the index terms of `text`, in order; repeats are kept (term frequency matters)."""
+def tokens(text: str, *, joined: bool = True) -> Iterator[str]:
+    """Yield the index terms of `text`, in order; repeats are kept (term frequency matters).
+
+    `joined=False` leaves out the whole form of split identifiers (`kubepodcrashlooping`):
+    it is there to reward an exact identifier in ranking, and says nothing its parts do not.
+    """
     for m in _WORD.finditer(text):
         word = m.group(0)
         if _NUMERIC.match(word):
@@ -105,7 +109,7 @@ def tokens(text: str) -> Iterator[str]:
         found, opaque = _parts(word)
         parts = [p.lower() for p in found]
         whole = _SEP.sub("", word).lower()
-        if len(parts) > 1 and 4 <= len(whole) <= _MAX_WHOLE and not opaque:
+        if joined and len(parts) > 1 and 4 <= len(whole) <= _MAX_WHOLE and not opaque:
             yield whole
         for p in parts:
             if p in STOP_WORDS or len(p) < 2 or p.isdigit():

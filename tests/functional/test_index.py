@@ -17,6 +17,7 @@ from orchestrator.errors import TransientError
 from orchestrator.knowledge.chunks import chunk_runbook
 from orchestrator.knowledge.index import CATALOG_ID, index_runbooks
 from orchestrator.knowledge.runbook import RunbookError, load_folder
+from orchestrator.knowledge.sparse import term_id
 from orchestrator.resources import runbooks_dir
 from tests.fakes.gemini import fake_gemini
 from tests.fakes.s3 import S3Server, s3_server
@@ -75,6 +76,10 @@ def test_first_run_indexes_every_chunk_with_its_payload(source: Path, store: Qdr
     assert catalog is not None and catalog["runbooks"]["k8s_crashloop"]["hash"] == \
         crash.content_hash
     assert catalog["n_docs"] == report.chunks_written
+    # Each runbook's term frequencies, summed over its chunks: what coverage is measured against.
+    terms = catalog["runbooks"]["k8s_crashloop"]["terms"]
+    assert terms[str(term_id("crash"))] >= len(chunk_runbook(crash)) * 3  # in every title
+    assert str(term_id("etcd")) not in terms
 
 
 def test_second_run_skips_everything(source: Path, store: QdrantStore) -> None:

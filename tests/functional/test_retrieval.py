@@ -1,7 +1,9 @@
 """Retrieval through the real Retriever over a real Qdrant local store.
 
 The test alerts (tests/events/retrieval_alerts.jsonl) use names no runbook lists and wording no
-runbook repeats, and include alerts no runbook covers, which must get an empty answer.
+runbook repeats, and include alerts no runbook covers, which must get an empty answer: business
+KPIs and the always-firing meta alerts, but mostly infrastructure alerts close to a runbook's
+topic (etcd, CoreDNS, Prometheus, Thanos, Loki, Kafka, databases, ...) that share its words.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ import pytest
 
 from orchestrator.adapters.embeddings import GeminiEmbedder
 from orchestrator.adapters.objects import MinioStore
-from orchestrator.adapters.vectors import QdrantStore
+from orchestrator.adapters.vectors import Point, QdrantStore
 from orchestrator.errors import TransientError
 from orchestrator.events import Alert
 from orchestrator.ingest.alertmanager import parse_alert
-from orchestrator.knowledge.index import index_runbooks
+from orchestrator.knowledge.index import CATALOG_ID, index_runbooks
 from orchestrator.knowledge.search import Hit, Retriever
 from orchestrator.knowledge.source import FolderSource, ObjectSource
 from orchestrator.resources import runbooks_dir
@@ -33,8 +35,6 @@ CASES = [json.loads(line) for line in
          (ROOT / "tests" / "events" / "retrieval_alerts.jsonl").read_text().splitlines()]
 COVERED = [c for c in CASES if c["expected"]]
 UNCOVERED = [c for c in CASES if not c["expected"]]
-# Alerts that have nothing to do with any runbook: these must abstain, no tolerance.
-MUST_ABSTAIN = {"none-watchdog", "none-infoinhibitor", "none-kpi-1", "none-kpi-2", "none-kpi-3"}
 
 
 def make_alert(name: str, labels: dict[str, str] | None = None, **annotations: str) -> Alert:
@@ -48,14 +48,18 @@ def case_alert(case: dict[str, Any]) -> Alert:
 
 
 @pytest.fixture(scope="module")
-def indexed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Retriever]:
+def kb_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QdrantStore]:
     store = QdrantStore.connect(path=tmp_path_factory.mktemp("kb") / "qdrant")
     index_runbooks(source=runbooks_dir(), store=store, collection="runbooks")
-    retriever = Retriever(source=FolderSource(runbooks_dir()), store=store)
     try:
-        yield retriever
+        yield store
     finally:
         store.close()
+
+
+@pytest.fixture(scope="module")
+def indexed(kb_store: QdrantStore) -> Retriever:
+    return Retriever(source=FolderSource(runbooks_dir()), store=kb_store)
 
 
 @pytest.fixture(scope="module")
@@ -76,25 +80,23 @@ def test_paraphrased_alerts_rank_their_runbook_first(indexed: Retriever) -> None
     firsts = [(c["id"], (indexed.search(case_alert(c), top=1) or [None])[0]) for c in COVERED]
     wrong = [(cid, h.runbook if h else None) for (cid, h), c in zip(firsts, COVERED, strict=True)
              if h is None or h.runbook != c["expected"]]
-    assert len(wrong) <= len(COVERED) // 10, wrong
+    assert len(wrong) <= len(COVERED) // 20, wrong
 
 
 @pytest.mark.parametrize("case", UNCOVERED, ids=lambda c: c["id"])
 def test_uncovered_alerts_abstain(indexed: Retriever, case: dict[str, Any]) -> None:
-    hits = indexed.search(case_alert(case))
-    if case["id"] in MUST_ABSTAIN:
-        assert hits == []
-    else:
-        # Infrastructure alerts near a runbook's topic: a weak hit is tolerated here, and the
-        # share of such answers is bounded below.
-        assert all(h.score < 0.4 for h in hits), hits
+    assert indexed.search(case_alert(case)) == []
 
 
-def test_abstain_accuracy(indexed: Retriever) -> None:
-    # BM25 alone cannot tell "etcd has no leader" from the node runbooks' words about control
-    # planes with certainty; the clear cases above must abstain, and most of the rest do.
-    answered = [c["id"] for c in UNCOVERED if indexed.search(case_alert(c))]
-    assert len(answered) <= len(UNCOVERED) // 3, answered
+def test_near_topic_alerts_pass_bm25_relevance_and_fail_coverage(kb_store: QdrantStore) -> None:
+    # Without the coverage floor, BM25 relevance alone answers many of the uncovered alerts:
+    # the test data is near enough to the runbooks' topics to need it.
+    relevance_only = Retriever(source=FolderSource(runbooks_dir()), store=kb_store,
+                               min_coverage=0.0)
+    answered = {c["id"]: relevance_only.search(case_alert(c)) for c in UNCOVERED}
+    answered = {cid: hits for cid, hits in answered.items() if hits}
+    assert {"none-etcd", "none-dns", "none-rules"} <= set(answered)
+    assert len(answered) >= len(UNCOVERED) // 5, answered
 
 
 def test_exact_alertname_match_comes_first_with_score_one(indexed: Retriever) -> None:
@@ -167,6 +169,31 @@ def test_with_qdrant_down_the_raw_runbooks_give_the_same_answer(
     # Qdrant computes in float32 and returns only the top chunks (a runbook's score adds a share
     # of its other matching chunks); the in-process scorer sees every chunk in float64.
     assert [h.score for h in local] == pytest.approx([h.score for h in served], abs=0.01)
+
+
+def test_an_index_without_runbook_term_frequencies_falls_back_until_indexed_again(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    store = QdrantStore.connect(path=tmp_path / "q")
+    try:
+        index_runbooks(source=runbooks_dir(), store=store, collection="runbooks")
+        catalog = store.get("runbooks", CATALOG_ID)
+        assert catalog is not None
+        for entry in catalog["runbooks"].values():
+            del entry["terms"]  # as written before coverage existed
+        store.upsert("runbooks", [Point(id=CATALOG_ID, payload=catalog)])
+        etcd = case_alert(next(c for c in UNCOVERED if c["id"] == "none-etcd"))
+        pvc = next(c for c in COVERED if c["id"] == "pvc-1")
+        retriever = Retriever(source=FolderSource(runbooks_dir()), store=store)
+        assert retriever.search(etcd) == []
+        assert retriever.search(case_alert(pvc))[0].runbook == "k8s_pvc_filling"
+        assert "without runbook term frequencies" in caplog.text
+        report = index_runbooks(source=runbooks_dir(), store=store, collection="runbooks")
+        assert report.chunks_written == 0  # only the catalog is rewritten
+        fresh = Retriever(source=FolderSource(tmp_path / "gone"), store=store)
+        assert fresh.search(etcd) == []  # served from the index: the source is not readable
+        assert fresh.search(case_alert(pvc))[0].runbook == "k8s_pvc_filling"
+    finally:
+        store.close()
 
 
 def test_with_qdrant_down_exact_matches_still_work(raw_only: Retriever) -> None:
