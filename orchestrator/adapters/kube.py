@@ -12,8 +12,10 @@ The first design loaded a kubeconfig unconditionally and died in production on "
 such file" inside a Pod; here each step is tried only when its files exist, what was chosen is
 logged once, and a broken step is logged and skipped rather than taking the function down.
 
-The `kubernetes` package is imported only when a cluster is configured (cold start), and its
-exceptions never leave this package: `translated()` maps them onto `orchestrator.errors`.
+The `kubernetes` package is imported only when a cluster is configured, and then only the
+modules a connection needs, not the ~700 models its package `__init__` loads (cold start: see
+`kube_import`); its exceptions never leave this package: `translated()` maps them onto
+`orchestrator.errors`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from orchestrator.adapters.kube_import import defer_package_inits
 from orchestrator.errors import OrchestratorError, PermanentError, TransientError
 
 log = logging.getLogger(__name__)
@@ -97,7 +100,8 @@ def connect(
 def _in_cluster(host: str, port: str, sa_dir: Path,
                 problems: list[str]) -> tuple[Any, str | None] | None:
     """(client Configuration, namespace), or None when the service account is unusable."""
-    from kubernetes.client import Configuration
+    defer_package_inits()
+    from kubernetes.client.configuration import Configuration
     from kubernetes.config.config_exception import ConfigException
     from kubernetes.config.incluster_config import InClusterConfigLoader
 
@@ -129,7 +133,8 @@ def _kubeconfig_files(kubeconfig: str | None, home: Path | None) -> list[str]:
 
 def _from_kubeconfig(files: list[str], context: str | None,
                      problems: list[str]) -> tuple[Any, str | None] | None:
-    from kubernetes.client import Configuration
+    defer_package_inits()
+    from kubernetes.client.configuration import Configuration
     from kubernetes.config.config_exception import ConfigException
     from kubernetes.config.kube_config import list_kube_config_contexts, load_kube_config
 
@@ -153,7 +158,8 @@ def _from_kubeconfig(files: list[str], context: str | None,
 
 def _finish(source: Source, cfg: Any, namespace: str | None, *, pool_size: int,
             user_agent: str) -> Connection:
-    from kubernetes.client import ApiClient
+    defer_package_inits()
+    from kubernetes.client.api_client import ApiClient
 
     # One pool connection per reader thread; urllib3 would otherwise discard and reconnect.
     cfg.connection_pool_maxsize = max(pool_size, 1)
@@ -233,6 +239,8 @@ def translated(what: str) -> Iterator[None]:
     pydantic's ValidationError is, in the strict client of kubernetes 37) → `BadResponse`.
     """
     import urllib3
+
+    defer_package_inits()
     from kubernetes.client.exceptions import ApiException
 
     try:
