@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from orchestrator.events import PLAN_APPROVED, PlanApproved
+from orchestrator.plan import TokenBudget
 from tests.fakes.sink import Sink, running_sink
 from tests.functional.console_support import (
     APPROVER,
@@ -152,6 +153,20 @@ def test_incident_page_shows_the_whole_story(client) -> None:  # type: ignore[no
     assert xs == sorted(xs) and xs[0] < xs[-1]
     state = client.get(f"/incidents/{story.key}/state").get_json()
     assert state["events"] == 4 and state["status"] == "awaiting approval"
+
+
+def test_the_page_shows_the_llm_budget_a_plan_was_made_under(client) -> None:  # type: ignore[no-untyped-def]
+    story = Story()
+    story.plan = story.plan.model_copy(update={"offline": True, "budget": TokenBudget(
+        incident_limit=50_000, incident_spent=0, hour_limit=500_000, hour_spent=498_200,
+        exhausted="hour")})
+    for out in (story.alert_received(), story.context_enriched(), story.plan_proposed()):
+        deliver(client, out)
+    login(client)
+    html = client.get(f"/incidents/{story.key}").get_data(as_text=True)
+    assert "0 of 50000 tokens for this incident" in html
+    assert "498200 of 500000 in the last hour" in html
+    assert "budget per hour exhausted: planned offline" in html
 
 
 def test_approve_button_needs_csrf_and_signs_as_the_logged_in_user(client, sink) -> None:  # type: ignore[no-untyped-def]
