@@ -17,7 +17,8 @@ from orchestrator.act.budget import Budget, Entry, State
 from orchestrator.act.perform import execute
 from orchestrator.act.policy import Policy
 from orchestrator.act.targets import Resolved
-from orchestrator.adapters.kube_writes import Conflict, Forbidden, KubeWrites, NotFound, Rejected
+from orchestrator.adapters.kube_errors import Conflict, Forbidden, NotFound, Rejected
+from orchestrator.adapters.kube_writes import KubeWrites
 from orchestrator.errors import TransientError
 from orchestrator.plan import ActionResult, Outcome
 

@@ -21,7 +21,8 @@ from orchestrator.act.checks import (
 from orchestrator.act.perform import applied_by
 from orchestrator.act.policy import Policy
 from orchestrator.act.targets import Resolved, alerted_refs, resolve
-from orchestrator.adapters.kube_writes import KubeError, KubeWrites
+from orchestrator.adapters.kube_errors import KubeError
+from orchestrator.adapters.kube_writes import KubeWrites
 from orchestrator.events import Alert
 from orchestrator.plan import Action, Plan
 

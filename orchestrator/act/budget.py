@@ -18,7 +18,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from orchestrator.act.policy import BudgetPolicy
-from orchestrator.adapters.kube_writes import Conflict, KubeWrites
+from orchestrator.adapters.kube_errors import Conflict
+from orchestrator.adapters.kube_writes import KubeWrites
 from orchestrator.context import ObjectRef
 from orchestrator.errors import TransientError
 from orchestrator.models import Frozen

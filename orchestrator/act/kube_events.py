@@ -13,7 +13,8 @@ import logging
 from datetime import UTC, datetime
 from typing import Literal
 
-from orchestrator.adapters.kube_writes import Conflict, KubeWrites
+from orchestrator.adapters.kube_errors import Conflict
+from orchestrator.adapters.kube_writes import KubeWrites
 from orchestrator.context import ObjectRef
 from orchestrator.errors import OrchestratorError
 

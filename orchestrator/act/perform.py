@@ -15,7 +15,8 @@ from typing import Any
 
 from orchestrator.act.actions import APPLIED_AT_ANNOTATION, PLAN_ANNOTATION, RESTARTED_AT
 from orchestrator.act.targets import Json, Resolved, annotations_of, controller_of
-from orchestrator.adapters.kube_writes import KubeWrites, Rejected
+from orchestrator.adapters.kube_errors import Rejected
+from orchestrator.adapters.kube_writes import KubeWrites
 from orchestrator.plan import Action
 
 REVISION = "deployment.kubernetes.io/revision"

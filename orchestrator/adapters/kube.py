@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from orchestrator.adapters.kube_errors import BadResponse, from_status
 from orchestrator.adapters.kube_import import defer_package_inits
-from orchestrator.errors import OrchestratorError, PermanentError, TransientError
+from orchestrator.errors import OrchestratorError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -200,43 +201,15 @@ def _retries() -> Any:
 # ---- errors ---------------------------------------------------------------------------------
 
 
-class ReadError(PermanentError):
-    """The API refused one read for a reason retrying cannot fix: recorded, and the rest goes on.
-
-    (A PermanentError so that, if one ever escaped a gatherer, the broker would not retry it.)
-    """
-
-    def __init__(self, code: int, reason: str, message: str, what: str) -> None:
-        super().__init__(f"{what}: {code} {reason}: {message}", status=400)
-        self.code = code
-        self.reason = reason
-        self.what = what
-
-
-class NotFound(ReadError):
-    """404: the object is gone (a deleted pod) or never existed."""
-
-
-class Forbidden(ReadError):
-    """403: RBAC does not let this identity read it."""
-
-
-class Gone(ReadError):
-    """410: a watch's resourceVersion is too old; list again and resume from there."""
-
-
-class BadResponse(ReadError):
-    """The API answered something the client could not parse or validate."""
-
-
 @contextlib.contextmanager
 def translated(what: str) -> Iterator[None]:
     """Run one API call, mapping every failure of the client onto our errors.
 
-    404/403/410/other 4xx → a `ReadError` (recorded per read); 401 (an expired token, re-read
-    on retry), 429, 5xx, refused connections, timeouts and TLS failures → `TransientError`, so
-    the broker retries the delivery; unparseable or invalid bodies (a `ValueError`, which
-    pydantic's ValidationError is, in the strict client of kubernetes 37) → `BadResponse`.
+    A refusal → a `KubeError` by code (`kube_errors`: a read records it, a write reports it);
+    401, throttling 429s, 5xx, refused connections, timeouts and TLS failures →
+    `TransientError`, so the broker retries the delivery; unparseable or invalid bodies (a
+    `ValueError`, which pydantic's ValidationError is, in the strict client of kubernetes 37)
+    → `BadResponse`.
     """
     import urllib3
 
@@ -248,7 +221,7 @@ def translated(what: str) -> Iterator[None]:
     except OrchestratorError:
         raise
     except ApiException as e:
-        raise _from_status(int(e.status or 0), e.reason, e.body, what) from e
+        raise from_status(int(e.status or 0), e.reason, e.body, what) from e
     except urllib3.exceptions.HTTPError as e:
         # MaxRetryError wraps the real cause (refused, TLS verification, timeout): say that.
         cause = getattr(e, "reason", None) or e
@@ -262,30 +235,4 @@ def translated(what: str) -> Iterator[None]:
 
 def status_error(code: int, body: bytes | str | None, what: str) -> OrchestratorError:
     """The error for a non-2xx answer read without the client's own check (a streamed body)."""
-    return _from_status(code, None, body, what)
-
-
-def _from_status(code: int, reason: str | None, body: Any, what: str) -> OrchestratorError:
-    status = _status_body(body)
-    reason = str(status.get("reason") or reason or "Unknown")
-    message = str(status.get("message") or "")[:300]
-    if code == 0 or code == 401 or code == 429 or code >= 500:
-        # 0: no HTTP answer at all (TLS, a request the client could not build).
-        return TransientError(f"Kubernetes API {what}: {code or 'no answer'} {reason}: "
-                              f"{message or 'retry later'}")
-    kinds: dict[int, type[ReadError]] = {404: NotFound, 403: Forbidden, 410: Gone}
-    return kinds.get(code, ReadError)(code, reason, message, what)
-
-
-def _status_body(body: Any) -> dict[str, Any]:
-    import json
-
-    if isinstance(body, bytes | bytearray):
-        body = body.decode("utf-8", "replace")
-    if not isinstance(body, str) or not body:
-        return {}
-    try:
-        doc = json.loads(body)
-    except ValueError:
-        return {"message": body[:300]}
-    return doc if isinstance(doc, dict) else {}
+    return from_status(code, None, body, what)

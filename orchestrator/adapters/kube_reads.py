@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from orchestrator.adapters.kube import BadResponse, Gone, status_error, translated
+from orchestrator.adapters.kube import status_error, translated
+from orchestrator.adapters.kube_errors import BadResponse, Gone
 from orchestrator.errors import PermanentError
 
 log = logging.getLogger(__name__)

@@ -3,8 +3,8 @@
 Requests go through the real client's `ApiClient` (passed in: its configuration, auth and
 connection pool are the caller's), but bodies travel as plain JSON both ways: the executor
 needs exact patch bodies and raw objects, and the generated models would only add a lossy,
-validating round trip. Every failure is translated here, so no `kubernetes` or `urllib3`
-exception crosses this module:
+validating round trip. Every failure is translated (`kube.translated`, `kube_errors`), so no
+`kubernetes` or `urllib3` exception crosses this module:
 
 - 404 on a read → `None`; on a delete or an eviction → "already gone" (`False`), i.e. done;
 - 409 → `Conflict` (the caller re-reads and retries once); 403 → `Forbidden` (refused, with the
@@ -21,6 +21,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from orchestrator.adapters.kube import translated
+from orchestrator.adapters.kube_errors import NotFound
 from orchestrator.errors import PermanentError, TransientError
 
 log = logging.getLogger(__name__)
@@ -70,32 +72,6 @@ RESOURCES: dict[str, Resource] = {
     "HorizontalPodAutoscaler": Resource("/apis/autoscaling/v2", "horizontalpodautoscalers"),
     "Lease": Resource("/apis/coordination.k8s.io/v1", "leases"),
 }
-
-
-class KubeError(PermanentError):
-    """The API refused a request for a reason retrying the same request cannot fix."""
-
-    def __init__(self, code: int, reason: str, message: str) -> None:
-        super().__init__(f"{code} {reason}: {message}", status=400)
-        self.code = code
-        self.reason = reason
-        self.message = message
-
-
-class Conflict(KubeError):
-    """409: a precondition failed (resourceVersion, uid) or the object already exists."""
-
-
-class Forbidden(KubeError):
-    """403: RBAC does not let the executor do this."""
-
-
-class NotFound(KubeError):
-    """404 where absence is not success (a patch of an object that is gone)."""
-
-
-class Rejected(KubeError):
-    """Any other refusal: a PodDisruptionBudget (429), an invalid patch (422), a bad request."""
 
 
 class KubeWrites(Protocol):
@@ -218,21 +194,12 @@ class KubeWriter:
     def _call(self, method: str, path: str, *,
               query: builtins.list[tuple[str, str]] | None = None, body: Any = None,
               content_type: str = "application/json") -> Json:
-        import urllib3
-        from kubernetes.client.exceptions import ApiException
-
         headers = {"Accept": "application/json", "Content-Type": content_type}
-        try:
+        with translated(f"{method} {path}"):
             resp = self.api.call_api(
                 path, method, query_params=query or [], header_params=headers, body=body,
                 auth_settings=["BearerToken"], response_types_map={},
                 _preload_content=False, _request_timeout=self.timeout)
-        except ApiException as e:
-            raise _translate(e, method, path) from e
-        except urllib3.exceptions.HTTPError as e:
-            raise TransientError(f"Kubernetes API unreachable ({method} {path}): {e}") from e
-        except OSError as e:
-            raise TransientError(f"Kubernetes API unreachable ({method} {path}): {e}") from e
         try:
             raw = resp.data
         finally:
@@ -251,37 +218,3 @@ def _preconditions(uid: str, resource_version: str | None) -> Json:
     if resource_version:
         pre["resourceVersion"] = resource_version
     return pre
-
-
-def _translate(e: Any, method: str, path: str) -> Exception:
-    """Map an ApiException onto our errors, keeping the API's own reason and message."""
-    code = int(e.status or 0)
-    status = _status_body(e.body)
-    reason = str(status.get("reason") or e.reason or "Unknown")
-    message = str(status.get("message") or e.reason or "")[:500]
-    causes = (status.get("details") or {}).get("causes") or []
-    if code in (0, 401) or code >= 500:
-        return TransientError(f"Kubernetes API {method} {path}: {code} {reason}: {message}")
-    if code == 429 and not any(c.get("reason") == "DisruptionBudget" for c in causes):
-        # API priority and fairness is shedding load: come back later.
-        return TransientError(f"Kubernetes API throttled {method} {path}: {message}")
-    if code == 409:
-        return Conflict(code, reason, message)
-    if code == 403:
-        return Forbidden(code, reason, message)
-    if code == 404:
-        return NotFound(code, reason, message)
-    cause = "; ".join(str(c.get("message")) for c in causes if c.get("message"))
-    return Rejected(code, reason, f"{message} ({cause})" if cause else message)
-
-
-def _status_body(body: Any) -> Json:
-    if isinstance(body, bytes | bytearray):
-        body = body.decode("utf-8", "replace")
-    if not isinstance(body, str) or not body:
-        return {}
-    try:
-        doc = json.loads(body)
-    except ValueError:
-        return {"message": body[:500]}
-    return doc if isinstance(doc, dict) else {}

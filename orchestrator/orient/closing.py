@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from orchestrator.adapters.kube import ReadError
+from orchestrator.adapters.kube_errors import KubeError
 from orchestrator.adapters.kube_reads import KubeReads
 from orchestrator.events import ActionCompleted, ActionFailed, Escalated, EscalationReason, Resolved
 from orchestrator.orient.verify import subject_for, watch_until_healthy
@@ -56,7 +56,7 @@ def close_loop(*, done: ActionCompleted | ActionFailed, reads: KubeReads | None,
             subject = subject_for(result, reads)
             verdict = watch_until_healthy(reads, subject, deadline=deadline, settle=settle,
                                           clock=clock)
-        except ReadError as e:
+        except KubeError as e:
             return _escalate(done, "verification-failed",
                              f"{_summary(applied)} Could not watch the outcome: {e}")
         log.info("verification of %s %s: %s", result.action.type, result.action.target.key,

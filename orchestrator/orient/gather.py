@@ -18,7 +18,7 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from orchestrator.adapters.kube import NotFound, ReadError
+from orchestrator.adapters.kube_errors import KubeError, NotFound
 from orchestrator.adapters.kube_reads import KINDS, KubeReads, Listing
 from orchestrator.context import LogTail, ObjectRef, PodInfo
 from orchestrator.errors import TransientError
@@ -92,11 +92,11 @@ class Reading:
             if not missing_ok:
                 self.record(e)
             return None
-        except ReadError as e:
+        except KubeError as e:
             self.record(e)
             return None
 
-    def record(self, e: ReadError) -> None:
+    def record(self, e: KubeError) -> None:
         text = self.scrub.text(str(e), "errors") or ""
         log.info("read refused: %s", text)
         self.found.errors.append(text)

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from orchestrator.adapters.kube import Gone, NotFound
+from orchestrator.adapters.kube_errors import Gone, NotFound
 from orchestrator.adapters.kube_reads import KINDS, KubeReads
 from orchestrator.context import ObjectRef
 from orchestrator.orient.gather import owner_from_name

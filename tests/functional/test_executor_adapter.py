@@ -7,13 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from orchestrator.adapters.kube_writes import (
-    Conflict,
-    Forbidden,
-    KubeWriter,
-    NotFound,
-    Rejected,
-)
+from orchestrator.adapters.kube_errors import Conflict, Forbidden, NotFound, Rejected
+from orchestrator.adapters.kube_writes import KubeWriter
 from orchestrator.errors import OrchestratorError, PermanentError, TransientError
 from tests.fakes import kube_objects as ko
 from tests.fakes.kube_api import FakeKubeAPI

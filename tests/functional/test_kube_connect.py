@@ -15,15 +15,14 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 from pydantic import BaseModel, ValidationError
 
-from orchestrator.adapters.kube import (
+from orchestrator.adapters.kube import Connection, connect, translated
+from orchestrator.adapters.kube_errors import (
     BadResponse,
-    Connection,
+    Conflict,
     Forbidden,
     Gone,
     NotFound,
-    ReadError,
-    connect,
-    translated,
+    Rejected,
 )
 from orchestrator.adapters.kube_reads import KubeReader
 from orchestrator.errors import OrchestratorError, TransientError
@@ -166,7 +165,8 @@ def test_broken_kubeconfig_is_reported(api: FakeKubeAPI, tmp_path: Path,
 
 
 @pytest.mark.parametrize(("status", "expected"), [
-    (404, NotFound), (403, Forbidden), (410, Gone), (400, ReadError), (422, ReadError),
+    (404, NotFound), (403, Forbidden), (409, Conflict), (410, Gone), (400, Rejected),
+    (422, Rejected),
     (401, TransientError), (429, TransientError), (500, TransientError),
     (503, TransientError), (504, TransientError),
 ])
