@@ -55,5 +55,6 @@ def retriever_parts(settings: KnowledgeSettings, *, path: Path | None = None) ->
         "embedder": embedder(settings),
         "min_bm25": settings.min_bm25_score,
         "min_dense": settings.min_dense_score,
+        "min_coverage": settings.min_coverage_score,
         "candidates": settings.candidates,
     }

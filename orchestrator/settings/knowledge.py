@@ -103,6 +103,12 @@ class KnowledgeSettings(BaseSettings):
     min_dense_score: float = 0.62
     """Dense relevance floor: cosine similarity between alert and chunk embeddings (0..1)."""
 
+    min_coverage_score: float = Field(default=0.3, ge=0, le=1)
+    """Coverage floor (0..1) a BM25 match must also clear: the IDF-weighted share of the alert's
+    problem words the runbook uses (`orchestrator.knowledge.coverage`). Raise it when alerts
+    about systems your runbooks do not cover still get one; lower it when paraphrased alerts
+    you do cover abstain. 0 switches the test off."""
+
     candidates: int = 64
     """Chunks fetched per retriever before runbooks are ranked (several chunks per runbook)."""
 

@@ -23,6 +23,7 @@ from orchestrator.adapters.vectors import Point, QdrantStore
 from orchestrator.errors import TransientError
 from orchestrator.events import Alert
 from orchestrator.ingest.alertmanager import parse_alert
+from orchestrator.knowledge.coverage import MIN_COVERAGE
 from orchestrator.knowledge.index import CATALOG_ID, index_runbooks
 from orchestrator.knowledge.search import Hit, Retriever
 from orchestrator.knowledge.source import FolderSource, ObjectSource
@@ -97,6 +98,18 @@ def test_near_topic_alerts_pass_bm25_relevance_and_fail_coverage(kb_store: Qdran
     answered = {cid: hits for cid, hits in answered.items() if hits}
     assert {"none-etcd", "none-dns", "none-rules"} <= set(answered)
     assert len(answered) >= len(UNCOVERED) // 5, answered
+
+
+def test_the_coverage_floor_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrator.knowledge.wiring import retriever_parts
+    from orchestrator.settings.knowledge import KnowledgeSettings
+
+    assert retriever_parts(KnowledgeSettings())["min_coverage"] == MIN_COVERAGE
+    monkeypatch.setenv("KB_MIN_COVERAGE_SCORE", "0")
+    assert retriever_parts(KnowledgeSettings())["min_coverage"] == 0.0
+    monkeypatch.setenv("KB_MIN_COVERAGE_SCORE", "1.5")
+    with pytest.raises(ValueError, match="min_coverage_score"):
+        KnowledgeSettings()
 
 
 def test_exact_alertname_match_comes_first_with_score_one(indexed: Retriever) -> None:
