@@ -253,6 +253,11 @@ class FakeKubeAPI:
         with self._lock:
             return list(self._requests)
 
+    def requests_since(self, seen: int) -> list[RecordedRequest]:
+        """The requests after the first `seen` (a follower's cheap poll of a long log)."""
+        with self._lock:
+            return self._requests[seen:]
+
     def find_requests(self, method: str | None = None, path: str | None = None,
                       **query: str) -> list[RecordedRequest]:
         """Requests by method, ``path`` regex (re.search) and exact query values."""

@@ -200,16 +200,18 @@ class Controllers:
     def _run(self) -> None:
         seen = 0
         while not self._stop.wait(0.05):
-            requests = self.api.requests
-            for r in requests[seen:]:
+            new = self.api.requests_since(seen)
+            seen += len(new)
+            for r in new:
                 m = _DEPLOYMENT_PATH.search(r.path)
                 if r.method == "PATCH" and m and not r.dry_run and r.injected_status is None:
                     self._rolled_out(m.group(1), m.group(2))
-            seen = len(requests)
 
     def _rolled_out(self, ns: str, name: str) -> None:
+        # The Deployment's own pods (named <deployment>-<hash>-<suffix>), not its neighbours'.
         for pod in self.api.objects("Pod", ns):
-            self.api.mutate("Pod", ns, pod["metadata"]["name"], ko.heal_pod)
+            if pod["metadata"]["name"].startswith(f"{name}-"):
+                self.api.mutate("Pod", ns, pod["metadata"]["name"], ko.heal_pod)
         self.api.mutate("Deployment", ns, name, ko.roll_out)
 
 

@@ -16,7 +16,6 @@ import datetime as dt
 import os
 import random
 import re
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from tests.conftest import load_event
 from tests.fakes import kube_objects as ko
 from tests.fakes.gemini import Reply, Request, fake_gemini
 from tests.fakes.kube_api import FakeKubeAPI
+from tests.functional.fault_fakes import Controllers
 
 pytestmark = pytest.mark.slow
 WORKLOADS = 10
@@ -88,37 +88,6 @@ def storm(scenarios: list[ko.Scenario], total: int) -> list[dict[str, Any]]:
     return webhooks
 
 
-class Healer:
-    """The cluster's controllers: once a Deployment is restarted, its pod runs and it reports
-    available (a restart that works), so verification sees the workload heal."""
-
-    def __init__(self, api: FakeKubeAPI, scenarios: list[ko.Scenario]) -> None:
-        self.api = api
-        self.pods = {s["deployment"]["metadata"]["name"]: s["pod"]["metadata"]["name"]
-                     for s in scenarios}
-        self.healed: set[str] = set()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> Healer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.02):
-            for r in self.api.requests:
-                name = r.path.rsplit("/", 1)[-1]
-                if (r.method == "PATCH" and not r.dry_run and "/deployments/" in r.path
-                        and name in self.pods and name not in self.healed):
-                    self.healed.add(name)
-                    self.api.mutate("Pod", "shop", self.pods[name], ko.heal_pod)
-                    self.api.mutate("Deployment", "shop", name, ko.roll_out)
-
-
 def run_storm(tmp_path: Path, alerts: int, *, chaos: bool = True) -> dict[str, Any]:
     """The storm through a stack (redeliver-and-shuffle unless `chaos` is off); what the test
     asserts and the bench prints."""
@@ -135,7 +104,7 @@ def run_storm(tmp_path: Path, alerts: int, *, chaos: bool = True) -> dict[str, A
                  "router": {"ROUTER_VERIFY_TIMEOUT_SECONDS": "5",
                             "ROUTER_VERIFY_SETTLE_SECONDS": "0"}})
         webhooks = storm(scenarios, alerts)
-        with Stack(options) as stack, Healer(api, scenarios):
+        with Stack(options) as stack, Controllers(api):
             assert stack.broker is not None
             started = time.monotonic()
             keys = push(stack, webhooks)
