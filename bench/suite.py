@@ -31,6 +31,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import ROOT, first_answer, hello_source, median_of  # noqa: E402
 from bench.ingest_throughput import measure as ingest_rates  # noqa: E402
+from bench.router_bench import crashloop_cluster  # noqa: E402
+from bench.router_bench import incoming as router_incoming  # noqa: E402
 from orchestrator.context import (
     ClusterContext,  # noqa: E402
     ObjectRef,  # noqa: E402
@@ -50,6 +52,8 @@ from orchestrator.local.replay import push  # noqa: E402
 from orchestrator.local.stack import Stack, StackOptions  # noqa: E402
 from orchestrator.local.triggers import load_eventing  # noqa: E402
 from orchestrator.plan import Action, Citation, Plan  # noqa: E402
+from orchestrator.signing import sign_proposal  # noqa: E402
+from tests.fakes.kube_api import FakeKubeAPI  # noqa: E402
 
 PAYLOAD = json.loads((ROOT / "tests/events/alertmanager_crashloop.json").read_text())
 
@@ -95,6 +99,7 @@ def cold_starts(runs: int, work: Path) -> dict[str, float]:
            "KB_QDRANT_PATH": str(work / "qdrant"), "AGENT_AUDIT_DIR": str(work / "audit"),
            "CONSOLE_AUDIT_DIR": str(work / "audit"), "CONSOLE_API_TOKEN": "bench",
            "EXECUTOR_SIGNING_KEY": "bench", "EXECUTOR_CONSOLE_KEY": "bench",
+           "EXECUTOR_AGENT_KEY": "bench",
            "KUBECONFIG": str(work / "no-kubeconfig")}
     alert = _alert()
     bodies = {
@@ -102,12 +107,13 @@ def cold_starts(runs: int, work: Path) -> dict[str, float]:
         "agent": _event(CONTEXT_ENRICHED, ContextEnriched(incident_key="k", alert=alert,
                                                           context=ClusterContext())),
         "console": _event(ALERT_RECEIVED, AlertReceived(incident_key="k", alert=alert)),
-        "executor": _event(PLAN_PROPOSED, PlanProposed(incident_key="k", alert=alert, plan=Plan(
+        "executor": _event(PLAN_PROPOSED, sign_proposal(b"bench", PlanProposed(
+            incident_key="k", alert=alert, plan=Plan(
             plan_id="p", incident_key="k", fingerprint=alert.fingerprint, hypothesis="bench",
             confidence=0.6, citations=[Citation(runbook="k8s_crashloop")], model="offline",
             actions=[Action(type="delete_pod", target=ObjectRef(
                 kind="Pod", namespace="payments", name="checkout-7d9f8b6c5-x2k4q"))],
-            created_at=datetime.now(UTC)))),
+            created_at=datetime.now(UTC))))),
     }
 
     def expect(path: str, headers: dict[str, str], body: bytes, ok: tuple[int, ...]):  # type: ignore[no-untyped-def]
@@ -136,6 +142,13 @@ def cold_starts(runs: int, work: Path) -> dict[str, float]:
     for name, request in requests.items():
         source = ROOT / "functions" / name / "main.py"
         out[name] = median_of(runs, lambda s=source, r=request: first_answer(s, env, r))[0]
+    # The router again, with a kubeconfig: its first request connects and reads the fake API.
+    with FakeKubeAPI() as api:
+        crashloop_cluster(api)
+        kube_env = {**env, "KUBECONFIG": api.write_kubeconfig(str(work / "kubeconfig"))}
+        crashloop = expect("/", *to_binary(router_incoming()), ok=(200,))
+        out["router-kubeconfig"] = median_of(runs, lambda: first_answer(
+            ROOT / "functions/router/main.py", kube_env, crashloop))[0]
     sink.shutdown()
     return out
 
@@ -224,9 +237,11 @@ def main() -> None:
     print()
     print("| figure | value | baseline (same run) | ratio |")
     print("|---|---|---|---|")
-    for name in ("ingest", "router", "agent", "executor", "console"):
-        print(f"| cold start, {name} | {cold[name]:.3f} s | hello-world {cold['hello-world']:.3f}"
-              f" s | {cold[name] / cold['hello-world']:.2f}× |")
+    for name in ("ingest", "router", "router-kubeconfig", "agent", "executor", "console"):
+        label = {"router": "router (no cluster)", "agent": "agent (no key)",
+                 "router-kubeconfig": "router (kubeconfig, fake API)"}.get(name, name)
+        print(f"| cold start, {label} | {cold[name]:.3f} s | hello-world "
+              f"{cold['hello-world']:.3f} s | {cold[name] / cold['hello-world']:.2f}× |")
     print(f"| ingest throughput | {ingest_rate:.0f} alerts/s | raw broker {raw_rate:.0f} "
           f"events/s | {ingest_rate / raw_rate:.2f}× |")
     p50, p95 = statistics.median(latencies), q[18]
