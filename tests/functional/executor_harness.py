@@ -26,6 +26,7 @@ from orchestrator.keys import incident_key
 from orchestrator.models import Frozen
 from orchestrator.plan import Action, Citation, Plan
 from orchestrator.signing import sign_proposal
+from tests.fakes import kube_objects as ko
 from tests.fakes.kube_api import FakeKubeAPI, RecordedRequest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -200,3 +201,14 @@ def proposal(the_alert: Alert, *actions: Action, plan_id: str = "plan-1",
 
 def action(type_: str, target: ObjectRef, **parameters: int | str) -> Action:
     return Action(type=type_, target=target, parameters=parameters)  # type: ignore[arg-type]
+
+
+def crashloop(h: Harness) -> ko.Scenario:
+    """The fake's crash-looping Deployment, loaded into the harness's cluster."""
+    return ko.crashlooping_deployment().load(h.api)
+
+
+def pod_alert(pod: dict[str, Any]) -> Alert:
+    """The crash-looping alert of this pod."""
+    return alert({"namespace": pod["metadata"]["namespace"], "pod": pod["metadata"]["name"],
+                  "container": "app"})
