@@ -15,10 +15,12 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from orchestrator.events import ESCALATED, PLAN_PROPOSED, RESOLVED
 from orchestrator.local.replay import timelines
@@ -381,3 +383,22 @@ def save(rows: list[Row]) -> Path:
     path = ARTIFACTS / "faults.md"
     path.write_text(markdown(table))
     return path
+
+
+# ---- fixtures (import `rig_fixture` and `rows_fixture` to use `rig` and `rows`) -------------
+
+
+@pytest.fixture(scope="module", name="rig")
+def rig_fixture(request: pytest.FixtureRequest,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    """One stack and fake world per test module (the cases heal what they break)."""
+    with Rig(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])) as running:
+        yield running
+
+
+@pytest.fixture(scope="module", name="rows")
+def rows_fixture() -> Iterator[list[Row]]:
+    """The module's table rows, written to artifacts/faults.md when it ends."""
+    found: list[Row] = []
+    yield found
+    save(found)

@@ -10,27 +10,20 @@ operator would). The cases live in fault_cases.py; the rows also go to artifacts
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.functional.fault_cases import SINGLES, Fault, Row, run_case, save, slug
+from tests.functional.fault_cases import (  # noqa: F401 - *_fixture give `rig`, `rows`
+    SINGLES,
+    Fault,
+    Row,
+    rig_fixture,
+    rows_fixture,
+    run_case,
+    slug,
+)
 from tests.functional.fault_rig import Rig
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
-    with Rig(tmp_path_factory.mktemp("faults")) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def rows() -> Iterator[list[Row]]:
-    found: list[Row] = []
-    yield found
-    save(found)
 
 
 @pytest.mark.parametrize("fault", SINGLES, ids=[slug(f.name) for f in SINGLES])

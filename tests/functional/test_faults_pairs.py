@@ -6,27 +6,20 @@ accepted is lost, no action runs twice, the system is whole again once both are 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.functional.fault_cases import PAIRS, Fault, Row, run_case, save, slug
+from tests.functional.fault_cases import (  # noqa: F401 - *_fixture give `rig`, `rows`
+    PAIRS,
+    Fault,
+    Row,
+    rig_fixture,
+    rows_fixture,
+    run_case,
+    slug,
+)
 from tests.functional.fault_rig import Rig
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
-    with Rig(tmp_path_factory.mktemp("fault-pairs")) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def rows() -> Iterator[list[Row]]:
-    found: list[Row] = []
-    yield found
-    save(found)
 
 
 @pytest.mark.parametrize("faults", PAIRS, ids=[slug(" and ".join(f.name for f in p))
