@@ -385,17 +385,6 @@ def save(rows: list[Row]) -> Path:
     return path
 
 
-# ---- fixtures (import `rig_fixture` and `rows_fixture` to use `rig` and `rows`) -------------
-
-
-@pytest.fixture(scope="module", name="rig")
-def rig_fixture(request: pytest.FixtureRequest,
-                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
-    """One stack and fake world per test module (the cases heal what they break)."""
-    with Rig(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])) as running:
-        yield running
-
-
 @pytest.fixture(scope="module", name="rows")
 def rows_fixture() -> Iterator[list[Row]]:
     """The module's table rows, written to artifacts/faults.md when it ends."""

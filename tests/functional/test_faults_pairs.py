@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.functional.fault_cases import (  # noqa: F401 - *_fixture give `rig`, `rows`
+from tests.functional.fault_cases import (  # noqa: F401 - rows_fixture gives `rows`
     PAIRS,
     Fault,
     Row,
-    rig_fixture,
     rows_fixture,
     run_case,
     slug,
 )
-from tests.functional.fault_rig import Rig
+from tests.functional.fault_rig import Rig, rig_fixture  # noqa: F401 - gives `rig`
 
 pytestmark = pytest.mark.slow
 
