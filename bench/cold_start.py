@@ -11,37 +11,27 @@ import argparse
 import json
 import os
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import ROOT, first_answer, hello_source, median_of  # noqa: E402
+from bench.common import (  # noqa: E402
+    ROOT,
+    accepting_sink,
+    first_answer,
+    hello_source,
+    median_of,
+)
 
 PAYLOAD = json.loads((ROOT / "tests/events/alertmanager_crashloop.json").read_text())
-
-
-class _Accept(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_POST(self) -> None:  # noqa: N802
-        self.rfile.read(int(self.headers.get("content-length") or 0))
-        self.send_response(202)
-        self.send_header("content-length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    sink = ThreadingHTTPServer(("127.0.0.1", 0), _Accept)
-    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    sink = accepting_sink()
     env = {**os.environ, "INGEST_TOKEN": "bench",
            "INGEST_BROKER_URL": f"http://127.0.0.1:{sink.server_address[1]}/"}
 

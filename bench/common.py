@@ -11,8 +11,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -74,3 +76,29 @@ def first_answer(source: Path, env: dict[str, str],
 def median_of(n: int, measure: Callable[[], float]) -> tuple[float, list[float]]:
     runs = [measure() for _ in range(n)]
     return statistics.median(runs), runs
+
+
+class _Accept(BaseHTTPRequestHandler):
+    """A broker stand-in: accepts every POST (202) and notes when it arrived."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        self.server.arrivals.append(time.perf_counter())  # type: ignore[attr-defined]
+        self.send_response(202)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def accepting_sink() -> ThreadingHTTPServer:
+    """A loopback HTTP server accepting every POST, serving from a daemon thread; its
+    `arrivals` list holds each POST's time (perf_counter)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Accept)
+    server.arrivals = []  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
+    return server

@@ -19,17 +19,21 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import ROOT, first_answer, hello_source, median_of  # noqa: E402
+from bench.common import (  # noqa: E402
+    ROOT,
+    accepting_sink,
+    first_answer,
+    hello_source,
+    median_of,
+)
 from bench.ingest_throughput import measure as ingest_rates  # noqa: E402
 from bench.router_bench import crashloop_cluster  # noqa: E402
 from bench.router_bench import incoming as router_incoming  # noqa: E402
@@ -70,30 +74,8 @@ def _event(type_: str, data: Any) -> tuple[dict[str, str], bytes]:
                               data=data))
 
 
-class _Accept(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_POST(self) -> None:  # noqa: N802
-        self.rfile.read(int(self.headers.get("content-length") or 0))
-        self.server.arrivals.append(time.perf_counter())  # type: ignore[attr-defined]
-        self.send_response(202)
-        self.send_header("content-length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-def _sink() -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Accept)
-    server.arrivals = []  # type: ignore[attr-defined]
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                     daemon=True).start()
-    return server
-
-
 def cold_starts(runs: int, work: Path) -> dict[str, float]:
-    sink = _sink()
+    sink = accepting_sink()
     env = {**os.environ, "INGEST_TOKEN": "bench",
            "INGEST_BROKER_URL": f"http://127.0.0.1:{sink.server_address[1]}/",
            "KB_QDRANT_PATH": str(work / "qdrant"), "AGENT_AUDIT_DIR": str(work / "audit"),
@@ -161,7 +143,7 @@ def bare_hop(n: int, work: Path) -> float:
         "apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata: {name: t}\n"
         "spec: {broker: incidents, filter: {attributes: {type: hop}}, "
         "subscriber: {ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: s}}}\n")
-    sink = _sink()
+    sink = accepting_sink()
     broker = Broker(db_path=work / "hop.sqlite3", config=load_eventing(work / "eventing"),
                     subscribers={"s": f"http://127.0.0.1:{sink.server_address[1]}"})
     broker.start()

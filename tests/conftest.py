@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.fakes.sink import Sink, running_sink
 
 EVENTS = Path(__file__).parent / "events"
 
@@ -20,3 +23,10 @@ def load_event(name: str) -> Any:
 @pytest.fixture
 def event_payload():  # type: ignore[no-untyped-def]
     return load_event
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    """A loopback broker stand-in that records what is posted to it."""
+    with running_sink() as s:
+        yield s

@@ -16,7 +16,7 @@ import pytest
 
 from orchestrator.envelope import Outgoing
 from orchestrator.events import PLAN_APPROVED, PlanApproved
-from tests.fakes.sink import Sink, running_sink
+from tests.fakes.sink import Sink
 from tests.functional.console_support import (
     APPROVER,
     TOKEN,
@@ -34,11 +34,6 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    with running_sink() as s:
-        yield s
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from orchestrator.act.approval import check_decision
 from orchestrator.act.policy import Policy
 from orchestrator.events import PLAN_APPROVED, PLAN_REJECTED, PlanApproved, PlanRejected
 from orchestrator.keys import event_id
-from tests.fakes.sink import Sink, running_sink
+from tests.fakes.sink import Sink
 from tests.functional.console_support import (
     APPROVER,
     AUTH,
@@ -25,12 +25,6 @@ from tests.functional.console_support import (
     console_env,
     deliver,
 )
-
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    with running_sink() as s:
-        yield s
 
 
 @pytest.fixture

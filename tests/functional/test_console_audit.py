@@ -17,7 +17,7 @@ from orchestrator.console import audit, index
 from orchestrator.decide.reuse import recorded_plans
 from orchestrator.envelope import Event, Outgoing, decode
 from tests.fakes.s3 import s3_server
-from tests.fakes.sink import Sink, running_sink
+from tests.fakes.sink import Sink
 from tests.functional.console_support import (
     Story,
     console_app,
@@ -187,11 +187,6 @@ def test_index_is_a_cache_rebuilt_from_the_log(tmp_path: Path) -> None:
     assert index.rebuild(store) == 3
     assert [s.incident_key for s in index.summaries(store)] == [s.key for s in reversed(stories)]
 
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    with running_sink() as s:
-        yield s
 
 
 def test_deliveries_are_answered_202_and_never_with_an_event(tmp_path: Path, sink: Sink,

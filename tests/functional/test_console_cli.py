@@ -12,7 +12,7 @@ import pytest
 
 from orchestrator.cli import main
 from orchestrator.events import PLAN_APPROVED
-from tests.fakes.sink import Sink, running_sink
+from tests.fakes.sink import Sink
 from tests.functional.console_support import (
     APPROVER,
     TOKEN,
@@ -22,12 +22,6 @@ from tests.functional.console_support import (
     deliver,
     serve,
 )
-
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    with running_sink() as s:
-        yield s
 
 
 @pytest.fixture

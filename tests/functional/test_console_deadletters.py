@@ -13,15 +13,9 @@ from typing import Any
 import pytest
 
 from orchestrator.events import ESCALATED, Escalated
-from tests.fakes.sink import Sink, running_sink
+from tests.fakes.sink import Sink
 from tests.fakes.slack import FakeSlack, fake_slack
 from tests.functional.console_support import AUTH, Story, console_app, console_env, deliver, wire
-
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    with running_sink() as s:
-        yield s
 
 
 @pytest.fixture

@@ -11,15 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.sink import Sink, running_sink
+from tests.fakes.sink import Sink
 from tests.fakes.slack import FakeSlack, fake_slack
 from tests.functional.console_support import Story, console_app, console_env, deliver
-
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    with running_sink() as s:
-        yield s
 
 
 @pytest.fixture

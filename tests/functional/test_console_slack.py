@@ -13,7 +13,7 @@ import pytest
 
 from orchestrator.console import slack
 from orchestrator.events import PLAN_APPROVED, PLAN_REJECTED
-from tests.fakes.sink import Sink, running_sink
+from tests.fakes.sink import Sink
 from tests.fakes.slack import FakeSlack, fake_slack, interaction, sign
 from tests.functional.console_support import (
     SLACK_SECRET,
@@ -29,11 +29,6 @@ HOSTILE = {
     "description": "see <https://evil.example/login|the runbook> or ping <@U999> @here",
 }
 
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    with running_sink() as s:
-        yield s
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 
 from orchestrator.events import PLAN_APPROVED, PlanApproved
 from orchestrator.plan import TokenBudget
-from tests.fakes.sink import Sink, running_sink
+from tests.fakes.sink import Sink
 from tests.functional.console_support import (
     APPROVER,
     AUTH,
@@ -33,11 +33,6 @@ XSS = {
     "dashboard": "https://grafana.example.com/d/abc?x=1&y=<2>",
 }
 
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    with running_sink() as s:
-        yield s
 
 
 @pytest.fixture

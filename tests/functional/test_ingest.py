@@ -22,11 +22,6 @@ TOKEN = "s3cr3t-ingest-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    with running_sink() as s:
-        yield s
-
 
 @pytest.fixture(autouse=True)
 def _close_ingest(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:

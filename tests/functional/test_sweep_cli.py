@@ -18,16 +18,11 @@ import pytest
 
 from orchestrator.cli import main
 from orchestrator.events import ESCALATED, Escalated
-from tests.fakes.sink import Sink, running_sink
+from tests.fakes.sink import Sink
 from tests.functional.console_support import TOKEN, Story, console_app, console_env, deliver, serve
 from tests.functional.helm_support import render
 
 PLAN_ID = Story().plan.plan_id  # the console fixture's story
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    with running_sink() as s:
-        yield s
 
 
 @pytest.fixture
