@@ -9,10 +9,12 @@ Point the real ``kubernetes`` client at it::
 
 Stdlib only: a ``ThreadingHTTPServer`` on 127.0.0.1 (random port) served from a daemon thread.
 Layout: ``kube_http`` (server, connections, request log, watch streaming), ``kube_rest``
-(routing, verbs, subresources, logs, discovery), ``kube_store`` (objects, lifecycle, history),
-``kube_patch`` (selectors, the three patch flavours). This module is the facade tests use:
-lifecycle, client helpers, store helpers, fault injection (``fail``/``delay``/``down``/``up``)
-and the request log.
+(routing, verbs, subresources), ``kube_wire`` (request/response types), ``kube_discovery``,
+``kube_logs``, ``kube_watch`` (watch events), ``kube_store`` (objects, lifecycle, history),
+``kube_resources`` (served types, name resolution), ``kube_errors`` (``ApiError``),
+``kube_selectors`` (label/field selectors), ``kube_patch`` (the three patch flavours).
+This module is the facade tests use: lifecycle, client helpers, store helpers, fault injection
+(``fail``/``delay``/``down``/``up``) and the request log.
 
 Known simplifications (documented, not hidden): no controllers run (no ReplicaSet is created by
 a Deployment patch, deleted pods are not recreated), deletion is immediate unless the object
@@ -30,9 +32,10 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .kube_errors import JSON
 from .kube_http import REASONS, Delay, Fault, RecordedRequest, Server, wait_until
-from .kube_patch import JSON
-from .kube_store import Store, resolve, resource_for
+from .kube_resources import resolve, resource_for
+from .kube_store import Store
 
 __all__ = ["FakeKubeAPI", "RecordedRequest", "Fault", "Delay", "wait_until"]
 

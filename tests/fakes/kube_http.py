@@ -20,8 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
-from . import kube_rest
-from .kube_patch import JSON, ApiError
+from . import kube_rest, kube_watch, kube_wire
+from .kube_errors import JSON, ApiError
 
 if TYPE_CHECKING:
     from .kube_api import FakeKubeAPI
@@ -198,23 +198,23 @@ class Handler(BaseHTTPRequestHandler):
         if fault is not None:
             record.injected_status = fault.status
             err = ApiError(fault.status, fault.reason, fault.message, fault.details)
-            self._send(kube_rest.error_response(err))
+            self._send(kube_wire.error_response(err))
             return
-        req = kube_rest.Request(method, url.path, dict(query_list), query_list, content_type,
+        req = kube_wire.Request(method, url.path, dict(query_list), query_list, content_type,
                                 body)
         try:
             result = kube_rest.dispatch(fake.store, req, f"127.0.0.1:{fake.port}")
         except ApiError as err:
-            result = kube_rest.error_response(err)
+            result = kube_wire.error_response(err)
         except Exception as exc:  # a bug in the fake: answer 500 and remember it
             fake.server_errors.append(traceback.format_exc())
-            result = kube_rest.error_response(ApiError(500, "InternalError", f"fake: {exc!r}"))
-        if isinstance(result, kube_rest.WatchRequest):
+            result = kube_wire.error_response(ApiError(500, "InternalError", f"fake: {exc!r}"))
+        if isinstance(result, kube_wire.WatchRequest):
             self._stream_watch(result)
         else:
             self._send(result)
 
-    def _send(self, resp: kube_rest.Response) -> None:
+    def _send(self, resp: kube_wire.Response) -> None:
         self.send_response(resp.code)
         self.send_header("Content-Type", resp.content_type)
         self.send_header("Content-Length", str(len(resp.body)))
@@ -239,7 +239,7 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:
             return True
 
-    def _stream_watch(self, w: kube_rest.WatchRequest) -> None:
+    def _stream_watch(self, w: kube_wire.WatchRequest) -> None:
         fake, store, server = self.server.fake, self.server.fake.store, self.server
         deadline = time.monotonic() + w.timeout
         with store.lock:
@@ -249,7 +249,7 @@ class Handler(BaseHTTPRequestHandler):
                 events = [{"type": "ADDED", "object": o} for o in store.objects(w.rt, w.namespace)
                           if w.matches(o)]
             elif not w.resource_version.isdigit():
-                self._send(kube_rest.error_response(ApiError(
+                self._send(kube_wire.error_response(ApiError(
                     400, "BadRequest", f"invalid resource version: {w.resource_version}")))
                 return
             else:
@@ -268,10 +268,10 @@ class Handler(BaseHTTPRequestHandler):
                     self._chunk(json.dumps(event, separators=(",", ":")).encode() + b"\n")
                 changes = store.changes_since(cursor)
                 if changes is None:
-                    expired = kube_rest.expired_event(str(cursor), store.resource_version)
+                    expired = kube_watch.expired_event(str(cursor), store.resource_version)
                     self._chunk(json.dumps(expired).encode() + b"\n")
                     break
-                events = [e for e in (kube_rest.watch_event(w, c) for c in changes) if e]
+                events = [e for e in (kube_watch.watch_event(w, c) for c in changes) if e]
                 cursor = changes[-1].rv if changes else cursor
                 if events:
                     continue

@@ -1,7 +1,9 @@
-"""REST semantics of the fake kube-apiserver: URL routing, verbs, subresources, discovery.
+"""REST semantics of the fake kube-apiserver: URL routing, verbs, subresources.
 
 ``dispatch`` maps one parsed request onto the :class:`Store` and returns either a
 :class:`Response` or, for ``?watch=true``, a :class:`WatchRequest` that the HTTP layer streams.
+Discovery, logs and watch events live in ``kube_discovery``, ``kube_logs`` and ``kube_watch``;
+the wire types in ``kube_wire``.
 """
 
 from __future__ import annotations
@@ -10,93 +12,31 @@ import base64
 import copy
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from .kube_patch import (
-    JSON,
-    ApiError,
-    bad_request,
-    json_merge_patch,
-    json_patch,
-    label_selector_to_string,
-    parse_field_selector,
-    parse_label_selector,
-    strategic_merge_patch,
+from .kube_discovery import VERSION_INFO, discovery, resource_list
+from .kube_errors import JSON, ApiError, bad_request
+from .kube_logs import read_log
+from .kube_patch import json_merge_patch, json_patch, strategic_merge_patch
+from .kube_resources import GROUP_VERSIONS, ResourceType
+from .kube_selectors import label_selector_to_string, parse_field_selector, parse_label_selector
+from .kube_store import Store
+from .kube_wire import (
+    Request,
+    Response,
+    WatchRequest,
+    json_response,
+    not_allowed,
+    not_found,
+    success_status,
+    truthy,
 )
-from .kube_store import GROUP_VERSIONS, PODS, Change, ResourceType, Store, rfc3339
 
-VERSION_INFO = {
-    "major": "1", "minor": "31", "gitVersion": "v1.31.0", "gitCommit": "fake",
-    "gitTreeState": "clean", "buildDate": "2024-08-13T07:28:49Z", "goVersion": "go1.22.5",
-    "compiler": "gc", "platform": "linux/amd64",
-}
 PATCH_TYPES: dict[str, Callable[[Any, Any], Any]] = {
     "application/strategic-merge-patch+json": strategic_merge_patch,
     "application/merge-patch+json": json_merge_patch,
     "application/json-patch+json": json_patch,
 }
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: dict[str, str]
-    query_list: list[tuple[str, str]]
-    content_type: str | None
-    body: Any
-
-
-@dataclass
-class Response:
-    code: int
-    body: bytes
-    content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class WatchRequest:
-    rt: ResourceType
-    namespace: str | None
-    matches: Callable[[JSON], bool]
-    resource_version: str | None
-    timeout: float
-
-
-def json_response(code: int, obj: Any) -> Response:
-    return Response(code, json.dumps(obj, separators=(",", ":")).encode())
-
-
-def error_response(err: ApiError) -> Response:
-    headers = {}
-    retry = (err.details or {}).get("retryAfterSeconds")
-    if retry:
-        headers["Retry-After"] = str(retry)
-    return Response(err.code, json.dumps(err.status()).encode(), headers=headers)
-
-
-def not_found() -> ApiError:
-    return ApiError(404, "NotFound", "the server could not find the requested resource", {})
-
-
-def not_allowed() -> ApiError:
-    return ApiError(405, "MethodNotAllowed",
-                    "the server does not allow this method on the requested resource", {})
-
-
-def success_status(code: int = 200, details: JSON | None = None) -> JSON:
-    out: JSON = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
-    if details is not None:
-        out["details"] = details
-    if code != 200:
-        out["code"] = code
-    return out
-
-
-def _truthy(value: str | None) -> bool:
-    return (value or "").lower() in ("true", "1")
 
 
 def _dry_run(req: Request, body_options: Any = None) -> bool:
@@ -115,52 +55,6 @@ def _json_body(req: Request) -> JSON:
     return req.body
 
 
-# ---- discovery -----------------------------------------------------------------------------
-
-
-def _discovery(segs: list[str], server_address: str) -> JSON | None:
-    groups: dict[str, list[str]] = {}
-    for gv in GROUP_VERSIONS:
-        if "/" in gv:
-            g, v = gv.split("/")
-            groups.setdefault(g, []).append(v)
-
-    def group(name: str) -> JSON:
-        vs = [{"groupVersion": f"{name}/{v}", "version": v} for v in groups[name]]
-        return {"name": name, "versions": vs, "preferredVersion": vs[0]}
-
-    if segs == ["api"]:
-        return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
-            {"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}]}
-    if segs == ["apis"]:
-        return {"kind": "APIGroupList", "apiVersion": "v1",
-                "groups": [group(g) for g in sorted(groups)]}
-    if len(segs) == 2 and segs[0] == "apis" and segs[1] in groups:
-        return {"kind": "APIGroup", "apiVersion": "v1", **group(segs[1])}
-    return None
-
-
-def _resource_list(gv: str) -> JSON:
-    out = []
-    for rt in GROUP_VERSIONS[gv]:
-        out.append({"name": rt.plural, "singularName": rt.kind.lower(),
-                    "namespaced": rt.namespaced, "kind": rt.kind, "shortNames": list(rt.short_names),
-                    "verbs": ["create", "delete", "deletecollection", "get", "list", "patch",
-                              "update", "watch"]})
-        for sub in rt.subresources:
-            entry: JSON = {"name": f"{rt.plural}/{sub}", "singularName": "",
-                           "namespaced": rt.namespaced, "kind": rt.kind,
-                           "verbs": ["get", "patch", "update"]}
-            if sub == "log":
-                entry["verbs"] = ["get"]
-            elif sub == "eviction":
-                entry.update(group="policy", version="v1", kind="Eviction", verbs=["create"])
-            elif sub == "scale":
-                entry.update(group="autoscaling", version="v1", kind="Scale")
-            out.append(entry)
-    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": out}
-
-
 # ---- routing -------------------------------------------------------------------------------
 
 
@@ -170,7 +64,7 @@ def dispatch(store: Store, req: Request, server_address: str) -> Response | Watc
         return json_response(200, VERSION_INFO)
     if segs and segs[0] in ("healthz", "livez", "readyz") and req.method == "GET":
         return Response(200, b"ok", "text/plain; charset=utf-8")
-    disc = _discovery(segs, server_address)
+    disc = discovery(segs, server_address)
     if disc is not None:
         if req.method != "GET":
             raise not_allowed()
@@ -186,7 +80,7 @@ def dispatch(store: Store, req: Request, server_address: str) -> Response | Watc
     if not rest:
         if req.method != "GET":
             raise not_allowed()
-        return json_response(200, _resource_list(gv))
+        return json_response(200, resource_list(gv))
     by_plural = {rt.plural: rt for rt in GROUP_VERSIONS[gv]}
     ns: str | None = None
     if rest[0] == "namespaces" and len(rest) >= 3 and rest[2] in by_plural \
@@ -217,7 +111,7 @@ def _collection(store: Store, req: Request, rt: ResourceType, ns: str | None) ->
     def matches(obj: JSON) -> bool:
         return label_match(obj["metadata"].get("labels") or {}) and field_match(obj)
 
-    if req.method == "GET" and _truthy(req.query.get("watch")):
+    if req.method == "GET" and truthy(req.query.get("watch")):
         timeout = float(req.query.get("timeoutSeconds") or 1800)
         return WatchRequest(rt, ns, matches, req.query.get("resourceVersion"), timeout)
     if req.method == "GET":
@@ -289,7 +183,7 @@ def _patch(store: Store, req: Request, rt: ResourceType, ns: str | None, name: s
 
 
 def _item(store: Store, req: Request, rt: ResourceType, ns: str | None, name: str) -> Response:
-    if _truthy(req.query.get("watch")):
+    if truthy(req.query.get("watch")):
         raise ApiError(405, "MethodNotAllowed", "fake kube-apiserver: watch on a single object "
                        "path is not supported; watch the collection with "
                        "fieldSelector=metadata.name=<name>", {})
@@ -307,7 +201,7 @@ def _item(store: Store, req: Request, rt: ResourceType, ns: str | None, name: st
             if key in req.query and key not in options:
                 value: Any = req.query[key]
                 options[key] = int(value) if key == "gracePeriodSeconds" else \
-                    (_truthy(value) if key == "orphanDependents" else value)
+                    (truthy(value) if key == "orphanDependents" else value)
         result = store.delete(rt, ns, name, options, dry_run=_dry_run(req, options))
         if rt.return_deleted or result["metadata"].get("finalizers"):
             return json_response(200, result)
@@ -369,102 +263,3 @@ def _scale(obj: JSON) -> JSON:
         "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
                    "selector": label_selector_to_string((obj.get("spec") or {}).get("selector"))},
     }
-
-
-# ---- logs ----------------------------------------------------------------------------------
-
-
-def read_log(store: Store, req: Request, ns: str, name: str) -> Response:
-    pod = store.must_get(PODS, ns, name)
-    spec, status = pod.get("spec") or {}, pod.get("status") or {}
-    names = [c["name"] for c in spec.get("containers") or []]
-    inits = [c["name"] for c in spec.get("initContainers") or []]
-    ephemeral = [c["name"] for c in spec.get("ephemeralContainers") or []]
-    container = req.query.get("container") or ""
-    if not container:
-        if len(names) == 1:
-            container = names[0]
-        elif not names:
-            raise bad_request(f"a container name must be specified for pod {name}")
-        else:
-            msg = (f"a container name must be specified for pod {name}, "
-                   f"choose one of: [{' '.join(names)}]")
-            if inits:
-                msg += f" or one of the init containers: [{' '.join(inits)}]"
-            raise bad_request(msg)
-    elif container not in names + inits + ephemeral:
-        raise bad_request(f"container {container} is not valid for pod {name}")
-    if not spec.get("nodeName"):
-        return Response(200, b"", "text/plain")  # apiserver: no host yet -> empty stream
-    previous = _truthy(req.query.get("previous"))
-    statuses = (status.get("containerStatuses") or []) + \
-        (status.get("initContainerStatuses") or []) + \
-        (status.get("ephemeralContainerStatuses") or [])
-    cs = next((s for s in statuses if s.get("name") == container), None)
-    if cs is None:
-        raise bad_request(f'container "{container}" in pod "{name}" is not available')
-    state, last = cs.get("state") or {}, cs.get("lastState") or {}
-    if previous:
-        if last.get("terminated") is None:
-            raise bad_request(
-                f'previous terminated container "{container}" in pod "{name}" not found')
-    elif not ("running" in state or "terminated" in state or "terminated" in last):
-        reason = (state.get("waiting") or {}).get("reason")
-        detail = {"ErrImagePull": "image can't be pulled",
-                  "ImagePullBackOff": "trying and failing to pull image"}.get(reason or "", reason)
-        if "waiting" not in state:
-            raise bad_request(f'container "{container}" in pod "{name}" is waiting to start - '
-                              "no logs yet")
-        raise bad_request(f'container "{container}" in pod "{name}" is waiting to start: {detail}')
-    text = store.logs.get((ns, name, container, previous), "")
-    lines = text.splitlines(keepends=True)
-    if req.query.get("tailLines") not in (None, ""):
-        n = int(req.query["tailLines"])
-        lines = lines[-n:] if n > 0 else []
-    if _truthy(req.query.get("timestamps")):
-        stamp = rfc3339().replace("Z", ".000000000Z")
-        lines = [f"{stamp} {line}" for line in lines]
-    data = "".join(lines).encode()
-    if req.query.get("limitBytes") not in (None, ""):
-        data = data[: int(req.query["limitBytes"])]
-    return Response(200, data, "text/plain")
-
-
-# ---- watch ---------------------------------------------------------------------------------
-
-
-class Expired(Exception):
-    pass
-
-
-def watch_event(w: WatchRequest, change: Change) -> JSON | None:
-    """Translate a store change into a watch event for this watcher (or None)."""
-    if change.rt is not w.rt:
-        return None
-
-    def visible(obj: JSON | None) -> bool:
-        if obj is None:
-            return False
-        if w.namespace and obj["metadata"].get("namespace") != w.namespace:
-            return False
-        return w.matches(obj)
-
-    before, after = visible(change.old), visible(change.new)
-    if change.type == "ADDED":
-        return {"type": "ADDED", "object": change.new} if after else None
-    if change.type == "DELETED":
-        return {"type": "DELETED", "object": change.new} if before else None
-    if before and after:
-        return {"type": "MODIFIED", "object": change.new}
-    if after:
-        return {"type": "ADDED", "object": change.new}
-    if before:
-        return {"type": "DELETED", "object": change.new}
-    return None
-
-
-def expired_event(rv: str, current: int) -> JSON:
-    return {"type": "ERROR", "object": {
-        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-        "message": f"too old resource version: {rv} ({current})", "reason": "Expired",
-        "code": 410}}
