@@ -43,7 +43,12 @@ def plan_copy_key(fingerprint: str, created_at: datetime, event_id: str) -> str:
     return f"{FINGERPRINTS}/{fingerprint}/{stamp(created_at)}-{file_id(event_id)}.json"
 
 
+def parse_stamp(text: str) -> datetime:
+    """The time `stamp` wrote (without its `Z`)."""
+    return datetime.strptime(text, STAMP).replace(tzinfo=UTC)
+
+
 def plan_copy_time(key: str) -> datetime | None:
     """The plan's creation time from a plan copy's key; None for any other key."""
     m = PLAN_COPY.match(key.rsplit("/", 1)[-1])
-    return datetime.strptime(m.group(1), STAMP).replace(tzinfo=UTC) if m else None
+    return parse_stamp(m.group(1)) if m else None

@@ -27,7 +27,6 @@ the delivery up. Nothing is lost either way: every delivery answers with a plan 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import secrets
@@ -39,6 +38,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from orchestrator import layout
 from orchestrator.adapters.objects import ObjectStore
 from orchestrator.decide.situation import Escalation, Situation
 from orchestrator.errors import TransientError
@@ -49,7 +49,6 @@ log = logging.getLogger(__name__)
 
 PREFIX = "llm-claims"
 _NAME = re.compile(r"^(\d{8})(-outcome)?\.json$")
-_SAFE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$")
 # Poll for a holder's outcome from 50 ms, growing to 1 s: quick when the model is, and a storm
 # of waiting duplicates costs the store a few reads a second each, not hundreds.
 _FIRST_POLL, _MAX_POLL = 0.05, 1.0
@@ -208,9 +207,7 @@ class Claims:
 
 def _folder(fingerprint: str) -> str:
     # Fingerprints are hex from Alertmanager, but a manual trigger's comes from outside.
-    safe = fingerprint if _SAFE.match(fingerprint) else hashlib.sha256(
-        fingerprint.encode()).hexdigest()
-    return f"{PREFIX}/{safe}/"
+    return f"{PREFIX}/{layout.file_id(fingerprint)}/"
 
 
 def _key(folder: str, generation: int, *, outcome: bool = False) -> str:

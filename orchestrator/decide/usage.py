@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from orchestrator import layout
 from orchestrator.adapters.objects import ObjectStore
 from orchestrator.plan import TokenBudget
 
@@ -32,7 +33,6 @@ log = logging.getLogger(__name__)
 
 PREFIX = "llm-usage"
 HOUR = timedelta(hours=1)
-_STAMP = "%Y%m%dT%H%M%S%f"
 _NAME = re.compile(r"^(\d{8}T\d{12})Z-([0-9a-f]+)-(reserved|spent)-(\d+)\.json$")
 
 
@@ -61,7 +61,7 @@ class Ledger:
                 m = _NAME.match(key.rsplit("/", 1)[-1])
                 if not m:
                     continue
-                at = datetime.strptime(m.group(1), _STAMP).replace(tzinfo=UTC)
+                at = layout.parse_stamp(m.group(1))
                 call, kind, tokens = m.group(2), m.group(3), int(m.group(4))
                 if kind == "spent":
                     settled.add(call)
@@ -74,7 +74,7 @@ class Ledger:
                now: datetime, about: dict[str, str]) -> None:
         """Write one ledger entry (create-only: a call records each kind once)."""
         now = now.astimezone(UTC)
-        key = (f"{PREFIX}/{now:%Y%m%d%H}/{now.strftime(_STAMP)}Z-{call}-{kind}-"
+        key = (f"{PREFIX}/{now:%Y%m%d%H}/{layout.stamp(now)}-{call}-{kind}-"
                f"{max(tokens, 0)}.json")
         body = json.dumps({"call": call, kind: tokens, "at": now.isoformat(), **about})
         self.store.put(key, body.encode(), if_absent=True)
