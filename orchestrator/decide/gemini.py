@@ -96,11 +96,12 @@ class GeminiPlanner:
         """The most one call with this prompt may cost: what a budget must still allow."""
         return estimate_tokens(system + prompt) + self.limits.max_output_tokens
 
-    def plan(self, s: Situation, *, budget: Budget,
-             ledger: Ledger | None = None) -> Plan | Escalation | Fallback:
-        """One plan for the incident, within `budget`; each call goes in the `ledger`."""
+    def plan(self, s: Situation, *, budget: Budget, ledger: Ledger | None = None,
+             prompts: tuple[str, str] | None = None) -> Plan | Escalation | Fallback:
+        """One plan for the incident, within `budget`; each call goes in the `ledger`.
+        `prompts`: `self.prompts(s)` when the caller has already rendered them."""
         lim = self.limits
-        system, user = self.prompts(s)
+        system, user = prompts or self.prompts(s)
         prompt, used_in, used_out = user, 0, 0
         problems: list[str] = []
         for attempt in (1, 2):

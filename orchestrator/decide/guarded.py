@@ -65,7 +65,9 @@ def plan_with_llm(s: Situation, *, planner: GeminiPlanner, guards: Guards, spent
             budget = _budget(s, guards, spent)
         except TransientError as e:
             return store_down(s, max_actions=max_actions, llm=True, error=str(e))
-        over = budget.exceeded(used=0, need=planner.need(*planner.prompts(s)))
+        # Rendered once: the planner's first call sends these very prompts.
+        prompts = planner.prompts(s)
+        over = budget.exceeded(used=0, need=planner.need(*prompts))
         if over is not None:
             return conclude(s, Fallback("budget", over[1], exhausted=over[0]), budget,
                             max_actions=max_actions)
@@ -77,7 +79,7 @@ def plan_with_llm(s: Situation, *, planner: GeminiPlanner, guards: Guards, spent
                 return store_down(s, max_actions=max_actions, llm=True, error=str(e))
             if held is None:
                 continue  # another delivery claimed it first: follow that one
-        return _ask(s, planner, guards, budget, held, max_actions)
+        return _ask(s, planner, guards, budget, held, max_actions, prompts)
     return _offline(s, max_actions, "LLM not asked: other deliveries of this alert fingerprint "
                     "kept claiming it first.")
 
@@ -138,11 +140,11 @@ def conclude(s: Situation, result: Plan | Escalation | Fallback, budget: Budget,
 
 
 def _ask(s: Situation, planner: GeminiPlanner, guards: Guards, budget: Budget,
-         held: Held | None, max_actions: int) -> Plan | Escalation:
+         held: Held | None, max_actions: int, prompts: tuple[str, str]) -> Plan | Escalation:
     decided: Plan | Escalation | None = None
     try:
-        decided = conclude(s, planner.plan(s, budget=budget, ledger=guards.ledger), budget,
-                           max_actions=max_actions)
+        answer = planner.plan(s, budget=budget, ledger=guards.ledger, prompts=prompts)
+        decided = conclude(s, answer, budget, max_actions=max_actions)
         return decided
     finally:
         # Followers must not wait on a claim whose holder failed: release it (outcome None).

@@ -129,8 +129,9 @@ def load(store: ObjectStore, s: Situation, *, window: timedelta) -> list[Recorde
     try:
         return recorded_plans(store, fingerprint=s.alert.fingerprint, since=since)
     except TransientError as e:
-        # Reuse saves money; it must not stop incident response. Plan without it.
-        log.warning("audit log unreadable, planning without reuse: %s", e)
+        # Reuse saves money; it must not stop incident response: the caller plans offline.
+        log.warning("audit log unreadable: no plan reuse, nor an LLM call without its "
+                    "guards: %s", e)
         return None
 
 
