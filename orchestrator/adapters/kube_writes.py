@@ -200,10 +200,10 @@ class KubeWriter:
                 path, method, query_params=query or [], header_params=headers, body=body,
                 auth_settings=["BearerToken"], response_types_map={},
                 _preload_content=False, _request_timeout=self.timeout)
-        try:
-            raw = resp.data
-        finally:
-            resp.release_conn()
+            try:
+                raw = resp.data  # a server may stall mid-body: that times out here
+            finally:
+                resp.release_conn()
         try:
             doc = json.loads(raw) if raw else {}
         except ValueError as e:

@@ -220,10 +220,11 @@ class FakeKubeAPI:
         return fault
 
     def delay(self, path_regex: str, seconds: float, *, method: str | None = None,
-              times: int | None = None) -> Delay:
-        """Hold matching requests for ``seconds`` (cut short by ``down()``/``stop()``)."""
+              times: int | None = None, body: bool = False) -> Delay:
+        """Hold matching requests for ``seconds`` (cut short by ``down()``/``stop()``); with
+        ``body``, answer the headers at once and hold the body (a server stalling mid-answer)."""
         rule = Delay(None if method in (None, "*") else method.upper(), re.compile(path_regex),
-                     seconds, times)
+                     seconds, times, body=body)
         with self._lock:
             self._delays.append(rule)
         return rule

@@ -75,6 +75,8 @@ class Delay:
     seconds: float
     remaining: int | None
     hits: int = 0
+    body: bool = False
+    """Hold the body, not the request: headers go out at once, the body `seconds` later."""
 
 
 def wait_until(predicate: Callable[[], T], timeout: float = 5.0, interval: float = 0.005,
@@ -191,9 +193,10 @@ class Handler(BaseHTTPRequestHandler):
                                  content_type, raw)
         fake._record(record)
         delay = fake._take_rule(fake._delays, method, url.path)
-        if delay is not None and server.wake.wait(delay.seconds):
+        if delay is not None and not delay.body and server.wake.wait(delay.seconds):
             self.close_connection = True  # server going down: drop the request
             return
+        self._body_delay = delay.seconds if delay is not None and delay.body else 0.0
         fault = fake._take_rule(fake._faults, method, url.path)
         if fault is not None:
             record.injected_status = fault.status
@@ -222,8 +225,16 @@ class Handler(BaseHTTPRequestHandler):
         for k, v in resp.headers.items():
             self.send_header(k, v)
         self._headers_buffer.append(b"\r\n")  # end_headers(), sent with the body in one write
-        self.wfile.write(b"".join(self._headers_buffer) + resp.body)
-        self._headers_buffer = []
+        head, self._headers_buffer = b"".join(self._headers_buffer), []
+        stall = getattr(self, "_body_delay", 0.0)
+        if stall:
+            self.wfile.write(head)
+            self.wfile.flush()
+            if self.server.wake.wait(stall):  # type: ignore[attr-defined]
+                self.close_connection = True
+                return
+            head = b""
+        self.wfile.write(head + resp.body)
 
     # ---- watch ------------------------------------------------------------------------------
 

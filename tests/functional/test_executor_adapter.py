@@ -97,6 +97,15 @@ def test_an_unreachable_api_is_transient(fake: FakeKubeAPI, kube: KubeWriter) ->
         kube.get("Pod", "shop", "web-1")
 
 
+def test_an_api_that_stalls_mid_answer_is_transient(fake: FakeKubeAPI) -> None:
+    """Headers sent, then the body held past the timeout: a retry for the broker, not a
+    urllib3 exception escaping the adapter."""
+    fake.add(ko.pod("web-1", "shop"))
+    fake.delay(r"/pods/web-1$", 2, body=True)
+    with pytest.raises(TransientError, match="unreachable"):
+        KubeWriter(fake.api_client(), timeout=0.3).get("Pod", "shop", "web-1")
+
+
 def test_lists_follow_continue_tokens(fake: FakeKubeAPI) -> None:
     kube = KubeWriter(fake.api_client(), page_size=3)
     d = fake.add(ko.deployment("web", "shop"))
