@@ -78,6 +78,12 @@ class Limits:
     max_actions: int = 1
     prompt_runbooks: int = 3
 
+    def longest_call_seconds(self, timeout: float) -> float:
+        """The longest one model call can take in `GeminiPlanner._generate`: every attempt
+        timing out after `timeout`, every jittered backoff (x1.5 at most) at its longest."""
+        backoff = sum(self.backoff_seconds * 1.5 * (2.0**i) for i in range(self.retries))
+        return (self.retries + 1) * timeout + backoff
+
 
 class GeminiPlanner:
     def __init__(self, llm: LLM, *, limits: Limits,

@@ -13,6 +13,7 @@ from datetime import timedelta
 from orchestrator.adapters.llm import LLM
 from orchestrator.adapters.objects import ObjectStore
 from orchestrator.decide.claim import Claims
+from orchestrator.decide.gemini import Limits
 from orchestrator.decide.guarded import Guards
 from orchestrator.decide.situation import Knowledge
 from orchestrator.decide.usage import Ledger
@@ -59,7 +60,8 @@ def guards(s: AgentSettings, store: ObjectStore | None) -> Guards:
         return Guards(incident_limit=s.token_budget)
     # The longest a claim holder can take: two calls (the answer and one corrective retry),
     # each with its retries, timeouts and jittered backoff, plus a margin for the rest.
-    per_call = (s.retries + 1) * s.timeout_seconds + s.backoff_seconds * (2**s.retries) * 1.5
+    per_call = Limits(retries=s.retries, backoff_seconds=s.backoff_seconds).longest_call_seconds(
+        s.timeout_seconds)
     hold = timedelta(seconds=2 * per_call + 10)
     claims = Claims(store, window=timedelta(seconds=s.reopen_window_seconds), hold=hold,
                     wait=timedelta(seconds=s.claim_wait_seconds))
