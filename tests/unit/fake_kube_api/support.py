@@ -1,8 +1,5 @@
-"""Shared helpers of the fake kube-apiserver tests (``test_fake_kube_api_*``).
-
-Named ``test_*`` so pytest rewrites its asserts; it holds no tests. The fixtures stay in each
-test module (imported fixtures would shadow test parameters).
-"""
+"""Shared helpers of the fake kube-apiserver tests (their fixtures are in conftest.py, which
+also has pytest rewrite this module's asserts)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,6 @@ discovery."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,35 +14,7 @@ from kubernetes.client.exceptions import ApiException
 from tests.fakes import kube_objects as ko
 from tests.fakes.kube_api import FakeKubeAPI
 from tests.fakes.kube_selectors import parse_label_selector
-from tests.unit.test_fake_kube_api_support import status_body
-
-
-@pytest.fixture
-def api() -> Iterator[FakeKubeAPI]:
-    with FakeKubeAPI() as fake:
-        yield fake
-        assert fake.server_errors == []
-
-
-@pytest.fixture
-def ac(api: FakeKubeAPI) -> Any:
-    return api.api_client()
-
-
-@pytest.fixture
-def core(ac: Any) -> client.CoreV1Api:
-    return client.CoreV1Api(ac)
-
-
-@pytest.fixture
-def apps(ac: Any) -> client.AppsV1Api:
-    return client.AppsV1Api(ac)
-
-
-@pytest.fixture
-def crashloop(api: FakeKubeAPI) -> ko.Scenario:
-    return ko.crashlooping_deployment().load(api)
-
+from tests.unit.fake_kube_api.support import status_body
 
 # ---- reads ---------------------------------------------------------------------------------
 

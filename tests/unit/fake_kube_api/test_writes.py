@@ -3,7 +3,6 @@ deletes, dry runs."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,34 +13,7 @@ from tests.fakes import kube_objects as ko
 from tests.fakes.kube_api import FakeKubeAPI
 from tests.fakes.kube_errors import ApiError
 from tests.fakes.kube_patch import json_patch, strategic_merge_patch
-from tests.unit.test_fake_kube_api_support import status_body
-
-
-@pytest.fixture
-def api() -> Iterator[FakeKubeAPI]:
-    with FakeKubeAPI() as fake:
-        yield fake
-        assert fake.server_errors == []
-
-
-@pytest.fixture
-def ac(api: FakeKubeAPI) -> Any:
-    return api.api_client()
-
-
-@pytest.fixture
-def core(ac: Any) -> client.CoreV1Api:
-    return client.CoreV1Api(ac)
-
-
-@pytest.fixture
-def apps(ac: Any) -> client.AppsV1Api:
-    return client.AppsV1Api(ac)
-
-
-@pytest.fixture
-def crashloop(api: FakeKubeAPI) -> ko.Scenario:
-    return ko.crashlooping_deployment().load(api)
+from tests.unit.fake_kube_api.support import status_body
 
 
 def eviction(name: str, ns: str, **delete_options: Any) -> client.V1Eviction:
