@@ -5,9 +5,10 @@ Layout in the object store (MinIO, or a local folder in the embedded default):
 - `incidents/<incident key>/<time>-<event id>.json`: the record `{"id", "type", "source",
   "subject", "time", "incidentkey", "partitionkey", "data"}`, `<time>` being the event's `time`
   attribute as `YYYYmmddTHHMMSSffffffZ`, so a listing is the incident's timeline;
-- `ids/<incident key>/<event id>`: a create-only marker naming the record's key. Delivery is
-  at-least-once and a re-emitted event may carry the same id with another `time`: the marker
-  makes the first `time` the only one, and a redelivery after a half-done write completes it;
+- `ids/<incident key>/<event id>`: a marker naming the record's key. Delivery is at-least-once
+  and a re-emitted event may carry the same id with another `time`: the log keeps one record,
+  the earliest `time` (a copy emitted earlier but delivered later takes the logged one's place),
+  and a redelivery after a half-done write completes it;
 - `fingerprints/<fingerprint>/<plan.created_at>-<event id>.json`: a copy of every
   `incident.plan.proposed` record, which the agent reads to reuse a recent plan (the keys the
   agent reads back are built in `orchestrator.layout`, shared by both).
@@ -111,12 +112,20 @@ def write(store: ObjectStore, event: Event, *, now: datetime) -> tuple[Record, b
     when = record.when if event.time else now
     key = f"{INCIDENTS}/{record.incidentkey}/{stamp(when)}-{name}.json"
     marker = f"{IDS}/{record.incidentkey}/{name}"
+    replacing = False
     if not store.put(marker, key.encode(), content_type="text/plain", if_absent=True):
-        # Seen before: the first delivery's key wins, whatever `time` this copy carries.
-        key = (store.get(marker) or key.encode()).decode()
+        logged = (store.get(marker) or key.encode()).decode()
+        # A redelivered input re-emits its events under the same ids with later `time`s, and a
+        # shuffling broker may hand us such a copy first: the earliest `time` is the event's,
+        # so an earlier copy takes the logged one's place (below) without counting as new; a
+        # later one only completes a write a crash left half done.
+        if key >= logged:
+            key = logged
+        else:
+            replacing = store.get(logged) is not None
     written = store.put(key, record.to_json(), if_absent=True)
     if written:
-        written = _one_copy(store, record.incidentkey, name, key, marker)
+        written = _one_copy(store, record.incidentkey, name, key, marker) and not replacing
     if record.type == PLAN_PROPOSED:
         _copy_plan(store, record)
     return record, written

@@ -14,6 +14,7 @@ import pytest
 
 from orchestrator.adapters.objects import LocalDirStore, MinioStore, ObjectStore
 from orchestrator.console import audit, index
+from orchestrator.console.status import status_of
 from orchestrator.decide.reuse import recorded_plans
 from orchestrator.envelope import Event, Outgoing, decode
 from tests.fakes.s3 import s3_server
@@ -79,6 +80,24 @@ def test_redelivery_writes_nothing_twice_even_with_another_time(stores) -> None:
     copies = store.list(f"fingerprints/{story.alert.fingerprint}/")
     assert copies == [f"fingerprints/{story.alert.fingerprint}/"
                       f"{story.plan.created_at.strftime('%Y%m%dT%H%M%S%f')}Z-{out.id}.json"]
+
+
+def test_a_copy_emitted_earlier_but_delivered_later_takes_its_place(stores) -> None:  # type: ignore[no-untyped-def]
+    """Redelivery re-emits an event under its id with a later `time`, and a shuffling broker
+    may hand the console that copy first. The log keeps the earliest `time`, or the timeline
+    (and the status it gives) would put the plan after the approval request it led to."""
+    store: ObjectStore = stores()
+    story = Story()
+    plan, ask = story.plan_proposed(), story.approval_requested()
+    assert audit.write(store, event(plan, T0 + timedelta(seconds=5)), now=T0)[1] is True
+    assert audit.write(store, event(ask, T0 + timedelta(seconds=2)), now=T0)[1] is True
+    assert status_of(audit.read(store, story.key))[0] == "open"  # the late copy misleads
+    assert audit.write(store, event(plan, T0 + timedelta(seconds=1)), now=T0)[1] is False
+    records = audit.read(store, story.key)
+    assert [r.type for r in records].count("incident.plan.proposed") == 1
+    assert status_of(records)[0] == "awaiting approval"
+    assert audit.write(store, event(plan, T0 + timedelta(seconds=9)), now=T0)[1] is False
+    assert status_of(audit.read(store, story.key))[0] == "awaiting approval"
 
 
 def test_the_agent_reads_the_plan_copies_back(stores) -> None:  # type: ignore[no-untyped-def]
