@@ -80,8 +80,8 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
         "broker": {"class": "KafkaNamespaced",
                    "kafka": {"existingConfigMap": {"name": "kafka-broker-config",
                                                    "namespace": "knative-eventing"}}},
-        "networkPolicy": {"brokerIngressAllowFrom": [
-            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ops"}}}]},
+        "networkPolicy": {"brokerIngress": {"enabled": True, "allowFrom": [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ops"}}}]}},
     },
 }
 

@@ -157,19 +157,21 @@ def test_kafka_broker_config_comes_from_values() -> None:
     assert not [c for c in own.of_kind("ConfigMap") if "kafka" in c["metadata"]["name"]]
 
 
-def _broker_ingress_policy(value_set: str) -> dict[str, Any]:
-    (policy,) = [p for p in render(value_set).of_kind("NetworkPolicy")
-                 if p["spec"]["podSelector"].get("matchLabels") == {"app": "kafka-broker-receiver"}]
-    return policy
+def _broker_ingress_policies(value_set: str) -> list[dict[str, Any]]:
+    return [p for p in render(value_set).of_kind("NetworkPolicy")
+            if p["spec"]["podSelector"].get("matchLabels") == {"app": "kafka-broker-receiver"}]
 
 
-@pytest.mark.parametrize("value_set, namespace", [("default", "knative-eventing"),
-                                                   ("enforce-everywhere", NAMESPACE)])
-def test_only_the_functions_holding_a_sinkbinding_may_post_to_the_broker_ingress(
-    value_set: str, namespace: str,
-) -> None:
-    policy = _broker_ingress_policy(value_set)
-    assert policy["metadata"]["namespace"] == namespace
+def test_no_policy_on_the_shared_broker_receiver_unless_asked() -> None:
+    """The Kafka receiver in knative-eventing serves every Broker of the cluster."""
+    assert _broker_ingress_policies("default") == []
+
+
+def test_only_the_functions_holding_a_sinkbinding_may_post_to_the_broker_ingress() -> None:
+    """Opted in (enforce-everywhere, with its own KafkaNamespaced data plane)."""
+    value_set = "enforce-everywhere"
+    (policy,) = _broker_ingress_policies(value_set)
+    assert policy["metadata"]["namespace"] == NAMESPACE
     assert policy["spec"]["policyTypes"] == ["Ingress"]
     (rule,) = policy["spec"]["ingress"]
     ours = [p for p in rule["from"] if "podSelector" in p]
@@ -182,7 +184,7 @@ def test_only_the_functions_holding_a_sinkbinding_may_post_to_the_broker_ingress
                    "labels"].items()}
     assert allowed == set(POSTED)
     others = [p for p in rule["from"] if "podSelector" not in p]
-    extra = VALUE_SETS[value_set].get("networkPolicy", {}).get("brokerIngressAllowFrom", [])
+    extra = VALUE_SETS[value_set]["networkPolicy"]["brokerIngress"]["allowFrom"]
     assert others == [{"namespaceSelector": {"matchLabels": {
         "kubernetes.io/metadata.name": "knative-eventing"}}}, *extra]
 

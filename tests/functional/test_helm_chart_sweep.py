@@ -160,18 +160,26 @@ def test_the_url_is_the_consoles_cluster_local_address_whatever_its_visibility(
     assert host == f"{ksvc['metadata']['name']}.{ksvc['metadata']['namespace']}.svc.cluster.local"
 
 
-def test_no_network_policy_stands_between_the_sweep_and_the_console() -> None:
+def test_network_policies_admit_the_sweep_on_its_way_to_the_console() -> None:
     """The sweep reaches the console through Knative's cluster-local gateway (and the activator
-    while it is cold), not pod to pod: a policy selecting the console's pods would have to
-    admit those, so the chart puts none there."""
+    while it is cold) or, with a mesh, pod to pod: every policy selecting the console's pods
+    admits the gateway's and the activator's namespaces and the sweep's own pod."""
     for value_set in sorted(VALUE_SETS):
         rendered = render(value_set)
         labels = rendered.function("console")["spec"]["template"]["metadata"]["labels"]
-        for policy in rendered.of_kind("NetworkPolicy"):
-            if policy["metadata"]["namespace"] != NAMESPACE:
-                continue
-            assert not _selects(policy["spec"]["podSelector"], labels), \
-                (value_set, policy["metadata"]["name"])
+        sweep = rendered.one("CronJob", f"{FULLNAME}-sweep")["spec"]["jobTemplate"]["spec"][
+            "template"]["metadata"]["labels"]
+        selecting = [p for p in rendered.of_kind("NetworkPolicy")
+                     if p["metadata"]["namespace"] == NAMESPACE
+                     and _selects(p["spec"]["podSelector"], labels)]
+        assert selecting, value_set
+        for policy in selecting:
+            peers = [peer for rule in policy["spec"]["ingress"] for peer in rule["from"]]
+            namespaces = {p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                          for p in peers if set(p) == {"namespaceSelector"}}
+            assert {"knative-serving", "kourier-system"} <= namespaces, value_set
+            assert any(set(p) == {"podSelector"} and _selects(p["podSelector"], sweep)
+                       for p in peers), value_set
     # The matcher does match: the storage policy selects the bundled MinIO's pods.
     rendered = render("default")
     minio = rendered.one("StatefulSet", f"{FULLNAME}-minio")["spec"]["template"]["metadata"]

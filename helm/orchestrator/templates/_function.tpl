@@ -79,11 +79,12 @@ spec:
             {{- end }}
           resources:
             {{- toYaml $cfg.resources | nindent 12 }}
+          # No periodSeconds: Knative's queue-proxy probes a starting pod every few milliseconds
+          # only while the period is unset or 0; any period turns that off, and a cold start
+          # waits up to one period on every hop of the loop.
           readinessProbe:
             httpGet:
               path: /healthz
-            periodSeconds: 5
-            failureThreshold: 3
           livenessProbe:
             httpGet:
               path: /healthz
