@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
-import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +79,34 @@ def _state(args: argparse.Namespace) -> Path:
     return Path(args.state) if args.state else default_state_dir()
 
 
+class Stopped(Exception):
+    """A SIGTERM, SIGINT or SIGHUP reached `up`/`replay`: unwind so the stack stops."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """Turn the first SIGTERM/SIGINT/SIGHUP into `Stopped` in the main thread, and ignore the
+    ones after it: `Stack.stop()` must run to the end, or the function processes (each in its
+    own session, out of reach of the terminal's signals) outlive the command."""
+    names = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+    def handler(signum: int, _frame: object) -> None:
+        for s in names:
+            signal.signal(s, lambda *_: None)
+        raise Stopped(signum)
+
+    previous = {s: signal.signal(s, handler) for s in names}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
 def _up(args: argparse.Namespace) -> int:
     from orchestrator import logs
     from orchestrator.local.stack import Stack, StackOptions
@@ -86,22 +116,23 @@ def _up(args: argparse.Namespace) -> int:
     stack = Stack(StackOptions(state=state, enforce=args.enforce, kubeconfig=args.kubeconfig,
                                cluster_name=args.cluster,
                                ports={"ingest": args.port, "console": args.console_port}))
-    stack.start()
-    (state / "up.json").write_text(json.dumps({"ingest": stack.ingest_url,
-                                               "console": stack.console_url}))
-    print(_banner(stack, state, args.enforce), flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        while not stop.wait(args.sweep_minutes * 60):
-            _sweep(stack)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        print("stopping…", file=sys.stderr)
-        stack.stop()
-        (state / "up.json").unlink(missing_ok=True)
-    return 0
+    code = 0
+    with _stop_on_signals():
+        try:
+            stack.start()
+            (state / "up.json").write_text(json.dumps({"ingest": stack.ingest_url,
+                                                       "console": stack.console_url}))
+            print(_banner(stack, state, args.enforce), flush=True)
+            while True:
+                time.sleep(args.sweep_minutes * 60)
+                _sweep(stack)
+        except Stopped as e:
+            code = 128 + e.signum
+        finally:
+            print("stopping…", file=sys.stderr)
+            stack.stop()
+            (state / "up.json").unlink(missing_ok=True)
+    return code
 
 
 def _sweep(stack: Any) -> None:
@@ -202,12 +233,17 @@ def _replay(args: argparse.Namespace) -> int:
     payloads = load_payloads(list(args.files))
     options = StackOptions(state=_state(args), enforce=args.enforce, kubeconfig=args.kubeconfig,
                            cluster_name=args.cluster, chaos=args.chaos)
-    with Stack(options) as stack:
-        assert stack.broker is not None
-        since = max((e.seq for e in stack.broker.events()), default=0)
-        keys = push(stack, payloads)
-        quiet = settle(stack, args.timeout)
-        incidents = timelines(stack, keys, since_seq=since)
+    with _stop_on_signals():
+        try:
+            with Stack(options) as stack:
+                assert stack.broker is not None
+                since = max((e.seq for e in stack.broker.events()), default=0)
+                keys = push(stack, payloads)
+                quiet = settle(stack, args.timeout)
+                incidents = timelines(stack, keys, since_seq=since)
+        except Stopped as e:
+            print(f"stopped by {e}: every function process was stopped", file=sys.stderr)
+            return 128 + e.signum
     if args.json:
         print(json.dumps({"incidents": [i.as_json() for i in incidents], "quiet": quiet}))
     else:

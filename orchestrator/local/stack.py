@@ -95,6 +95,12 @@ def local_user() -> str:
         return "local"
 
 
+def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
+    """Signal a function's process group (its session, see `_spawn`); gone already is fine."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signum)
+
+
 def _free_port(host: str) -> int:
     with socket.socket() as s:
         s.bind((host, 0))
@@ -190,11 +196,13 @@ class Stack:
             seed=self.options.seed,
             time_scale=self.options.time_scale,
         )
-        self.broker.start()
-        (self.state / "logs").mkdir(exist_ok=True)
-        for name in FUNCTIONS:
-            self._spawn(name)
+        # Whatever interrupts the start (a signal, a function that will not come up) stops
+        # what already runs: half a stack must not outlive its command.
         try:
+            self.broker.start()
+            (self.state / "logs").mkdir(exist_ok=True)
+            for name in FUNCTIONS:
+                self._spawn(name)
             self._wait_ready(FUNCTIONS)
         except BaseException:
             self.stop()
@@ -276,19 +284,24 @@ class Stack:
         return {name: proc.poll() is None for name, proc in self._procs.items()}
 
     def stop(self) -> None:
+        """Stop the broker, then every function's whole process group (gunicorn master and
+        workers): nothing is left holding a port, whatever state a function was in."""
         # The broker first: its in-flight deliveries finish against functions still running.
         if self.broker is not None:
             self.broker.close()
             self.broker = None
         for proc in self._procs.values():
             if proc.poll() is None:
-                proc.terminate()
+                _signal_group(proc, signal.SIGTERM)
         for name, proc in self._procs.items():
             try:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 log.warning("%s did not stop in 10 s; killing it", name)
-                proc.kill()
+            # The master is gone, but a worker still busy (a verification watch) may not be:
+            # SIGKILL whatever is left of the group.
+            _signal_group(proc, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(5)
         self._procs.clear()
         for f in self._logs:
