@@ -21,7 +21,8 @@ def register(sub: Any) -> None:
     up.add_argument("--console-port", type=int, default=8090)
     up.add_argument("--enforce", action="store_true",
                     help="let the executor act on a real cluster (default: dry-run)")
-    up.add_argument("--kubeconfig", type=Path, help="cluster to work on (default: auto)")
+    up.add_argument("--kubeconfig", type=Path,
+                    help="a real cluster to work on (default: none; never ~/.kube/config)")
     up.add_argument("--cluster", help="this cluster's name, as alerts' `cluster` label says it")
     up.add_argument("--sweep-minutes", type=float, default=5.0)
     up.set_defaults(run=_up)
@@ -31,7 +32,8 @@ def register(sub: Any) -> None:
     _state_args(rp)
     rp.add_argument("--json", action="store_true", help="print one JSON object")
     rp.add_argument("--enforce", action="store_true")
-    rp.add_argument("--kubeconfig", type=Path)
+    rp.add_argument("--kubeconfig", type=Path,
+                    help="a real cluster to work on (default: none; never ~/.kube/config)")
     rp.add_argument("--cluster", help="this cluster's name, as alerts' `cluster` label says it")
     rp.add_argument("--chaos", action="store_true",
                     help="deliver every event twice, in shuffled order (at-least-once test mode)")
@@ -113,6 +115,7 @@ def _up(args: argparse.Namespace) -> int:
 
     logs.setup("WARNING")
     state = _state(args)
+    _cluster_line(args.kubeconfig, args.enforce)  # a kubeconfig that cannot say fails now
     stack = Stack(StackOptions(state=state, enforce=args.enforce, kubeconfig=args.kubeconfig,
                                cluster_name=args.cluster,
                                ports={"ingest": args.port, "console": args.console_port}))
@@ -203,9 +206,38 @@ def _up_file(args: argparse.Namespace) -> dict[str, Any]:
     return found
 
 
+def _cluster_line(kubeconfig: Path | None, enforce: bool) -> str:
+    """What the functions will talk to. A real cluster is used only when named (--kubeconfig):
+    never `KUBECONFIG` or `~/.kube/config` silently; then its context and server are shown."""
+    if kubeconfig is None:
+        return ("cluster:  none (context from the alerts' labels; name one with --kubeconfig "
+                "FILE)")
+    context, server = kubeconfig_target(kubeconfig)
+    mode = ("ENFORCE: the executor may change this cluster" if enforce
+            else "executor in dry-run: nothing is changed")
+    return f"cluster:  context {context} at {server} ({mode})"
+
+
+def kubeconfig_target(path: Path) -> tuple[str, str]:
+    """(current context, its cluster's server) of a kubeconfig, read as plain YAML; a file
+    that cannot say is the operator's error, reported before anything starts."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+        name = str(doc["current-context"])
+        ctx = next(c["context"] for c in doc["contexts"] if c["name"] == name)
+        cluster = next(c["cluster"] for c in doc["clusters"] if c["name"] == ctx["cluster"])
+        return name, str(cluster["server"])
+    except (OSError, yaml.YAMLError, KeyError, TypeError, StopIteration) as e:
+        raise SystemExit(f"--kubeconfig {path}: cannot read its current context and server "
+                         f"({type(e).__name__}: {e})") from e
+
+
 def _banner(stack: Any, state: Path, enforce: bool) -> str:
     mode = "ENFORCE: the executor may change the cluster" if enforce else "dry-run"
     return f"""incident-orchestrator is up ({mode}); state in {state}
+  {_cluster_line(stack.options.kubeconfig, enforce)}
   webhook:  {stack.ingest_url}   (bearer token in {state / 'secrets.json'}: ingest_token)
   console:  {stack.console_url}/
   broker:   {stack.broker.url}
@@ -233,6 +265,7 @@ def _replay(args: argparse.Namespace) -> int:
     payloads = load_payloads(list(args.files))
     options = StackOptions(state=_state(args), enforce=args.enforce, kubeconfig=args.kubeconfig,
                            cluster_name=args.cluster, chaos=args.chaos)
+    print(_cluster_line(args.kubeconfig, args.enforce), file=sys.stderr, flush=True)
     with _stop_on_signals():
         try:
             with Stack(options) as stack:

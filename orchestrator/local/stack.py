@@ -37,7 +37,8 @@ class StackOptions:
     state: Path
     enforce: bool = False
     kubeconfig: Path | None = None
-    """A kubeconfig to act on; None lets the functions look for one (and run without a cluster)."""
+    """The cluster to work on, only when named: None runs without a cluster (context from the
+    alerts' labels), never falling back to `KUBECONFIG` or `~/.kube/config` by itself."""
     chaos: bool = False
     seed: int = 0
     time_scale: float = 1.0
@@ -151,11 +152,14 @@ class Stack:
         }
         if self.options.cluster_name:
             executor["EXECUTOR_CLUSTER_NAME"] = self.options.cluster_name
-        if self.options.kubeconfig is not None:
-            executor["EXECUTOR_KUBECONFIG"] = str(self.options.kubeconfig)
+        # Router and executor reach a cluster only through a named kubeconfig: "" is "none",
+        # and the in-cluster path is off (`up` in a Pod still means this machine's stack).
+        kubeconfig = "" if self.options.kubeconfig is None else str(self.options.kubeconfig)
+        executor["EXECUTOR_KUBECONFIG"] = kubeconfig
+        executor["EXECUTOR_IN_CLUSTER"] = "false"
         per: dict[str, dict[str, str]] = {
             "ingest": {"INGEST_TOKEN": s["ingest_token"], "INGEST_BROKER_URL": broker_url},
-            "router": {},
+            "router": {"ROUTER_KUBECONFIG": kubeconfig, "ROUTER_IN_CLUSTER": "false"},
             "agent": {"AGENT_AUDIT_DIR": audit, "AGENT_SIGNING_KEY": s["agent_signing_key"]},
             "executor": executor,
             "console": {
@@ -169,7 +173,8 @@ class Stack:
             },
         }
         env = {k: v for k, v in os.environ.items() if not k.startswith(
-            ("INGEST_", "ROUTER_", "AGENT_", "EXECUTOR_", "CONSOLE_", "KB_", "K_SINK"))}
+            ("INGEST_", "ROUTER_", "AGENT_", "EXECUTOR_", "CONSOLE_", "KB_", "K_SINK",
+             "KUBECONFIG", "KUBERNETES_SERVICE_"))}
         env.update(common)
         env.update(per[name])
         if self.options.kubeconfig is not None:
