@@ -20,7 +20,7 @@ from orchestrator.adapters.kube import Connection, Source
 from orchestrator.adapters.kube_reads import KubeReads
 from orchestrator.context import ClusterContext
 from orchestrator.envelope import Event, Outgoing
-from orchestrator.errors import PermanentError
+from orchestrator.errors import PermanentError, TransientError
 from orchestrator.events import (
     ACTION_COMPLETED,
     ACTION_FAILED,
@@ -111,6 +111,9 @@ class Router:
                  reads: KubeReads | None = None) -> None:
         self.settings = settings
         self.connection = connection
+        # Watches beyond this many are refused (503, retried by the broker), so a storm of
+        # verifications never takes every thread: health checks and alerts still get one.
+        self._watch_slots = threading.BoundedSemaphore(settings.max_verifications)
         if reads is None and connection.available:
             from orchestrator.adapters.kube_reads import KubeReader
 
@@ -139,7 +142,14 @@ class Router:
                           reads=self.reads, source=self.connection.source,
                           settings=self.settings, problem=self.connection.problem)
         if event.type in (ACTION_COMPLETED, ACTION_FAILED):
-            return verify(event=event, reads=self.reads, settings=self.settings)
+            if not self._watch_slots.acquire(blocking=False):
+                raise TransientError(
+                    f"router busy: {self.settings.max_verifications} verifications already "
+                    "watching in this process; the broker will deliver this one again")
+            try:
+                return verify(event=event, reads=self.reads, settings=self.settings)
+            finally:
+                self._watch_slots.release()
         raise PermanentError(f"router does not handle {event.type!r}")
 
 

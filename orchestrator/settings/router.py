@@ -83,6 +83,14 @@ class RouterSettings(BaseSettings):
     stay below the router-verify Trigger timeout (eventing/triggers.yaml: PT240S) minus the
     time to answer, or the broker would retry a verification that is still running."""
 
+    max_verifications: int = Field(default=8, ge=1, le=256)
+    """Verification watches one router process runs at once; one more is answered 503 at once
+    (the broker retries it later) instead of waiting for a thread. Each watch holds a gunicorn
+    thread up to `verify_timeout_seconds`, so the process must have more threads than this,
+    or health checks and alerts queue behind the watches. The chart sets it to the router's
+    `containerConcurrency` (Knative's hard limit per pod, which makes it scale out instead)
+    and refuses `threads` below `containerConcurrency + 2`."""
+
     verify_settle_seconds: float = Field(default=30.0, ge=0)
     """How long the object must stay healthy before it counts as healed, in seconds: a
     crash-looping container is Ready for a moment after every restart."""
