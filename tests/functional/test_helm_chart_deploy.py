@@ -47,3 +47,75 @@ def test_router_limit_follows_its_values() -> None:
 def test_a_pod_that_could_starve_its_health_checks_is_refused(values: dict[str, Any],
                                                               message: str) -> None:
     _refused(values, message)
+
+
+# ---- upgrade safety --------------------------------------------------------------------------
+
+def test_bootstrap_servers_is_required_because_the_chart_brings_no_kafka() -> None:
+    import helm_python as helm
+
+    with pytest.raises(helm.HelmRenderError, match="bootstrapServers is required: the chart "
+                       "does not install Kafka"):
+        render_values({}, base=None)
+    # With a Kafka config the cluster already has, nothing else is needed.
+    rendered = render_values({"broker": {"kafka": {"existingConfigMap": {
+        "name": "kafka-broker-config", "namespace": "knative-eventing"}}}}, base=None)
+    (broker,) = rendered.of_kind("Broker")
+    assert broker["spec"]["config"]["name"] == "kafka-broker-config"
+    assert not [c for c in rendered.of_kind("ConfigMap") if "kafka" in c["metadata"]["name"]]
+
+
+def _live_broker(cls: str, config: str = "incidents/rel-orchestrator-kafka-broker-config") -> dict:
+    ns, name = config.split("/")
+    return {"apiVersion": "eventing.knative.dev/v1", "kind": "Broker",
+            "metadata": {"name": "rel-orchestrator-incidents", "namespace": "incidents",
+                         "annotations": {"eventing.knative.dev/broker.class": cls}},
+            "spec": {"config": {"apiVersion": "v1", "kind": "ConfigMap", "name": name,
+                                "namespace": ns}}}
+
+
+def _upgrade_against(live: dict, values: dict[str, Any]) -> None:
+    """Render a copy of the chart whose extra template hands `live` to the chart's own upgrade
+    check, as `lookup` would during `helm upgrade` (offline, lookup finds nothing)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    import helm_python as helm
+
+    from tests.functional.helm_support import CHART, NAMESPACE, RELEASE, REQUIRED, merged
+
+    with tempfile.TemporaryDirectory() as tmp:
+        chart = Path(tmp) / "orchestrator"
+        shutil.copytree(CHART, chart)
+        (chart / "values.schema.json").unlink()  # the test's extra value is not a chart value
+        (chart / "templates" / "zz-live-broker.yaml").write_text(
+            '{{- include "orchestrator.brokerUpgradeCheck" '
+            '(dict "root" $ "existing" .Values.liveBroker) }}\n')
+        with helm.Chart.load(str(chart)) as loaded:
+            loaded.render(merged(merged(REQUIRED, values), {"liveBroker": live}),
+                          name=RELEASE, namespace=NAMESPACE, is_upgrade=True)
+    # The chart's broker.yaml hands the same check the live Broker from lookup.
+    text = (CHART / "templates" / "broker.yaml").read_text()
+    assert 'lookup "eventing.knative.dev/v1" "Broker"' in text
+    assert 'include "orchestrator.brokerUpgradeCheck"' in text
+
+
+def test_an_upgrade_that_keeps_the_broker_class_and_config_renders() -> None:
+    _upgrade_against(_live_broker("Kafka"), {})
+
+
+def test_an_upgrade_that_changes_the_broker_class_fails_early_and_says_what_to_do() -> None:
+    import helm_python as helm
+
+    with pytest.raises(helm.HelmRenderError, match="exists with class Kafka and Knative refuses "
+                       "to change a Broker's class; keep broker.class=Kafka"):
+        _upgrade_against(_live_broker("Kafka"), {"broker": {"class": "KafkaNamespaced"}})
+
+
+def test_an_upgrade_that_changes_the_broker_config_fails_early() -> None:
+    import helm_python as helm
+
+    with pytest.raises(helm.HelmRenderError, match="refuses to change a Broker's spec.config"):
+        _upgrade_against(_live_broker("Kafka"), {"broker": {"kafka": {"existingConfigMap": {
+            "name": "kafka-broker-config", "namespace": "knative-eventing"}}}})
