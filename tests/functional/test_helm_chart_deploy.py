@@ -119,3 +119,53 @@ def test_an_upgrade_that_changes_the_broker_config_fails_early() -> None:
     with pytest.raises(helm.HelmRenderError, match="refuses to change a Broker's spec.config"):
         _upgrade_against(_live_broker("Kafka"), {"broker": {"kafka": {"existingConfigMap": {
             "name": "kafka-broker-config", "namespace": "knative-eventing"}}}})
+
+
+# ---- one source of truth for the routes ------------------------------------------------------
+
+def _eventing_triggers() -> list[dict[str, Any]]:
+    import yaml
+
+    from tests.functional.helm_support import ROOT
+
+    docs = yaml.safe_load_all((ROOT / "eventing" / "triggers.yaml").read_text())
+    return [d for d in docs if d and d["kind"] == "Trigger"]
+
+
+def test_the_chart_carries_eventing_triggers_byte_for_byte() -> None:
+    from tests.functional.helm_support import CHART, ROOT
+
+    copy = CHART / "files" / "eventing" / "triggers.yaml"
+    assert copy.read_bytes() == (ROOT / "eventing" / "triggers.yaml").read_bytes(), \
+        "run scripts/sync-chart-eventing"
+
+
+def test_each_eventing_trigger_is_rendered_with_the_release_names() -> None:
+    from tests.functional.helm_support import FULLNAME, NAMESPACE
+
+    rendered = render("default")
+    (broker,) = rendered.of_kind("Broker")
+    triggers = _eventing_triggers()
+    assert len(rendered.of_kind("Trigger")) == len(triggers)
+    for source in triggers:
+        name, spec = source["metadata"]["name"], source["spec"]
+        out = rendered.one("Trigger", f"{FULLNAME}-{name}")
+        assert out["metadata"]["namespace"] == NAMESPACE
+        assert out["metadata"]["annotations"] == source["metadata"]["annotations"]
+        assert out["spec"]["broker"] == broker["metadata"]["name"]
+        assert out["spec"].get("filter") == spec.get("filter")
+        assert out["spec"].get("filters") == spec.get("filters")
+        ref = out["spec"]["subscriber"]["ref"]
+        assert ref["name"] == f"{FULLNAME}-{spec['subscriber']['ref']['name']}"
+        assert out["spec"]["subscriber"].get("uri") == spec["subscriber"].get("uri")
+        assert out["spec"]["delivery"] == spec["delivery"]
+
+
+def test_a_trigger_timeout_value_overrides_only_its_route() -> None:
+    from tests.functional.helm_support import FULLNAME
+
+    rendered = render_values({"triggers": {"timeouts": {"routerVerify": "PT200S"}}})
+    assert rendered.one("Trigger", f"{FULLNAME}-router-verify")["spec"]["delivery"] == \
+        {"timeout": "PT200S"}
+    assert rendered.one("Trigger", f"{FULLNAME}-router-alerts")["spec"]["delivery"] == \
+        {"timeout": "PT60S"}
