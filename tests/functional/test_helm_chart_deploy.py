@@ -169,3 +169,33 @@ def test_a_trigger_timeout_value_overrides_only_its_route() -> None:
         {"timeout": "PT200S"}
     assert rendered.one("Trigger", f"{FULLNAME}-router-alerts")["spec"]["delivery"] == \
         {"timeout": "PT60S"}
+
+
+# ---- helm install does not wait for hydration ------------------------------------------------
+
+def test_hydration_runs_beside_the_release_and_helm_test_waits_for_it() -> None:
+    from tests.functional.helm_support import FULLNAME, ROOT, chart_values
+
+    rendered = render("default")
+    (job,) = rendered.of_kind("Job")
+    assert "helm.sh/hook" not in job["metadata"].get("annotations", {}), \
+        "a hook makes helm install wait for the stores and the image pull"
+    assert "ttlSecondsAfterFinished" not in job["spec"], "its logs are the progress report"
+    name = job["metadata"]["name"]
+    assert name.startswith(f"{FULLNAME}-index-")
+    # The same values keep the finished Job; anything its template is made of gives a new one
+    # (a Job's pod template cannot be changed in place).
+    assert render_values({}).of_kind("Job")[0]["metadata"]["name"] == name
+    other = render_values({"image": {"tag": "9.9.9"}}).of_kind("Job")[0]["metadata"]["name"]
+    assert other != name
+    pod = rendered.one("Pod", f"{FULLNAME}-test-knowledge")
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    (container,) = pod["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["JOB"] == name
+    assert env["KB_RUNBOOKS_DIR"] == "/nonexistent"  # no fallback to raw runbooks
+    assert any(f"{env['ALERT']}," in p.read_text() or f"{env['ALERT']}]" in p.read_text()
+               for p in (ROOT / "runbooks").glob("*.md"))
+    assert f"logs -f job/{name}" in rendered.notes
+    timeout = chart_values()["helmTest"]["timeoutSeconds"]
+    assert f"helm test rel -n incidents --timeout {2 * timeout + 60}s" in rendered.notes

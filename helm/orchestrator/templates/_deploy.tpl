@@ -35,3 +35,12 @@ name: {{ include "orchestrator.fullname" . }}-kafka-broker-config
 namespace: {{ .Release.Namespace }}
 {{- end }}
 {{- end }}
+
+{{/* The index Job's name: a hash of everything its pod template is made of (a Job's template
+cannot change, so a new content needs a new Job; the same content keeps the finished one). */}}
+{{- define "orchestrator.indexJobName" -}}
+{{- $inputs := list (.Files.Glob "files/runbooks/*.md").AsConfig (include "orchestrator.image" .)
+      (include "orchestrator.knowledgeEnv" .) (toJson .Values.indexJob) (toJson .Values.minio)
+      (toJson .Values.qdrant) (toJson .Values.imagePullSecrets) }}
+{{- printf "%s-index-%s" (include "orchestrator.fullname" .) (join "\n" $inputs | sha256sum | trunc 10) }}
+{{- end }}
