@@ -15,6 +15,7 @@ from orchestrator.console.request import Request
 from orchestrator.console.status import STATUSES, Summary
 from orchestrator.errors import OrchestratorError, PermanentError
 from orchestrator.handler import Response, error_response, json_response
+from orchestrator.limits import check_depth
 
 if TYPE_CHECKING:
     from orchestrator.console.service import Console
@@ -90,6 +91,7 @@ def _limit(req: Request) -> int:
 def _json(req: Request) -> dict[str, Any]:
     if len(req.body) > 64 * 1024:
         raise PermanentError("body too large", status=413)
+    check_depth(req.body)
     try:
         doc = json.loads(req.body or b"{}")
     except ValueError as e:

@@ -21,6 +21,7 @@ from typing import Any
 from orchestrator.adapters.broker import Publisher
 from orchestrator.adapters.objects import ObjectStore
 from orchestrator.errors import PermanentError, TransientError
+from orchestrator.limits import check_depth
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ def parse(headers: dict[str, str], body: bytes) -> tuple[dict[str, str], bytes]:
     h = _lower(headers)
     content_type = h.get("content-type", "")
     if content_type.split(";")[0].strip().lower() == _STRUCTURED:
+        check_depth(body)
         try:
             doc = json.loads(body)
         except ValueError as e:

@@ -56,7 +56,7 @@ class Console:
     slack_response_prefix: str = "https://hooks.slack.com/"
     stale_after: timedelta = timedelta(hours=1)
     refresh_seconds: int = 15
-    max_event_bytes: int = 8 * 1024 * 1024
+    max_event_bytes: int = 1024 * 1024
     surface: str = "all"
     """`public`: broker deliveries, dead letters and the sweep are not served (see settings)."""
     clock: Callable[[], datetime] = field(default=_now)

@@ -20,11 +20,12 @@ from typing import Any
 from orchestrator.adapters.broker import Publisher
 from orchestrator.auth import bearer_from_header, check_token
 from orchestrator.envelope import Outgoing, decode, to_binary
-from orchestrator.errors import PermanentError
+from orchestrator.errors import AuthError, PermanentError
 from orchestrator.events import ALERT_RECEIVED, Alert, AlertReceived
 from orchestrator.ingest.alertmanager import parse_webhook
-from orchestrator.ingest.manual import manual_alert
+from orchestrator.ingest.manual import EXPECTED, data_token, manual_alert
 from orchestrator.keys import event_id, incident_key
+from orchestrator.limits import check_depth
 
 log = logging.getLogger(__name__)
 STAGE = "ingest"
@@ -81,14 +82,23 @@ def scrubbed(alert: Alert) -> Alert:
 
 
 def accept_webhook(
-    *, body: bytes, authorization: str | None, auth: Auth, publisher: Publisher
+    *, body: bytes, authorization: str | None, auth: Auth, publisher: Publisher,
+    max_alerts: int = 1000,
 ) -> tuple[int, dict[str, Any]]:
-    """Handle one Alertmanager webhook POST; returns the status and a JSON-able summary."""
+    """Handle one Alertmanager webhook POST; returns the status and a JSON-able summary.
+
+    The token is checked before the body is looked at, and the body's depth before it is parsed.
+    """
     auth.check(bearer_from_header(authorization))
+    check_depth(body)
     try:
         doc = json.loads(body)
     except ValueError as e:
         raise PermanentError(f"body is not JSON: {e}") from e
+    alerts = doc.get("alerts") if isinstance(doc, dict) else None
+    if isinstance(alerts, list) and len(alerts) > max_alerts:
+        raise PermanentError(f"{len(alerts)} alerts in one webhook; at most {max_alerts} are "
+                             "taken (Alertmanager's max_alerts caps a group)", status=413)
     hook = parse_webhook(doc)
     if not hook.alerts:
         rejected = [{"index": r.index, "error": r.error} for r in hook.rejected]
@@ -113,11 +123,21 @@ def accept_webhook(
 def accept_manual(
     *, headers: dict[str, str], body: bytes, auth: Auth, publisher: Publisher
 ) -> tuple[int, dict[str, Any]]:
-    """Handle one manual-trigger CloudEvent (binary or structured mode)."""
+    """Handle one manual-trigger CloudEvent (binary or structured mode).
+
+    A bearer header is checked before the body is decoded; a token carried in the data (what
+    `kn func invoke` can send) is checked before anything else of the data is validated.
+    """
+    header_token = bearer_from_header(_header(headers, "authorization"))
+    if header_token is not None:
+        auth.check(header_token)
     event = decode(headers, body)
-    alert, token, test = manual_alert(event)
-    presented = bearer_from_header(_header(headers, "authorization")) or token
-    auth.check(presented)
+    if header_token is None:
+        try:
+            auth.check(data_token(event.data))
+        except AuthError as e:
+            raise AuthError(f"{e}: {EXPECTED}") from None
+    alert, _, test = manual_alert(event)
     out = alert_event(alert, manual=True, test=test)
     out = Outgoing(
         type=out.type, id=event_id(out.incident_key, STAGE, event.id), function=STAGE,

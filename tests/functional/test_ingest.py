@@ -187,6 +187,9 @@ def test_manual_trigger_as_kn_func_invoke_sends_it(client, sink, mode) -> None: 
 def test_kn_func_invoke_default_event_is_told_what_to_send(client, sink) -> None:  # type: ignore[no-untyped-def]
     headers, body = to_binary(_manual({"message": "Hello World"}, "boson.fn"))
     r = client.post("/", data=body, headers=headers)
+    assert r.status_code == 401, "authentication comes before validation"
+    assert '"token"' in r.get_json()["error"] and "incident.alert.manual" in r.get_json()["error"]
+    r = client.post("/", data=body, headers={**headers, **AUTH})
     assert r.status_code == 400
     error = r.get_json()["error"]
     assert "'boson.fn'" in error and "incident.alert.manual" in error and '"labels"' in error
