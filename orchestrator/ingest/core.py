@@ -4,10 +4,11 @@ Stateless. Every alert accepted is POSTed to the broker before the caller hears 
 is unreachable the caller gets a 5xx and retries (Alertmanager does), and the retried alerts get
 the same event ids, so nothing is duplicated downstream and nothing is dropped.
 
-Secrets in an alert's free text (annotations, generator and source URLs) are redacted here, at
-the edge, before the alert reaches the broker: the broker's log (a Kafka topic kept for days), the
-audit log and every subscriber only ever see `[REDACTED:<kind>]`. Labels are forwarded as they
-are: they are the alert's identity, its target and the executor's cluster check.
+Secrets in an alert (labels, annotations, generator and source URLs) are redacted here, at the
+edge, before the alert reaches the broker: the broker's log (a Kafka topic kept for days), the
+audit log, the prompt, the page and every subscriber only ever see `[REDACTED:<kind>]`. Labels
+keep what identifies (alertname, namespace, pod, cluster, a Secret's *name*): only secret shapes
+in them and values under secret-looking names (`db_password`) go.
 """
 
 from __future__ import annotations
@@ -65,20 +66,23 @@ def alert_event(
 
 
 def scrubbed(alert: Alert) -> Alert:
-    """The alert with secrets redacted from its annotations and URLs (counted, never logged)."""
-    from orchestrator.redact import redact, redact_mapping
+    """The alert with secrets redacted from its labels, annotations and URLs (counted, never
+    logged). The fingerprint was taken from the labels as they came, so the incident key and
+    every event id stay those of the alert Alertmanager sent."""
+    from orchestrator.redact import redact, redact_labels, redact_mapping
 
     kinds: list[str] = []
+    labels = redact_labels(alert.labels, lambda _key, found: kinds.extend(found))
     annotations = redact_mapping(alert.annotations, lambda _key, found: kinds.extend(found))
     generator_url, in_url = redact(alert.generator_url)
     source, in_source = redact(alert.source)
     count = len(kinds) + in_url + in_source
     if not count:
         return alert
-    log.warning("redacted %d secret(s) from the free text of alert %s (fingerprint %s)", count,
-                alert.name, alert.fingerprint)
-    return alert.model_copy(update={"annotations": annotations, "generator_url": generator_url,
-                                    "source": source})
+    log.warning("redacted %d secret(s) from the labels and free text of alert %s (fingerprint "
+                "%s)", count, alert.name, alert.fingerprint)
+    return alert.model_copy(update={"labels": labels, "annotations": annotations,
+                                    "generator_url": generator_url, "source": source})
 
 
 def accept_webhook(
