@@ -122,6 +122,11 @@ class ConsoleSettings(BaseSettings):
     the API): a larger one is refused with 413 before it is read whole. The loop's largest
     event, a context with log tails, is capped at 32 KiB."""
 
+    deadletter_max_bytes: int = Field(default=256 * 1024, ge=1024)
+    """Largest dead-letter data kept whole, in bytes (256 KiB). `/deadletter` takes no
+    credential, so past this only the size, a digest and a 4 KiB preview are stored, and the
+    letter cannot be re-sent. The loop's own events are far smaller."""
+
     audit_dir: Path | None = None
     """Local folder of the audit log (the embedded default)."""
 
