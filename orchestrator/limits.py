@@ -20,9 +20,9 @@ from orchestrator.errors import PermanentError
 
 MAX_JSON_DEPTH = 400
 
-# A JSON string (dropped whole, so brackets inside text do not count), possibly unterminated.
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"?')
-_NOT_BRACKET = bytes(sorted(set(range(256)) - set(b"[]{}")))
+# After escapes are gone, a string is quote to quote (possibly unterminated at the end).
+_STRING = re.compile(rb'"[^"]*"?')
+_NOT_STRUCTURE = bytes(sorted(set(range(256)) - set(b'[]{}"')))
 _STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 
 
@@ -65,12 +65,14 @@ def read_body(request: Body, limit: int) -> bytes:
 def json_depth_exceeds(body: bytes | str, limit: int = MAX_JSON_DEPTH) -> bool:
     """Whether the JSON text nests arrays/objects deeper than `limit`, found without parsing."""
     raw = body.encode() if isinstance(body, str) else body
-    # Fast path: a document with few brackets cannot be deep (almost every request).
+    # Fast path: a document with few brackets cannot be deep.
     if raw.count(b"[") + raw.count(b"{") <= limit:
         return False
-    # Strings out, everything but brackets out, then the running depth: C loops throughout
-    # (about 50 ms for 1 MiB of brackets, where a Python loop would take ten times that).
-    brackets = _STRING.sub(b"", raw).translate(None, _NOT_BRACKET)
+    # Escaped backslashes, then escaped quotes out, so every quote left delimits a string; then
+    # everything but quotes and brackets out, then strings out, then the running depth: C loops
+    # throughout (about 50 ms for 1 MiB of brackets, a fifth of a Python loop's time).
+    skeleton = raw.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_STRUCTURE)
+    brackets = _STRING.sub(b"", skeleton)
     return max(accumulate(map(_STEP.__getitem__, brackets)), default=0) > limit
 
 
