@@ -15,6 +15,7 @@ from orchestrator.console.request import Request
 from orchestrator.console.status import STATUSES, Summary
 from orchestrator.errors import OrchestratorError, PermanentError
 from orchestrator.handler import Response, error_response, json_response
+from orchestrator.limits import check_depth
 
 if TYPE_CHECKING:
     from orchestrator.console.service import Console
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 _DECIDE = re.compile(r"^/api/approvals/([A-Za-z0-9._-]+)/(approve|reject)$")
 _INCIDENT = re.compile(r"^/api/incidents/([A-Za-z0-9._-]+)$")
 _RESEND = re.compile(r"^/api/deadletters/([a-z0-9]+)/resend$")
+_LETTER = re.compile(r"^/api/deadletters/([a-z0-9]+)$")
 
 
 def route(console: Console, req: Request) -> Response:
@@ -72,7 +74,11 @@ def _route(console: Console, req: Request) -> Response:
                                 comment=str(body.get("comment") or ""), now=console.clock())
         return json_response(202, done.as_json())
     if get and path == "/api/deadletters":
-        return json_response(200, {"deadletters": deadletters.list_letters(console.store)})
+        page = deadletters.list_letters(console.store, limit=_limit(req, 50, 200),
+                                        before=req.query.get("before") or None)
+        return json_response(200, page.as_json())
+    if get and (m := _LETTER.match(path)):
+        return json_response(200, deadletters.show_letter(console.store, m.group(1)))
     if req.method == "POST" and (m := _RESEND.match(path)):
         letter = deadletters.resend(console.store, console.publisher, m.group(1),
                                     now=console.clock())
@@ -80,9 +86,9 @@ def _route(console: Console, req: Request) -> Response:
     raise PermanentError(f"no such endpoint {req.method} {req.path}", status=404)
 
 
-def _limit(req: Request) -> int:
+def _limit(req: Request, default: int = 200, most: int = 5000) -> int:
     try:
-        return max(1, min(int(req.query.get("limit", "200")), 5000))
+        return max(1, min(int(req.query.get("limit", str(default))), most))
     except ValueError as e:
         raise PermanentError("limit must be a number") from e
 
@@ -90,6 +96,7 @@ def _limit(req: Request) -> int:
 def _json(req: Request) -> dict[str, Any]:
     if len(req.body) > 64 * 1024:
         raise PermanentError("body too large", status=413)
+    check_depth(req.body)
     try:
         doc = json.loads(req.body or b"{}")
     except ValueError as e:

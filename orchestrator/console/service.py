@@ -56,7 +56,8 @@ class Console:
     slack_response_prefix: str = "https://hooks.slack.com/"
     stale_after: timedelta = timedelta(hours=1)
     refresh_seconds: int = 15
-    max_event_bytes: int = 8 * 1024 * 1024
+    max_event_bytes: int = 1024 * 1024
+    deadletter_max_bytes: int = 256 * 1024
     surface: str = "all"
     """`public`: broker deliveries, dead letters and the sweep are not served (see settings)."""
     clock: Callable[[], datetime] = field(default=_now)
@@ -110,6 +111,7 @@ class Console:
             slack_response_prefix=s.slack_response_url_prefix,
             stale_after=timedelta(seconds=s.stale_after_seconds),
             refresh_seconds=s.refresh_seconds, max_event_bytes=s.max_event_bytes,
+            deadletter_max_bytes=s.deadletter_max_bytes,
             surface=s.surface, closers=closers)
 
     def close(self) -> None:
@@ -138,7 +140,8 @@ class Console:
 
     def on_deadletter(self, headers: dict[str, str], body: bytes) -> Response:
         try:
-            deadletters.store_letter(self.store, headers, body, now=self.clock())
+            deadletters.store_letter(self.store, headers, body, now=self.clock(),
+                                     max_data=self.deadletter_max_bytes)
         except OrchestratorError as e:
             return error_response(e)
         return no_reply()

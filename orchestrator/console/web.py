@@ -39,6 +39,7 @@ STATIC = {"console.css": "text/css; charset=utf-8",
           "console.js": "text/javascript; charset=utf-8"}
 _INCIDENT = re.compile(r"^/incidents/([A-Za-z0-9._-]+)(/state|/decide)?$")
 _RESEND = re.compile(r"^/deadletters/([a-z0-9]+)/resend$")
+_LETTER = re.compile(r"^/deadletters/([a-z0-9]+)$")
 _DONE = {"approved": "Approved: the executor acts on it next.",
          "rejected": "Rejected: the executor will take no action.",
          "resent": "Sent to the broker again."}
@@ -125,8 +126,11 @@ def _get(console: Console, req: Request, ctx: dict[str, Any]) -> Response:
                       namespace=namespace or "", age=pages.age, now=now,
                       refresh=console.refresh_seconds, **ctx)
     if req.path == "/deadletters":
-        return render("deadletters.html", letters=deadletters.list_letters(console.store),
+        page = deadletters.list_letters(console.store, before=req.query.get("before") or None)
+        return render("deadletters.html", letters=page.letters, older=page.next,
                       done=_DONE.get(req.query.get("done", ""), ""), **ctx)
+    if m := _LETTER.match(req.path):
+        return json_response(200, deadletters.show_letter(console.store, m.group(1)))
     m = _INCIDENT.match(req.path)
     if m is None or m.group(2) == "/decide":
         raise PermanentError(f"no page {req.path}", status=404)

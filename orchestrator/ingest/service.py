@@ -13,6 +13,7 @@ from orchestrator.adapters.broker import HttpPublisher, Publisher
 from orchestrator.errors import OrchestratorError, PermanentError, TransientError
 from orchestrator.handler import Response, error_response, json_response
 from orchestrator.ingest.core import Auth, accept_manual, accept_webhook, is_cloudevent
+from orchestrator.limits import too_large
 
 log = logging.getLogger(__name__)
 
@@ -22,10 +23,12 @@ WEBHOOK_PATHS = ("/", "/alert", "/alerts", "/webhook", "/api/v1/alerts")
 class Ingest:
     """Settings, auth and publisher of one ingest process."""
 
-    def __init__(self, *, auth: Auth, publisher: Publisher | None, max_body: int) -> None:
+    def __init__(self, *, auth: Auth, publisher: Publisher | None, max_body: int,
+                 max_alerts: int = 1000) -> None:
         self.auth = auth
         self.publisher = publisher
         self.max_body = max_body
+        self.max_alerts = max_alerts
 
     @classmethod
     def from_env(cls) -> Ingest:
@@ -44,7 +47,7 @@ class Ingest:
         if publisher is None:
             log.error("no broker URL (K_SINK or INGEST_BROKER_URL): alerts will get 503")
         return cls(auth=Auth(token, s.auth_disabled), publisher=publisher,
-                   max_body=s.max_body_bytes)
+                   max_body=s.max_body_bytes, max_alerts=s.max_alerts)
 
     def close(self) -> None:
         """Close the broker connection of the calling thread (tests, shutdown)."""
@@ -56,9 +59,9 @@ class Ingest:
             return json_response(200, {"status": "ok"})
         if method != "POST":
             return json_response(405, {"error": f"{method} not allowed: POST alerts here"})
-        if len(body) > self.max_body:
-            return json_response(413, {"error": f"body exceeds {self.max_body} bytes"})
         try:
+            if len(body) > self.max_body:
+                raise too_large(self.max_body)
             status, summary = self._post(path, headers, body)
         except OrchestratorError as e:
             return error_response(e)
@@ -76,7 +79,7 @@ class Ingest:
                                  publisher=self.publisher)
         auth_header = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
         return accept_webhook(body=body, authorization=auth_header, auth=self.auth,
-                              publisher=self.publisher)
+                              publisher=self.publisher, max_alerts=self.max_alerts)
 
 
 _lock = threading.Lock()

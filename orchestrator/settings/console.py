@@ -117,8 +117,15 @@ class ConsoleSettings(BaseSettings):
     refresh_seconds: int = Field(default=15, ge=2)
     """How often the incident list refreshes itself in the browser, in seconds."""
 
-    max_event_bytes: int = 8 * 1024 * 1024
-    """Largest delivered CloudEvent accepted (8 MiB: a context with log tails is far smaller)."""
+    max_event_bytes: int = Field(default=1024 * 1024, ge=4096)
+    """Largest request body accepted, in bytes (1 MiB), on every path (deliveries, dead letters,
+    the API): a larger one is refused with 413 before it is read whole. The loop's largest
+    event, a context with log tails, is capped at 32 KiB."""
+
+    deadletter_max_bytes: int = Field(default=256 * 1024, ge=1024)
+    """Largest dead-letter data kept whole, in bytes (256 KiB). `/deadletter` takes no
+    credential, so past this only the size, a digest and a 4 KiB preview are stored, and the
+    letter cannot be re-sent. The loop's own events are far smaller."""
 
     audit_dir: Path | None = None
     """Local folder of the audit log (the embedded default)."""

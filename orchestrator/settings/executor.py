@@ -109,3 +109,7 @@ class ExecutorSettings(BaseSettings):
     )
     """This replica's name, recorded as the holder of a budget Lease and as the reporting
     instance of Kubernetes Events (the Pod name in a cluster)."""
+
+    max_body_bytes: int = Field(default=1024 * 1024, ge=4096)
+    """Largest request body accepted, in bytes (1 MiB); a larger one is refused with 413 before
+    it is read whole (`orchestrator.limits`). The loop's largest event is far smaller."""

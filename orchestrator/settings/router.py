@@ -94,3 +94,7 @@ class RouterSettings(BaseSettings):
     verify_settle_seconds: float = Field(default=30.0, ge=0)
     """How long the object must stay healthy before it counts as healed, in seconds: a
     crash-looping container is Ready for a moment after every restart."""
+
+    max_body_bytes: int = Field(default=1024 * 1024, ge=4096)
+    """Largest request body accepted, in bytes (1 MiB); a larger one is refused with 413 before
+    it is read whole (`orchestrator.limits`). The loop's largest event is far smaller."""

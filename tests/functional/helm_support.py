@@ -75,7 +75,9 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
     "enforce-everywhere": {
         "executor": {"policy": {"mode": "enforce", "namespaces": {"allow": ["*"]},
                                 "actions": {"cordon_node": {"allowed": True, "risk": "high",
-                                                            "auto_approve": False}}}},
+                                                            "auto_approve": False}}},
+                     "writeClusterWide": True},
+        "router": {"readClusterWide": True},
         "oidc": {"enabled": True, "extraSubjects": ["system:serviceaccount:ops:pager"]},
         "broker": {"class": "KafkaNamespaced",
                    "kafka": {"existingConfigMap": {"name": "kafka-broker-config",
