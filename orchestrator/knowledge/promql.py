@@ -290,3 +290,48 @@ def check_body(body: str, *, first_line: int = 1) -> list[str]:
             shown = " ".join(q.text.split())
             problems.append(f"line {q.line + first_line - 1}: PromQL {e}: {shown[:160]}")
     return problems
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """`<lhs> <op> <number>` at the top of an alert rule: what it measures and where it fires."""
+
+    lhs: str
+    op: str
+    value: float
+
+    def fires(self, v: float) -> bool:
+        """Whether `v` is on the firing side of the threshold."""
+        return {"==": v == self.value, "!=": v != self.value, ">": v > self.value,
+                "<": v < self.value, ">=": v >= self.value, "<=": v <= self.value}[self.op]
+
+    def describe(self) -> str:
+        return f"{self.op} {self.value:g}"
+
+
+def top_comparison(expr: str) -> Comparison | None:
+    """The rule's last top-level filter comparison against a number (`rate(x[5m]) > 0.1`),
+    or None (`absent(x)`, `a > b`, `x > bool 1`, or a query that does not tokenize)."""
+    try:
+        toks = _tokens(expr)
+    except PromQLError:
+        return None
+    depth, last = 0, -1
+    for n, (kind, value, _) in enumerate(toks):
+        if value in ("(", "{", "["):
+            depth += 1
+        elif value in (")", "}", "]"):
+            depth -= 1
+        elif depth == 0 and kind == "op" and value in _COMPARISON:
+            last = n
+        elif depth == 0 and kind == "ident" and value in ("and", "or", "unless"):
+            return None  # binds looser than the comparison: not a plain threshold
+    if last <= 0 or last + 2 != len(toks) or toks[last + 1][0] != "number":
+        return None
+    try:
+        number = float(toks[last + 1][1]) if not toks[last + 1][1].lower().startswith("0x") \
+            else float(int(toks[last + 1][1], 16))
+    except ValueError:
+        return None
+    lhs = expr[:toks[last][2] - 1].strip()
+    return Comparison(lhs=lhs, op=toks[last][1], value=number)

@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from orchestrator.adapters.kube import Connection, Source
 from orchestrator.adapters.kube_reads import KubeReads
@@ -30,6 +31,7 @@ from orchestrator.events import (
     RESOLVED,
     ActionCompleted,
     ActionFailed,
+    Alert,
     AlertReceived,
     ContextEnriched,
     Resolved,
@@ -37,12 +39,17 @@ from orchestrator.events import (
 from orchestrator.keys import event_id
 from orchestrator.settings.router import RouterSettings
 
+if TYPE_CHECKING:
+    from orchestrator.adapters.prometheus import Alerts, Metrics
+    from orchestrator.orient.objects import Scrubber
+
 log = logging.getLogger(__name__)
 STAGE = "router"
 
 
 def orient(*, received: AlertReceived, input_id: str, reads: KubeReads | None, source: Source,
-           settings: RouterSettings, problem: str | None = None) -> Outgoing:
+           settings: RouterSettings, problem: str | None = None,
+           metrics: Metrics | None = None) -> Outgoing:
     """The reply to one `incident.alert.received`."""
     key, alert = received.incident_key, received.alert
     out_id = event_id(key, STAGE, input_id)
@@ -58,7 +65,6 @@ def orient(*, received: AlertReceived, input_id: str, reads: KubeReads | None, s
     from orchestrator.orient.enrich import enrich, redact_alert
     from orchestrator.orient.gather import Limits
     from orchestrator.orient.objects import Scrubber
-
     s = settings
     limits = Limits(max_events=s.max_events, max_pods=s.max_pods, max_revisions=s.max_revisions,
                     log_tail_lines=s.log_tail_lines, log_limit_bytes=s.log_limit_bytes,
@@ -67,6 +73,8 @@ def orient(*, received: AlertReceived, input_id: str, reads: KubeReads | None, s
     started = time.monotonic()
     ctx = enrich(alert=alert, reads=reads, source=source, limits=limits, threads=s.read_threads,
                  scrub=scrub, problem=problem)
+    if metrics is not None:
+        ctx = _with_metrics(ctx, alert=alert, metrics=metrics, settings=s, scrub=scrub)
     clean = redact_alert(alert, scrub)
     ctx = ctx.model_copy(update={"redactions": scrub.records()})
 
@@ -76,17 +84,36 @@ def orient(*, received: AlertReceived, input_id: str, reads: KubeReads | None, s
 
     ctx = fit(ctx, size_of=size_of, cap=s.max_event_bytes)
     data = ContextEnriched(incident_key=key, alert=clean, context=ctx, test=received.test)
-    log.info("enriched %s (%s): target %s, %d pods, %d events, %d log tails, %d errors, "
-             "%d redactions, %d cuts, %d bytes in %.0f ms", alert.name, ctx.source,
+    log.info("enriched %s (%s): target %s, %d pods, %d events, %d log tails, %d metrics, "
+             "%d errors, %d redactions, %d cuts, %d bytes in %.0f ms", alert.name, ctx.source,
              ctx.target.key if ctx.target else "none", len(ctx.pods), len(ctx.events),
-             len(ctx.logs), len(ctx.errors), len(ctx.redactions), len(ctx.cut),
+             len(ctx.logs), len(ctx.metrics), len(ctx.errors), len(ctx.redactions), len(ctx.cut),
              size_of(ctx), (time.monotonic() - started) * 1000)
     return Outgoing(CONTEXT_ENRICHED, out_id, STAGE, key, data,
                     partition_key=alert.fingerprint)
 
 
+def _with_metrics(ctx: ClusterContext, *, alert: Alert, metrics: Metrics,
+                  settings: RouterSettings, scrub: Scrubber) -> ClusterContext:
+    """The context with the Prometheus evidence attached (see `metrics.py`)."""
+    from orchestrator.orient.metrics import MetricLimits, gather_metrics
+    from orchestrator.orient.runbook_queries import runbook_queries
+    from orchestrator.resources import runbooks_dir
+
+    s = settings
+    queries, notes = runbook_queries(alert, ctx, s.runbooks_dir or runbooks_dir())
+    limits = MetricLimits(window_minutes=s.metrics_window_minutes,
+                          max_points=s.metrics_max_points, max_queries=s.metrics_max_queries,
+                          max_series=s.metrics_max_series, budget_seconds=s.metrics_budget_seconds)
+    found, errors = gather_metrics(alert=alert, metrics=metrics, runbook_queries=queries,
+                                   limits=limits, scrub=scrub)
+    return ctx.model_copy(update={"metrics": found, "errors": [*ctx.errors, *errors],
+                                  "cut": [*ctx.cut, *notes]})
+
+
 def verify(*, event: Event, reads: KubeReads | None, settings: RouterSettings,
-           clock: Callable[[], float] = time.monotonic) -> Outgoing:
+           clock: Callable[[], float] = time.monotonic, metrics: Metrics | None = None,
+           alerts: Alerts | None = None) -> Outgoing:
     """The reply to one `incident.action.completed` / `.failed`."""
     from orchestrator.orient.closing import close_loop
 
@@ -94,7 +121,8 @@ def verify(*, event: Event, reads: KubeReads | None, settings: RouterSettings,
         event.parse(ActionCompleted) if event.type == ACTION_COMPLETED
         else event.parse(ActionFailed))
     verdict = close_loop(done=done, reads=reads, timeout=settings.verify_timeout_seconds,
-                         settle=settings.verify_settle_seconds, clock=clock)
+                         settle=settings.verify_settle_seconds, clock=clock,
+                         metrics=metrics, alerts=alerts, poll=settings.alert_poll_seconds)
     key = done.incident_key
     first = next((r.action.target.key for r in done.results), None)
     partition = event.extensions.get("partitionkey") or first or done.alert.fingerprint
@@ -108,9 +136,22 @@ class Router:
     """Settings and cluster connection of one router process."""
 
     def __init__(self, *, settings: RouterSettings, connection: Connection,
-                 reads: KubeReads | None = None) -> None:
+                 reads: KubeReads | None = None, metrics: Metrics | None = None,
+                 alerts: Alerts | None = None) -> None:
         self.settings = settings
         self.connection = connection
+        if metrics is None and settings.prometheus_url:
+            from orchestrator.adapters.prometheus import PrometheusClient
+
+            metrics = PrometheusClient(settings.prometheus_url,
+                                       timeout=settings.prometheus_timeout_seconds)
+        if alerts is None and settings.alertmanager_url:
+            from orchestrator.adapters.prometheus import AlertmanagerClient
+
+            alerts = AlertmanagerClient(settings.alertmanager_url,
+                                        timeout=settings.prometheus_timeout_seconds)
+        self.metrics = metrics
+        self.alerts = alerts
         if reads is None and connection.available:
             from orchestrator.adapters.kube_reads import KubeReader
 
@@ -137,9 +178,11 @@ class Router:
         if event.type == ALERT_RECEIVED:
             return orient(received=event.parse(AlertReceived), input_id=event.id,
                           reads=self.reads, source=self.connection.source,
-                          settings=self.settings, problem=self.connection.problem)
+                          settings=self.settings, problem=self.connection.problem,
+                          metrics=self.metrics)
         if event.type in (ACTION_COMPLETED, ACTION_FAILED):
-            return verify(event=event, reads=self.reads, settings=self.settings)
+            return verify(event=event, reads=self.reads, settings=self.settings,
+                          metrics=self.metrics, alerts=self.alerts)
         raise PermanentError(f"router does not handle {event.type!r}")
 
 
