@@ -22,6 +22,11 @@ def register(sub: Any) -> None:
     up.add_argument("--kubeconfig", type=Path, help="cluster to work on (default: auto)")
     up.add_argument("--cluster", help="this cluster's name, as alerts' `cluster` label says it")
     up.add_argument("--sweep-minutes", type=float, default=5.0)
+    up.add_argument("--prometheus", metavar="URL",
+                    help="Prometheus the router reads: metric evidence in the context, and "
+                    "verification that the alert itself cleared")
+    up.add_argument("--alertmanager", metavar="URL",
+                    help="Alertmanager the router asks whether an alert is still active")
     up.set_defaults(run=_up)
 
     rp = sub.add_parser("replay", help="push recorded Alertmanager payloads through the loop")
@@ -85,7 +90,8 @@ def _up(args: argparse.Namespace) -> int:
     state = _state(args)
     stack = Stack(StackOptions(state=state, enforce=args.enforce, kubeconfig=args.kubeconfig,
                                cluster_name=args.cluster,
-                               ports={"ingest": args.port, "console": args.console_port}))
+                               ports={"ingest": args.port, "console": args.console_port},
+                               env={"router": router_env(args.prometheus, args.alertmanager)}))
     stack.start()
     (state / "up.json").write_text(json.dumps({"ingest": stack.ingest_url,
                                                "console": stack.console_url}))
@@ -102,6 +108,16 @@ def _up(args: argparse.Namespace) -> int:
         stack.stop()
         (state / "up.json").unlink(missing_ok=True)
     return 0
+
+
+def router_env(prometheus: str | None, alertmanager: str | None) -> dict[str, str]:
+    """The router's settings for `--prometheus` / `--alertmanager`."""
+    env = {}
+    if prometheus:
+        env["ROUTER_PROMETHEUS_URL"] = prometheus
+    if alertmanager:
+        env["ROUTER_ALERTMANAGER_URL"] = alertmanager
+    return env
 
 
 def _sweep(stack: Any) -> None:

@@ -25,7 +25,7 @@ from orchestrator.adapters.prometheus import Metrics, MetricsUnavailable, QueryR
 from orchestrator.context import MetricSummary
 from orchestrator.events import Alert
 from orchestrator.knowledge.promql import Comparison
-from orchestrator.orient.alertrule import find_rule, mine
+from orchestrator.orient.alertrule import RuleMatch, find_rule, mine
 from orchestrator.orient.objects import Scrubber
 
 log = logging.getLogger(__name__)
@@ -50,27 +50,41 @@ class _Job:
     """Set for the rule's expression: only the alert's own series are kept."""
 
 
-def gather_metrics(*, alert: Alert, metrics: Metrics, runbook_queries: list[str],
-                   limits: MetricLimits, scrub: Scrubber,
-                   clock: Callable[[], float] = time.time) -> tuple[list[MetricSummary],
-                                                                    list[str]]:
-    """(summaries, errors) for one alert; never raises for Prometheus' sake."""
-    started = time.monotonic()
+@dataclass(frozen=True)
+class Lookup:
+    """The alert's rule, and what went wrong finding it (`down`: no query is worth trying)."""
+
+    rule: RuleMatch | None
+    errors: list[str]
+    down: bool = False
+
+
+def lookup_rule(alert: Alert, metrics: Metrics, scrub: Scrubber) -> Lookup:
+    """Prometheus down or refusing is an error line, not a raise."""
     try:
         rule = find_rule(alert, metrics)
     except (MetricsUnavailable, QueryRejected) as e:
-        return [], [scrub.text(f"prometheus: {e}", "errors") or ""]
+        return Lookup(None, [scrub.text(f"prometheus: {e}", "errors") or ""], down=True)
+    if rule is None:
+        return Lookup(None, [f"prometheus: no alerting rule named {alert.name!r} and no "
+                             "expression in the alert's generatorURL"])
+    return Lookup(rule, [])
+
+
+def gather_metrics(*, alert: Alert, metrics: Metrics, rule: RuleMatch | None,
+                   runbook_queries: list[str], limits: MetricLimits, scrub: Scrubber,
+                   clock: Callable[[], float] = time.time) -> list[MetricSummary]:
+    """Summaries of the rule's expression and the runbook's queries; never raises for
+    Prometheus' sake (a failed or slow query is a summary with a note)."""
+    started = time.monotonic()
     jobs = []
     if rule is not None:
         cmp = rule.comparison
         jobs.append(_Job(cmp.lhs if cmp else rule.expr, rule.origin, cmp, rule.labels))
     jobs += [_Job(q, "runbook") for q in runbook_queries]
     jobs = jobs[: limits.max_queries]
-    errors = [] if rule is not None else [
-        f"prometheus: no alerting rule named {alert.name!r} and no expression in the "
-        "alert's generatorURL"]
     if not jobs:
-        return [], errors
+        return []
     end = clock()
     window = limits.window_minutes * 60.0
     step = max(1.0, math.ceil(window / limits.max_points))
@@ -101,7 +115,7 @@ def gather_metrics(*, alert: Alert, metrics: Metrics, runbook_queries: list[str]
                           keep=limits.max_series, scrub=scrub)
     log.info("metrics for %s: %d summaries from %d queries in %.0f ms", alert.name, len(out),
              len(jobs), (time.monotonic() - started) * 1000)
-    return out, errors
+    return out
 
 
 def _summaries(series: list[Series], *, query: str, job: _Job, step: float, end: float,

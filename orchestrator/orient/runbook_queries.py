@@ -39,6 +39,15 @@ def _runbooks(folder: str) -> tuple[Runbook, ...]:
     return tuple(load_folder(Path(folder), strict=False))
 
 
+def load_runbooks(folder: Path) -> None:
+    """Read the runbooks now (once per process), so the first alert's queries need no wait;
+    a folder that cannot be read is reported by `runbook_queries`."""
+    try:
+        _runbooks(str(folder))
+    except (OSError, RunbookError):
+        return
+
+
 def values_for(alert: Alert, ctx: ClusterContext | None) -> dict[str, str]:
     """Placeholder → value, from the alert's labels, then from what Orient found."""
     out: dict[str, str] = {}

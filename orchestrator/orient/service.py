@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from orchestrator.adapters.kube import Connection, Source
@@ -41,6 +42,7 @@ from orchestrator.settings.router import RouterSettings
 
 if TYPE_CHECKING:
     from orchestrator.adapters.prometheus import Alerts, Metrics
+    from orchestrator.orient.metrics import Lookup
     from orchestrator.orient.objects import Scrubber
 
 log = logging.getLogger(__name__)
@@ -71,10 +73,17 @@ def orient(*, received: AlertReceived, input_id: str, reads: KubeReads | None, s
                     log_line_chars=s.log_line_chars)
     scrub = Scrubber()
     started = time.monotonic()
-    ctx = enrich(alert=alert, reads=reads, source=source, limits=limits, threads=s.read_threads,
-                 scrub=scrub, problem=problem)
+    prepared: Future[Lookup] | None = None
     if metrics is not None:
-        ctx = _with_metrics(ctx, alert=alert, metrics=metrics, settings=s, scrub=scrub)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="router-prom") as pool:
+            prepared = pool.submit(_prepare, alert, metrics, s, scrub)
+            ctx = enrich(alert=alert, reads=reads, source=source, limits=limits,
+                         threads=s.read_threads, scrub=scrub, problem=problem)
+        ctx = _with_metrics(ctx, alert=alert, metrics=metrics, settings=s, scrub=scrub,
+                            prepared=prepared.result())
+    else:
+        ctx = enrich(alert=alert, reads=reads, source=source, limits=limits,
+                     threads=s.read_threads, scrub=scrub, problem=problem)
     clean = redact_alert(alert, scrub)
     ctx = ctx.model_copy(update={"redactions": scrub.records()})
 
@@ -93,21 +102,36 @@ def orient(*, received: AlertReceived, input_id: str, reads: KubeReads | None, s
                     partition_key=alert.fingerprint)
 
 
+def _prepare(alert: Alert, metrics: Metrics, settings: RouterSettings,
+             scrub: Scrubber) -> Lookup:
+    """What needs no cluster context (the rule lookup, the runbooks read), run while the
+    cluster is read: it hides Prometheus' round trip and these imports from the cold start."""
+    from orchestrator.orient.metrics import lookup_rule
+    from orchestrator.orient.runbook_queries import load_runbooks
+    from orchestrator.resources import runbooks_dir
+
+    load_runbooks(settings.runbooks_dir or runbooks_dir())
+    return lookup_rule(alert, metrics, scrub)
+
+
 def _with_metrics(ctx: ClusterContext, *, alert: Alert, metrics: Metrics,
-                  settings: RouterSettings, scrub: Scrubber) -> ClusterContext:
+                  settings: RouterSettings, scrub: Scrubber,
+                  prepared: Lookup) -> ClusterContext:
     """The context with the Prometheus evidence attached (see `metrics.py`)."""
     from orchestrator.orient.metrics import MetricLimits, gather_metrics
     from orchestrator.orient.runbook_queries import runbook_queries
     from orchestrator.resources import runbooks_dir
 
     s = settings
+    if prepared.down:
+        return ctx.model_copy(update={"errors": [*ctx.errors, *prepared.errors]})
     queries, notes = runbook_queries(alert, ctx, s.runbooks_dir or runbooks_dir())
     limits = MetricLimits(window_minutes=s.metrics_window_minutes,
                           max_points=s.metrics_max_points, max_queries=s.metrics_max_queries,
                           max_series=s.metrics_max_series, budget_seconds=s.metrics_budget_seconds)
-    found, errors = gather_metrics(alert=alert, metrics=metrics, runbook_queries=queries,
-                                   limits=limits, scrub=scrub)
-    return ctx.model_copy(update={"metrics": found, "errors": [*ctx.errors, *errors],
+    found = gather_metrics(alert=alert, metrics=metrics, rule=prepared.rule,
+                           runbook_queries=queries, limits=limits, scrub=scrub)
+    return ctx.model_copy(update={"metrics": found, "errors": [*ctx.errors, *prepared.errors],
                                   "cut": [*ctx.cut, *notes]})
 
 
