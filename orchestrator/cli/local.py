@@ -25,6 +25,11 @@ def register(sub: Any) -> None:
                     help="a real cluster to work on (default: none; never ~/.kube/config)")
     up.add_argument("--cluster", help="this cluster's name, as alerts' `cluster` label says it")
     up.add_argument("--sweep-minutes", type=float, default=5.0)
+    up.add_argument("--prometheus", metavar="URL",
+                    help="Prometheus the router reads: metric evidence in the context, and "
+                    "verification that the alert itself cleared")
+    up.add_argument("--alertmanager", metavar="URL",
+                    help="Alertmanager the router asks whether an alert is still active")
     up.set_defaults(run=_up)
 
     rp = sub.add_parser("replay", help="push recorded Alertmanager payloads through the loop")
@@ -118,7 +123,8 @@ def _up(args: argparse.Namespace) -> int:
     _cluster_line(args.kubeconfig, args.enforce)  # a kubeconfig that cannot say fails now
     stack = Stack(StackOptions(state=state, enforce=args.enforce, kubeconfig=args.kubeconfig,
                                cluster_name=args.cluster,
-                               ports={"ingest": args.port, "console": args.console_port}))
+                               ports={"ingest": args.port, "console": args.console_port},
+                               env={"router": router_env(args.prometheus, args.alertmanager)}))
     code = 0
     with _stop_on_signals():
         try:
@@ -136,6 +142,16 @@ def _up(args: argparse.Namespace) -> int:
             stack.stop()
             (state / "up.json").unlink(missing_ok=True)
     return code
+
+
+def router_env(prometheus: str | None, alertmanager: str | None) -> dict[str, str]:
+    """The router's settings for `--prometheus` / `--alertmanager`."""
+    env = {}
+    if prometheus:
+        env["ROUTER_PROMETHEUS_URL"] = prometheus
+    if alertmanager:
+        env["ROUTER_ALERTMANAGER_URL"] = alertmanager
+    return env
 
 
 def _sweep(stack: Any) -> None:

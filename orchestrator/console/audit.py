@@ -33,7 +33,7 @@ from pydantic import ValidationError
 from orchestrator.adapters.objects import ObjectStore
 from orchestrator.envelope import Event
 from orchestrator.errors import PermanentError
-from orchestrator.events import PLAN_PROPOSED, PlanProposed
+from orchestrator.events import ACTION_COMPLETED, ESCALATED, PLAN_PROPOSED, RESOLVED, PlanProposed
 from orchestrator.layout import file_id, plan_copy_key, safe_name, stamp
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,27 @@ def write(store: ObjectStore, event: Event, *, now: datetime) -> tuple[Record, b
         written = _one_copy(store, record.incidentkey, name, key, marker) and not replacing
     if record.type == PLAN_PROPOSED:
         _copy_plan(store, record)
+    if record.type in _SETTLING:
+        _remember(store, record.incidentkey)
     return record, written
+
+
+# A router verdict settles the outcome of an applied action; either may be logged first.
+_SETTLING = (ACTION_COMPLETED, RESOLVED, ESCALATED)
+
+
+def _remember(store: ObjectStore, incident: str) -> None:
+    """File the remediation memory of every router verdict in the incident's log (create-only:
+    writing it again is a no-op), see `orchestrator.memory`."""
+    from dataclasses import asdict
+
+    from orchestrator import memory
+
+    records = read(store, incident)
+    dicts = [asdict(r) for r in records]
+    for r, d in zip(records, dicts, strict=True):
+        if r.type in (RESOLVED, ESCALATED) and r.source == "/orchestrator/router":
+            memory.remember(store, memory.outcomes_of(d, dicts, at=r.when), event_id=r.id)
 
 
 def _one_copy(store: ObjectStore, incident: str, name: str, mine: str, marker: str) -> bool:

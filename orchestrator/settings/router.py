@@ -98,3 +98,39 @@ class RouterSettings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=4096)
     """Largest request body accepted, in bytes (1 MiB); a larger one is refused with 413 before
     it is read whole (`orchestrator.limits`). The loop's largest event is far smaller."""
+
+    prometheus_url: str | None = None
+    """Prometheus base URL (`http://prometheus.monitoring:9090`). Set: the context carries the
+    alert rule's and the runbook's PromQL over the last minutes, and verification checks that
+    the alert itself cleared. Unset: neither, and verdicts say the alert was not checked."""
+
+    alertmanager_url: str | None = None
+    """Alertmanager base URL: verification also asks it whether the alert's fingerprint is still
+    active. Optional: with Prometheus alone the rule's expression is evaluated instead."""
+
+    prometheus_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
+    """Timeout of one Prometheus or Alertmanager request, in seconds."""
+
+    metrics_budget_seconds: float = Field(default=6.0, gt=0, le=30)
+    """Wall time all of Orient's Prometheus queries may take together, in seconds: a slow
+    Prometheus costs the alert this much, then the context says what timed out."""
+
+    metrics_window_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    """How far back the context's metric summaries look (minutes)."""
+
+    metrics_max_points: int = Field(default=120, ge=10, le=11000)
+    """Points per queried series: the range query's step is the window divided by this."""
+
+    metrics_max_queries: int = Field(default=6, ge=1, le=20)
+    """Queries per alert: the rule's expression, then the runbook's PromQL in its order."""
+
+    metrics_max_series: int = Field(default=3, ge=1, le=20)
+    """Series summarized per query (worst first); the rest are counted in its note."""
+
+    runbooks_dir: Path | None = None
+    """Runbooks whose PromQL the router runs for an alert they name (default: the packaged
+    `runbooks/`). The same files the agent indexes."""
+
+    alert_poll_seconds: float = Field(default=5.0, gt=0, le=60)
+    """How often verification asks whether the alert still fires, in seconds (a Prometheus
+    rule evaluates every 15-60 s, so polling faster learns nothing)."""
