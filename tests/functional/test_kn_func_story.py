@@ -22,7 +22,7 @@ from cloudevents.http import CloudEvent
 
 import orchestrator.ingest.service as service
 from orchestrator.events import AlertReceived
-from tests.fakes.sink import Sink, running_sink
+from tests.fakes.sink import Sink
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "kn-func-doc-token"
@@ -42,12 +42,6 @@ def documented_invoke() -> list[str]:
 
 def _flag(argv: list[str], name: str) -> str:
     return argv[argv.index(name) + 1]
-
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    with running_sink() as s:
-        yield s
 
 
 @pytest.fixture
