@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,13 +87,21 @@ def _incidents(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([s.model_dump(mode="json") for s in found]))
         return 0
-    for s in found:
-        started = s.started_at.strftime("%Y-%m-%d %H:%M") if s.started_at else "?"
-        print(f"{started}  {s.status:<17} {s.alertname[:28]:<28} {s.target[:40]:<40} "
-              f"{s.incident_key}")
     if not found:
         print("no incidents")
+        return 0
+    rows = [(s.started_at.strftime("%Y-%m-%d %H:%M") if s.started_at else "?", s.status,
+             s.alertname, s.target or "-", s.incident_key) for s in found]
+    print(table(("STARTED", "STATUS", "ALERT", "TARGET", "INCIDENT"), rows))
     return 0
+
+
+def table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
+    """Columns as wide as their widest cell: names are never cut (a cut key cannot be pasted
+    into `incidents show`); the last column is not padded."""
+    widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(len(header) - 1)]
+    return "\n".join("  ".join([*(str(c).ljust(w) for c, w in zip(r, widths, strict=False)),
+                                 str(r[-1])]) for r in (header, *rows))
 
 
 def _show(summary: Any, records: list[Any]) -> str:

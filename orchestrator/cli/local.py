@@ -1,4 +1,4 @@
-"""Commands of the embedded default: `up`, `replay`, `trigger`, `deadletters`, and `sweep`
+"""Commands of the embedded default: `up`, `replay`, `deadletters`, and `sweep`
 (also what the Helm chart's CronJob runs against the deployed console)."""
 
 from __future__ import annotations
@@ -46,15 +46,11 @@ def register(sub: Any) -> None:
                     help="seconds to wait for the loop to go quiet")
     rp.set_defaults(run=_replay)
 
-    tr = sub.add_parser("trigger", help="send a manual alert to ingest")
-    tr.add_argument("alertname")
-    tr.add_argument("labels", nargs="*", metavar="label=value")
-    tr.add_argument("--annotation", action="append", default=[], metavar="key=value")
-    tr.add_argument("--resolved", action="store_true")
-    tr.add_argument("--url", help="ingest URL (default: the one `up` wrote to the state folder)")
-    tr.add_argument("--token", help="bearer token (default: INGEST_TOKEN or the state folder's)")
-    _state_args(tr)
-    tr.set_defaults(run=_trigger)
+    tk = sub.add_parser("token", help="print a token `up` generated (ingest: Alertmanager's "
+                        "bearer; console: the web login and API)")
+    tk.add_argument("which", choices=("ingest", "console"))
+    _state_args(tk)
+    tk.set_defaults(run=_token)
 
     dl = sub.add_parser("deadletters", help="list or re-send dead-lettered events")
     _state_args(dl)
@@ -131,10 +127,17 @@ def _up(args: argparse.Namespace) -> int:
             stack.start()
             (state / "up.json").write_text(json.dumps({"ingest": stack.ingest_url,
                                                        "console": stack.console_url}))
+            _write_token_file(state / "ingest-token", stack.secrets["ingest_token"])
             print(_banner(stack, state, args.enforce), flush=True)
+            watch = _IncidentLines(state / "audit")
+            next_sweep = time.monotonic() + args.sweep_minutes * 60
             while True:
-                time.sleep(args.sweep_minutes * 60)
-                _sweep(stack)
+                time.sleep(1)
+                for line in watch.changes():
+                    print(line, flush=True)
+                if time.monotonic() >= next_sweep:
+                    _sweep(stack)
+                    next_sweep = time.monotonic() + args.sweep_minutes * 60
         except Stopped as e:
             code = 128 + e.signum
         finally:
@@ -250,26 +253,77 @@ def kubeconfig_target(path: Path) -> tuple[str, str]:
                          f"({type(e).__name__}: {e})") from e
 
 
+def _write_token_file(path: Path, token: str) -> None:
+    """The ingest token alone in a 0600 file, for Alertmanager's `credentials_file`: the
+    receiver below can then be pasted as is, and the token is never printed."""
+    import os
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token)
+
+
 def _banner(stack: Any, state: Path, enforce: bool) -> str:
+    from orchestrator.local.stack import local_user
+
     mode = "ENFORCE: the executor may change the cluster" if enforce else "dry-run"
+    state_arg = f" --state {state}"
     return f"""incident-orchestrator is up ({mode}); state in {state}
   {_cluster_line(stack.options.kubeconfig, enforce)}
-  webhook:  {stack.ingest_url}   (bearer token in {state / 'secrets.json'}: ingest_token)
-  console:  {stack.console_url}/
+  webhook:  {stack.ingest_url}
+  console:  {stack.console_url}/  (log in as {local_user()} with the console API token:
+            `orchestrator token console{state_arg}` prints it)
   broker:   {stack.broker.url}
 
-Alertmanager receiver to paste (alertmanager.yml):
-  receivers:
-    - name: incident-orchestrator
-      webhook_configs:
-        - url: {stack.ingest_url}
-          send_resolved: true
-          http_config:
-            authorization:
-              type: Bearer
-              credentials: <ingest_token from {state / 'secrets.json'}>
+Paste into alertmanager.yml (Alertmanager on this machine reads the token from the file;
+`orchestrator token ingest{state_arg}` prints it for one elsewhere):
 
-Ctrl-C stops everything."""
+route:
+  receiver: incident-orchestrator
+  group_by: [alertname, namespace]
+receivers:
+  - name: incident-orchestrator
+    webhook_configs:
+      - url: {stack.ingest_url}
+        send_resolved: true
+        http_config:
+          authorization:
+            type: Bearer
+            credentials_file: {state / 'ingest-token'}
+
+Or try it: orchestrator trigger KubePodCrashLooping namespace=shop pod=api-1{state_arg}
+Incidents appear below as they change state. Ctrl-C stops everything."""
+
+
+class _IncidentLines:
+    """One line per incident each time its status changes, read from the audit log's index
+    (what the console's list page shows)."""
+
+    def __init__(self, audit: Path) -> None:
+        self.audit = audit
+        self.seen: dict[str, str] = {}
+
+    def changes(self) -> list[str]:
+        from orchestrator.adapters.objects import LocalDirStore
+        from orchestrator.console import index
+        from orchestrator.errors import OrchestratorError
+
+        if not self.audit.is_dir():
+            return []
+        try:
+            found = index.summaries(LocalDirStore(self.audit), limit=200)
+        except (OrchestratorError, OSError, ValueError):
+            return []  # an index being rewritten: the next poll reads it
+        lines = []
+        for s in reversed(found):  # oldest first
+            state = f"{s.status}: {s.reason}" if s.reason else s.status
+            if self.seen.get(s.incident_key) == state:
+                continue
+            self.seen[s.incident_key] = state
+            when = time.strftime("%H:%M:%S")
+            lines.append(f"{when}  {s.status:<17} {s.alertname} {s.target or '-'}  "
+                         f"{s.incident_key}" + (f"  ({s.reason[:100]})" if s.reason else ""))
+        return lines
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -302,38 +356,16 @@ def _replay(args: argparse.Namespace) -> int:
     return 0 if quiet else 1
 
 
-def _trigger(args: argparse.Namespace) -> int:
-    import os
-    import uuid
-
-    import httpx
-
-    from orchestrator.local.stack import load_secrets
-
-    state = _state(args)
-    up = json.loads((state / "up.json").read_text()) if (state / "up.json").exists() else {}
-    url = args.url or up.get("ingest") or "http://127.0.0.1:8080/"
-    token = args.token or os.environ.get("INGEST_TOKEN") or load_secrets(state)["ingest_token"]
-    labels = dict(_pairs(args.labels))
-    labels["alertname"] = args.alertname
-    data = {"labels": labels, "annotations": dict(_pairs(args.annotation)),
-            "status": "resolved" if args.resolved else "firing"}
-    headers = {"ce-specversion": "1.0", "ce-type": "incident.alert.manual",
-               "ce-source": "/orchestrator/cli", "ce-id": str(uuid.uuid4()),
-               "content-type": "application/json", "Authorization": f"Bearer {token}"}
-    r = httpx.post(url, content=json.dumps(data), headers=headers, timeout=30, trust_env=False)
-    print(r.text)
-    return 0 if r.status_code < 300 else 1
-
-
-def _pairs(items: list[str]) -> list[tuple[str, str]]:
-    out = []
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"expected key=value, got {item!r}")
-        out.append((key, value))
-    return out
+def _token(args: argparse.Namespace) -> int:
+    path = _state(args) / "secrets.json"
+    found = json.loads(path.read_text()) if path.exists() else {}
+    name = {"ingest": "ingest_token", "console": "console_api_token"}[args.which]
+    if name not in found:
+        print(f"no {args.which} token in {path}: run `orchestrator up` (or replay) with this "
+              "state folder first", file=sys.stderr)
+        return 1
+    print(found[name])
+    return 0
 
 
 def _deadletters(args: argparse.Namespace) -> int:

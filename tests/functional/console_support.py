@@ -153,9 +153,10 @@ class Story:
         return self._out(RESOLVED, Resolved(incident_key=self.key, how=how,  # type: ignore[arg-type]
                                             alert=self.alert), f"resolved|{how}")
 
-    def escalated(self, reason: str = "low-confidence") -> Outgoing:
-        data = Escalated(incident_key=self.key, stage="agent", reason=reason,  # type: ignore[arg-type]
-                         detail="confidence 0.31 below 0.6", alert=self.alert)
+    def escalated(self, reason: str = "low-confidence", stage: str = "agent",
+                  detail: str = "confidence 0.31 below 0.6") -> Outgoing:
+        data = Escalated(incident_key=self.key, stage=stage, reason=reason,  # type: ignore[arg-type]
+                         detail=detail, alert=self.alert)
         return self._out(ESCALATED, data, f"escalated|{reason}")
 
 
