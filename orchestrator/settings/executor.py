@@ -109,3 +109,28 @@ class ExecutorSettings(BaseSettings):
     )
     """This replica's name, recorded as the holder of a budget Lease and as the reporting
     instance of Kubernetes Events (the Pod name in a cluster)."""
+
+    memory_dir: Path | None = None
+    """Local folder of the audit log (the embedded default), where the console files
+    remediation memory: an action that failed twice on a workload within 24 h is refused."""
+
+    memory_endpoint: str | None = None
+    """MinIO/S3 `host:port` of the audit log, for remediation memory; wins over `memory_dir`."""
+
+    memory_access_key: str | None = None
+    """Access key for the audit bucket (read only is enough)."""
+
+    memory_secret_key: SecretStr | None = None
+    """Secret key for the audit bucket."""
+
+    memory_secret_key_file: Path | None = None
+    """File holding the secret key (a mounted Secret); used when `memory_secret_key` is empty."""
+
+    memory_bucket: str = "incident-audit"
+    """Bucket the console writes the audit log to."""
+
+    memory_secure: bool = False
+    """Use HTTPS towards MinIO. Off by default: in-cluster MinIO usually serves plain HTTP."""
+
+    memory_region: str | None = None
+    """S3 region, when the server insists on one."""
