@@ -14,12 +14,15 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from orchestrator import memory
+from orchestrator.adapters.objects import LocalDirStore
 from orchestrator.local.stack import Stack, StackOptions
 from tests.e2e.conftest import Process, start_alertmanager, wait_until
 from tests.e2e.prom_rig import Exporter, start_prometheus_rules
@@ -163,6 +166,13 @@ def test_object_healthy_but_metric_unchanged_escalates(rig: Rig) -> None:
     assert "(active in Alertmanager, rule expression true): the rollout_restart did not fix it" \
         in detail, detail
     assert "metric checkout_crashes: 3 → 3 (fires > 0): unchanged" in detail, detail
+    # The console files the failure as remediation memory for the workload.
+    store = LocalDirStore(rig.stack.state / "audit")
+    (remembered,) = wait_until(lambda: memory.history(
+        store, f"{NS}/Deployment/{APP}", since=datetime.now(UTC) - timedelta(hours=1)),
+        timeout=30, what="the outcome in remediation memory")
+    assert (remembered.runbook, remembered.action, remembered.result) == (
+        "k8s_crashloop", "rollout_restart", "failed")
 
 
 def test_prometheus_unreachable_mid_verification_says_not_checked(rig: Rig) -> None:

@@ -18,6 +18,8 @@ import pytest
 from orchestrator.adapters.prometheus import AlertmanagerClient, PrometheusClient
 from orchestrator.events import Alert, AlertReceived, ContextEnriched
 from orchestrator.orient.alertcheck import AlertVerdict, watch_alert
+from orchestrator.orient.metrics import MetricLimits, gather_metrics
+from orchestrator.orient.objects import Scrubber
 from orchestrator.orient.service import orient
 from orchestrator.settings.router import RouterSettings
 from tests.e2e.conftest import start_alertmanager, wait_until
@@ -225,3 +227,19 @@ def test_no_prometheus_means_not_checked() -> None:
     verdict = watch_alert(alert=alert, action="scale", metrics=None, alerts=None,
                           deadline=time.monotonic() + 5, settle=1, poll=1)
     assert verdict == AlertVerdict(False, False, "alert not checked: no Prometheus configured")
+
+
+def test_series_labels_in_summaries_are_redacted(rig) -> None:  # type: ignore[no-untyped-def]
+    url, exporter, _ = rig
+    dsn = "postgres://app:hunter2secret@db:5432/shop"
+    exporter.set(f'checkout_conn{{namespace="payments",dsn="{dsn}",pod="a"}}', 1)
+    exporter.set(f'checkout_conn{{namespace="payments",dsn="{dsn}",pod="b"}}', 2)
+    wait_value(url, 'checkout_conn{pod="b"}', 2)
+    scrub = Scrubber()
+    found = gather_metrics(alert=_alert(exporter), metrics=PrometheusClient(url), rule=None,
+                           runbook_queries=['checkout_conn{namespace="payments"}'],
+                           limits=MetricLimits(window_minutes=1, max_points=60), scrub=scrub)
+    assert [m.current for m in found] == [2.0, 1.0]  # worst first
+    assert all("hunter2secret" not in m.model_dump_json() for m in found)
+    assert 'pod="b"' in found[0].series and 'dsn="[REDACTED:' in found[0].series
+    assert any(r.endswith("in metrics") for r in scrub.records()), scrub.records()
