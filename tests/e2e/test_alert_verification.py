@@ -149,6 +149,12 @@ def test_fix_works_alert_cleared_with_metric_evidence(rig: Rig) -> None:
     assert "alert cleared: KubePodCrashLooping not active in Alertmanager, rule expression " \
            "false for " in detail, detail
     assert "metric checkout_crashes: 3 → 0 (fires > 0): moved the right way" in detail, detail
+    # Alertmanager's own `resolved` notification reaches the same incident and closes it too.
+    key = verdict.attributes["incidentkey"]
+    wait_until(lambda: [e for e in rig.events("incident.resolved")
+                        if e.attributes["incidentkey"] == key
+                        and e.data.get("how") == "alert-resolved"],
+               timeout=60, what="Alertmanager's resolved notification for the incident")
     enriched = rig.events("incident.context.enriched")[0].data["context"]
     assert enriched["metrics"][0]["query"] == "checkout_crashes"
     assert enriched["metrics"][0]["current"] == 3.0
