@@ -22,9 +22,11 @@ from orchestrator.act.approval import check_decision, check_proposal, sign_reque
 from orchestrator.act.assess import Assessment, Step, assess
 from orchestrator.act.budget import Budget
 from orchestrator.act.policy import Mode, Policy
+from orchestrator.act.remembered import refusal
 from orchestrator.act.replies import Incoming
 from orchestrator.act.targets import same_object
 from orchestrator.adapters.kube_writes import KubeWrites
+from orchestrator.adapters.objects import ObjectStore
 from orchestrator.context import ObjectRef
 from orchestrator.envelope import Outgoing
 from orchestrator.events import PlanApproved, PlanProposed, PlanRejected
@@ -50,6 +52,8 @@ class Executor:
     clock_skew: timedelta
     clock: Callable[[], datetime]
     policy_error: str | None = None
+    memory: ObjectStore | None = None
+    """The audit store's remediation memory (`remembered.py`); None: not checked."""
 
 
 def on_proposed(ex: Executor, inc: Incoming, proposed: PlanProposed) -> Outgoing:
@@ -117,6 +121,8 @@ def _run(ex: Executor, inc: Incoming, *, approver: str | None = None,
     pkey = found.partition_key()
     if found.refused:
         return _refused(ex, inc, found, pkey, now)
+    if (remembered := refusal(ex.memory, plan=plan, workload=pkey, now=now)) is not None:
+        return replies.escalate(inc, "loop-guard", remembered, pkey)
     if ex.mode == "enforce":
         held = _hold_for_budget(found, budget, plan.plan_id, now)
         if held:

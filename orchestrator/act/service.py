@@ -58,6 +58,7 @@ class Service:
 
     @classmethod
     def from_env(cls) -> Service:
+        from orchestrator.act.remembered import memory_store
         from orchestrator.adapters.kube import connect
         from orchestrator.adapters.kube_writes import KubeWriter
         from orchestrator.resources import runbooks_dir
@@ -96,7 +97,7 @@ class Service:
             runbook_actions=runbook_actions, budget_namespace=s.budget_namespace,
             instance=s.instance, approval_ttl=timedelta(seconds=s.approval_ttl_seconds),
             clock_skew=timedelta(seconds=s.clock_skew_seconds), clock=lambda: datetime.now(UTC),
-            policy_error=error)
+            policy_error=error, memory=memory_store(s))
         log.info("executor ready: mode %s, cluster %s, kubernetes %s", executor.mode,
                  s.cluster_name or "(unnamed)", conn.source)
         return cls(executor, policy_file=s.policy_file, mode_override=s.mode, connection=conn)

@@ -149,6 +149,7 @@ class Stack:
             "EXECUTOR_CONSOLE_KEY": s["console_signing_key"],
             "EXECUTOR_AGENT_KEY": s["agent_signing_key"],
             "EXECUTOR_BUDGET_NAMESPACE": "default",
+            "EXECUTOR_MEMORY_DIR": audit,
         }
         if self.options.cluster_name:
             executor["EXECUTOR_CLUSTER_NAME"] = self.options.cluster_name

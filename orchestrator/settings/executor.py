@@ -113,3 +113,28 @@ class ExecutorSettings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=4096)
     """Largest request body accepted, in bytes (1 MiB); a larger one is refused with 413 before
     it is read whole (`orchestrator.limits`). The loop's largest event is far smaller."""
+
+    memory_dir: Path | None = None
+    """Local folder of the audit log (the embedded default), where the console files
+    remediation memory: an action that failed twice on a workload within 24 h is refused."""
+
+    memory_endpoint: str | None = None
+    """MinIO/S3 `host:port` of the audit log, for remediation memory; wins over `memory_dir`."""
+
+    memory_access_key: str | None = None
+    """Access key for the audit bucket (read only is enough)."""
+
+    memory_secret_key: SecretStr | None = None
+    """Secret key for the audit bucket."""
+
+    memory_secret_key_file: Path | None = None
+    """File holding the secret key (a mounted Secret); used when `memory_secret_key` is empty."""
+
+    memory_bucket: str = "incident-audit"
+    """Bucket the console writes the audit log to."""
+
+    memory_secure: bool = False
+    """Use HTTPS towards MinIO. Off by default: in-cluster MinIO usually serves plain HTTP."""
+
+    memory_region: str | None = None
+    """S3 region, when the server insists on one."""

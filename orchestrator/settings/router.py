@@ -108,8 +108,10 @@ class RouterSettings(BaseSettings):
     """Alertmanager base URL: verification also asks it whether the alert's fingerprint is still
     active. Optional: with Prometheus alone the rule's expression is evaluated instead."""
 
-    prometheus_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
-    """Timeout of one Prometheus or Alertmanager request, in seconds."""
+    prometheus_timeout_seconds: float = Field(default=3.0, gt=0, le=5)
+    """Timeout of one Prometheus or Alertmanager request, in seconds. Verification may pass
+    its deadline by the requests in flight then (at most three of these), which is why
+    `verify_timeout_seconds` stays 15 s below the verify Trigger's timeout."""
 
     metrics_budget_seconds: float = Field(default=6.0, gt=0, le=30)
     """Wall time all of Orient's Prometheus queries may take together, in seconds: a slow

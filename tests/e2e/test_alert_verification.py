@@ -14,12 +14,15 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from orchestrator import memory
+from orchestrator.adapters.objects import LocalDirStore
 from orchestrator.local.stack import Stack, StackOptions
 from tests.e2e.conftest import Process, start_alertmanager, wait_until
 from tests.e2e.prom_rig import Exporter, start_prometheus_rules
@@ -146,6 +149,12 @@ def test_fix_works_alert_cleared_with_metric_evidence(rig: Rig) -> None:
     assert "alert cleared: KubePodCrashLooping not active in Alertmanager, rule expression " \
            "false for " in detail, detail
     assert "metric checkout_crashes: 3 → 0 (fires > 0): moved the right way" in detail, detail
+    # Alertmanager's own `resolved` notification reaches the same incident and closes it too.
+    key = verdict.attributes["incidentkey"]
+    wait_until(lambda: [e for e in rig.events("incident.resolved")
+                        if e.attributes["incidentkey"] == key
+                        and e.data.get("how") == "alert-resolved"],
+               timeout=60, what="Alertmanager's resolved notification for the incident")
     enriched = rig.events("incident.context.enriched")[0].data["context"]
     assert enriched["metrics"][0]["query"] == "checkout_crashes"
     assert enriched["metrics"][0]["current"] == 3.0
@@ -163,6 +172,13 @@ def test_object_healthy_but_metric_unchanged_escalates(rig: Rig) -> None:
     assert "(active in Alertmanager, rule expression true): the rollout_restart did not fix it" \
         in detail, detail
     assert "metric checkout_crashes: 3 → 3 (fires > 0): unchanged" in detail, detail
+    # The console files the failure as remediation memory for the workload.
+    store = LocalDirStore(rig.stack.state / "audit")
+    (remembered,) = wait_until(lambda: memory.history(
+        store, f"{NS}/Deployment/{APP}", since=datetime.now(UTC) - timedelta(hours=1)),
+        timeout=30, what="the outcome in remediation memory")
+    assert (remembered.runbook, remembered.action, remembered.result) == (
+        "k8s_crashloop", "rollout_restart", "failed")
 
 
 def test_prometheus_unreachable_mid_verification_says_not_checked(rig: Rig) -> None:

@@ -18,6 +18,8 @@ import pytest
 from orchestrator.adapters.prometheus import AlertmanagerClient, PrometheusClient
 from orchestrator.events import Alert, AlertReceived, ContextEnriched
 from orchestrator.orient.alertcheck import AlertVerdict, watch_alert
+from orchestrator.orient.metrics import MetricLimits, gather_metrics
+from orchestrator.orient.objects import Scrubber
 from orchestrator.orient.service import orient
 from orchestrator.settings.router import RouterSettings
 from tests.e2e.conftest import start_alertmanager, wait_until
@@ -49,7 +51,8 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Exporte
     exporter.set('checkout_errors{deployment="checkout"}', 1)
     exporter.set('checkout_requests_total{namespace="payments"}', 40)
     rules = [{"alert": "CheckoutErrors", "expr": "checkout_errors > 5", "for": "0s",
-              "labels": {"severity": "warning", "namespace": "payments"}}]
+              "labels": {"severity": "warning", "namespace": "payments"}},
+             {"alert": "CheckoutSlow", "expr": "checkout_latency_seconds > 1", "for": "2s"}]
     url, proc = start_prometheus_rules(folder, targets=[exporter.target], rules=rules)
     (folder / "runbooks").mkdir()
     (folder / "runbooks" / "checkout_errors.md").write_text(RUNBOOK)
@@ -98,7 +101,11 @@ def test_the_rule_and_the_runbook_queries_are_summarized(rig) -> None:  # type: 
     assert "runbook checkout_errors: queries needing $POD not run (no such label)" in ctx.cut
     assert ctx.errors == []
     size = len(data.model_dump_json().encode())
-    print(f"context bytes with {len(ctx.metrics)} metric summaries: {size}")
+    plain = orient(received=AlertReceived(incident_key="inc-1", alert=_alert(exporter)),
+                   input_id="in-1", reads=None, source="none", settings=RouterSettings())
+    bare = len(plain.data.model_dump_json().encode())
+    print(f"context bytes with {len(ctx.metrics)} metric summaries: {size}, without: {bare} "
+          f"({size / bare:.2f}x)")
     assert size <= RouterSettings().max_event_bytes
 
 
@@ -225,3 +232,40 @@ def test_no_prometheus_means_not_checked() -> None:
     verdict = watch_alert(alert=alert, action="scale", metrics=None, alerts=None,
                           deadline=time.monotonic() + 5, settle=1, poll=1)
     assert verdict == AlertVerdict(False, False, "alert not checked: no Prometheus configured")
+
+
+def test_series_labels_in_summaries_are_redacted(rig) -> None:  # type: ignore[no-untyped-def]
+    url, exporter, _ = rig
+    dsn = "postgres://app:hunter2secret@db:5432/shop"
+    exporter.set(f'checkout_conn{{namespace="payments",dsn="{dsn}",pod="a"}}', 1)
+    exporter.set(f'checkout_conn{{namespace="payments",dsn="{dsn}",pod="b"}}', 2)
+    wait_value(url, 'checkout_conn{pod="b"}', 2)
+    scrub = Scrubber()
+    found = gather_metrics(alert=_alert(exporter), metrics=PrometheusClient(url), rule=None,
+                           runbook_queries=['checkout_conn{namespace="payments"}'],
+                           limits=MetricLimits(window_minutes=1, max_points=60), scrub=scrub)
+    assert [m.current for m in found] == [2.0, 1.0]  # worst first
+    assert all("hunter2secret" not in m.model_dump_json() for m in found)
+    assert 'pod="b"' in found[0].series and 'dsn="[REDACTED:' in found[0].series
+    assert any(r.endswith("in metrics") for r in scrub.records()), scrub.records()
+
+
+def test_cleared_means_clear_for_the_rules_for_plus_the_settle_period(rig) -> None:  # type: ignore[no-untyped-def]
+    url, exporter, _ = rig
+    exporter.set("checkout_latency_seconds", 4)
+    wait_until(lambda: firing(url, "CheckoutSlow"), timeout=30, what="CheckoutSlow to fire")
+    alert = Alert(status="firing", fingerprint="51077", starts_at=datetime.now(UTC), labels={
+        "alertname": "CheckoutSlow", "job": "checkout", "instance": exporter.target})
+    exporter.set("checkout_latency_seconds", 0.2)
+    wait_value(url, "checkout_latency_seconds", 0.2)
+    metrics = PrometheusClient(url, timeout=2)
+    started = time.monotonic()
+    held = watch_alert(alert=alert, action="scale", metrics=metrics, alerts=None,
+                       deadline=started + 20, settle=1, poll=0.2)
+    assert held.cleared and time.monotonic() - started >= 3.0, held.text
+    assert "(rule for: 2s + settle 1s)" in held.text
+    assert held.text.endswith("metric checkout_latency_seconds: 4 → 0.2 (fires > 1): "
+                              "moved the right way"), held.text
+    short = watch_alert(alert=alert, action="scale", metrics=metrics, alerts=None,
+                        deadline=time.monotonic() + 1.0, settle=1, poll=0.2)
+    assert short.cleared and "short of the rule's for: 2s + settle 1s" in short.text, short.text
