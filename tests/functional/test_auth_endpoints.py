@@ -126,10 +126,12 @@ def test_a_replayed_webhook_is_the_same_event_not_a_new_incident(env: Env) -> No
 
 
 def _manual(env: Env, data: dict[str, Any], ce_id: str, **headers: str) -> httpx.Response:
-    """A manual trigger as `kn func invoke` sends it (binary-mode CloudEvent)."""
+    """A manual trigger as `kn func invoke` sends it (binary-mode CloudEvent). It carries its
+    time, as a redelivery does: without one, ingest dates the alert at arrival (to the second),
+    and two copies that straddle a second would be two incidents."""
     base = {"ce-specversion": "1.0", "ce-type": "incident.alert.manual",
             "ce-source": "/test/kn-func-invoke", "ce-id": ce_id,
-            "content-type": "application/json"}
+            "ce-time": "2026-11-27T01:00:00Z", "content-type": "application/json"}
     return httpx.post(env.stack.ingest_url, content=json.dumps(data),
                       headers={**base, **headers}, trust_env=False)
 
