@@ -172,6 +172,12 @@ def _print(name: str, res: dict[str, Any], args: argparse.Namespace) -> None:
     print(f"  bare Qdrant sparse query             {_ms(kp['bare_qdrant_latencies'])}")
 
 
+def _figures(res: dict[str, Any]) -> dict[str, Any]:
+    return {"kube_prometheus": {k: {kk: vv for kk, vv in v.items() if kk != "latencies"}
+                                for k, v in res["kp"].items() if isinstance(v, dict)},
+            "own": {k: v for k, v in res["own"].items() if k != "latencies"}}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("eval_dir", nargs="?", type=Path,
@@ -199,11 +205,11 @@ def main() -> int:
         results = {name: _run(args, Path(tmp) / str(i), cfg)
                    for i, (name, cfg) in enumerate(configs.items())}
     if args.json:
-        print(json.dumps({name: {
-            "kube_prometheus": {k: {kk: vv for kk, vv in v.items() if kk != "latencies"}
-                                for k, v in res["kp"].items() if isinstance(v, dict)},
-            "own": {k: v for k, v in res["own"].items() if k != "latencies"}}
-            for name, res in results.items()}, indent=2))
+        # The configured retriever's figures at the top level (what bench/suite.py reads), the
+        # same-run baseline beside them.
+        base_res, sem_res = (_figures(res) for res in results.values())
+        print(json.dumps({**sem_res, "baseline_exact_bm25": base_res,
+                          "semantic_table_load_ms": round(1000 * load, 1)}, indent=2))
         return 0
     for name, res in results.items():
         _print(name, res, args)
