@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .errors import JSON
+from .rbac import Denial
 from .resources import resolve, resource_for
 from .server import REASONS, Delay, Fault, RecordedRequest, Server, wait_until
 from .store import Store
@@ -45,6 +46,8 @@ class SimAPI:
 
     def __init__(self, port: int = 0) -> None:
         self.store = Store()
+        self.bookmark_interval = 60.0  # seconds an idle watch waits for a BOOKMARK (as kube)
+        self.denials: list[Denial] = []  # RBAC-style 403s a scenario declares (rbac.Denial)
         self.server_errors: list[str] = []  # tracebacks of bugs in the fake itself
         self._port = port
         self._server: Server | None = None

@@ -113,7 +113,8 @@ def _collection(store: Store, req: Request, rt: ResourceType, ns: str | None) ->
 
     if req.method == "GET" and truthy(req.query.get("watch")):
         timeout = float(req.query.get("timeoutSeconds") or 1800)
-        return WatchRequest(rt, ns, matches, req.query.get("resourceVersion"), timeout)
+        return WatchRequest(rt, ns, matches, req.query.get("resourceVersion"), timeout,
+                            truthy(req.query.get("allowWatchBookmarks")))
     if req.method == "GET":
         return json_response(200, _list(store, req, rt, ns, matches))
     if rt.namespaced and ns is None:

@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
-from . import rest, watch, wire
+from . import rbac, rest, watch, wire
 from .errors import JSON, ApiError
 
 if TYPE_CHECKING:
@@ -204,9 +204,9 @@ class Handler(BaseHTTPRequestHandler):
             err = ApiError(fault.status, fault.reason, fault.message, fault.details)
             self._send(wire.error_response(err))
             return
-        req = wire.Request(method, url.path, dict(query_list), query_list, content_type,
-                                body)
+        req = wire.Request(method, url.path, dict(query_list), query_list, content_type, body)
         try:
+            rbac.check(fake.denials, method, url.path, req.query)
             result = rest.dispatch(fake.store, req, f"127.0.0.1:{fake.port}")
         except ApiError as err:
             result = wire.error_response(err)
@@ -254,6 +254,7 @@ class Handler(BaseHTTPRequestHandler):
     def _stream_watch(self, w: wire.WatchRequest) -> None:
         fake, store, server = self.server.fake, self.server.fake.store, self.server
         deadline = time.monotonic() + w.timeout
+        next_bookmark = time.monotonic() + fake.bookmark_interval
         with store.lock:
             events: list[JSON] = []
             if w.resource_version in (None, "", "0"):
@@ -287,10 +288,15 @@ class Handler(BaseHTTPRequestHandler):
                 cursor = changes[-1].rv if changes else cursor
                 if events:
                     continue
-                remaining = deadline - time.monotonic()
+                now = time.monotonic()
+                if w.bookmarks and now >= next_bookmark:
+                    events, next_bookmark = [watch.bookmark_event(w, cursor)], now + \
+                        fake.bookmark_interval
+                    continue
+                remaining = deadline - now
                 if remaining <= 0 or server.wake.is_set() or store.closed or self._client_gone():
                     break
-                store.wait_for_change(cursor, min(remaining, 0.1))
+                store.wait_for_change(cursor, min(remaining, 0.1, max(next_bookmark - now, 0)))
             if server.wake.is_set() and server.abrupt:
                 self.close_connection = True  # like a dying apiserver: no terminating chunk
             else:

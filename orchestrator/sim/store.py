@@ -44,6 +44,16 @@ class Store:
         self._history: deque[Change] = deque(maxlen=self.HISTORY)
         self.closed = False
         self.logs: dict[tuple[str, str, str, bool], str] = {}
+        self._compacted = 0  # watches from before this resourceVersion get 410 Gone
+
+    def compact(self) -> int:
+        """Forget the history up to now, as etcd compaction does: a watch resuming from an
+        older resourceVersion is answered 410 Gone and must list again."""
+        with self.cond:
+            self._compacted = self._rv
+            self._history.clear()
+            self.cond.notify_all()
+            return self._rv
 
     # ---- basics ------------------------------------------------------------------------------
 
@@ -77,7 +87,7 @@ class Store:
         """Changes after ``rv``; ``None`` when the history no longer reaches back that far."""
         with self.lock:
             full = len(self._history) == self.HISTORY
-            if self._history and self._history[0].rv > rv + 1 and full:
+            if rv < self._compacted or (self._history and self._history[0].rv > rv + 1 and full):
                 return None
             return [c for c in self._history if c.rv > rv]
 

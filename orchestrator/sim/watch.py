@@ -37,6 +37,13 @@ def watch_event(w: WatchRequest, change: Change) -> JSON | None:
     return None
 
 
+def bookmark_event(w: WatchRequest, rv: int) -> JSON:
+    """What the apiserver sends an idle watcher that asked for bookmarks: only the
+    resourceVersion it may resume from, so a resumed watch does not fall behind compaction."""
+    return {"type": "BOOKMARK", "object": {"kind": w.rt.kind, "apiVersion": w.rt.api_version,
+                                           "metadata": {"resourceVersion": str(rv)}}}
+
+
 def expired_event(rv: str, current: int) -> JSON:
     return {"type": "ERROR", "object": {
         "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",

@@ -36,6 +36,7 @@ class WatchRequest:
     matches: Callable[[JSON], bool]
     resource_version: str | None
     timeout: float
+    bookmarks: bool = False  # ?allowWatchBookmarks=true
 
 
 def json_response(code: int, obj: Any) -> Response:
