@@ -14,6 +14,7 @@ _GROUPS = (
     "orchestrator.cli.local",
     "orchestrator.cli.runbooks",
     "orchestrator.cli.incidents",
+    "orchestrator.cli.sim",
 )
 
 

@@ -127,6 +127,15 @@ class SimAPI:
             close()
         self._closers.clear()
 
+    def reset(self) -> None:
+        """A fresh, empty cluster behind the same address: the old store is closed (its watches
+        end), the request log, faults and denials are cleared."""
+        old, self.store = self.store, Store()
+        old.close()
+        self.denials.clear()
+        self.clear_faults()
+        self.clear_requests()
+
     def on_stop(self, close: Callable[[], None]) -> None:
         """Run ``close`` when the server stops (e.g. a client pool handed out by a caller)."""
         self._closers.append(close)
