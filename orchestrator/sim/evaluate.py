@@ -35,6 +35,7 @@ _ACTION_PATHS = {
     "rollback": r"/deployments/[^/]+$", "cordon_node": r"/nodes/[^/]+$",
     "delete_failed_job": r"/jobs/[^/]+$",
 }
+_RUNBOOK_IN_DETAIL = re.compile(r"\brunbook ([a-z0-9][a-z0-9_/.-]*?)[:;,)]?(?:\s|$)")
 
 
 @dataclass
@@ -103,6 +104,10 @@ def score(scenario: Scenario, incident: Incident | None, writes: list[str]) -> R
             if not plan.get("offline") and not plan.get("reused_from"):
                 r.llm_calls += 1
                 r.tokens += int(plan.get("tokens_in") or 0) + int(plan.get("tokens_out") or 0)
+        elif e.type == "incident.escalated" and d.get("stage") == "agent" and r.runbook is None:
+            # The escalation event has no runbook field: the agent names it in its detail.
+            m = _RUNBOOK_IN_DETAIL.search(str(d.get("detail", "")))
+            r.runbook = m.group(1) if m else None
         elif e.type == "incident.approval.requested":
             r.approval_asked = True
         elif e.type == "incident.action.completed":
@@ -110,7 +115,7 @@ def score(scenario: Scenario, incident: Incident | None, writes: list[str]) -> R
                           if x.get("outcome") == "applied"]
         elif e.type == "incident.resolved" and str(d.get("how", "")).startswith("verified"):
             r.recovery_seconds = round(e.offset - t0, 3)
-    acting = exp.outcome in ("verified", "applied")
+    acting = exp.acts
     allowed = _ACTION_PATHS.get(exp.action or "", r"$^") if acting else r"$^"
     r.out_of_policy = [w for w in writes if not re.search(allowed, w.split(" ", 1)[1])]
     r.checks = {
@@ -119,7 +124,8 @@ def score(scenario: Scenario, incident: Incident | None, writes: list[str]) -> R
                                                 else not r.applied),
         "approval": r.approval_asked == exp.approval,
         "no_stray_writes": not r.out_of_policy,
-        "outcome": _category(r.outcome) == exp.outcome,
+        "outcome": _category(r.outcome) == exp.outcome and (
+            exp.escalation is None or r.outcome == f"escalated ({exp.escalation})"),
         "verified": (r.recovery_seconds is not None) == exp.verify,
     }
     return r

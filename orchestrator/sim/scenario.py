@@ -110,6 +110,17 @@ class Expect(_Model):
     outcome: Literal["verified", "approval", "escalated", "resolved", "applied"] = "verified"
     approval: bool = False
     verify: bool = False
+    escalation: str | None = None
+    """When the outcome is `escalated`: the reason the loop must give (`policy`,
+    `no-applicable-action`, `verification-failed`...); None accepts any."""
+    applied: bool | None = None
+    """Whether the action is written to the cluster; default: when the outcome is `verified`
+    or `applied` (a cordon that does not make its node Ready is applied and escalated)."""
+
+    @property
+    def acts(self) -> bool:
+        return self.applied if self.applied is not None else self.outcome in ("verified",
+                                                                             "applied")
 
 
 class Scenario(_Model):
@@ -222,10 +233,9 @@ class SimCluster:
             rs = replicaset(d, revision=i, replicas=0, age=rev.age_minutes * 60)
             rs["spec"]["template"]["spec"]["containers"] = [_container(rev)]
             self.api.add(rs)
-        if len(w.revisions) > 1:  # the current revision's ReplicaSet, created at its rollout
-            rs = replicaset(d, revision=len(w.revisions), replicas=0,
-                            age=newest.age_minutes * 60)
-            self.api.add(rs)
+        # The current revision's ReplicaSet, created at its rollout (the controller scales it).
+        self.api.add(replicaset(d, revision=len(w.revisions), replicas=0,
+                                age=newest.age_minutes * 60))
         if w.hpa_max is not None:
             self.api.add(hpa(d, min_replicas=min(2, w.hpa_max), max_replicas=w.hpa_max,
                              current_replicas=w.replicas, cpu_current=95))
