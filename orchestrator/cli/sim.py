@@ -13,6 +13,7 @@ import json
 import statistics
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,86 @@ def register(sub: Any) -> None:
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument("--state", type=Path, help="state folder (default: a temporary one)")
     ev.set_defaults(run=_eval)
+
+
+    dm = sub.add_parser("demo", help="the loop on a simulated cluster: an action that heals, "
+                        "an approval, a refusal, an escalation")
+    dm.add_argument("--console", action="store_true",
+                    help="keep the console open to approve the waiting plan yourself")
+    dm.add_argument("--console-port", type=int, default=8090)
+    dm.add_argument("--state", type=Path, help="state folder (default: `demo` in the per-user "
+                    "data dir)")
+    dm.set_defaults(run=_demo)
+
+
+_ROLES = ("applied", "refused", "escalated", "approval")  # approval last: it may stay open
+_TITLES = {"applied": "an action applied automatically and verified healthy",
+           "refused": "an action refused by policy",
+           "escalated": "nothing safe to do: escalated to a human",
+           "approval": "an action waiting for a human's approval"}
+
+
+def _demo(args: argparse.Namespace) -> int:
+    import json
+
+    from orchestrator.local.stack import default_state_dir
+    from orchestrator.sim import evaluate
+    from orchestrator.sim.scenario import SimCluster, load_all
+    from orchestrator.sim.timeline import render, say
+
+    evaluate.offline_env()
+    by_role = {s.demo: s for s in load_all() if s.demo}
+    missing = [r for r in _ROLES if r not in by_role]
+    if missing:
+        raise SystemExit(f"the packaged scenarios lack a demo {', '.join(missing)} case")
+    state = args.state or default_state_dir() / "demo"
+    print("incident-orchestrator demo: a simulated Kubernetes cluster (no real cluster, no API "
+          "key), the five functions and the local broker, policy in enforce mode.\n")
+    port = args.console_port if args.console else None
+    with evaluate.session(state=state, console_port=port) as (stack, api):
+        for n, role in enumerate(_ROLES, start=1):
+            scenario = by_role[role]
+            print(f"[{n}/{len(_ROLES)}] {_TITLES[role]}: {scenario.name}")
+            print("\n".join(say(scenario.description, max_lines=4, indent="  ")))
+            with SimCluster(scenario, api=api) as sim:
+                result = evaluate.drive(stack, sim, timeout=120, auto_approve=False)
+                hint = (f"approve it: orchestrator approve {{plan_id}} --state {state}"
+                        if args.console else
+                        "to approve it yourself, run `orchestrator demo --console`")
+                print("\n".join(render(result.timeline, approve_hint=hint)))
+                print(f"  outcome: {result.outcome}\n")
+                if role == "approval" and args.console:
+                    (state / "up.json").write_text(json.dumps({
+                        "ingest": stack.ingest_url, "console": stack.console_url}))
+                    _wait_for_human(stack, sim, result, state)
+    return 0
+
+
+def _wait_for_human(stack: Any, sim: Any, result: Any, state: Path) -> None:
+    """Keep the stack and the simulated cluster up until the plan is decided (or Ctrl-C),
+    printing the rest of its timeline as it happens."""
+    from orchestrator.sim import evaluate
+    from orchestrator.sim.timeline import render
+
+    print(f"console: {stack.console_url}  (the approval is on the incident's page; "
+          "Ctrl-C stops the demo)")
+    shown = len(result.timeline)
+    tick = threading.Event()
+    try:
+        while True:
+            stack.broker.wait_idle(2.0)
+            now = evaluate.follow(stack, sim, result.key)
+            if len(now.timeline) > shown:
+                print("\n".join(render(now.timeline[shown:])))
+                shown = len(now.timeline)
+            if not now.outcome.startswith(("awaiting", "acted", "planned")):
+                print(f"  outcome: {now.outcome}")
+                return
+            tick.wait(1.0)  # a human is deciding: look again each second
+    except KeyboardInterrupt:
+        print("stopped; the plan was not decided")
+    finally:
+        (state / "up.json").unlink(missing_ok=True)
 
 
 def _scenarios(args: argparse.Namespace) -> list[Any]:

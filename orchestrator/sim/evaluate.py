@@ -10,10 +10,11 @@ from the broker's store.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,7 @@ class Result:
     tokens: int = 0
     checks: dict[str, bool] = field(default_factory=dict)
     timeline: list[dict[str, Any]] = field(default_factory=list)
+    key: str = ""
 
     @property
     def passed(self) -> bool:
@@ -93,7 +95,8 @@ def score(scenario: Scenario, incident: Incident | None, writes: list[str]) -> R
     t0 = events[0].offset if events else 0.0
     for e in events:
         d = e.data if isinstance(e.data, dict) else {}
-        r.timeline.append({"offset": round(e.offset, 3), "type": e.type, "data": d})
+        r.timeline.append({"offset": round(e.offset, 3), "type": e.type, "source": e.source,
+                           "data": d})
         if e.type == "incident.plan.proposed" and isinstance(d.get("plan"), dict):
             plan = d["plan"]
             cites = plan.get("citations") or []
@@ -155,47 +158,67 @@ def approve_pending(stack: Stack, key: str, decided: set[str]) -> int:
     return sent
 
 
-def run(scenarios: Iterable[Scenario], *, state: Path, timeout: float = 120.0,
-        verify_timeout: float = 8.0, auto_approve: bool = True, env: dict[str, str] | None = None,
-        on_result: Callable[[Result], None] | None = None) -> list[Result]:
-    """Run scenarios one after another on one stack and one simulated API server."""
+@contextlib.contextmanager
+def session(*, state: Path, verify_timeout: float = 8.0, env: dict[str, str] | None = None,
+            console_port: int | None = None) -> Iterator[tuple[Stack, SimAPI]]:
+    """One simulated API server and one enforce-mode stack pointed at it."""
     state.mkdir(parents=True, exist_ok=True)
-    results: list[Result] = []
     with SimAPI() as api:
         kubeconfig = Path(api.write_kubeconfig(str(state / "sim-kubeconfig")))
         options = StackOptions(
             state=state, enforce=True, kubeconfig=kubeconfig, cluster_name=CLUSTER,
-            time_scale=0.05, env={
-                "router": {"ROUTER_VERIFY_TIMEOUT_SECONDS": str(verify_timeout),
-                           "ROUTER_VERIFY_SETTLE_SECONDS": "1"},
-                "agent": dict(env or {})})
+            time_scale=0.05, ports={"console": console_port} if console_port else {},
+            env={"router": {"ROUTER_VERIFY_TIMEOUT_SECONDS": str(verify_timeout),
+                            "ROUTER_VERIFY_SETTLE_SECONDS": "1"},
+                 "agent": dict(env or {})})
         with Stack(options) as stack:
-            for scenario in scenarios:
-                result = run_one(stack, api, scenario, timeout=timeout,
-                                 auto_approve=auto_approve)
-                results.append(result)
-                if on_result is not None:
-                    on_result(result)
+            yield stack, api
+
+
+def run(scenarios: Iterable[Scenario], *, state: Path, timeout: float = 120.0,
+        verify_timeout: float = 8.0, auto_approve: bool = True, env: dict[str, str] | None = None,
+        on_result: Callable[[Result], None] | None = None) -> list[Result]:
+    """Run scenarios one after another on one stack and one simulated API server."""
+    results: list[Result] = []
+    with session(state=state, verify_timeout=verify_timeout, env=env) as (stack, api):
+        for scenario in scenarios:
+            result = run_one(stack, api, scenario, timeout=timeout, auto_approve=auto_approve)
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
     return results
 
 
 def run_one(stack: Stack, api: SimAPI, scenario: Scenario, *, timeout: float,
             auto_approve: bool) -> Result:
-    assert stack.broker is not None
     with SimCluster(scenario, api=api) as sim:
-        (key,) = push(stack, [sim.alert_payload(cluster=CLUSTER)])
-        decided: set[str] = set()
-        deadline = time.monotonic() + timeout
-        while True:
-            if not stack.broker.wait_idle(max(deadline - time.monotonic(), 0.1)):
-                break
-            if not auto_approve or not approve_pending(stack, key, decided):
-                break
-        found = timelines(stack, [key])
-        if sim.controllers.errors:
-            raise RuntimeError(f"{scenario.name}: the simulated controllers failed: "
-                               f"{sim.controllers.errors[0]!r}")
-        return score(scenario, found[0] if found else None, _writes(api))
+        return drive(stack, sim, timeout=timeout, auto_approve=auto_approve)
+
+
+def drive(stack: Stack, sim: SimCluster, *, timeout: float, auto_approve: bool) -> Result:
+    """Post the scenario's alert and follow its incident until the loop is quiet (approving
+    what asks for approval when `auto_approve`); the cluster stays as the loop left it."""
+    assert stack.broker is not None
+    (key,) = push(stack, [sim.alert_payload(cluster=CLUSTER)])
+    decided: set[str] = set()
+    deadline = time.monotonic() + timeout
+    while True:
+        if not stack.broker.wait_idle(max(deadline - time.monotonic(), 0.1)):
+            break
+        if not auto_approve or not approve_pending(stack, key, decided):
+            break
+    return follow(stack, sim, key)
+
+
+def follow(stack: Stack, sim: SimCluster, key: str) -> Result:
+    """Score the incident as it stands now."""
+    found = timelines(stack, [key])
+    if sim.controllers.errors:
+        raise RuntimeError(f"{sim.scenario.name}: the simulated controllers failed: "
+                           f"{sim.controllers.errors[0]!r}")
+    result = score(sim.scenario, found[0] if found else None, _writes(sim.api))
+    result.key = key
+    return result
 
 
 def offline_env() -> None:
