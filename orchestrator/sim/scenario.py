@@ -70,7 +70,8 @@ class DenialSpec(_Model):
 
 
 class FaultSpec(_Model):
-    kind: str = "none"
+    kind: Literal["none", "crash", "oom", "image_pull", "not_ready", "unschedulable",
+                  "job_fails", "node_not_ready"] = "none"
     image: str | None = None
     memory_below: str | None = None
     until_replaced: bool = False
