@@ -58,3 +58,45 @@ def test_wrapped_reasons_end_on_whole_words() -> None:
 def test_scripts_run_defaults_to_the_demo() -> None:
     script = (ROOT / "scripts" / "run").read_text()
     assert re.search(r'if \[ \$# -eq 0 \]; then\s+set -- demo\s+fi', script)
+
+
+def test_demo_console_waits_for_the_human_and_the_approved_rollback_heals(
+        tmp_path: Path) -> None:
+    import socket
+    import threading
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with subprocess.Popen(
+            [sys.executable, "-m", "orchestrator.cli", "demo", "--console", "--console-port",
+             str(port), "--state", str(tmp_path)], stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, text=True) as proc:
+        lines: list[str] = []
+        assert proc.stdout is not None
+        stdout = proc.stdout
+        reader = threading.Thread(target=lambda: lines.extend(iter(stdout.readline, "")),
+                                  daemon=True)
+        reader.start()
+        try:
+            deadline = time.monotonic() + 180
+            hint: list[str] = []
+            while not hint:
+                assert time.monotonic() < deadline and proc.poll() is None, "".join(lines)
+                hint = [ln for ln in list(lines) if "approve it: orchestrator approve" in ln]
+                reader.join(0.05)
+            command = hint[0].split("approve it: ", 1)[1].split()
+            assert command[:2] == ["orchestrator", "approve"] and "--state" in command
+            done = subprocess.run([sys.executable, "-m", "orchestrator.cli", *command[1:]],
+                                  capture_output=True, text=True, timeout=60, check=False)
+            assert done.returncode == 0, done.stdout + done.stderr
+            assert proc.wait(120) == 0
+            reader.join(10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    out = "".join(lines)
+    tail = out.split("console: http://127.0.0.1:", 1)[1]
+    assert "rollback Deployment/checkout: applied" in tail
+    assert tail.rstrip().endswith("outcome: resolved (verified-healthy)")
