@@ -9,6 +9,7 @@ payload is what Alertmanager would post for it.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,6 +48,9 @@ class Workload(_Model):
     hpa_max: int | None = None
     pdb_min_available: int | None = None
     paused: bool = False
+    budget_spent: int = 0
+    """Actions the executor already took on this workload in the last hour (its budget Lease):
+    at the policy's default of 3, a fourth is refused."""
 
 
 class JobSpec(_Model):
@@ -243,6 +247,8 @@ class SimCluster:
         if w.pdb_min_available is not None:
             self.api.add(pdb(w.name, ns, match_labels=labels, min_available=w.pdb_min_available,
                              expected_pods=w.replicas))
+        if w.budget_spent:
+            self.api.add(budget_lease(d, w.budget_spent))
         self.objects.setdefault("workload", d)
 
     def _annotate(self) -> None:
@@ -316,6 +322,32 @@ class SimCluster:
                 "groupLabels": {"alertname": a.name}, "commonLabels": common,
                 "commonAnnotations": {}, "externalURL": "http://alertmanager.example.com",
                 "alerts": [alert]}
+
+
+def budget_lease(workload: JSON, spent: int, *, namespace: str = "default") -> JSON:
+    """The executor's budget Lease for `workload`, recording `spent` earlier actions (10, 20,
+    30... minutes ago: inside the hour's window, past the settle window)."""
+    from orchestrator.act.budget import (
+        ENTRIES_ANNOTATION,
+        LEASE_LABELS,
+        TARGET_ANNOTATION,
+        Entry,
+        lease_name,
+    )
+    from orchestrator.context import ObjectRef
+
+    meta = workload["metadata"]
+    top = ObjectRef(kind=workload["kind"], name=meta["name"],
+                    namespace=meta["namespace"], uid=meta["uid"])
+    now = dt.datetime.now(dt.UTC)
+    entries = [Entry(plan=f"earlier-{i}", incident=f"earlier-{i}", action="rollout_restart",
+                     index=0, at=now - dt.timedelta(minutes=10 * (i + 1)), state="applied")
+               for i in range(spent)]
+    return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {
+        "name": lease_name(top), "namespace": namespace, "labels": dict(LEASE_LABELS),
+        "annotations": {TARGET_ANNOTATION: top.key, ENTRIES_ANNOTATION: json.dumps(
+            [e.model_dump(mode="json") for e in entries], separators=(",", ":"))}},
+        "spec": {"holderIdentity": "executor", "leaseDurationSeconds": 3600}}
 
 
 def _container(rev: Revision) -> JSON:
