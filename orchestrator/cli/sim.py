@@ -128,16 +128,20 @@ def _eval(args: argparse.Namespace) -> int:
 
     from orchestrator.sim import evaluate
 
+    agent_env: dict[str, str] = {}
     if args.model == "offline":
         evaluate.offline_env()
     elif not (os.environ.get("GEMINI_API_KEY") or os.environ.get("AGENT_GEMINI_API_KEY")):
         raise SystemExit("--model gemini needs GEMINI_API_KEY")
+    else:  # the agent's own settings (model, base URL...) reach it as this shell sets them
+        agent_env = {k: v for k, v in os.environ.items() if k.startswith("AGENT_")}
     scenarios = _scenarios(args)
     progress = None if args.json else (lambda r: print(_row(r), flush=True))
     if not args.json:
         print(_HEADER)
     with tempfile.TemporaryDirectory(prefix="orchestrator-eval-") as tmp:
-        results = evaluate.run(scenarios, state=args.state or Path(tmp), on_result=progress)
+        results = evaluate.run(scenarios, state=args.state or Path(tmp), on_result=progress,
+                               env=agent_env)
     summary = summarize(results)
     if args.json:
         print(json.dumps({"model": args.model, "summary": summary,

@@ -68,3 +68,35 @@ def test_a_scenario_without_its_cure_fails_verification(tmp_path: Path) -> None:
     assert result["applied"] == ["rollout_restart"]
     assert result["checks"]["verified"] is False and result["checks"]["outcome"] is False
     assert result["outcome"] == "escalated (verification-failed)"
+
+
+def test_the_model_path_is_scored_with_its_calls_and_tokens(tmp_path: Path) -> None:
+    import os
+
+    from tests.fakes.gemini import Reply, fake_gemini
+
+    def model(req: Any) -> Reply:
+        return Reply.plan({
+            "hypothesis": "Every replica of a stable revision exits after the database "
+                          "restarted; a restart clears the back-off.",
+            "confidence": 0.85, "runbook": "k8s_crashloop", "chunk": "k8s_crashloop#what-to-do",
+            "actions": [{"type": "rollout_restart", "target_kind": "Deployment",
+                         "target_namespace": "shop", "target_name": "cart", "parameters": [],
+                         "reason": "the runbook's stable-revision case"}]})
+
+    with fake_gemini() as fake:
+        fake.responder = model
+        env = {**os.environ, "GEMINI_API_KEY": "AIzaSy-eval-test-key", "AGENT_BASE_URL": fake.url,
+               "AGENT_BACKOFF_SECONDS": "0.01", "AGENT_TIMEOUT_SECONDS": "10"}
+        done = subprocess.run(
+            [sys.executable, "-m", "orchestrator.cli", "eval", "--json", "--model", "gemini",
+             "--only", "crashloop-stable-all-replicas", "--state", str(tmp_path / "state")],
+            capture_output=True, text=True, timeout=600, check=False, env=env)
+        assert done.stdout.strip(), done.stderr[-2000:]
+        out = json.loads(done.stdout)
+        (result,) = out["scenarios"]
+        assert fake.generate_requests(), "the model was never asked"
+    assert out["model"] == "gemini" and result["passed"], result
+    assert result["llm_calls"] == 1 and result["tokens"] > 0
+    assert result["applied"] == ["rollout_restart"]
+    assert result["outcome"] == "resolved (verified-healthy)"
