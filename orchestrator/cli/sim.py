@@ -158,7 +158,8 @@ def _public(d: dict[str, Any]) -> dict[str, Any]:
 
 
 _COLS = ("runbook", "action", "approval", "no_stray_writes", "outcome", "verified")
-_HEADER = (f"{'scenario':<40} {'family':<20} {'runbook':>7} {'action':>6} {'approv':>6} "
+_HEADER = (f"{'scenario':<40} {'family':<20} {'runbook':>7} {'action':>6} {'nothing':>7} "
+           f"{'approv':>6} "
            f"{'writes':>6} {'outcome':>7} {'verify':>6} {'TTR s':>6} {'LLM':>4} {'tokens':>6}")
 
 
@@ -169,8 +170,9 @@ def _mark(ok: bool) -> str:
 def _row(r: Any) -> str:
     c = r.checks
     ttr = f"{r.recovery_seconds:.1f}" if r.recovery_seconds is not None else "-"
+    nothing = "-" if r.did_nothing_right is None else _mark(r.did_nothing_right)
     line = (f"{r.name[:40]:<40} {r.family[:20]:<20} {_mark(c['runbook']):>7} "
-            f"{_mark(c['action']):>6} {_mark(c['approval']):>6} "
+            f"{_mark(c['action']):>6} {nothing:>7} {_mark(c['approval']):>6} "
             f"{_mark(c['no_stray_writes']):>6} {_mark(c['outcome']):>7} "
             f"{_mark(c['verified']):>6} {ttr:>6} {r.llm_calls:>4} {r.tokens:>6}")
     if not r.passed:
@@ -185,8 +187,10 @@ def summarize(results: list[Any]) -> dict[str, Any]:
     def block(rs: list[Any]) -> dict[str, Any]:
         n = len(rs) or 1
         ttrs = [r.recovery_seconds for r in rs if r.recovery_seconds is not None]
+        idle = [r.did_nothing_right for r in rs if r.did_nothing_right is not None]
         return {"scenarios": len(rs), "passed": sum(r.passed for r in rs),
                 **{k: round(sum(r.checks[k] for r in rs) / n, 3) for k in _COLS},
+                "nothing": round(sum(idle) / len(idle), 3) if idle else None,
                 "stray_writes": sum(len(r.out_of_policy) for r in rs),
                 "median_ttr_s": round(statistics.median(ttrs), 2) if ttrs else None,
                 "llm_calls": sum(r.llm_calls for r in rs), "tokens": sum(r.tokens for r in rs)}
@@ -197,16 +201,18 @@ def summarize(results: list[Any]) -> dict[str, Any]:
 
 
 def render_summary(summary: dict[str, Any]) -> str:
-    head = (f"{'family':<22} {'n':>3} {'pass':>4} {'runbook':>7} {'action':>6} {'approv':>6} "
+    head = (f"{'family':<22} {'n':>3} {'pass':>4} {'runbook':>7} {'action':>6} {'nothing':>7} "
+            f"{'approv':>6} "
             f"{'writes ok':>9} {'outcome':>7} {'verify':>6} {'stray':>5} {'TTR p50':>7} "
             f"{'LLM':>4} {'tokens':>6}")
     lines = [head]
     rows = [*summary["families"].items(), ("TOTAL", summary["total"])]
     for name, b in rows:
         ttr = f"{b['median_ttr_s']:.1f}s" if b["median_ttr_s"] is not None else "-"
+        nothing = f"{b['nothing']:.0%}" if b["nothing"] is not None else "-"
         lines.append(
             f"{name[:22]:<22} {b['scenarios']:>3} {b['passed']:>4} {b['runbook']:>7.0%} "
-            f"{b['action']:>6.0%} {b['approval']:>6.0%} {b['no_stray_writes']:>9.0%} "
+            f"{b['action']:>6.0%} {nothing:>7} {b['approval']:>6.0%} {b['no_stray_writes']:>9.0%} "
             f"{b['outcome']:>7.0%} {b['verified']:>6.0%} {b['stray_writes']:>5} {ttr:>7} "
             f"{b['llm_calls']:>4} {b['tokens']:>6}")
     return "\n".join(lines)

@@ -57,6 +57,9 @@ class Result:
     llm_calls: int = 0
     tokens: int = 0
     checks: dict[str, bool] = field(default_factory=dict)
+    did_nothing_right: bool | None = None
+    """For scenarios where the right decision writes nothing: did the loop write nothing?
+    None elsewhere (the `action` check covers acting scenarios)."""
     timeline: list[dict[str, Any]] = field(default_factory=list)
     key: str = ""
 
@@ -121,6 +124,8 @@ def score(scenario: Scenario, incident: Incident | None, writes: list[str]) -> R
     acting = exp.acts
     allowed = _ACTION_PATHS.get(exp.action or "", r"$^") if acting else r"$^"
     r.out_of_policy = [w for w in writes if not re.search(allowed, w.split(" ", 1)[1])]
+    if not acting:
+        r.did_nothing_right = not r.applied and not writes
     r.checks = {
         "runbook": r.runbook == exp.runbook,
         "action": r.proposed == exp.action and (r.applied[:1] == [exp.action] if acting

@@ -52,6 +52,9 @@ def test_eval_on_a_small_set_gives_the_expected_table(tmp_path: Path) -> None:
     assert (total["scenarios"], total["passed"], total["stray_writes"]) == (4, 4, 0)
     assert total["llm_calls"] == 0 and out["model"] == "offline"
     assert total["median_ttr_s"] is not None and total["median_ttr_s"] < 30
+    assert {s["name"]: s["did_nothing_right"] for s in out["scenarios"]} == {
+        "crashloop-fresh-rollout": None, "crashloop-stable-all-replicas": None,
+        "refuse-crashloop-kube-system": True, "crashloop-restart-does-not-cure-bad-image": None}
     approvals = {s["name"] for s in out["scenarios"] if s["approval_asked"]}
     assert approvals == {"crashloop-fresh-rollout"}
 
