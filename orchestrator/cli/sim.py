@@ -62,8 +62,9 @@ def _demo(args: argparse.Namespace) -> int:
     if missing:
         raise SystemExit(f"the packaged scenarios lack a demo {', '.join(missing)} case")
     state = args.state or default_state_dir() / "demo"
-    print("incident-orchestrator demo: a simulated Kubernetes cluster (no real cluster, no API "
-          "key), the five functions and the local broker, policy in enforce mode.\n")
+    print("\n".join(say("incident-orchestrator demo: a simulated Kubernetes cluster (no real "
+                        "cluster, no API key), the five functions and the local broker, policy "
+                        "in enforce mode.", indent="")) + "\n")
     port = args.console_port if args.console else None
     with evaluate.session(state=state, console_port=port) as (stack, api):
         for n, role in enumerate(_ROLES, start=1):

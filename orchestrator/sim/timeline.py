@@ -11,7 +11,7 @@ import textwrap
 from typing import Any
 
 WIDTH = 100
-INDENT = " " * 14
+INDENT = " " * 22  # as wide as a line's stamp: continuation lines align under its text
 
 
 def say(text: str, *, max_lines: int = 4, first: str = "", indent: str = INDENT) -> list[str]:
@@ -58,9 +58,9 @@ def _context(d: dict[str, Any]) -> list[str]:
     for ev in (ctx.get("events") or [])[:2]:
         out += say(f"event {ev.get('reason')}: {ev.get('message', '')}", max_lines=2)
     for tail in (ctx.get("logs") or [])[:1]:
-        lines = [ln for ln in tail.get("lines") or [] if ln.strip()][-2:]
+        lines = [ln for ln in tail.get("lines") or [] if ln.strip()][-3:]
         if lines:
-            out += say(f"log tail ({tail['pod']}): " + " | ".join(lines), max_lines=2)
+            out += say(f"log tail ({tail['pod']}): " + " | ".join(lines), max_lines=3)
     return out
 
 
@@ -70,7 +70,7 @@ def _plan(d: dict[str, Any]) -> list[str]:
     acts = "; ".join(f"{a['type']} {a['target']['kind']}/{a['target']['name']}"
                      for a in plan.get("actions") or []) or "no action"
     out = say(f"plan: {acts}, citing runbook {cites or '-'} (confidence "
-              f"{plan.get('confidence')}, {plan.get('model')})", max_lines=2, first=" ")
+              f"{plan.get('confidence')}, {plan.get('model')})", max_lines=2)
     for a in (plan.get("actions") or [])[:1]:
         if a.get("reason"):
             out += say("why: " + a["reason"], max_lines=3)
@@ -85,7 +85,7 @@ def _results(results: list[dict[str, Any]]) -> list[str]:
         out += say(f"{a.get('type')} {target.get('kind')}/{target.get('name')}: "
                    f"{r.get('outcome')}; dry run: {r.get('dry_run') or '-'}"
                    + (f"; API: {r['api_result']}" if r.get("api_result") else ""),
-                   max_lines=2)
+                   max_lines=3)
     return out
 
 
@@ -119,13 +119,12 @@ def render(events: list[dict[str, Any]], *, approve_hint: str | None = None) -> 
             if d.get("error"):
                 body += say(str(d["error"]), max_lines=2)
         elif kind == "resolved":
-            body = say(f"resolved ({d.get('how')}): {d.get('detail', '')}", max_lines=2,
-                       first="")
+            body = say(f"resolved ({d.get('how')}): {d.get('detail', '')}", max_lines=3)
         elif kind == "escalated":
             body = say(f"escalated ({d.get('reason')}): {d.get('detail', '')}", max_lines=4)
         else:
             body = [kind]
         first, *rest = body or [""]
-        lines.append(head + first.strip())
+        lines.append(head + first.removeprefix(INDENT))
         lines += rest
     return lines

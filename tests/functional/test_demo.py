@@ -42,6 +42,7 @@ def test_the_demo_shows_a_healed_workload_an_approval_a_refusal_and_an_escalatio
     for block in blocks:
         assert "citing runbook k8s_" in block or "runbook k8s_" in block
     assert "context from none" not in out
+    assert max(len(line) for line in out.splitlines()) <= 100  # wrapped, not cut
 
 
 def test_wrapped_reasons_end_on_whole_words() -> None:
