@@ -23,12 +23,23 @@ from orchestrator.act.targets import alerted_refs
 from orchestrator.context import ObjectRef
 from orchestrator.events import Alert, PlanApproved
 from orchestrator.keys import incident_key
+from orchestrator.knowledge.runbook import Predicate, Runbook, RunbookAction
 from orchestrator.plan import Action, Citation, Plan
 from orchestrator.signing import decision_payload, sign
 
 T0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
-BOOKS = {"k8s_crashloop": frozenset({"delete_pod", "rollout_restart", "rollback"}),
-         "capacity": frozenset({"scale"})}
+
+
+def _book(runbook_id: str, *types: str) -> Runbook:
+    return Runbook(id=runbook_id, title=runbook_id, body="", path=f"{runbook_id}.md",
+                   content_hash="0", actions=[RunbookAction(
+                       type=t, risk="low", target="owner", why="test",  # type: ignore[arg-type]
+                       when=[Predicate(fact="cluster.available", op="eq", value=True)])
+                       for t in types])
+
+
+BOOKS = {"k8s_crashloop": _book("k8s_crashloop", "delete_pod", "rollout_restart", "rollback"),
+         "capacity": _book("capacity", "scale")}
 
 
 def alert(**labels: str) -> Alert:
