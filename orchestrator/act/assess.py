@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from orchestrator.act import evidence
 from orchestrator.act.budget import Budget, Entry
 from orchestrator.act.checks import (
     cluster_refusals,
@@ -121,6 +120,10 @@ def _licence(reads: KubeReads | None, result: Assessment, *, plan: Plan,
              runbooks: dict[str, Runbook], alert: Alert, now: datetime) -> None:
     """Refuse each pending step whose runbook `when` does not hold on the executor's own reads
     (steps already done are reported as such: they write nothing)."""
+    # Imported here: the router's gathering code is only needed once a plan reaches this point
+    # (a refused or gated plan, and the health check, do not pay for it at cold start).
+    from orchestrator.act import evidence
+
     if reads is None:
         for step in result.pending:
             step.refuse("the executor has no read access to the cluster, so it cannot check "
