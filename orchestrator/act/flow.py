@@ -1,6 +1,7 @@
 """The executor's decisions: from a plan (or a human's decision on one) to exactly one reply.
 
-plan.proposed → the agent's signature → checks → budget → server-side dry run of every action →
+plan.proposed → the agent's signature → checks → the runbook's `when` on the executor's own
+reads → budget → server-side dry run of every action →
 then, by mode and policy: `action.completed` with the dry-run record (dry-run mode);
 `approval.requested`, signed (a human must approve); write, Event, `action.completed` /
 `action.failed` (enforce, auto).
@@ -25,11 +26,13 @@ from orchestrator.act.policy import Mode, Policy
 from orchestrator.act.remembered import refusal
 from orchestrator.act.replies import Incoming
 from orchestrator.act.targets import same_object
+from orchestrator.adapters.kube_reads import KubeReads
 from orchestrator.adapters.kube_writes import KubeWrites
 from orchestrator.adapters.objects import ObjectStore
 from orchestrator.context import ObjectRef
 from orchestrator.envelope import Outgoing
 from orchestrator.events import PlanApproved, PlanProposed, PlanRejected
+from orchestrator.knowledge.runbook import Runbook
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +48,7 @@ class Executor:
     executor_key: bytes | None
     console_key: bytes | None
     agent_key: bytes | None
-    runbook_actions: Callable[[], dict[str, frozenset[str]]]
+    runbooks: Callable[[], dict[str, Runbook]]
     budget_namespace: str
     instance: str
     approval_ttl: timedelta
@@ -54,6 +57,9 @@ class Executor:
     policy_error: str | None = None
     memory: ObjectStore | None = None
     """The audit store's remediation memory (`remembered.py`); None: not checked."""
+    reads: KubeReads | None = None
+    """The executor's own reads, for the facts a runbook's `when` needs (None: every plan is
+    refused, since nothing it claims can be checked)."""
 
 
 def on_proposed(ex: Executor, inc: Incoming, proposed: PlanProposed) -> Outgoing:
@@ -115,9 +121,9 @@ def _run(ex: Executor, inc: Incoming, *, approver: str | None = None,
     kube, plan, now = ex.kube, inc.plan, ex.clock()
     budget = Budget(kube, namespace=ex.budget_namespace, holder=ex.instance,
                     policy=ex.policy.budget)
-    found = assess(kube, policy=ex.policy, budget=budget, incident_key=inc.incident_key,
-                   alert=inc.alert, plan=plan, cluster_name=ex.cluster_name,
-                   runbook_actions=ex.runbook_actions())
+    found = assess(kube, reads=ex.reads, policy=ex.policy, budget=budget,
+                   incident_key=inc.incident_key, alert=inc.alert, plan=plan,
+                   cluster_name=ex.cluster_name, runbooks=ex.runbooks(), now=now)
     pkey = found.partition_key()
     if found.refused:
         return _refused(ex, inc, found, pkey, now)

@@ -13,7 +13,7 @@ import logging
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.act.flow import Executor, on_approved, on_proposed, on_rejected
 from orchestrator.act.policy import Policy, PolicyError, load_policy
@@ -29,11 +29,14 @@ from orchestrator.events import (
     PlanRejected,
 )
 
+if TYPE_CHECKING:
+    from orchestrator.knowledge.runbook import Runbook
+
 log = logging.getLogger(__name__)
 
 
-def runbook_actions_from(folder: Path) -> dict[str, frozenset[str]]:
-    """Runbook id → the action types its front matter allows (unreadable files are skipped)."""
+def runbooks_from(folder: Path) -> dict[str, Runbook]:
+    """Runbook id → the runbook: the actions it allows and when (unreadable files are skipped)."""
     from orchestrator.knowledge.runbook import load_folder
 
     try:
@@ -41,7 +44,7 @@ def runbook_actions_from(folder: Path) -> dict[str, frozenset[str]]:
     except OrchestratorError as e:
         log.error("cannot read runbooks from %s (%s): every plan will be refused", folder, e)
         return {}
-    return {rb.id: frozenset(a.type for a in rb.actions) for rb in books}
+    return {rb.id: rb for rb in books}
 
 
 class Service:
@@ -60,6 +63,7 @@ class Service:
     def from_env(cls) -> Service:
         from orchestrator.act.remembered import memory_store
         from orchestrator.adapters.kube import connect
+        from orchestrator.adapters.kube_reads import KubeReader
         from orchestrator.adapters.kube_writes import KubeWriter
         from orchestrator.resources import runbooks_dir
         from orchestrator.settings.common import secret_from
@@ -71,6 +75,9 @@ class Service:
                        context=s.kube_context, user_agent="incident-orchestrator/executor")
         kube = KubeWriter(conn.api_client, field_manager=s.field_manager,
                           timeout=s.request_timeout_seconds) if conn.available else None
+        reads = KubeReader(conn.api_client, timeout=s.request_timeout_seconds,
+                           user_agent="incident-orchestrator/executor") \
+            if conn.available else None
         signing = secret_from(s.signing_key, s.signing_key_file, name="EXECUTOR_SIGNING_KEY")
         console = secret_from(s.console_key, s.console_key_file, name="EXECUTOR_CONSOLE_KEY")
         agent = secret_from(s.agent_key, s.agent_key_file, name="EXECUTOR_AGENT_KEY")
@@ -81,11 +88,11 @@ class Service:
         if console is None:
             log.warning("no EXECUTOR_CONSOLE_KEY: approvals cannot be verified and are refused")
         folder = s.runbooks_dir or runbooks_dir()
-        cache: dict[str, dict[str, frozenset[str]]] = {}
+        cache: dict[str, dict[str, Runbook]] = {}
 
-        def runbook_actions() -> dict[str, frozenset[str]]:
+        def runbooks() -> dict[str, Runbook]:
             if "books" not in cache:
-                cache["books"] = runbook_actions_from(folder)
+                cache["books"] = runbooks_from(folder)
             return cache["books"]
 
         policy, error = _load(s.policy_file)
@@ -94,10 +101,10 @@ class Service:
             executor_key=signing.encode() if signing else None,
             console_key=console.encode() if console else None,
             agent_key=agent.encode() if agent else None,
-            runbook_actions=runbook_actions, budget_namespace=s.budget_namespace,
+            runbooks=runbooks, budget_namespace=s.budget_namespace,
             instance=s.instance, approval_ttl=timedelta(seconds=s.approval_ttl_seconds),
             clock_skew=timedelta(seconds=s.clock_skew_seconds), clock=lambda: datetime.now(UTC),
-            policy_error=error, memory=memory_store(s))
+            policy_error=error, memory=memory_store(s), reads=reads)
         log.info("executor ready: mode %s, cluster %s, kubernetes %s", executor.mode,
                  s.cluster_name or "(unnamed)", conn.source)
         return cls(executor, policy_file=s.policy_file, mode_override=s.mode, connection=conn)

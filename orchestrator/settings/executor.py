@@ -30,7 +30,9 @@ class ExecutorSettings(BaseSettings):
     cluster_name: str | None = None
     """This cluster's name as the alerts' `cluster` label spells it. An alert carrying a
     different `cluster` label is refused; so is one carrying any `cluster` label while this is
-    unset, because the executor then cannot tell whether the alert is about its own cluster."""
+    unset, because the executor then cannot tell whether the alert is about its own cluster.
+    When set, an alert with no `cluster` label is refused too, unless the policy's
+    `require_cluster_label` is false."""
 
     signing_key: SecretStr | None = None
     """HMAC key the executor signs approval requests with, and checks on `plan.approved`.
