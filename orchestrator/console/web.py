@@ -14,7 +14,7 @@ import re
 from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from orchestrator.console import api, approvals, audit, deadletters, index, pages, session
 from orchestrator.console.request import Request
@@ -74,10 +74,19 @@ def _static(name: str) -> Response:
 
 
 def _safe_next(target: str | None) -> str:
-    # Only our own absolute paths: `//evil.example` and `https://…` are off-site redirects.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/"
+    """`target` if it is a path on this site, else `/`.
+
+    Browsers read a Location leniently: they drop tabs and newlines anywhere (so `/<TAB>/evil`
+    is `//evil`), take a backslash for a slash, and a second leading slash starts a host. So
+    only visible ASCII that starts with exactly one `/` and holds no backslash is followed;
+    anything else, every scheme (`https:evil`) included, goes to the list page.
+    """
+    if not target or not all(0x21 <= ord(c) < 0x7F for c in target):
+        return "/"
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else "/"
 
 
 def route(console: Console, req: Request) -> Response:

@@ -82,12 +82,44 @@ def test_pages_need_a_login(client) -> None:  # type: ignore[no-untyped-def]
     assert client.get("/", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
 
 
-def test_login_redirects_only_to_our_own_pages(client) -> None:  # type: ignore[no-untyped-def]
-    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
+BYPASSES = ("//evil.example/", "https://evil.example/", "/\\evil.example", "\\\\evil.example",
+            "/\t/evil.example", "/\n/evil.example", "/\r/evil.example", "\t//evil.example",
+            "https:evil.example", "http:/evil.example", "javascript:alert(1)", "///evil.example",
+            "%2F%2Fevil.example", "/\\/evil.example",
+            " //evil.example", "/\x00/evil.example", "/\u3000/evil.example", "evil.example",
+            "/login\r\nSet-Cookie: x=1", "")
+
+
+@pytest.mark.parametrize("target", BYPASSES)
+def test_login_redirects_only_to_our_own_pages(client, target: str) -> None:  # type: ignore[no-untyped-def]
+    # The form field and the query string both arrive decoded once, as the browser sent them.
+    r = client.post("/login", data={"name": APPROVER, "token": TOKEN, "next": target})
+    assert r.status_code == 303 and r.headers["location"] == "/", target
+    page = client.get("/login", query_string={"next": target}).get_data(as_text=True)
+    assert 'name="next" value="/"' in page, target
+
+
+@pytest.mark.parametrize("raw", ["/%09/evil.example", "%2F%2Fevil.example", "/%5Cevil.example",
+                                 "%2F%09%2Fevil.example", "https%3Aevil.example",
+                                 "%252F%252Fevil.example", "/%0A/evil.example",
+                                 "%5C%5Cevil.example", "/%E3%80%80/evil.example"])
+def test_encoded_bypasses_in_the_query_string(client, raw: str) -> None:  # type: ignore[no-untyped-def]
+    """`/login?next=/%09/evil.example` as the browser sends it, percent-encoding and all."""
+    page = client.get(f"/login?next={raw}").get_data(as_text=True)
+    found = re.search(r'name="next" value="([^"]*)"', page)
+    assert found is not None
+    target = found.group(1)
+    assert target == "/" or (target.startswith("/") and not target.startswith("//")
+                             and "%" in target), (raw, target)
+    r = client.post("/login", data={"name": APPROVER, "token": TOKEN, "next": target})
+    assert r.headers["location"] in ("/", target) and not r.headers["location"].startswith("//")
+
+
+def test_login_follows_a_path_of_our_own(client) -> None:  # type: ignore[no-untyped-def]
+    assert client.get("/incidents/x").headers["location"] == "/login?next=/incidents/x"
+    for target in ("/deadletters", "/incidents/abc?status=open", "/%2F%2Fstill-a-path"):
         r = client.post("/login", data={"name": APPROVER, "token": TOKEN, "next": target})
-        assert r.headers["location"] == "/"
-    r = client.post("/login", data={"name": APPROVER, "token": TOKEN, "next": "/deadletters"})
-    assert r.headers["location"] == "/deadletters"
+        assert r.headers["location"] == target
 
 
 def test_security_headers(client) -> None:  # type: ignore[no-untyped-def]
