@@ -176,7 +176,7 @@ def _banner(stack: Any, state: Path, enforce: bool) -> str:
     mode = "ENFORCE: the executor may change the cluster" if enforce else "dry-run"
     return f"""incident-orchestrator is up ({mode}); state in {state}
   webhook:  {stack.ingest_url}   (bearer token in {state / 'secrets.json'}: ingest_token)
-  console:  {stack.console_url}/
+  console:  {stack.console_url}/   (log in with approver_token from {state / 'secrets.json'})
   broker:   {stack.broker.url}
 
 Alertmanager receiver to paste (alertmanager.yml):
