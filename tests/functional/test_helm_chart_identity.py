@@ -74,6 +74,11 @@ def test_by_default_no_header_is_trusted_and_no_tokens_are_mounted() -> None:
     assert _tokens_volume(svc) == []
 
 
+def test_the_notes_say_when_nobody_can_approve() -> None:
+    assert "nobody can approve yet" in render("default").notes
+    assert "nobody can approve yet" not in _render().notes
+
+
 def test_the_sweep_keeps_the_service_token_only() -> None:
     (cron,) = _render().of_kind("CronJob")
     pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
