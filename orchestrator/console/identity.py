@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from orchestrator.errors import AuthError, PermanentError
+from orchestrator.errors import AuthError, PermanentError, TransientError
 
 Via = Literal["token", "session", "header", "slack", "service"]
 MIN_TOKEN_CHARS = 16
@@ -63,7 +63,7 @@ def _digest(token: str) -> bytes:
 
 def _name(value: object, where: str) -> str:
     if not isinstance(value, str) or not value.strip() or len(value.strip()) > MAX_NAME_CHARS:
-        raise PermanentError(f"{where}: every person must be a non-empty name of at most "
+        raise TransientError(f"{where}: every person must be a non-empty name of at most "
                              f"{MAX_NAME_CHARS} characters")
     return value.strip()
 
@@ -72,16 +72,18 @@ def parse_tokens(text: str | None, *, setting: str = "CONSOLE_APPROVER_TOKENS",
                  ) -> tuple[tuple[bytes, str], ...]:
     """(digest, person) pairs of a token file: `{"<token>|sha256:<hex>": "<person>", …}`.
 
-    A malformed file is a configuration error that names the setting and never a token.
+    A malformed file is a configuration error that names the setting and never a token: a 503,
+    so the broker keeps its deliveries for when the operator has fixed it, instead of a 4xx
+    that would drop them.
     """
     if not text or not text.strip():
         return ()
     try:
         doc = json.loads(text)
     except ValueError as e:
-        raise PermanentError(f"{setting}: not JSON (line {getattr(e, 'lineno', '?')})") from None
+        raise TransientError(f"{setting}: not JSON (line {getattr(e, 'lineno', '?')})") from None
     if not isinstance(doc, dict):
-        raise PermanentError(f"{setting}: must be a JSON object mapping token to person")
+        raise TransientError(f"{setting}: must be a JSON object mapping token to person")
     pairs: list[tuple[bytes, str]] = []
     for i, (token, person) in enumerate(doc.items(), 1):
         name = _name(person, f"{setting} entry {i}")
@@ -89,7 +91,7 @@ def parse_tokens(text: str | None, *, setting: str = "CONSOLE_APPROVER_TOKENS",
         if digest is not None:
             pairs.append((bytes.fromhex(digest.group(1)), name))
         elif len(token) < MIN_TOKEN_CHARS:
-            raise PermanentError(f"{setting}: the token of {name!r} is shorter than "
+            raise TransientError(f"{setting}: the token of {name!r} is shorter than "
                                  f"{MIN_TOKEN_CHARS} characters")
         else:
             pairs.append((_digest(token), name))
@@ -104,7 +106,7 @@ def parse_slack(text: str, *, setting: str = "CONSOLE_SLACK_APPROVERS") -> dict[
             continue
         user, sep, person = item.partition("=")
         if not sep or not _SLACK_ID.match(user.strip()):
-            raise PermanentError(f"{setting}: {item[:40]!r} is not SLACK_USER_ID=person")
+            raise TransientError(f"{setting}: {item[:40]!r} is not SLACK_USER_ID=person")
         found[user.strip()] = _name(person, setting)
     return found
 
@@ -125,7 +127,7 @@ class Directory:
         pairs = parse_tokens(tokens)
         service = _digest(service_token) if service_token else None
         if service is not None and any(hmac.compare_digest(d, service) for d, _ in pairs):
-            raise PermanentError("CONSOLE_APPROVER_TOKENS holds the service token "
+            raise TransientError("CONSOLE_APPROVER_TOKENS holds the service token "
                                  "(CONSOLE_API_TOKEN): give every person a token of their own")
         return cls(service=service, tokens=pairs, slack=parse_slack(slack),
                    header=header.strip().lower() or None)

@@ -207,3 +207,17 @@ def test_a_personal_token_decides_as_its_person_only(client, sink) -> None:  # t
     assert r.status_code == 202 and r.get_json()["approver"] == APPROVER
     (got,) = sink.wait_for(1)
     assert PlanApproved.model_validate(got.json()).approver == APPROVER
+
+
+def test_a_broken_token_file_keeps_deliveries_for_later(tmp_path, sink, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A malformed personal-token file is the operator's to fix: every request, the broker's
+    deliveries included, gets a 503 (retried), never a 4xx (dropped), and the error names no
+    token."""
+    secret = "a-personal-token-that-must-not-leak"
+    console_env(monkeypatch, tmp_path / "audit", sink.url,
+                CONSOLE_APPROVER_TOKENS=f'{{"{secret}": ""}}')
+    broken = console_app().test_client()
+    r = deliver(broken, Story().alert_received())
+    assert r.status_code == 503 and b"CONSOLE_APPROVER_TOKENS" in r.data
+    assert secret.encode() not in r.data
+    assert broken.get("/api/approvals", headers=ALICE).status_code == 503

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from orchestrator.console.identity import SERVICE, Directory, Identity
-from orchestrator.errors import AuthError, PermanentError
+from orchestrator.errors import AuthError, PermanentError, TransientError
 
 ALICE_TOKEN = "alice-token-0123456789"
 BOB_TOKEN = "bob-token-0123456789ab"
@@ -50,7 +50,8 @@ def test_no_tokens_at_all_refuses_everything() -> None:
     (json.dumps({SERVICE_TOKEN: "alice"}), "service token"),
 ])
 def test_a_bad_token_file_is_a_clear_error_that_names_no_token(text: str, message: str) -> None:
-    with pytest.raises(PermanentError, match=message) as e:
+    # 503, not 4xx: the broker keeps the console's deliveries until the operator fixes it.
+    with pytest.raises(TransientError, match=message) as e:
         Directory.build(service_token=SERVICE_TOKEN, tokens=text)
     for secret in (ALICE_TOKEN, SERVICE_TOKEN, "short-secret"):
         assert secret not in str(e.value)
@@ -64,7 +65,7 @@ def test_slack_ids_map_to_people_and_nobody_else() -> None:
         d.by_slack("U0MALLORY")
     assert e.value.status == 403
     for bad in ("alice@example.com", "u024=alice", "U024BE7LH"):
-        with pytest.raises(PermanentError, match="SLACK_USER_ID=person"):
+        with pytest.raises(TransientError, match="SLACK_USER_ID=person"):
             Directory.build(service_token=None, slack=bad)
 
 
