@@ -129,6 +129,10 @@ class Directory:
         if service is not None and any(hmac.compare_digest(d, service) for d, _ in pairs):
             raise TransientError("CONSOLE_APPROVER_TOKENS holds the service token "
                                  "(CONSOLE_API_TOKEN): give every person a token of their own")
+        if header.strip() and service is None and not pairs:
+            # Sessions bound to the header are signed with the tokens: without any, none could be.
+            raise TransientError("CONSOLE_IDENTITY_HEADER needs CONSOLE_API_TOKEN or personal "
+                                 "tokens to sign the sessions its forms are bound to")
         return cls(service=service, tokens=pairs, slack=parse_slack(slack),
                    header=header.strip().lower() or None)
 

@@ -76,6 +76,8 @@ def test_the_identity_header_is_read_only_when_named() -> None:
         "alice@example.com", "header")
     assert d.by_header({}) is None
     assert d.by_header({"X-Auth-Request-Email": "alice@example.com\r\nx: y"}) is None
+    with pytest.raises(TransientError, match="needs CONSOLE_API_TOKEN"):
+        Directory.build(service_token=None, header="X-Auth-Request-Email")
 
 
 def test_the_service_token_alone_cannot_sign_a_login() -> None:
