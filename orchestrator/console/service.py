@@ -5,11 +5,13 @@ Built once per process on the first request (lazily: cold start is a product fea
 broker delivery is answered `202` with an empty body: the console never replies with an event
 (so it cannot loop); what it has to say (decisions, expiries) it POSTs to the broker itself.
 
-Who may call what: `/api/*` and `POST /sweep` need the API bearer token; the web pages a login
-cookie (or the token) and a CSRF token per form; `/slack/interactivity` Slack's signature, fresh
-and never seen before. `/events` and `/deadletter` take no credential: only the broker may reach
-them, which holds while the console is cluster-local (the chart's default). What they receive is
-logged and shown, never authority: an approval needs the executor's signature from its dry run,
+Who may call what: `/api/*` needs a bearer token (a personal one to decide; the service token
+reads), `POST /sweep` the service token; the web pages a login cookie (or a token, or the trusted
+proxy's identity header) and a CSRF token per form; `/slack/interactivity` Slack's signature,
+fresh and never seen before, from a Slack user mapped to a person (see `identity`). `/events`
+and `/deadletter` take no credential: only the broker may reach them, which holds while the
+console is cluster-local (the chart's default). What they receive is logged and shown, never
+authority: an approval needs the executor's signature from its dry run,
 and a dead letter goes back to the broker only through an authenticated re-send.
 """
 
@@ -26,6 +28,7 @@ from orchestrator.adapters.chat import ChatClient
 from orchestrator.adapters.objects import ObjectStore
 from orchestrator.auth import bearer_from_header, check_token
 from orchestrator.console import approvals, audit, deadletters, index, notify, react, slack
+from orchestrator.console.identity import Directory, Identity
 from orchestrator.console.session import Sessions
 from orchestrator.console.sweep import sweep
 from orchestrator.envelope import Event, Outgoing
@@ -52,6 +55,8 @@ class Console:
     notifier: notify.Notifier
     sessions: Sessions
     api_token: str | None
+    people: Directory = field(default_factory=Directory)
+    """Who a token, a Slack user or the proxy's header stands for."""
     slack_secret: str | None = None
     slack_response_prefix: str = "https://hooks.slack.com/"
     stale_after: timedelta = timedelta(hours=1)
@@ -71,6 +76,9 @@ class Console:
             return secret_from(value, file, name=name)  # type: ignore[arg-type]
 
         token = secret(s.api_token, s.api_token_file, "CONSOLE_API_TOKEN")
+        people = Directory.build(
+            service_token=token, slack=s.slack_approvers, header=s.identity_header,
+            tokens=secret(s.approver_tokens, s.approver_tokens_file, "CONSOLE_APPROVER_TOKENS"))
         key = secret(s.signing_key, s.signing_key_file, "CONSOLE_SIGNING_KEY")
         if token is None:
             log.error("no CONSOLE_API_TOKEN: the API, the sweep and the web login answer 401")
@@ -103,9 +111,9 @@ class Console:
                                           approvers=s.approver_list(),
                                           ttl=timedelta(seconds=s.approval_ttl_seconds)),
             notifier=notifier,
-            sessions=Sessions(token, s.session_hours * 3600,
+            sessions=Sessions(people.session_material(), s.session_hours * 3600,
                               secure=console_url.startswith("https://")),
-            api_token=token,
+            api_token=token, people=people,
             slack_secret=secret(s.slack_signing_secret, s.slack_signing_secret_file,
                                 "CONSOLE_SLACK_SIGNING_SECRET"),
             slack_response_prefix=s.slack_response_url_prefix,
@@ -119,8 +127,12 @@ class Console:
             close()
 
     def check_bearer(self, headers: dict[str, str]) -> None:
-        auth = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
-        check_token(bearer_from_header(auth), self.api_token)
+        """The service token, and only it (the sweep)."""
+        check_token(_bearer(headers), self.api_token)
+
+    def identify(self, headers: dict[str, str]) -> Identity:
+        """Who a bearer token proves: a person (personal token) or the service."""
+        return self.people.by_token(_bearer(headers))
 
     # --- broker deliveries -------------------------------------------------------------------
 
@@ -172,11 +184,13 @@ class Console:
 
     def _decide_click(self, click: slack.Click) -> dict[str, object]:
         try:
+            # Slack signed the user id; the directory says which person that is.
+            who = self.people.by_slack(click.user)
             done = approvals.decide(self.approvals, plan_id=click.plan_id,
                                     decision=click.decision,  # type: ignore[arg-type]
-                                    approver=click.user, now=self.clock())
+                                    approver=who.name, now=self.clock())
         except PermanentError as e:
-            log.warning("Slack decision by %s refused: %s", click.user, e)
+            log.warning("Slack decision by Slack user %s refused: %s", click.user, e)
             return {"response_type": "ephemeral", "replace_original": False,
                     "text": slack.escape(f"Not done: {e}", 500)}
         except OrchestratorError as e:
@@ -184,10 +198,10 @@ class Console:
                     "text": slack.escape(f"Not done, try again: {e}", 500)}
         found = approvals.find_request(self.store, click.plan_id)
         verdict = f"{done.decision} at {done.decided_at[:19]}Z"
-        user = click.user.removeprefix("slack:")
         if found is None:
             return {"replace_original": True, "text": slack.escape(verdict)}
-        return {"replace_original": True, **slack.outcome_message(found[1], verdict, by=user)}
+        return {"replace_original": True,
+                **slack.outcome_message(found[1], verdict, by=click.user)}
 
     # --- the sweep --------------------------------------------------------------------------
 
@@ -200,6 +214,11 @@ class Console:
         except OrchestratorError as e:
             return error_response(e)
         return json_response(200, report.as_json())
+
+
+def _bearer(headers: dict[str, str]) -> str | None:
+    return bearer_from_header(next((v for k, v in headers.items()
+                                    if k.lower() == "authorization"), None))
 
 
 def audit_store(s: ConsoleSettings) -> ObjectStore:

@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 
 FUNCTIONS = ("ingest", "router", "agent", "executor", "console")
 _SECRETS = ("ingest_token", "console_api_token", "agent_signing_key", "executor_signing_key",
-            "console_signing_key")
+            "console_signing_key", "approver_token")
+"""`approver_token` is the local user's personal token: `orchestrator approve` decides with it."""
 
 
 @dataclass
@@ -168,6 +169,7 @@ class Stack:
                 "CONSOLE_API_TOKEN": s["console_api_token"],
                 "CONSOLE_SIGNING_KEY": s["console_signing_key"],
                 "CONSOLE_APPROVERS": local_user(),
+                "CONSOLE_APPROVER_TOKENS": json.dumps({s["approver_token"]: local_user()}),
                 "CONSOLE_PUBLIC_URL": self.urls["console"],
                 "CONSOLE_BROKER_URL": broker_url,
                 "K_SINK": broker_url,

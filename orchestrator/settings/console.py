@@ -20,11 +20,31 @@ class ConsoleSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CONSOLE_", extra="ignore")
 
     api_token: SecretStr | None = None
-    """Bearer token of the HTTP API, the sweep and the web login. Unset = every authenticated
-    endpoint answers 401 (there is no way to switch authentication off)."""
+    """The service token: the sweep and automation read the API, sweep and re-send dead letters
+    with it. It is nobody, so it never approves or rejects (people use `approver_tokens`).
+    Unset with no personal tokens = every authenticated endpoint answers 401."""
 
     api_token_file: Path | None = None
     """File holding `api_token` (a mounted Secret); used when `api_token` is empty."""
+
+    approver_tokens: SecretStr | None = None
+    """Personal tokens, for the CLI, the HTTP API and the web login: a JSON object mapping each
+    token (at least 16 characters, or its `sha256:<hex>` digest) to the person it authenticates,
+    `{"<token>": "alice@example.com"}`. A decision carries that person, never a typed name.
+    Unset = nobody approves through the API, the CLI or a token login."""
+
+    approver_tokens_file: Path | None = None
+    """File holding `approver_tokens` (a mounted Secret); used when `approver_tokens` is empty."""
+
+    slack_approvers: str = ""
+    """Who a Slack user is: comma-separated `SLACK_USER_ID=person` pairs
+    (`U024BE7LH=alice@example.com`). A click from an unmapped Slack user decides nothing."""
+
+    identity_header: str = ""
+    """Request header an authenticating proxy sets to the signed-in person (oauth2-proxy:
+    `X-Auth-Request-Email`), trusted by the web pages. Empty (the default) = no header is
+    trusted. Set it only when every request reaches the console through that proxy, which
+    must overwrite the header: anyone who can reach the console directly can send it."""
 
     signing_key: SecretStr | None = None
     """HMAC key the console signs approvals and rejections with; the executor verifies it with
@@ -34,7 +54,7 @@ class ConsoleSettings(BaseSettings):
     """File holding `signing_key`; used when `signing_key` is empty."""
 
     approvers: str = ""
-    """Comma-separated approver allowlist (`alice@example.com`, `slack:U024BE7LH`), compared
+    """Comma-separated approver allowlist (`alice@example.com`), compared
     case-insensitively. Empty = nobody may decide: approving is always an explicit grant. Keep
     it equal to the executor policy's `approvers`, which checks again."""
 

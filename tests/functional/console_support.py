@@ -8,6 +8,7 @@ executor signs it) → decision → action → resolution or escalation.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,6 +58,13 @@ SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 APPROVER = "alice@example.com"
 SLACK_USER = "U024BE7LH"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+"""The service token: reads, sweeps, never decides."""
+ALICE_TOKEN = "alice-personal-token-for-tests"
+MALLORY = "mallory@example.com"
+MALLORY_TOKEN = "mallory-personal-token-for-tests"
+"""A person the console knows who is not on the approver allowlist."""
+ALICE = {"Authorization": f"Bearer {ALICE_TOKEN}"}
+PEOPLE = {ALICE_TOKEN: APPROVER, MALLORY_TOKEN: MALLORY}
 NS = "payments"
 DEPLOY = ObjectRef(kind="Deployment", name="checkout", namespace=NS, uid="uid-deploy")
 POD = ObjectRef(kind="Pod", name="checkout-7d9f8b6c5-x2k4q", namespace=NS, uid="uid-pod")
@@ -171,7 +179,9 @@ def wire(out: Outgoing, at: datetime | None = None) -> tuple[dict[str, str], byt
 def console_env(monkeypatch: Any, audit: Path, broker: str, **extra: str) -> None:
     env = {"CONSOLE_AUDIT_DIR": str(audit), "CONSOLE_API_TOKEN": TOKEN,
            "CONSOLE_SIGNING_KEY": CONSOLE_KEY, "K_SINK": broker,
-           "CONSOLE_APPROVERS": f"{APPROVER}, slack:{SLACK_USER}",
+           "CONSOLE_APPROVERS": APPROVER,
+           "CONSOLE_APPROVER_TOKENS": json.dumps(PEOPLE),
+           "CONSOLE_SLACK_APPROVERS": f"{SLACK_USER}={APPROVER}",
            "CONSOLE_SLACK_SIGNING_SECRET": SLACK_SECRET, **extra}
     for name in list(__import__("os").environ):
         if name.startswith("CONSOLE_"):

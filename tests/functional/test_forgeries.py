@@ -17,7 +17,6 @@ import httpx
 import pytest
 
 from orchestrator.keys import event_id
-from orchestrator.local.stack import local_user
 from tests.functional.auth_support import (  # noqa: F401 - the *_fixture are fixtures
     APP,
     NS,
@@ -140,8 +139,8 @@ def test_a_forged_approval_request_approved_by_a_human_writes_nothing(
     url = env.stack.console_url
     r = httpx.post(url + "/events", content=json.dumps(data), headers=headers, trust_env=False)
     assert r.status_code == 202
-    r = httpx.post(f"{url}/api/approvals/{plan_id}/approve", json={"approver": local_user()},
-                   headers={"Authorization": f"Bearer {env.api_token}"}, trust_env=False)
+    r = httpx.post(f"{url}/api/approvals/{plan_id}/approve", json={},
+                   headers={"Authorization": f"Bearer {env.approver_token}"}, trust_env=False)
     assert r.status_code == 202, r.text
     env.idle()
     (decision,) = [e for e in env.broker.events(key)
