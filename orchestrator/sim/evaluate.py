@@ -141,7 +141,7 @@ def score(scenario: Scenario, incident: Incident | None, writes: list[str]) -> R
 
 def approve_pending(stack: Stack, key: str, decided: set[str]) -> int:
     """The auto-approver: approve every approval request of this incident not yet decided,
-    through the console's approval API, as the local approver."""
+    through the console's approval API, with the local approver's personal token."""
     assert stack.broker is not None
     sent = 0
     for e in stack.broker.events(key):
@@ -154,7 +154,7 @@ def approve_pending(stack: Stack, key: str, decided: set[str]) -> int:
         decided.add(stamp)
         r = httpx.post(f"{stack.console_url}/api/approvals/{plan_id}/approve",
                        json={"approver": local_user(), "comment": "orchestrator eval"},
-                       headers={"Authorization": f"Bearer {stack.secrets['console_api_token']}"},
+                       headers={"Authorization": f"Bearer {stack.secrets['approver_token']}"},
                        timeout=30, trust_env=False)
         if r.status_code != 202:
             raise RuntimeError(f"the console refused the auto-approval: HTTP {r.status_code} "
