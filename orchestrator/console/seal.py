@@ -87,11 +87,29 @@ def _marked_days(store: ObjectStore) -> list[str]:
     return sorted({k.split("/")[1] for k in store.list(f"{chain.DAYS}/") if k.count("/") == 2})
 
 
+@dataclass(frozen=True)
+class Policy:
+    """How the sweep treats the audit log: `keep_days` 0 keeps it forever."""
+
+    keep_days: int = 0
+    grace: timedelta = timedelta(minutes=10)
+
+    @classmethod
+    def from_settings(cls, s: Any) -> Policy:
+        """From `ConsoleSettings` (`audit_retention_days`, `audit_seal_grace_seconds`)."""
+        return cls(keep_days=s.audit_retention_days,
+                   grace=timedelta(seconds=s.audit_seal_grace_seconds))
+
+
 @dataclass
 class SealReport:
     sealed: list[str] = field(default_factory=list)
     expired: list[str] = field(default_factory=list)
     deleted_incidents: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {"sealed": self.sealed, "expired_days": self.expired,
+                "deleted_incidents": self.deleted_incidents}
 
 
 def seal(store: ObjectStore, *, key: bytes, now: datetime, grace: timedelta,

@@ -71,6 +71,29 @@ class Report:
                 "days": self.days, "signatures_checked": self.signatures}
 
 
+STATUS = "audit-status.json"
+"""The sweep's latest verdict on the recent log, which the incident list's banner shows."""
+
+
+def save_status(store: ObjectStore, report: Report, *, now: datetime) -> None:
+    first = report.first
+    doc = {"ok": report.ok, "checked_at": now.isoformat(), "breaks": len(report.breaks),
+           "first": None if first is None else
+           {"kind": first.kind, "where": first.where, "detail": first.detail,
+            "incident": first.incident}}
+    store.put(STATUS, json.dumps(doc).encode())
+
+
+def load_status(store: ObjectStore) -> dict[str, Any] | None:
+    """The sweep's latest verdict, or None when there is none (or it is unreadable)."""
+    raw = store.get(STATUS)
+    try:
+        doc = json.loads(raw) if raw is not None else None
+    except ValueError:
+        return {"ok": False, "first": {"detail": f"{STATUS} is unreadable"}}
+    return doc if isinstance(doc, dict) else None
+
+
 def _event_of(record_key: str) -> str:
     name = record_key.rsplit("/", 1)[-1].removesuffix(".json")
     return name.split("-", 1)[1] if "-" in name else name
@@ -218,11 +241,31 @@ def _heads(day: str, listed: list[Any], chains: dict[str, list[chain.Stored]],
         add("removed", f"{incident}: its chain, sealed on {day}, is gone")
 
 
+def _listed(raw: bytes) -> list[dict[str, Any]]:
+    try:
+        heads = json.loads(raw).get("heads") or []
+    except (ValueError, AttributeError):
+        return []
+    return [h for h in heads if isinstance(h, dict)]
+
+
 def verify(store: ObjectStore, *, key: bytes | None, since: datetime | None = None) -> Report:
-    """Check every incident (whose chain grew since `since`, when given) and every day root."""
+    """Check every incident and day root; with `since`, those of the days since then (a
+    record added to an incident with no link and no day marker is then found only by a full
+    check)."""
     since_day = chain.day_name(since) if since is not None else None
     report = Report(signatures=key is not None)
-    names = set(chain.incidents(store)) | set(audit.incident_keys(store))
+    if since_day is None:
+        names = set(chain.incidents(store)) | set(audit.incident_keys(store))
+    else:  # only what a day marker or a root since then names: not a walk of the whole log
+        names = set()
+        day, today = since_day, chain.day_name(datetime.now(UTC))
+        while day <= today:
+            names |= {k.rsplit("/", 1)[-1] for k in store.list(f"{chain.DAYS}/{day}/")}
+            raw = store.get(seal.root_key(day))
+            if raw is not None:
+                names |= {str(h.get("incident")) for h in _listed(raw)}
+            day = seal.next_day(day)
     chains = {name: chain.stored_links(store, name) for name in sorted(names)}
     for name, stored in chains.items():
         if since_day is not None and stored and all(
