@@ -87,6 +87,10 @@ def _verify(args: argparse.Namespace) -> int:
     if not report.signatures:
         print("warning: no console signing key (CONSOLE_SIGNING_KEY): day roots were checked "
               "for structure, not for who signed them", file=sys.stderr)
+    if report.unsealed:
+        print(f"warning: {len(report.unsealed)} finished day(s) with no signed root "
+              f"({', '.join(report.unsealed[:5])}{'…' if len(report.unsealed) > 5 else ''}): "
+              "is the sweep running with the console's signing key?", file=sys.stderr)
     first = report.first
     if first is None:
         print(f"audit log intact: {scope}")

@@ -133,14 +133,18 @@ def incidents(store: ObjectStore) -> list[str]:
 
 
 class _Cache:
-    """Parsed links by object key, for writers only (a link is never rewritten by the console;
-    verification reads the store afresh)."""
+    """What this process knows of the chains it writes: parsed links by object key (the
+    console never rewrites one), each incident's chain as last seen, and the day markers it
+    has already dropped. Only an optimisation: a stale view costs a failed conditional create
+    and a fresh read, never a fork. Verification reads the store afresh."""
 
     def __init__(self) -> None:
         self.items: dict[str, Link] = {}
+        self.chains: dict[str, list[Link]] = {}
+        self.marked: set[str] = set()
         self.lock = threading.Lock()
 
-    def links(self, store: ObjectStore, incident: str) -> list[Link]:
+    def load(self, store: ObjectStore, incident: str) -> list[Link]:
         out = []
         for key in store.list(f"{CHAIN}/{incident}/"):
             with self.lock:
@@ -159,7 +163,29 @@ class _Cache:
                         self.items.clear()
                     self.items[key] = found
             out.append(found)
+        self.keep(incident, out)
         return out
+
+    def known(self, incident: str) -> list[Link] | None:
+        with self.lock:
+            found = self.chains.get(incident)
+            return list(found) if found is not None else None
+
+    def keep(self, incident: str, links: list[Link]) -> None:
+        with self.lock:
+            if len(self.chains) >= _CACHE_SIZE // 8:
+                self.chains.clear()
+            self.chains[incident] = links
+
+    def mark(self, store: ObjectStore, marker: str) -> None:
+        with self.lock:
+            if marker in self.marked:
+                return
+        store.put(marker, b"", content_type="text/plain", if_absent=True)
+        with self.lock:
+            if len(self.marked) >= _CACHE_SIZE:
+                self.marked.clear()
+            self.marked.add(marker)
 
 
 _CACHE_SIZE = 8192
@@ -175,6 +201,13 @@ def _cache(store: ObjectStore) -> _Cache:
         return found
 
 
+def forget(store: ObjectStore, incident: str) -> None:
+    """Drop this process's view of a chain that was deleted (retention)."""
+    cache = _cache(store)
+    with cache.lock:
+        cache.chains.pop(incident, None)
+
+
 def append(store: ObjectStore, *, incident: str, event: str, key: str, raw: bytes,
            wrote: bool, now: datetime) -> Link:
     """Link the record stored at `key` (whose stored bytes are `raw`) into its incident's chain.
@@ -186,10 +219,10 @@ def append(store: ObjectStore, *, incident: str, event: str, key: str, raw: byte
         raise ValueError(f"incident key {incident!r} cannot be a key segment")
     sha = digest(raw)
     at = now.astimezone(UTC)
-    store.put(day_marker(day_name(at), incident), b"", content_type="text/plain",
-              if_absent=True)
     cache = _cache(store)
-    current = cache.links(store, incident)
+    cache.mark(store, day_marker(day_name(at), incident))
+    # A record someone else may have linked is checked against the store itself.
+    current = (cache.known(incident) if wrote else None) or cache.load(store, incident)
     for _ in range(MAX_TRIES):
         mine = [x for x in current if x.key == key]
         if mine and (mine[-1].sha256 == sha or not wrote):
@@ -199,6 +232,8 @@ def append(store: ObjectStore, *, incident: str, event: str, key: str, raw: byte
                     sha256=sha, prev=head.hash if head else "", at=at.isoformat())
         raw_link = link.to_json()
         if store.put(link_key(incident, link.seq), raw_link, if_absent=True):
-            return Link.parse(raw_link)
-        current = cache.links(store, incident)  # another writer took this seq: move past it
+            done = Link.parse(raw_link)
+            cache.keep(incident, [*current, done])
+            return done
+        current = cache.load(store, incident)  # another writer took this seq: move past it
     raise TransientError(f"could not link {key} into the audit chain after {MAX_TRIES} tries")

@@ -201,3 +201,4 @@ def _delete_incident(store: ObjectStore, incident: str) -> None:
         for k in store.list(prefix):
             store.delete(k)
     store.delete(index.index_key(incident))
+    chain.forget(store, incident)

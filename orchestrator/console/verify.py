@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from orchestrator.adapters.objects import ObjectStore
@@ -52,6 +52,9 @@ class Report:
     days: list[str] = field(default_factory=list)
     signatures: bool = False
     """False when no key was given: the roots' structure was checked, not who signed them."""
+    unsealed: list[str] = field(default_factory=list)
+    """Days before yesterday with links but no root: the sweep has not sealed them (it is not
+    running, or has no key), or their roots were all removed; only the chain covers them."""
 
     @property
     def ok(self) -> bool:
@@ -68,7 +71,8 @@ class Report:
         return {"ok": self.ok, "first": one(self.first) if self.first else None,
                 "breaks": [one(b) for b in sorted(self.breaks, key=lambda b: (b.at, b.where))],
                 "incidents": self.incidents, "records": self.records, "links": self.links,
-                "days": self.days, "signatures_checked": self.signatures}
+                "days": self.days, "signatures_checked": self.signatures,
+                "unsealed": self.unsealed}
 
 
 STATUS = "audit-status.json"
@@ -277,4 +281,11 @@ def verify(store: ObjectStore, *, key: bytes | None, since: datetime | None = No
         report.records += records
         report.links += links
     _roots(store, key, since_day, chains, report)
+    sealed = set(seal.root_days(store))
+    retained = [k.rsplit("/", 1)[-1][:-5] for k in store.list(f"{seal.RETENTION}/")]
+    before = chain.day_name(datetime.now(UTC) - timedelta(days=1))
+    floor = max([since_day or "", *retained])
+    report.unsealed = sorted({s.link.day for stored in chains.values() for s in stored
+                              if s.link is not None and floor < s.link.day < before}
+                             - sealed)
     return report

@@ -84,9 +84,12 @@ def kinds(store: ObjectStore, key: bytes | None = KEY) -> list[tuple[str, str]]:
 def test_an_untouched_log_verifies_and_every_day_is_sealed(stores: Any) -> None:
     store: ObjectStore = stores()
     a, b = history(store)
+    unsealed = verify(store, key=KEY)
+    assert unsealed.ok and unsealed.unsealed == ["20261120", "20261121"]  # a warning only
     assert sealed(store).sealed == ["20261120", "20261121"]
     report = verify(store, key=KEY)
     assert report.ok, report.breaks
+    assert report.unsealed == []
     assert (report.incidents, report.records, report.days) == (2, 8, ["20261120", "20261121"])
     # b's replaced copy keeps its first link: 4 links for 3 records.
     assert [x.seq for x in chain.links(store, b.key)] == [0, 1, 2, 3]
@@ -263,6 +266,10 @@ def test_retention_deletes_whole_expired_days_and_says_so(stores: Any) -> None:
     assert seal.root_signed(KEY, seal.payload(kept), kept["signature"])
     assert verify(store, key=KEY).ok
     assert seal.expire(store, key=KEY, now=now, keep_days=1).expired == []
+    # A late event of the deleted incident starts a new chain (the writer forgot the old one).
+    audit.write(store, event(a.resolved(), now), now=now)
+    assert [x.seq for x in chain.links(store, a.key)] == [0]
+    assert verify(store, key=KEY).ok
     # A day root removed without a retention record is still a break.
     store.delete(seal.retention_key("20261120"))
     assert ("removed", seal.root_key("20261121")) in kinds(store)
