@@ -273,3 +273,33 @@ def test_retention_deletes_whole_expired_days_and_says_so(stores: Any) -> None:
     # A day root removed without a retention record is still a break.
     store.delete(seal.retention_key("20261120"))
     assert ("removed", seal.root_key("20261121")) in kinds(store)
+
+
+def test_the_cli_verifies_the_log_on_s3(s3: Any, capsys: pytest.CaptureFixture[str],
+                                        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`orchestrator audit verify` where the chart's console keeps the log: an S3 bucket named
+    by the console's settings, the key from CONSOLE_SIGNING_KEY."""
+    from orchestrator.cli import main
+
+    bucket = f"cli-{random.randrange(16**8):08x}"
+    store = MinioStore.connect(s3.endpoint, s3.access_key, s3.secret_key, bucket)
+    a, _ = history(store)
+    sealed(store)
+    for name in [n for n in __import__("os").environ if n.startswith("CONSOLE_")]:
+        monkeypatch.delenv(name)
+    for name, value in {"CONSOLE_AUDIT_ENDPOINT": s3.endpoint, "CONSOLE_AUDIT_BUCKET": bucket,
+                        "CONSOLE_AUDIT_ACCESS_KEY": s3.access_key,
+                        "CONSOLE_AUDIT_SECRET_KEY": s3.secret_key,
+                        "CONSOLE_SIGNING_KEY": KEY.decode(),
+                        "XDG_DATA_HOME": str(tmp_path / "no-state")}.items():
+        monkeypatch.setenv(name, value)
+    assert main(["audit", "verify"]) == 0
+    assert capsys.readouterr().out.startswith("audit log intact: 2 incident(s), 8 record(s)")
+    where = seal.root_key("20261120")
+    doc = json.loads(store.get(where) or b"")
+    doc["heads"] = doc["heads"][:1]
+    store.put(where, json.dumps(doc).encode())
+    assert main(["audit", "verify", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["first"]["where"] == where and report["first"]["kind"] == "changed"
+    assert "signature does not verify" in report["first"]["detail"]
