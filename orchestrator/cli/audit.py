@@ -25,6 +25,10 @@ def register(sub: Any) -> None:
                      help="only days since then: `30d`, `12h` or a date (default: all)")
     _common(ver)
     ver.set_defaults(run=_verify)
+    adopt = verbs.add_parser("adopt", help="link records logged before the chain existed (once, "
+                             "right after upgrading: it vouches for them as they are now)")
+    _common(adopt)
+    adopt.set_defaults(run=_adopt)
     trust = sub.add_parser("trust", help="evidence per namespace and workload for promotion")
     tverbs = trust.add_subparsers(dest="verb", required=True)
     rep = tverbs.add_parser("report", help="incidents, would-do/did, human agreement, "
@@ -102,6 +106,20 @@ def _verify(args: argparse.Namespace) -> int:
     return 1
 
 
+def _adopt(args: argparse.Namespace) -> int:
+    from orchestrator.cli.incidents import _store
+    from orchestrator.console.verify import adopt
+
+    store = _store(args)
+    found = adopt(store, now=datetime.now(UTC))
+    if args.json:
+        print(json.dumps({"adopted": found}))
+    else:
+        print(f"{sum(found.values())} record(s) of {len(found)} incident(s) linked into the "
+              "chain as they are now")
+    return 0
+
+
 def _trust(args: argparse.Namespace) -> int:
     from orchestrator.cli.incidents import _store, table
     from orchestrator.console import trust
@@ -123,7 +141,7 @@ def _trust(args: argparse.Namespace) -> int:
              _counts(s.would_do), _counts(s.did),
              f"{s.approved}/{s.decisions}" if s.decisions else "-",
              f"{s.cleared}/{s.cleared + s.not_cleared}" if s.cleared + s.not_cleared else "-",
-             _counts(s.refusals) or "0", s.recommendation)
+             _counts(s.refusals) if s.refusals else "0", s.recommendation)
             for s in [*spaces, *scopes]]
     print(table(("NAMESPACE", "WORKLOAD", "INCIDENTS", "LEVEL", "WOULD DO", "DID", "APPROVED",
                  "CLEARED", "REFUSALS", "RECOMMENDATION"), rows))

@@ -28,6 +28,7 @@ import hashlib
 import json
 import logging
 import threading
+import time
 import weakref
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
@@ -133,49 +134,34 @@ def incidents(store: ObjectStore) -> list[str]:
 
 
 class _Cache:
-    """What this process knows of the chains it writes: parsed links by object key (the
-    console never rewrites one), each incident's chain as last seen, and the day markers it
-    has already dropped. Only an optimisation: a stale view costs a failed conditional create
-    and a fresh read, never a fork. Verification reads the store afresh."""
+    """What this process knows of the chains it writes: each incident's chain as last seen
+    (for `FRESH` seconds: another console replica's retention may delete a chain this one
+    knows), and the day markers it has already dropped. Only an optimisation: a stale view
+    costs a failed conditional create and a fresh read, never a fork. Links are always parsed
+    from fresh reads (a deleted chain's keys come back with other links)."""
 
     def __init__(self) -> None:
-        self.items: dict[str, Link] = {}
-        self.chains: dict[str, list[Link]] = {}
+        self.chains: dict[str, tuple[float, list[Link]]] = {}
         self.marked: set[str] = set()
         self.lock = threading.Lock()
 
     def load(self, store: ObjectStore, incident: str) -> list[Link]:
-        out = []
-        for key in store.list(f"{CHAIN}/{incident}/"):
-            with self.lock:
-                found = self.items.get(key)
-            if found is None:
-                raw = store.get(key)
-                if raw is None:
-                    continue
-                try:
-                    found = Link.parse(raw)
-                except (ValueError, KeyError, TypeError):
-                    log.warning("audit chain link %s is unreadable", key)
-                    continue
-                with self.lock:
-                    if len(self.items) >= _CACHE_SIZE:
-                        self.items.clear()
-                    self.items[key] = found
-            out.append(found)
-        self.keep(incident, out)
-        return out
+        found = links(store, incident)
+        self.keep(incident, found)
+        return found
 
     def known(self, incident: str) -> list[Link] | None:
         with self.lock:
-            found = self.chains.get(incident)
-            return list(found) if found is not None else None
+            seen = self.chains.get(incident)
+        if seen is None or time.monotonic() - seen[0] > FRESH:
+            return None
+        return list(seen[1])
 
-    def keep(self, incident: str, links: list[Link]) -> None:
+    def keep(self, incident: str, found: list[Link]) -> None:
         with self.lock:
-            if len(self.chains) >= _CACHE_SIZE // 8:
+            if len(self.chains) >= _CACHE_SIZE:
                 self.chains.clear()
-            self.chains[incident] = links
+            self.chains[incident] = (time.monotonic(), found)
 
     def mark(self, store: ObjectStore, marker: str) -> None:
         with self.lock:
@@ -188,7 +174,9 @@ class _Cache:
             self.marked.add(marker)
 
 
-_CACHE_SIZE = 8192
+FRESH = 900.0
+"""Seconds a writer trusts its view of a chain (15 min); retention works in whole days."""
+_CACHE_SIZE = 4096
 _caches: weakref.WeakKeyDictionary[Any, _Cache] = weakref.WeakKeyDictionary()
 _caches_lock = threading.Lock()
 

@@ -85,7 +85,7 @@ def _audit(store: ObjectStore, *, key: bytes | None, policy: seal.Policy,
     done = seal.seal(store, key=key, now=now, grace=policy.grace)
     if policy.keep_days:
         seal.expire(store, key=key, now=now, keep_days=policy.keep_days, report=done)
-    checked = verify.verify(store, key=key, since=now - timedelta(days=1))
+    checked = verify.verify(store, key=key, since=now - timedelta(days=1), now=now)
     verify.save_status(store, checked, now=now)
     if not checked.ok and checked.first is not None:
         log.error("audit chain broken (%d break(s)); first: %s at %s: %s",

@@ -9,7 +9,8 @@ What each kind of break means:
   to another place in the timeline (its bytes found under another name);
 - `inserted`: a record, or a link written on a sealed day, that no chain or root accounts for.
   A record whose write is still in flight (its link follows it) shows the same way for a
-  moment; a crash between the two is finished by the broker's redelivery.
+  moment; a crash between the two is finished by the broker's redelivery. Records logged
+  before the chain existed show so too until a human runs `orchestrator audit adopt` once.
 
 Records and links are read afresh (no cache): this is the check that must see the store as it
 is. See `orchestrator.console.chain` and `orchestrator.console.seal` for the design.
@@ -245,6 +246,23 @@ def _heads(day: str, listed: list[Any], chains: dict[str, list[chain.Stored]],
         add("removed", f"{incident}: its chain, sealed on {day}, is gone")
 
 
+def adopt(store: ObjectStore, *, now: datetime) -> dict[str, int]:
+    """Link every record no link names, in timeline order: for a log written before the chain
+    existed. It vouches for those records as they are now, so it is a human's explicit,
+    one-time step (`orchestrator audit adopt`), never something the console does by itself."""
+    adopted: dict[str, int] = {}
+    for incident in audit.incident_keys(store):
+        linked = {x.key for x in chain.links(store, incident)}
+        for key in audit.record_keys(store, incident):
+            raw = store.get(key)
+            if key in linked or raw is None:
+                continue
+            chain.append(store, incident=incident, event=_event_of(key), key=key, raw=raw,
+                         wrote=False, now=now)
+            adopted[incident] = adopted.get(incident, 0) + 1
+    return adopted
+
+
 def _listed(raw: bytes) -> list[dict[str, Any]]:
     try:
         heads = json.loads(raw).get("heads") or []
@@ -253,17 +271,19 @@ def _listed(raw: bytes) -> list[dict[str, Any]]:
     return [h for h in heads if isinstance(h, dict)]
 
 
-def verify(store: ObjectStore, *, key: bytes | None, since: datetime | None = None) -> Report:
+def verify(store: ObjectStore, *, key: bytes | None, since: datetime | None = None,
+           now: datetime | None = None) -> Report:
     """Check every incident and day root; with `since`, those of the days since then (a
     record added to an incident with no link and no day marker is then found only by a full
     check)."""
     since_day = chain.day_name(since) if since is not None else None
+    now = now or datetime.now(UTC)
     report = Report(signatures=key is not None)
     if since_day is None:
         names = set(chain.incidents(store)) | set(audit.incident_keys(store))
     else:  # only what a day marker or a root since then names: not a walk of the whole log
         names = set()
-        day, today = since_day, chain.day_name(datetime.now(UTC))
+        day, today = since_day, chain.day_name(now)
         while day <= today:
             names |= {k.rsplit("/", 1)[-1] for k in store.list(f"{chain.DAYS}/{day}/")}
             raw = store.get(seal.root_key(day))
@@ -283,7 +303,7 @@ def verify(store: ObjectStore, *, key: bytes | None, since: datetime | None = No
     _roots(store, key, since_day, chains, report)
     sealed = set(seal.root_days(store))
     retained = [k.rsplit("/", 1)[-1][:-5] for k in store.list(f"{seal.RETENTION}/")]
-    before = chain.day_name(datetime.now(UTC) - timedelta(days=1))
+    before = chain.day_name(now - timedelta(days=1))
     floor = max([since_day or "", *retained])
     report.unsealed = sorted({s.link.day for stored in chains.values() for s in stored
                               if s.link is not None and floor < s.link.day < before}

@@ -266,9 +266,10 @@ def test_retention_deletes_whole_expired_days_and_says_so(stores: Any) -> None:
     assert seal.root_signed(KEY, seal.payload(kept), kept["signature"])
     assert verify(store, key=KEY).ok
     assert seal.expire(store, key=KEY, now=now, keep_days=1).expired == []
-    # A late event of the deleted incident starts a new chain (the writer forgot the old one).
+    # Late events of the deleted incident start a new chain (the writer forgot the old one).
     audit.write(store, event(a.resolved(), now), now=now)
-    assert [x.seq for x in chain.links(store, a.key)] == [0]
+    audit.write(store, event(a.escalated(), now), now=now)
+    assert [x.seq for x in chain.links(store, a.key)] == [0, 1]
     assert verify(store, key=KEY).ok
     # A day root removed without a retention record is still a break.
     store.delete(seal.retention_key("20261120"))
@@ -303,3 +304,19 @@ def test_the_cli_verifies_the_log_on_s3(s3: Any, capsys: pytest.CaptureFixture[s
     report = json.loads(capsys.readouterr().out)
     assert report["first"]["where"] == where and report["first"]["kind"] == "changed"
     assert "signature does not verify" in report["first"]["detail"]
+
+
+def test_records_logged_before_the_chain_are_inserted_until_adopted(stores: Any) -> None:
+    from orchestrator.console.verify import adopt
+
+    store: ObjectStore = stores()
+    a, b = history(store)
+    for key in store.list("chain/") + store.list("chaindays/"):
+        store.delete(key)  # as a log written by a console without the chain looks
+    chain.forget(store, a.key)
+    chain.forget(store, b.key)
+    before = verify(stores(), key=KEY)
+    assert {x.kind for x in before.breaks} == {"inserted"} and len(before.breaks) == 8
+    assert adopt(store, now=DAY2) == {a.key: 5, b.key: 3}
+    assert verify(stores(), key=KEY).ok
+    assert adopt(store, now=DAY2) == {}  # nothing left to adopt
