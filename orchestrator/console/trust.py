@@ -121,7 +121,11 @@ def _workload(records: list[audit.Record]) -> str:
         if actions and _ref(_d(_d(actions[0]).get("target"))):
             return _ref(_d(_d(actions[0]).get("target")))
         if r.type == CONTEXT_ENRICHED:
-            target = _ref(_d(_d(_d(r.data).get("context")).get("target")))
+            # The top owner (owners are listed nearest first), not the pod: pods come and go,
+            # and a workload's evidence must not scatter over their names.
+            ctx = _d(_d(r.data).get("context"))
+            owners = [_ref(_d(o)) for o in ctx.get("owners") or []]
+            target = next((o for o in reversed(owners) if o), "") or _ref(_d(ctx.get("target")))
             if target:
                 return target
     return "(no target)"

@@ -130,3 +130,18 @@ def test_the_console_shows_the_trust_page(client: Any) -> None:
     bad = client.get("/trust?since=yesterday", headers=AUTH)
     assert bad.status_code == 400 and b"since must be" in bad.data
     assert client.get("/trust").status_code == 303  # a login first
+
+
+def test_an_incident_without_a_plan_counts_for_the_top_owner_not_the_pod(tmp_path: Path) -> None:
+    from orchestrator.console import audit
+    from orchestrator.envelope import decode
+    from tests.functional.console_support import Story, wire
+
+    store = LocalDirStore(tmp_path / "audit")
+    story = Story()
+    for out in (story.alert_received(), story.context_enriched(),
+                story.escalated("no-applicable-action", "agent", "none applies")):
+        audit.write(store, decode(*wire(out)), now=datetime.now(UTC))
+    (scope,) = trust.report(store, since=None, thresholds=LOW)
+    assert (scope.workload, dict(scope.escalations)) == (
+        "payments/Deployment/checkout", {"no-applicable-action": 1})
