@@ -16,6 +16,7 @@ _GROUPS = (
     "orchestrator.cli.runbooks",
     "orchestrator.cli.incidents",
     "orchestrator.cli.sim",
+    "orchestrator.cli.audit",
 )
 
 

@@ -27,10 +27,11 @@ from orchestrator.adapters.broker import HttpPublisher, Publisher
 from orchestrator.adapters.chat import ChatClient
 from orchestrator.adapters.objects import ObjectStore
 from orchestrator.auth import bearer_from_header, check_token
-from orchestrator.console import approvals, audit, deadletters, index, notify, react, slack
+from orchestrator.console import approvals, audit, deadletters, index, notify, react, seal, slack
 from orchestrator.console.identity import Directory, Identity
 from orchestrator.console.session import Sessions
 from orchestrator.console.sweep import sweep
+from orchestrator.console.trust import Thresholds
 from orchestrator.envelope import Event, Outgoing
 from orchestrator.errors import OrchestratorError, PermanentError, TransientError
 from orchestrator.events import TYPE_PREFIX
@@ -65,6 +66,8 @@ class Console:
     deadletter_max_bytes: int = 256 * 1024
     surface: str = "all"
     """`public`: broker deliveries, dead letters and the sweep are not served (see settings)."""
+    audit_policy: seal.Policy = field(default_factory=seal.Policy)
+    trust: Thresholds = field(default_factory=Thresholds)
     clock: Callable[[], datetime] = field(default=_now)
     closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -120,7 +123,8 @@ class Console:
             stale_after=timedelta(seconds=s.stale_after_seconds),
             refresh_seconds=s.refresh_seconds, max_event_bytes=s.max_event_bytes,
             deadletter_max_bytes=s.deadletter_max_bytes,
-            surface=s.surface, closers=closers)
+            surface=s.surface, closers=closers, audit_policy=seal.Policy.from_settings(s),
+            trust=Thresholds.from_settings(s))
 
     def close(self) -> None:
         for close in self.closers:
@@ -210,7 +214,8 @@ class Console:
             self.check_bearer(headers)
             report = sweep(store=self.store, publisher=self.publisher, notifier=self.notifier,
                            ttl=self.approvals.ttl, stale_after=self.stale_after,
-                           now=self.clock())
+                           now=self.clock(), audit_key=self.approvals.key,
+                           audit_policy=self.audit_policy)
         except OrchestratorError as e:
             return error_response(e)
         return json_response(200, report.as_json())

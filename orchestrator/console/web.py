@@ -18,7 +18,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from orchestrator.console import api, approvals, audit, deadletters, index, pages, session
+from orchestrator.console import api, approvals, audit, deadletters, evidence, index, pages, session
 from orchestrator.console.identity import Identity
 from orchestrator.console.request import Request
 from orchestrator.console.session import cookie_value
@@ -61,6 +61,7 @@ def _env() -> jinja2.Environment:
 def render(template: str, code: int = 200, **context: Any) -> Response:
     context.setdefault("user", "")
     context.setdefault("csrf", "")
+    context.setdefault("banner", "")
     body = _env().get_template(template).render(**context).encode()
     return body, code, {"content-type": "text/html; charset=utf-8", **HEADERS}
 
@@ -161,7 +162,10 @@ def _get(console: Console, req: Request, ctx: dict[str, Any]) -> Response:
         found = index.summaries(console.store, keep=api.keep(status, namespace))
         return render("list.html", incidents=found, status=status or "",
                       namespace=namespace or "", age=pages.age, now=now,
-                      refresh=console.refresh_seconds, **ctx)
+                      refresh=console.refresh_seconds, banner=evidence.banner(console.store), **ctx)
+    if req.path == "/trust":
+        return render("trust.html", **evidence.trust_view(console.store, req.query,
+                                                          thresholds=console.trust, now=now), **ctx)
     if req.path == "/deadletters":
         page = deadletters.list_letters(console.store, before=req.query.get("before") or None)
         return render("deadletters.html", letters=page.letters, older=page.next,
@@ -184,7 +188,8 @@ def _get(console: Console, req: Request, ctx: dict[str, Any]) -> Response:
         open_plan = summary.approval.plan_id
     return render("incident.html", s=summary, v=pages.view(records), open_plan=open_plan,
                   done=_DONE.get(req.query.get("done", ""), ""), safe_url=pages.safe_url,
-                  age=pages.age, now=now, **ctx)
+                  age=pages.age, now=now,
+                  banner=evidence.banner(console.store, summary.incident_key), **ctx)
 
 
 def _post(console: Console, req: Request, form: dict[str, str], who: Identity,
