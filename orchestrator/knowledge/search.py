@@ -50,7 +50,9 @@ from orchestrator.settings.knowledge import KnowledgeSettings
 
 log = logging.getLogger(__name__)
 
-RetrieverName = Literal["exact", "bm25", "dense", "semantic", "fused"]
+RetrieverName = Literal["exact", "bm25", "dense", "semantic", "fused", "cluster"]
+"""`cluster`: not a retriever but the agent's re-ranking by what the cluster shows
+(`orchestrator/decide/evidence.py`)."""
 RRF_K = 60
 # A runbook's score adds this share of its other matching chunks to its best one: a runbook
 # whose several sections match beats one with a single lucky paragraph.
@@ -156,6 +158,10 @@ class Retriever:
             entry = self._catalog[1].get("runbooks", {}).get(runbook_id)
             path = entry.get("path") if isinstance(entry, dict) else None
         return self.source.get(runbook_id, path=path)
+
+    def catalog(self) -> list[Runbook]:
+        """Every runbook, as the source holds it now."""
+        return self.source.all()
 
     def close(self) -> None:
         with self._lock:
