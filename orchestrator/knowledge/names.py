@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 from orchestrator.events import Alert
 from orchestrator.knowledge.exact import Entry
@@ -79,7 +80,17 @@ def _selectors(expr: str) -> list[tuple[str, str]]:
 
 def name_words(entry: Entry) -> list[str]:
     """The stemmed words of a runbook's file name (`KubeProxyDown` → kube, proxy, down)."""
-    return list(tokens(entry.name, joined=False))
+    return list(_name_tokens(entry.name))
+
+
+@lru_cache(maxsize=4096)
+def _name_tokens(name: str) -> tuple[str, ...]:
+    return tuple(tokens(name, joined=False))
+
+
+@lru_cache(maxsize=4096)
+def _name_plain(name: str) -> tuple[str, ...]:
+    return tuple(plain_words(name))
 
 
 def _covered(name: list[str], measured: set[str]) -> set[str]:
@@ -123,7 +134,7 @@ def spelled(alert: Alert, entries: Sequence[Entry]) -> str | None:
         measured.add("down")  # `up` is Prometheus' target health: a rule on it is about "down"
     full = []
     for e in entries:
-        name = plain_words(e.name)
+        name = list(_name_plain(e.name))
         if len(set(name)) >= 2 and set(name) <= _covered(name, measured):
             full.append(e.id)
     return full[0] if len(full) == 1 else None
