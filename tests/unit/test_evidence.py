@@ -11,6 +11,7 @@ from orchestrator.context import ClusterContext, Condition, KubeEvent, PodInfo
 from orchestrator.decide.evidence import contradiction, follow_cluster, redirect
 from orchestrator.decide.facts import compute
 from orchestrator.decide.offline import plan_offline
+from orchestrator.decide.predicates import all_hold
 from orchestrator.events import Alert, ContextEnriched
 from orchestrator.knowledge.runbook import RunbookError, parse_runbook
 from orchestrator.plan import Plan
@@ -129,3 +130,20 @@ def test_shows_is_parsed_and_checked() -> None:
     with pytest.raises(RunbookError, match="shows"):
         parse_runbook("---\nid: x\ntitle: t\nshows:\n  - {fact: pod.phase, op: eq}\n---\nb\n",
                       path="x.md")
+
+
+def test_an_unknown_fact_contradicts_nothing() -> None:
+    """A crash-looping container caught between restarts is running: it has no waiting reason
+    (unknown, not a different one), so the crash-loop alert keeps its runbook even though the
+    not-ready runbook's declared state (phase Running, container running) holds."""
+    ev = inc.crashloop()
+    pod = ev.context.pods[0]
+    running = [c.model_copy(update={"state": "running", "reason": None})
+               if c.name == "checkout" else c for c in pod.containers]
+    ctx = ev.context.model_copy(update={"pods": [pod.model_copy(update={"containers": running})]})
+    between = inc.enriched(ev.alert, ctx)
+    facts = compute(between.alert, between.context, now=inc.NOW)
+    assert "container.waiting_reason" not in facts
+    assert all_hold(BOOKS["k8s_pod_not_ready"].shows, facts)
+    assert contradiction(BOOKS["k8s_crashloop"], facts) is None
+    assert follow(between, "k8s_crashloop")[0][0] == "k8s_crashloop"
