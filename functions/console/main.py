@@ -40,6 +40,10 @@ def handle(request):  # type: ignore[no-untyped-def]
     if path == "/sweep" and request.method == "POST":
         return console.on_sweep(headers)
     req = Request(request.method, path, headers, body, request.args.to_dict())
+    if path == "/mcp":
+        from orchestrator.console.mcp import http  # the MCP SDK loads on the first call only
+
+        return http.route(console, req)
     return api.route(console, req) if path.startswith("/api/") else web.route(console, req)
 
 

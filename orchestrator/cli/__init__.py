@@ -15,6 +15,7 @@ _GROUPS = (
     "orchestrator.cli.trigger",
     "orchestrator.cli.runbooks",
     "orchestrator.cli.incidents",
+    "orchestrator.cli.mcp",
 )
 
 

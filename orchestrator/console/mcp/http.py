@@ -1,0 +1,111 @@
+"""`/mcp` on the console: MCP's streamable HTTP transport behind the API's bearer token.
+
+The console is a WSGI function (functions-framework), the SDK's transport an ASGI app; the
+server runs stateless with JSON responses (no session, no server-sent stream), so one HTTP
+request is one complete exchange: it is handed to the SDK on an event loop of its own and the
+answer collected. Nothing is kept between requests, as in every function here: any replica
+answers any call, and the console still scales to zero.
+
+Authentication comes before anything is parsed. The token decides who the caller is: a personal
+token (a console session, signed, expiring, ended by logout) names a person, who may approve or
+reject within the allowlist; the shared API token authenticates but names nobody, so it may
+read and never decide.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.auth import bearer_from_header
+from orchestrator.console import session
+from orchestrator.console.mcp.tools import Caller
+from orchestrator.console.request import Request
+from orchestrator.errors import OrchestratorError, PermanentError
+from orchestrator.handler import Response, error_response
+
+if TYPE_CHECKING:
+    from orchestrator.console.service import Console
+
+log = logging.getLogger(__name__)
+
+PATH = "/mcp"
+MAX_BODY = 256 * 1024
+
+
+def caller_of(console: Console, headers: dict[str, str]) -> Caller:
+    """Who the bearer token names; AuthError (401) for a missing, wrong or ended token."""
+    auth = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
+    token = bearer_from_header(auth)
+    if token and "." in token:
+        person = console.sessions.read(token, now=console.clock().timestamp())
+        if person is not None and not session.ended(console.store, console.sessions, token):
+            return Caller(person)
+    console.check_bearer(headers)
+    return Caller(None)
+
+
+def route(console: Console, req: Request) -> Response:
+    try:
+        caller = caller_of(console, req.headers)
+        if req.method not in ("POST", "GET", "DELETE"):
+            raise PermanentError(f"{req.method} is not part of MCP's HTTP transport",
+                                 status=405)
+        if len(req.body) > MAX_BODY:
+            raise PermanentError("MCP request too large", status=413)
+    except OrchestratorError as e:
+        return error_response(e)
+    from orchestrator.console.mcp import server
+
+    with server.serving(console, caller):
+        return _exchange(req)
+
+
+def _exchange(req: Request) -> Response:
+    """Run one HTTP request through the SDK's transport and collect its response."""
+    import anyio
+    from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+
+    from orchestrator.console.mcp import server
+
+    mcp = server.build()
+    status = 500
+    headers: dict[str, str] = {}
+    chunks: list[bytes] = []
+    delivered = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": req.body, "more_body": False}
+        await anyio.sleep_forever()  # the client stays connected until we have answered
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = int(message["status"])
+            for k, v in message.get("headers", []):
+                headers[k.decode("latin-1").lower()] = v.decode("latin-1")
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": req.method, "scheme": "http", "path": PATH, "raw_path": PATH.encode(),
+             "root_path": "", "query_string": b"", "server": ("console", 80),
+             "client": ("127.0.0.1", 0),
+             "headers": [(k.lower().encode("latin-1"), v.encode("latin-1"))
+                         for k, v in req.headers.items()]}
+
+    async def one() -> None:
+        # A manager per request: stateless, so nothing is lost, and `run()` may start once.
+        manager = StreamableHTTPSessionManager(app=mcp._mcp_server, json_response=True,
+                                               stateless=True,
+                                               security_settings=mcp.settings.transport_security)
+        async with manager.run():
+            await manager.handle_request(scope, receive, send)  # type: ignore[arg-type]
+
+    anyio.run(one)
+    headers.pop("content-length", None)
+    return b"".join(chunks), status, headers
