@@ -4,6 +4,9 @@ and decisions through the console's one approval path (signed, allowlisted, expi
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +17,7 @@ import pytest
 
 from orchestrator.act.approval import check_decision
 from orchestrator.act.policy import Policy
+from orchestrator.console.session import Sessions
 from orchestrator.events import PLAN_APPROVED, PlanApproved
 from tests.fakes.sink import Sink
 from tests.functional.console_support import (
@@ -195,3 +199,43 @@ def test_runbooks_are_searchable_and_readable_as_resources(console) -> None:  # 
     assert top["uri"] in {str(r.uri) for r in listed}
     assert "KubePodCrashLooping" in text.contents[0].text
     assert nothing["runbooks"] == []
+
+
+def test_the_sdk_loads_on_the_first_mcp_call_only(tmp_path: Path) -> None:
+    """Cold start is a product feature: a console that is never asked for MCP never imports it
+    (a fresh interpreter, since other tests here load the SDK)."""
+    script = """
+import sys
+from tests.functional.console_support import TOKEN, console_app
+app = console_app().test_client()
+auth = {"Authorization": "Bearer " + TOKEN}
+assert app.get("/api/incidents", headers=auth).status_code == 200
+assert app.get("/", headers=auth).status_code == 200
+print("before", sorted(m for m in sys.modules if m == "mcp" or m.startswith("mcp.")))
+r = app.post("/mcp", headers={**auth, "accept": "application/json, text/event-stream"},
+             json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
+assert r.status_code == 200, r.data
+print("after", "mcp" in sys.modules)
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONSOLE_")}
+    env.update({"CONSOLE_AUDIT_DIR": str(tmp_path / "audit"), "CONSOLE_API_TOKEN": TOKEN})
+    r = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                       cwd=Path(__file__).resolve().parents[2], timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "before []" in r.stdout and "after True" in r.stdout
+
+
+def test_a_personal_token_ends_with_its_web_logout(console) -> None:  # type: ignore[no-untyped-def]
+    _, url = console
+    token = personal_token(APPROVER)
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                       "clientInfo": {"name": "t", "version": "1"}}}
+    headers = {"accept": "application/json, text/event-stream",
+               "authorization": f"Bearer {token}"}
+    assert httpx.post(f"{url}/mcp", json=init, headers=headers, trust_env=False).status_code == 200
+    out = httpx.post(f"{url}/logout", headers={"cookie": f"console_session={token}"},
+                     data={"csrf": Sessions(TOKEN, 3600).csrf(token)}, trust_env=False)
+    assert out.status_code == 303
+    after = httpx.post(f"{url}/mcp", json=init, headers=headers, trust_env=False)
+    assert after.status_code == 401
