@@ -2,8 +2,9 @@
 
 - cold start: spawn → first answer, for a hello-world function, the console answering
   `GET /api/incidents` (the MCP SDK not loaded), and the console answering an MCP `initialize`
-  at `/mcp` as its very first request (the SDK loaded then): the difference is what a console
-  that never serves MCP does not pay;
+  at `/mcp` as its very first request (the SDK loaded then); and, steadier than whole spawns on
+  a busy machine, the import time of the console's modules next to that of the SDK and the
+  server on top (what a console that never serves MCP does not pay);
 - tool latency on a warm console holding `--incidents` incidents: `list_incidents` and
   `get_incident` through the SDK's own client (one session, streamable HTTP) next to
   `GET /api/incidents` and `GET /api/incidents/KEY`, median and p95 over `--calls` calls.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -69,6 +71,32 @@ def cold_starts(runs: int, env: dict[str, str]) -> list[tuple[str, float, list[f
         med, all_runs = median_of(runs, lambda s=source, r=request: first_answer(s, env, r))
         rows.append((name, med, all_runs))
     return rows
+
+
+LOAD = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+t0 = time.perf_counter()
+import functions_framework, orchestrator.console.service, orchestrator.console.api
+import orchestrator.console.web
+t1 = time.perf_counter()
+from orchestrator.console.mcp import http, server
+server.build()
+t2 = time.perf_counter()
+print(t1 - t0, t2 - t1)
+"""
+
+
+def load_costs(runs: int) -> tuple[list[float], list[float]]:
+    """Seconds to import the console's own modules, and then the MCP SDK and its server, each in
+    a fresh interpreter: the second is what a console never asked for MCP does not pay."""
+    console, extra = [], []
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", LOAD, str(ROOT)], capture_output=True,
+                             text=True, check=True).stdout.split()
+        console.append(float(out[0]))
+        extra.append(float(out[1]))
+    return console, extra
 
 
 def timed(n: int, call: Callable[[], object]) -> list[float]:
@@ -154,6 +182,11 @@ def main() -> None:
     print(f"{'cold start':<16}{'median s':>10}{'ratio':>8}  runs")
     for name, med, runs in rows:
         print(f"{name:<16}{med:>10.3f}{med / base:>8.2f}  {' '.join(f'{x:.3f}' for x in runs)}")
+
+    own, extra = load_costs(max(args.runs, 5))
+    print(f"\nimporting the console's modules   median {statistics.median(own):.3f} s")
+    print(f"then the MCP SDK + server.build() median {statistics.median(extra):.3f} s "
+          f"({statistics.median(extra) / statistics.median(own):.2f}x the console's own)")
 
     port = free_port()
     proc = spawn(CONSOLE, port, env)

@@ -10,9 +10,10 @@ show, which the tool descriptions say.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -24,6 +25,8 @@ from orchestrator.errors import PermanentError
 if TYPE_CHECKING:
     from orchestrator.console.service import Console
     from orchestrator.knowledge.search import Retriever
+
+log = logging.getLogger(__name__)
 
 _SPAN = re.compile(r"^(\d{1,6})([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -134,6 +137,7 @@ def decide(console: Console, caller: Caller, *, plan_id: str,
         raise PermanentError("this token names no person, so it cannot decide: connect with "
                              "your own token (`orchestrator mcp --as NAME` mints one)",
                              status=403)
+    log.info("MCP: %s decides %s on plan %s", caller.person, decision, plan_id[:80])
     done = approvals.decide(console.approvals, plan_id=plan_id, decision=decision,
                             approver=caller.person, comment=comment, now=console.clock())
     return done.as_json()
@@ -200,7 +204,7 @@ def search_runbooks(*, query: str = "", alertname: str = "", labels: dict[str, s
         raise PermanentError("give a query (what is wrong) or an alertname")
     alert = Alert(status="firing", labels={**(labels or {}), "alertname": alertname.strip()},
                   annotations={"summary": query.strip()} if query.strip() else {},
-                  starts_at=datetime(1970, 1, 1).astimezone(), fingerprint="mcp-search")
+                  starts_at=datetime(1970, 1, 1, tzinfo=UTC), fingerprint="mcp-search")
     hits = retriever().search(alert, top=max(1, min(top, 20)))
     return {"runbooks": [{"runbook": h.runbook, "score": h.score, "heading": h.heading,
                           "retriever": h.retriever, "uri": f"runbook://{h.runbook}"}
