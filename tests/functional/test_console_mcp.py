@@ -18,7 +18,16 @@ import pytest
 from orchestrator.act.approval import check_decision
 from orchestrator.act.policy import Policy
 from orchestrator.console.session import Sessions
-from orchestrator.events import PLAN_APPROVED, PlanApproved
+from orchestrator.envelope import Outgoing
+from orchestrator.events import (
+    ACTION_COMPLETED,
+    ACTION_FAILED,
+    PLAN_APPROVED,
+    ActionCompleted,
+    ActionFailed,
+    PlanApproved,
+)
+from orchestrator.plan import ActionResult
 from tests.fakes.sink import Sink
 from tests.functional.console_support import (
     APPROVER,
@@ -239,3 +248,38 @@ def test_a_personal_token_ends_with_its_web_logout(console) -> None:  # type: ig
     assert out.status_code == 303
     after = httpx.post(f"{url}/mcp", json=init, headers=headers, trust_env=False)
     assert after.status_code == 401
+
+
+def test_explain_refusal_names_refused_actions_and_dry_run_mode(console) -> None:  # type: ignore[no-untyped-def]
+    client, url = console
+    refused, dry = Story(), Story(fingerprint="0b1c2d3e4f5a6b7c")
+    action = refused.plan.actions[0]
+    for s in (refused, dry):
+        for out in (s.alert_received(), s.context_enriched(), s.plan_proposed()):
+            deliver(client, out)
+    failed = ActionFailed(incident_key=refused.key, alert=refused.alert,
+                          plan_id=refused.plan.plan_id, mode="enforce", error="refused by policy",
+                          results=[ActionResult(action=action, outcome="refused",
+                                                api_result="Deployment/checkout is managed by "
+                                                           "an HPA: no rollback")])
+    deliver(client, Outgoing(type=ACTION_FAILED, id="failed-1", function="executor",
+                             incident_key=refused.key, data=failed))
+    would = ActionCompleted(incident_key=dry.key, alert=dry.alert, plan_id=dry.plan.plan_id,
+                            mode="dry-run", results=[ActionResult(
+                                action=action, outcome="dry-run",
+                                api_result="in enforce mode this would wait for approval: "
+                                           "rollback is medium risk")])
+    deliver(client, Outgoing(type=ACTION_COMPLETED, id="done-1", function="executor",
+                             incident_key=dry.key, data=would))
+
+    async def go() -> tuple[Any, Any]:
+        async with http_session(url, TOKEN) as s:
+            return (payload(await s.call_tool("explain_refusal", {"incident_key": refused.key})),
+                    payload(await s.call_tool("explain_refusal", {"incident_key": dry.key})))
+
+    one, two = run(go)
+    assert [(r["kind"], r["why"]) for r in one["reasons"]] == [
+        ("action-refused", "Deployment/checkout is managed by an HPA: no rollback"),
+        ("action-failed", "refused by policy")]
+    assert [r["kind"] for r in two["reasons"]] == ["dry-run-mode"]
+    assert "would wait for approval" in two["reasons"][0]["why"]

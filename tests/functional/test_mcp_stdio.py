@@ -4,8 +4,11 @@ the `--as` person, and the refusals (no person, an expired request) all come fro
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -16,6 +19,7 @@ import pytest
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
+from orchestrator.console.session import Sessions
 from orchestrator.events import PLAN_APPROVED, PlanApproved
 from tests.fakes.sink import Sink
 from tests.functional.console_support import (
@@ -105,10 +109,40 @@ def test_over_stdio_a_token_without_a_person_or_an_expired_request_is_refused(co
 
 
 def test_a_wrong_token_ends_the_bridge_with_a_clear_message(console, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    import subprocess
-
     _, url = console
     r = subprocess.run([sys.executable, "-m", "orchestrator.cli", "mcp", "--console", url,
                         "--token", "wrong"], input=b"", capture_output=True, timeout=60)
     assert r.returncode == 1
     assert b"refusing" in r.stderr and b"401" in r.stderr
+
+
+def test_next_to_orchestrator_up_it_finds_the_console_and_token_in_the_state_folder(  # type: ignore[no-untyped-def]
+        console, sink, tmp_path) -> None:
+    """No flags but `--as`: the console URL from `up.json`, the API token from `secrets.json`,
+    as `orchestrator approve` finds them; `--print-token` gives the personal token itself."""
+    client, url = console
+    story = Story()
+    awaiting(client, story)
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "up.json").write_text(json.dumps({"console": url}))
+    (state / "secrets.json").write_text(json.dumps({"console_api_token": TOKEN}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONSOLE_")}
+    printed = subprocess.run([sys.executable, "-m", "orchestrator.cli", "mcp", "--state",
+                              str(state), "--as", APPROVER, "--print-token"], env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert printed.returncode == 0, printed.stderr
+    assert Sessions(TOKEN, 3600).read(printed.stdout.strip(), now=time.time()) == APPROVER
+
+    async def go() -> Any:
+        params = StdioServerParameters(command=sys.executable, env=env, args=[
+            "-m", "orchestrator.cli", "mcp", "--state", str(state), "--as", APPROVER])
+        async with stdio_client(params) as (read, write), ClientSession(read, write) as s:
+            await s.initialize()
+            return payload(await s.call_tool("reject", {"plan_id": story.plan.plan_id,
+                                                        "comment": "not now"}))
+
+    done = run(go)
+    assert done["decision"] == "rejected" and done["approver"] == APPROVER
+    (got,) = sink.wait_for(1)
+    assert got.headers["ce-type"].endswith("plan.rejected")

@@ -157,7 +157,12 @@ def explain_refusal(console: Console, *, incident_key: str) -> dict[str, Any]:
                         "requested_at": req.requested_at.isoformat()})
     for kind, res in v.results:
         for r in res.results:
-            if r.outcome in ("refused", "failed"):
+            if res.mode == "dry-run":
+                reasons.append({"kind": "dry-run-mode", "stage": "executor",
+                                "action": r.action.type, "target": r.action.target.key,
+                                "why": r.api_result or "the executor's policy mode is dry-run: "
+                                                       "nothing was changed"})
+            elif r.outcome in ("refused", "failed"):
                 reasons.append({"kind": f"action-{r.outcome}", "stage": "executor",
                                 "action": r.action.type, "target": r.action.target.key,
                                 "why": r.api_result or r.dry_run or getattr(res, "error", "")})
