@@ -8,6 +8,7 @@ server object serves every caller without holding anyone's identity.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -56,6 +57,10 @@ def build() -> FastMCP:
     from mcp.server.fastmcp import FastMCP
     from mcp.server.transport_security import TransportSecuritySettings
 
+    # The SDK logs four INFO lines per stateless request (manager started, request type,
+    # session terminated, manager stopped): noise in the console's log, and a third of a
+    # call's overhead here. Its warnings and errors still show.
+    logging.getLogger("mcp").setLevel(logging.WARNING)
     # DNS-rebinding protection guards servers that trust any local caller; this one wants the
     # bearer token on every request, which a rebound browser page does not have.
     server = FastMCP(NAME, instructions=INSTRUCTIONS, stateless_http=True, json_response=True,
@@ -126,7 +131,18 @@ def build() -> FastMCP:
         return tools.runbook_text(runbook_id)
 
     _list_runbooks_too(server)
+    # Without a version the SDK reads its own package metadata on every stateless request.
+    server._mcp_server.version = _version()
     return server
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("incident-orchestrator")
+    except PackageNotFoundError:
+        return "0"
 
 
 def _list_runbooks_too(server: FastMCP) -> None:
