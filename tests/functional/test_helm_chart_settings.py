@@ -23,7 +23,8 @@ SETTINGS = {
     "agent": [("orchestrator.settings.agent", "AgentSettings"),
               ("orchestrator.settings.knowledge", "KnowledgeSettings")],
     "executor": [("orchestrator.settings.executor", "ExecutorSettings")],
-    "console": [("orchestrator.settings.console", "ConsoleSettings")],
+    "console": [("orchestrator.settings.console", "ConsoleSettings"),
+                ("orchestrator.settings.knowledge", "KnowledgeSettings")],
     "index": [("orchestrator.settings.knowledge", "KnowledgeSettings")],
 }
 
