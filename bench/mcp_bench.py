@@ -99,6 +99,31 @@ def load_costs(runs: int) -> tuple[list[float], list[float]]:
     return console, extra
 
 
+def first_requests(runs: int, env: dict[str, str]) -> dict[str, list[float]]:
+    """Seconds of the first request on a console that is up (its health answered): what the
+    first `/api` call and the first `/mcp` call add to a cold start, without the spawn's noise."""
+    got: dict[str, list[float]] = {"/api/incidents": [], "/mcp": []}
+    for _ in range(runs):
+        for path in got:
+            port = free_port()
+            proc = spawn(CONSOLE, port, env)
+            url = f"http://127.0.0.1:{port}"
+            try:
+                first_answer_wait(url)
+                with httpx.Client(trust_env=False, timeout=30, headers=AUTH) as client:
+                    t = time.perf_counter()
+                    if path == "/mcp":
+                        client.post(url + path, json=INIT, headers={
+                            "accept": "application/json, text/event-stream"}).raise_for_status()
+                    else:
+                        client.get(url + path).raise_for_status()
+                    got[path].append(time.perf_counter() - t)
+            finally:
+                proc.terminate()
+                proc.wait(10)
+    return got
+
+
 def timed(n: int, call: Callable[[], object]) -> list[float]:
     out = []
     for _ in range(n):
@@ -182,6 +207,11 @@ def main() -> None:
     print(f"{'cold start':<16}{'median s':>10}{'ratio':>8}  runs")
     for name, med, runs in rows:
         print(f"{name:<16}{med:>10.3f}{med / base:>8.2f}  {' '.join(f'{x:.3f}' for x in runs)}")
+
+    firsts = first_requests(args.runs, env)
+    print(f"\n{'first request on a started console':<36}{'median s':>9}  runs")
+    for path, xs in firsts.items():
+        print(f"{path:<36}{statistics.median(xs):>9.3f}  {' '.join(f'{x:.3f}' for x in xs)}")
 
     own, extra = load_costs(max(args.runs, 5))
     print(f"\nimporting the console's modules   median {statistics.median(own):.3f} s")

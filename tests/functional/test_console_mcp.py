@@ -108,6 +108,12 @@ def test_no_token_or_a_wrong_one_is_refused_before_mcp_sees_it(console) -> None:
     ok = httpx.post(f"{url}/mcp", json=init, trust_env=False,
                     headers={**accept, "authorization": f"Bearer {TOKEN}"})
     assert ok.status_code == 200 and ok.json()["result"]["serverInfo"]["name"]
+    # A stateless server opens no stream and ends no session: 405 at once, never a held worker.
+    assert httpx.get(f"{url}/mcp", headers=accept, trust_env=False).status_code == 401
+    for method in ("GET", "DELETE"):
+        r = httpx.request(method, f"{url}/mcp", trust_env=False, timeout=10,
+                          headers={**accept, "authorization": f"Bearer {TOKEN}"})
+        assert (r.status_code, r.headers["allow"]) == (405, "POST")
 
 
 def test_approve_with_a_personal_token_sends_the_signed_decision(console, sink) -> None:  # type: ignore[no-untyped-def]

@@ -21,7 +21,7 @@ from orchestrator.auth import bearer_from_header
 from orchestrator.console import session
 from orchestrator.console.mcp.tools import Caller
 from orchestrator.console.request import Request
-from orchestrator.errors import OrchestratorError, PermanentError
+from orchestrator.errors import OrchestratorError, PermanentError, TransientError
 from orchestrator.handler import Response, error_response
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 PATH = "/mcp"
 MAX_BODY = 256 * 1024
+EXCHANGE_SECONDS = 120.0
 
 
 def caller_of(console: Console, headers: dict[str, str]) -> Caller:
@@ -48,9 +49,12 @@ def caller_of(console: Console, headers: dict[str, str]) -> Caller:
 def route(console: Console, req: Request) -> Response:
     try:
         caller = caller_of(console, req.headers)
-        if req.method not in ("POST", "GET", "DELETE"):
-            raise PermanentError(f"{req.method} is not part of MCP's HTTP transport",
-                                 status=405)
+        if req.method != "POST":
+            # GET would open a server-sent stream and DELETE end a session: a stateless server
+            # has neither, and the transport's spec lets it say so with 405.
+            return (b'{"error": "POST only: this MCP server is stateless, with no stream to '
+                    b'open and no session to end"}', 405,
+                    {"content-type": "application/json", "allow": "POST"})
         if len(req.body) > MAX_BODY:
             raise PermanentError("MCP request too large", status=413)
     except OrchestratorError as e:
@@ -103,9 +107,16 @@ def _exchange(req: Request) -> Response:
         manager = StreamableHTTPSessionManager(app=mcp._mcp_server, json_response=True,
                                                stateless=True,
                                                security_settings=mcp.settings.transport_security)
-        async with manager.run():
-            await manager.handle_request(scope, receive, send)  # type: ignore[arg-type]
+        # A bound, so that nothing the SDK might wait for can hold this worker for good.
+        with anyio.fail_after(EXCHANGE_SECONDS):
+            async with manager.run():
+                await manager.handle_request(scope, receive, send)  # type: ignore[arg-type]
 
-    anyio.run(one)
+    try:
+        anyio.run(one)
+    except TimeoutError:
+        log.error("an MCP exchange took longer than %.0f s; answered 503", EXCHANGE_SECONDS)
+        return error_response(TransientError(f"MCP request took longer than "
+                                             f"{EXCHANGE_SECONDS:.0f} s"))
     headers.pop("content-length", None)
     return b"".join(chunks), status, headers
