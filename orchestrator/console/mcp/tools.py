@@ -186,18 +186,15 @@ def retriever() -> Retriever:
     """The agent's own retrieval over the raw runbooks (MinIO or the folder), plus a Qdrant
     server when one is configured; never the local Qdrant folder, which one process at a time
     may open and the agent holds."""
-    import functools
-
     from orchestrator.knowledge import wiring
     from orchestrator.knowledge.search import Retriever
     from orchestrator.settings.knowledge import KnowledgeSettings
 
     s = KnowledgeSettings()
-    connect = functools.partial(wiring.connect_store, s) if s.qdrant_url else None
-    return Retriever(source=wiring.runbook_source(s), connect=connect, collection=s.collection,
-                     embedder=wiring.embedder(s) if s.qdrant_url else None,
-                     min_bm25=s.min_bm25_score, min_dense=s.min_dense_score,
-                     min_coverage=s.min_coverage_score, candidates=s.candidates)
+    parts = wiring.retriever_parts(s)  # the agent's own pieces and thresholds
+    if not s.qdrant_url:
+        parts.update(connect=None, embedder=None)
+    return Retriever(**parts)
 
 
 def search_runbooks(*, query: str = "", alertname: str = "", labels: dict[str, str] | None = None,
