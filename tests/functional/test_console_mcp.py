@@ -17,6 +17,7 @@ import pytest
 
 from orchestrator.act.approval import check_decision
 from orchestrator.act.policy import Policy
+from orchestrator.console import service
 from orchestrator.console.session import Sessions
 from orchestrator.envelope import Outgoing
 from orchestrator.events import (
@@ -49,7 +50,7 @@ def console(tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch) -> Iter
     app = console_app()
     with serve(app) as url:
         yield app.test_client(), url
-    __import__("orchestrator.console.service").console.service.reset()
+    service.reset()
 
 
 def awaiting(client: Any, story: Story, **kw: Any) -> None:
@@ -289,3 +290,19 @@ def test_explain_refusal_names_refused_actions_and_dry_run_mode(console) -> None
         ("action-failed", "refused by policy")]
     assert [r["kind"] for r in two["reasons"]] == ["dry-run-mode"]
     assert "would wait for approval" in two["reasons"][0]["why"]
+
+
+def test_the_public_console_serves_mcp_too(tmp_path: Path, sink: Sink,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Service exposed outside the cluster (CONSOLE_SURFACE=public) is where people's
+    assistants connect: it serves /mcp like the API, and still refuses broker deliveries."""
+    console_env(monkeypatch, tmp_path / "audit", sink.url, CONSOLE_SURFACE="public")
+    try:
+        client = console_app().test_client()
+        r = client.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                        headers={"Authorization": f"Bearer {TOKEN}",
+                                 "accept": "application/json, text/event-stream"})
+        assert r.status_code == 200 and r.get_json()["result"] == {}
+        assert deliver(client, Story().alert_received()).status_code == 404
+    finally:
+        service.reset()
