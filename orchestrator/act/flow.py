@@ -1,6 +1,6 @@
 """The executor's decisions: from a plan (or a human's decision on one) to exactly one reply.
 
-plan.proposed → the agent's signature → checks → budget → server-side dry run of every action →
+plan.proposed → not expired → checks → budget → server-side dry run of every action →
 then, by mode and policy: `action.completed` with the dry-run record (dry-run mode);
 `approval.requested`, signed (a human must approve); write, Event, `action.completed` /
 `action.failed` (enforce, auto).
@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from orchestrator.act import kube_events, replies
 from orchestrator.act.apply import Applied, apply_step, dry_run_step
-from orchestrator.act.approval import check_decision, check_proposal, sign_request
+from orchestrator.act.approval import check_decision, check_proposal
 from orchestrator.act.assess import Assessment, Step, assess
 from orchestrator.act.budget import Budget
 from orchestrator.act.policy import Mode, Policy
@@ -28,6 +28,7 @@ from orchestrator.adapters.kube_writes import KubeWrites
 from orchestrator.context import ObjectRef
 from orchestrator.envelope import Outgoing
 from orchestrator.events import PlanApproved, PlanProposed, PlanRejected
+from orchestrator.provenance import Keyring, Signer
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +41,10 @@ class Executor:
     policy: Policy
     mode: Mode
     cluster_name: str | None
-    executor_key: bytes | None
-    console_key: bytes | None
-    agent_key: bytes | None
+    signer: Signer | None
+    """The executor's private key: signs what it emits and what it asks a human."""
+    keyring: Keyring
+    """The public keys it verifies deliveries, its own requests and decisions with."""
     runbook_actions: Callable[[], dict[str, frozenset[str]]]
     budget_namespace: str
     instance: str
@@ -50,10 +52,13 @@ class Executor:
     clock_skew: timedelta
     clock: Callable[[], datetime]
     policy_error: str | None = None
+    proposal_ttl: timedelta = timedelta(minutes=15)
 
 
-def on_proposed(ex: Executor, inc: Incoming, proposed: PlanProposed) -> Outgoing:
-    why = check_proposal(proposed, agent_key=ex.agent_key)
+def on_proposed(ex: Executor, inc: Incoming, proposed: PlanProposed, *,
+                signed_at: datetime) -> Outgoing:
+    why = check_proposal(proposed, signed_at=signed_at, ttl=ex.proposal_ttl,
+                         skew=ex.clock_skew, now=ex.clock())
     if why is not None:
         log.warning("not acting on proposal %s of %s: %s", inc.event_id, inc.incident_key, why)
         return replies.escalate(inc, "policy", f"plan {inc.plan.plan_id} not acted on: {why}")
@@ -64,8 +69,8 @@ def on_approved(ex: Executor, inc: Incoming, decision: PlanApproved) -> Outgoing
     gate = _gate(ex, inc)
     if gate is not None:
         return gate
-    verdict = check_decision(decision, outcome="approved", executor_key=ex.executor_key,
-                             console_key=ex.console_key, policy=ex.policy, ttl=ex.approval_ttl,
+    verdict = check_decision(decision, outcome="approved", keyring=ex.keyring,
+                             policy=ex.policy, ttl=ex.approval_ttl,
                              skew=ex.clock_skew, now=ex.clock())
     if verdict.status == "invalid":
         log.warning("not acting on approval of plan %s: %s", inc.plan.plan_id, verdict.why)
@@ -77,8 +82,8 @@ def on_approved(ex: Executor, inc: Incoming, decision: PlanApproved) -> Outgoing
 
 
 def on_rejected(ex: Executor, inc: Incoming, decision: PlanRejected) -> Outgoing:
-    verdict = check_decision(decision, outcome="rejected", executor_key=ex.executor_key,
-                             console_key=ex.console_key, policy=ex.policy, ttl=ex.approval_ttl,
+    verdict = check_decision(decision, outcome="rejected", keyring=ex.keyring,
+                             policy=ex.policy, ttl=ex.approval_ttl,
                              skew=ex.clock_skew, now=ex.clock())
     if verdict.status == "invalid":
         return replies.escalate(inc, "approval-invalid", "a rejection arrived that does not "
@@ -269,7 +274,7 @@ def _moved(found: Assessment, approved: dict[str, str]) -> str:
 
 def _ask(ex: Executor, inc: Incoming, found: Assessment, dry: dict[int, Applied],
          pkey: str | None, why: str) -> Outgoing:
-    if ex.executor_key is None:
+    if ex.signer is None:
         return replies.escalate(inc, "policy", f"{why}; but the executor has no signing key "
                                 "(EXECUTOR_SIGNING_KEY), so it cannot ask for approval", pkey)
     if not ex.policy.approvers:
@@ -278,8 +283,6 @@ def _ask(ex: Executor, inc: Incoming, found: Assessment, dry: dict[int, Applied]
     now = ex.clock()
     versions = {s.target.ref.key: s.target.resource_version
                 for s in found.pending if s.target is not None}
-    signature = sign_request(ex.executor_key, plan=inc.plan, resource_versions=versions,
-                             requested_at=now, incident_key=inc.incident_key)
-    return replies.approval(inc, dry_runs=replies.results(found, dry), versions=versions,
-                            requested_at=now, expires_at=now + ex.approval_ttl,
-                            signature=signature, why=why, pkey=pkey)
+    return replies.approval(inc, signer=ex.signer, dry_runs=replies.results(found, dry),
+                            versions=versions, requested_at=now,
+                            expires_at=now + ex.approval_ttl, why=why, pkey=pkey)
