@@ -213,3 +213,25 @@ fsGroup: {{ .uid }}
 seccompProfile:
   type: RuntimeDefault
 {{- end }}
+
+{{/*
+Hop signatures: (dict "fn" "router" "verifies" (list "ingest" "executor")). `keyEnv` gives the
+function its private key file and, when it verifies anyone, the folder of public keys;
+`keyFiles` (JSON list) the Secret items to mount: its own `.key` and only the `.crt` of the
+producers it verifies. The public keys share the secrets folder: only `.crt` files are read.
+*/}}
+{{- define "orchestrator.keyEnv" -}}
+{{- $prefix := .fn | upper }}
+- name: {{ $prefix }}_SIGNING_KEY_FILE
+  value: {{ include "orchestrator.secretPath" (printf "%s.key" .fn) | quote }}
+{{- if .verifies }}
+- name: {{ $prefix }}_PUBLIC_KEYS_DIR
+  value: {{ include "orchestrator.secretPath" "" | trimSuffix "/" | quote }}
+{{- end }}
+{{- end }}
+
+{{- define "orchestrator.keyFiles" -}}
+{{- $files := list (printf "%s.key" .fn) }}
+{{- range .verifies }}{{ $files = append $files (printf "%s.crt" .) }}{{ end }}
+{{- $files | toJson }}
+{{- end }}
