@@ -210,7 +210,8 @@ def test_each_function_mounts_exactly_the_secret_files_its_settings_name(value_s
         named = {path.removeprefix(SECRET_DIR) for path in files.values()}
         # Public keys are read as a folder (<FN>_PUBLIC_KEYS_DIR), not one _FILE each.
         assert named == {m for m in mounted if not m.endswith(".crt")}, fn
-    assert _secret_files(value_set, "router")[0] == {"router.key", "ingest.crt", "executor.crt"}
+    assert _secret_files(value_set, "router")[0] == {"router.key", "ingest.crt", "executor.crt",
+                                                     "ingest.next.crt", "executor.next.crt"}
     assert _secret_files(value_set, "ingest")[0] == {"ingest-token", "ingest.key"}
 
 
@@ -237,7 +238,11 @@ def test_each_function_holds_only_its_own_private_key_and_its_producers_public_k
     for fn in FUNCTIONS:
         mounted, files = _secret_files(value_set, fn)
         assert {m for m in mounted if m.endswith(".key")} == {f"{fn}.key"}, fn
-        assert {m.removesuffix(".crt") for m in mounted if m.endswith(".crt")} == verifies[fn]
+        current = {m for m in mounted if m.endswith(".crt") and not m.endswith(".next.crt")}
+        assert {m.removesuffix(".crt") for m in current} == verifies[fn]
+        # ... and, optionally, each one's next key while it rotates.
+        assert {m for m in mounted if m.endswith(".next.crt")} == {
+            f"{p}.next.crt" for p in verifies[fn]}
         env = render(value_set).env(fn)
         assert env[f"{fn.upper()}_SIGNING_KEY_FILE"] == f"{SECRET_DIR}{fn}.key"
         assert (f"{fn.upper()}_PUBLIC_KEYS_DIR" in env) == bool(verifies[fn]), fn

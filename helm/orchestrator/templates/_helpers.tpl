@@ -122,6 +122,20 @@ A projected volume holding exactly the Secret keys one pod needs; call with
             - key: {{ . }}
               path: {{ . }}
             {{- end }}
+      {{- $next := list }}
+      {{- range .keys }}{{ if hasSuffix ".crt" . }}{{ $next = append $next (replace ".crt" ".next.crt" .) }}{{ end }}{{ end }}
+      {{- if $next }}
+      {{- /* A producer's next public key, trusted beside the current one while keys rotate
+           (README, "Trust model"); absent the rest of the time. */}}
+      - secret:
+          name: {{ include "orchestrator.secretName" .root }}
+          optional: true
+          items:
+            {{- range $next }}
+            - key: {{ . }}
+              path: {{ . }}
+            {{- end }}
+      {{- end }}
 {{- end }}
 
 {{/* `- name: <PREFIX><FIELD>_FILE` entries for (dict "prefix" "KB_" "files" (dict "field" "key")). */}}
