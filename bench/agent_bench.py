@@ -24,6 +24,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import ROOT, first_answer, hello_source, median_of  # noqa: E402
 from tests import incidents as inc  # noqa: E402
+from tests import keys  # noqa: E402
 from tests.fakes.gemini import Reply, fake_gemini  # noqa: E402
 from tests.functional.agent_support import build_index  # noqa: E402
 
@@ -34,11 +35,13 @@ PROBE = """
 import sys, functions_framework
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
-from tests import incidents as inc
+import os
+from tests import incidents as inc, keys
+os.environ.update(keys.env("agent"))
 app = functions_framework.create_app(target="handle", source=sys.argv[1], signature_type="http")
 h, b = to_binary(CloudEvent({"type": "incident.context.enriched", "source": "/b", "id": "1"},
                             inc.crashloop().model_dump(mode="json")))
-assert app.test_client().post("/", headers=h, data=b).status_code == 200
+assert app.test_client().post("/", headers=keys.seal(h, b), data=b).status_code == 200
 print(" ".join(m for m in ("qdrant_client", "google.genai", "kubernetes", "minio")
                if m in sys.modules) or "none")
 """
@@ -55,7 +58,8 @@ def _event(alertname: str | None = None) -> tuple[dict[str, str], bytes]:
     headers = {"ce-specversion": "1.0", "ce-type": "incident.context.enriched",
                "ce-source": "/orchestrator/router", "ce-id": "bench-1",
                "ce-incidentkey": ev.incident_key, "content-type": "application/json"}
-    return headers, ev.model_dump_json().encode()
+    body = ev.model_dump_json().encode()
+    return keys.seal(headers, body), body  # signed as the router: the agent verifies it
 
 
 def main() -> None:
@@ -66,7 +70,7 @@ def main() -> None:
     qdrant = build_index(state / "qdrant")
     base = {k: v for k, v in os.environ.items() if not k.startswith(_STRIP)}
     env = {**base, "KB_QDRANT_PATH": str(qdrant), "AGENT_AUDIT_DIR": str(state / "audit"),
-           "PYTHONPATH": str(ROOT)}
+           "PYTHONPATH": str(ROOT), **keys.env("agent")}
     headers, body = _event()
     fuzzy_headers, fuzzy_body = _event("CheckoutContainerRestarting")
 
