@@ -35,26 +35,25 @@ class ExecutorSettings(BaseSettings):
     signing_key: SecretStr | None = None
     """This function's Ed25519 private key (PKCS#8 PEM), signing its results, escalations and
     approval requests (the latter also inside the request, over what a human is shown). Unset (and
-    no
-    file) = nothing it emits verifies, so it refuses to emit."""
+    no file) = nothing it emits verifies, so it refuses to emit."""
 
     signing_key_file: Path | None = None
     """File holding `signing_key` (the chart mounts `executor.key` from its keys Secret)."""
 
     public_keys_dir: Path | None = None
-    """Folder of the other functions' Ed25519 public keys (`<function>.crt` certificates or
-    `.pem` public keys; several per function while keys rotate). Proposals (the agent's), decisions
-    (the console's) and its own requests are verified with them;
-    without it every delivery is refused with 401."""
+    """Folder of the other functions' Ed25519 public keys (`<function>.crt` certificates or `.pem`
+    public keys; several per function while keys rotate). Proposals (the agent's), decisions (the
+    console's) and its own requests are verified with them; without it every delivery is refused
+    with 401."""
 
     event_max_age_seconds: float = Field(default=900.0, gt=0)
-    """Freshness window of a delivered event's signed time, in seconds (15 min): older events
-    are refused with 401 (the broker dead-letters them), so a captured event cannot be replayed
-    later. Longer than the broker's retry schedule (about 16 s) and a scale-from-zero."""
+    """Freshness window of a delivered event's signed time, in seconds (15 min): older events are
+    refused with 401 (the broker dead-letters them), so a captured event cannot be replayed later.
+    Longer than the broker's retry schedule (about 16 s) and a scale-from-zero."""
 
     proposal_ttl_seconds: float = Field(default=900.0, gt=0)
-    """How long a `plan.proposed` may be acted on after the agent signed it, in seconds (15
-    min): a replayed old proposal is refused whatever the budget says."""
+    """How long a `plan.proposed` may be acted on after the agent signed it, in seconds (15 min): a
+    replayed old proposal is refused whatever the budget says."""
 
     approval_ttl_seconds: float = Field(default=900.0, gt=0)
     """How long an approval request stays valid, in seconds (15 min): a human decision older

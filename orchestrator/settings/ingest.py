@@ -26,8 +26,7 @@ class IngestSettings(LeanSettings):
 
     signing_key: SecretStr | None = None
     """This function's Ed25519 private key (PKCS#8 PEM), signing every `incident.alert.received`.
-    Unset (and no
-    file) = nothing it emits verifies, so it refuses to emit."""
+    Unset (and no file) = nothing it emits verifies, so it refuses to emit."""
 
     signing_key_file: Path | None = None
     """File holding `signing_key` (the chart mounts `ingest.key` from its keys Secret)."""
