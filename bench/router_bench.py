@@ -5,8 +5,9 @@
    also with a per-request latency injected, where concurrent reads pay off.
 2. Cold start: seconds from spawning `functions-framework` to the first answered POST of an
    `incident.alert.received`, next to a hello-world function. Target: ≤ 3x. Measured without a
-   cluster (the embedded default) and with a kubeconfig pointing at the fake (the `kubernetes`
-   package is then imported on the first request, and the reads are made).
+   cluster (the embedded default), with a kubeconfig pointing at the fake (the `kubernetes`
+   package is then imported on the first request, and the reads are made), and with that plus
+   a real Prometheus (rules read and the rule's and the runbook's PromQL run on that request).
 
 Usage: .venv/bin/python bench/router_bench.py [--runs N]
 """
@@ -112,11 +113,33 @@ def cold_start(runs: int) -> None:
         crashloop_cluster(api)
         env = {**base, "KUBECONFIG": api.write_kubeconfig(str(Path(home) / "kubeconfig"))}
         k, k_runs = median_of(runs, lambda: first_answer(source, env, router))
+        p, p_runs = _with_prometheus(runs, source, env, router, Path(home))
     print(f"  {'function':<28}{'median s':>10}{'ratio':>8}  runs")
     for name, value, all_runs in (("hello-world", h, h_runs), ("router, no cluster", n, n_runs),
-                                  ("router, kubeconfig (fake)", k, k_runs)):
+                                  ("router, kubeconfig (fake)", k, k_runs),
+                                  ("router, + Prometheus", p, p_runs)):
         print(f"  {name:<28}{value:>10.3f}{value / h:>8.2f}  "
               f"{' '.join(f'{x:.3f}' for x in all_runs)}")
+
+
+def _with_prometheus(runs: int, source: Path, env: dict[str, str], router: Any,
+                     home: Path) -> tuple[float, list[float]]:
+    """The kubeconfig case plus a real Prometheus (Debian's) whose rule matches the alert: the
+    first request then also reads the rules and runs the rule's and the runbook's queries."""
+    from tests.e2e.prom_rig import Exporter, start_prometheus_rules, wait_value
+
+    exporter = Exporter()
+    exporter.set(f'crashes{{namespace="payments",pod="{POD}"}}', 3)
+    (home / "prom").mkdir(exist_ok=True)
+    url, proc = start_prometheus_rules(home / "prom", targets=[exporter.target], rules=[
+        {"alert": "KubePodCrashLooping", "expr": "crashes > 0", "for": "0s"}])
+    try:
+        wait_value(url, "crashes", 3)
+        return median_of(runs, lambda: first_answer(
+            source, {**env, "ROUTER_PROMETHEUS_URL": url}, router))
+    finally:
+        proc.stop()
+        exporter.close()
 
 
 def main() -> None:

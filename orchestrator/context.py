@@ -192,6 +192,25 @@ class LogTail(Frozen):
     truncated: bool = False
 
 
+class MetricSummary(Frozen):
+    """One PromQL query over the last minutes, summarized: the alert's own rule or a runbook's."""
+
+    query: str
+    origin: Literal["alert-rule", "generator-url", "runbook"]
+    series: str = ""
+    """The summarized series' labels, `{k="v",...}` (empty for a scalar or a single series)."""
+    current: float | None = None
+    min: float | None = None
+    max: float | None = None
+    trend: Literal["rising", "falling", "flat", "unknown"] = "unknown"
+    threshold: str | None = None
+    """The rule's comparison (`> 5`): the side of it the alert fires on."""
+    crossed_at: datetime | None = None
+    """When the value last crossed the threshold into the firing side, within the window."""
+    points: int = 0
+    note: str = ""
+
+
 class ClusterContext(Frozen):
     """Everything the router read for one alert, bounded and redacted."""
 
@@ -211,6 +230,8 @@ class ClusterContext(Frozen):
     services: list[ServiceInfo] = []
     events: list[KubeEvent] = []
     logs: list[LogTail] = []
+    metrics: list[MetricSummary] = []
+    """Prometheus evidence, when the router has a Prometheus: see `orient/metrics.py`."""
     redactions: list[str] = []
     cut: list[str] = []
     errors: list[str] = []

@@ -62,6 +62,9 @@ def decode(headers: dict[str, str], body: bytes) -> Event:
     from cloudevents.exceptions import GenericException
     from cloudevents.http import from_http
 
+    from orchestrator.limits import check_depth
+
+    check_depth(body)
     try:
         ce = from_http(headers, body)
     except GenericException as e:

@@ -153,7 +153,8 @@ class Resolved(Frozen):
     """`incident.resolved`: router → console."""
 
     incident_key: str
-    how: Literal["alert-resolved", "verified-healthy"]
+    how: Literal["alert-resolved", "verified-healthy", "alert-cleared"]
+    """`alert-cleared`: healthy, and the alert itself stopped firing (router with Prometheus)."""
     detail: str = ""
     alert: Alert | None = None
 

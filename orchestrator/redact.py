@@ -20,16 +20,26 @@ _DONE = r"(?!\[REDACTED)"
 # Names that say "the value next to me is a secret" (matched case-insensitively, as a substring
 # of the key, so DB_PASSWORD, x-api-key and clientSecret all count).
 _SENSITIVE = (
-    r"pass(?:word|wd|phrase)|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|"
+    r"pass(?:word|wd|phrase)|(?<![a-z])pass(?![a-z])|pgpass(?!file)|pwd|secret|token|"
+    r"api[_-]?key|apikey|access[_-]?key|"
     r"private[_-]?key|credentials?|auth[_-]?key|session[_-]?(?:id|key)|cookie|signature|"
     r"account[_-]?key|shared[_-]?access[_-]?key|encryption[_-]?key|master[_-]?key|"
     r"key[_-]?data|connection[_-]?string|dsn"
 )
 _KEY = rf"[A-Za-z0-9_.-]*(?:{_SENSITIVE})[A-Za-z0-9_.-]*"
 _NAME_RE = re.compile(rf"(?i)(?:{_SENSITIVE})")
-# Values next to a secret-looking name that are not secrets: flags, placeholders, small numbers.
-_HARMLESS = re.compile(r"(?i)^(?:true|false|null|none|nil|yes|no|on|off|\*+|x+|<[^>]*>|\d{1,7}|"
-                       r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|redacted|masked|hidden|-+)$")
+# A name that ends in the secret word (`DB_PASSWORD`, `pin_token`) holds the secret itself; one
+# that goes on (`password_min_length`, `token_ttl`) holds a parameter about it.
+_ENDS_SECRET = re.compile(rf"(?i)(?:{_SENSITIVE})[\"'-]*$")
+# Values next to a secret-looking name that are not secrets: flags, placeholders, a YAML block
+# indicator (`password: |`, whose lines the block rule takes).
+_HARMLESS = re.compile(r"(?i)^(?:true|false|null|none|nil|yes|no|on|off|\*+|x+|<[^>]*>|"
+                       r"[|>][0-9+-]*|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|redacted|masked|hidden|-+)$")
+# A small number is a setting (`token_ttl=300`) unless the name ends in the secret word: then it
+# is a PIN or a numeric password (`DB_PASSWORD=123456`).
+_NUMBER = re.compile(r"^\d{1,7}$")
+# Label names that hold the *name* of a Secret or token object, which identifies, not unlocks.
+_OBJECT_NAME = re.compile(r"(?i)^(?:secrets?|.*name)$")
 
 _SCHEMES = r"(?:bearer|basic|token|digest|negotiate|apikey|sso-key)"
 
@@ -76,12 +86,23 @@ def _rules() -> list[Rule]:
         r("digitalocean-token", r"\bdo[por]_v1_[a-f0-9]{64}"),
         r("mailgun-key", r"\bkey-[0-9a-f]{32}\b"),
         r("docker-auth", rf"\"auth\"\s*:\s*\"{_DONE}([A-Za-z0-9+/=]{{8,}})\"", 1),
-        # Generic: a secret-looking name, then `=`, `:` or a space after a --flag, then a value.
-        r("secret-value", rf"(?i)(?<![A-Za-z0-9]){_KEY}[\"']?\s*[:=]>?\s*([\"'])"
-          rf"{_DONE}((?:\\.|(?!\1)[^\n])+)\1", 2),
-        r("secret-value", rf"(?i)(?<![A-Za-z0-9]){_KEY}[\"']?\s*[:=]>?\s*"
-          rf"{_DONE}([^\s\"',;&<>{{}}()\[\]]+)", 1),
-        r("secret-value", rf"(?i)(?<![A-Za-z0-9])--{_KEY}\s+{_DONE}([^\s\"'-][^\s\"']*)", 1),
+        # A YAML block scalar under a secret name (`password: |` and the lines indented below).
+        # Its lines are those indented deeper than the key, blank lines between them included.
+        r("secret-value", rf"(?im)^([ \t]*)(?:-[ \t]+)?[\"']?(?P<key>{_KEY})[\"']?[ \t]*:[ \t]*"
+          rf"{_DONE}([|>][0-9+-]*[ \t]*(?:#[^\n]*)?"
+          rf"(?:(?:\n[ \t]*(?=\n))*\n\1[ \t]+[^\n]*)+)", 3),
+        # MySQL/MariaDB clients take the password glued to -p (`mysql -uroot -pS3cret db`).
+        r("secret-value", r"\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mysqlcheck|"
+          rf"mysqlslap|mariadb|mariadb-dump|mariadb-admin)\b[^\n|;&]*?\s-p['\"]?{_DONE}"
+          r"([^\s'\"]+)", 1),
+        # Generic: a secret-looking name, then `=`, `:` (also URL-encoded: %3D, %3A) or a space
+        # after a --flag, then a value.
+        r("secret-value", rf"(?i)(?<![A-Za-z0-9])(?P<key>{_KEY})[\"']?\s*[:=]>?\s*([\"'])"
+          rf"{_DONE}((?:\\.|(?!\2)[^\n])+)\2", 3),
+        r("secret-value", rf"(?i)(?<![A-Za-z0-9])(?P<key>{_KEY})[\"']?\s*(?:[:=]>?|%3[ad])\s*"
+          rf"{_DONE}((?:(?!%2[6c])[^\s\"',;&<>{{}}()\[\]])+)", 2),
+        r("secret-value", rf"(?i)(?<![A-Za-z0-9])--(?P<key>{_KEY})\s+{_DONE}([^\s\"'-][^\s\"']*)",
+          2),
     ]
 
 
@@ -95,7 +116,8 @@ def _substitute(text: str, kind: str, pattern: re.Pattern[str], group: int,
             found.append(kind)
             return MARK.format(kind)
         value = m.group(group)
-        if kind == "secret-value" and _HARMLESS.match(value):
+        key = m.groupdict().get("key") or ""
+        if kind == "secret-value" and harmless(key, value):
             return m.group(0)
         found.append(kind)
         start, end = m.start(group) - m.start(0), m.end(group) - m.start(0)
@@ -103,6 +125,14 @@ def _substitute(text: str, kind: str, pattern: re.Pattern[str], group: int,
         return whole[:start] + MARK.format(kind) + whole[end:]
 
     return pattern.sub(replace, text)
+
+
+def harmless(key: str, value: str) -> bool:
+    """Whether a value under a secret-looking name is a flag, a placeholder or a setting."""
+    value = value.strip()
+    if _HARMLESS.match(value):
+        return True
+    return bool(_NUMBER.match(value)) and not _ENDS_SECRET.search(key.rsplit("/", 1)[-1])
 
 
 def scan(text: str) -> tuple[str, list[str]]:
@@ -134,11 +164,30 @@ def redact_mapping(values: Mapping[str, str],
     `api-token` holding an opaque string matches no shape). `on_found(key, kinds)` is told what
     was redacted under each key, so the caller can record where without seeing the secret.
     """
+    return _mapping(values, on_found, whole=lambda key: secret_name(key.rsplit("/", 1)[-1]))
+
+
+def redact_labels(labels: Mapping[str, str],
+                  on_found: Callable[[str, list[str]], None] | None = None) -> dict[str, str]:
+    """Redact an alert's labels, keeping the ones that identify things usable.
+
+    Every value is scanned for secret shapes (`instance="https://svc:S3cret@db:5432"` keeps
+    its host); a value under a secret-looking name (`db_password`) is replaced whole, except
+    under names that hold an object's *name* (`secret`, `secret_name`: kube-state-metrics'
+    labels), which identify a Secret rather than unlock it.
+    """
+    def whole(key: str) -> bool:
+        return secret_name(key) and not _OBJECT_NAME.match(key)
+
+    return _mapping(labels, on_found, whole=whole)
+
+
+def _mapping(values: Mapping[str, str], on_found: Callable[[str, list[str]], None] | None, *,
+             whole: Callable[[str], bool]) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in values.items():
         text = value if isinstance(value, str) else str(value)
-        if secret_name(key.rsplit("/", 1)[-1]) and text and not _HARMLESS.match(text) \
-                and not text.startswith("[REDACTED"):
+        if whole(key) and text and not harmless(key, text) and not text.startswith("[REDACTED"):
             clean, kinds = MARK.format("secret-value"), ["secret-value"]
         else:
             clean, kinds = scan(text)

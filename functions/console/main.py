@@ -10,6 +10,7 @@ from orchestrator.console.request import Request
 from orchestrator.console.service import instance
 from orchestrator.errors import OrchestratorError
 from orchestrator.handler import error_response, json_response, serve_event
+from orchestrator.limits import read_body
 
 
 @functions_framework.http
@@ -20,9 +21,10 @@ def handle(request):  # type: ignore[no-untyped-def]
         console = instance()
     except OrchestratorError as e:
         return error_response(e)
-    body = request.stream.read(console.max_event_bytes + 1)
-    if len(body) > console.max_event_bytes:
-        return json_response(413, {"error": f"body exceeds {console.max_event_bytes} bytes"})
+    try:
+        body = read_body(request, console.max_event_bytes)
+    except OrchestratorError as e:
+        return error_response(e)
     headers, path = dict(request.headers), request.path
     delivery = request.method == "POST" and (
         path == "/events" or (path == "/" and _is_event(headers)))

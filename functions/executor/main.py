@@ -3,11 +3,13 @@
 import functions_framework
 
 from orchestrator.act.service import handle_event
-from orchestrator.handler import json_response, serve_event
+from orchestrator.handler import guarded, json_response, serve_event
+from orchestrator.limits import body_limit, read_body
 
 
 @functions_framework.http
 def handle(request):  # type: ignore[no-untyped-def]
     if request.method == "GET":
         return json_response(200, {"status": "ok"})
-    return serve_event(dict(request.headers), request.get_data(), handle_event)
+    return guarded(lambda: serve_event(dict(request.headers),
+                                       read_body(request, body_limit("executor")), handle_event))

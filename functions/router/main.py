@@ -2,7 +2,8 @@
 
 import functions_framework
 
-from orchestrator.handler import json_response, serve_event
+from orchestrator.handler import guarded, json_response, serve_event
+from orchestrator.limits import body_limit, read_body
 from orchestrator.orient.service import handle_event
 
 
@@ -10,4 +11,5 @@ from orchestrator.orient.service import handle_event
 def handle(request):  # type: ignore[no-untyped-def]
     if request.method == "GET":
         return json_response(200, {"status": "ok"})
-    return serve_event(dict(request.headers), request.get_data(), handle_event)
+    return guarded(lambda: serve_event(dict(request.headers),
+                                       read_body(request, body_limit("router")), handle_event))

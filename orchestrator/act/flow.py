@@ -1,6 +1,7 @@
 """The executor's decisions: from a plan (or a human's decision on one) to exactly one reply.
 
-plan.proposed → not expired → checks → budget → server-side dry run of every action →
+plan.proposed → not expired → checks → the runbook's `when` on the executor's own reads →
+budget → server-side dry run of every action →
 then, by mode and policy: `action.completed` with the dry-run record (dry-run mode);
 `approval.requested`, signed (a human must approve); write, Event, `action.completed` /
 `action.failed` (enforce, auto).
@@ -22,12 +23,16 @@ from orchestrator.act.approval import check_decision, check_proposal
 from orchestrator.act.assess import Assessment, Step, assess
 from orchestrator.act.budget import Budget
 from orchestrator.act.policy import Mode, Policy
+from orchestrator.act.remembered import refusal
 from orchestrator.act.replies import Incoming
 from orchestrator.act.targets import same_object
+from orchestrator.adapters.kube_reads import KubeReads
 from orchestrator.adapters.kube_writes import KubeWrites
+from orchestrator.adapters.objects import ObjectStore
 from orchestrator.context import ObjectRef
 from orchestrator.envelope import Outgoing
 from orchestrator.events import PlanApproved, PlanProposed, PlanRejected
+from orchestrator.knowledge.runbook import Runbook
 from orchestrator.provenance import Keyring, Signer
 
 log = logging.getLogger(__name__)
@@ -45,7 +50,7 @@ class Executor:
     """The executor's private key: signs what it emits and what it asks a human."""
     keyring: Keyring
     """The public keys it verifies deliveries, its own requests and decisions with."""
-    runbook_actions: Callable[[], dict[str, frozenset[str]]]
+    runbooks: Callable[[], dict[str, Runbook]]
     budget_namespace: str
     instance: str
     approval_ttl: timedelta
@@ -53,6 +58,11 @@ class Executor:
     clock: Callable[[], datetime]
     policy_error: str | None = None
     proposal_ttl: timedelta = timedelta(minutes=15)
+    memory: ObjectStore | None = None
+    """The audit store's remediation memory (`remembered.py`); None: not checked."""
+    reads: KubeReads | None = None
+    """The executor's own reads, for the facts a runbook's `when` needs (None: every plan is
+    refused, since nothing it claims can be checked)."""
 
 
 def on_proposed(ex: Executor, inc: Incoming, proposed: PlanProposed, *,
@@ -116,12 +126,14 @@ def _run(ex: Executor, inc: Incoming, *, approver: str | None = None,
     kube, plan, now = ex.kube, inc.plan, ex.clock()
     budget = Budget(kube, namespace=ex.budget_namespace, holder=ex.instance,
                     policy=ex.policy.budget)
-    found = assess(kube, policy=ex.policy, budget=budget, incident_key=inc.incident_key,
-                   alert=inc.alert, plan=plan, cluster_name=ex.cluster_name,
-                   runbook_actions=ex.runbook_actions())
+    found = assess(kube, reads=ex.reads, policy=ex.policy, budget=budget,
+                   incident_key=inc.incident_key, alert=inc.alert, plan=plan,
+                   cluster_name=ex.cluster_name, runbooks=ex.runbooks(), now=now)
     pkey = found.partition_key()
     if found.refused:
         return _refused(ex, inc, found, pkey, now)
+    if (remembered := refusal(ex.memory, plan=plan, workload=pkey, now=now)) is not None:
+        return replies.escalate(inc, "loop-guard", remembered, pkey)
     if ex.mode == "enforce":
         held = _hold_for_budget(found, budget, plan.plan_id, now)
         if held:

@@ -13,7 +13,7 @@ import logging
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.act.flow import Executor, on_approved, on_proposed, on_rejected
 from orchestrator.act.policy import Policy, PolicyError, load_policy
@@ -30,13 +30,16 @@ from orchestrator.events import (
 )
 from orchestrator.provenance import PRODUCERS, require, signed_time
 
+if TYPE_CHECKING:
+    from orchestrator.knowledge.runbook import Runbook
+
 log = logging.getLogger(__name__)
 STAGE = "executor"
 ACCEPTS = {t: PRODUCERS[t] for t in (PLAN_PROPOSED, PLAN_APPROVED, PLAN_REJECTED)}
 
 
-def runbook_actions_from(folder: Path) -> dict[str, frozenset[str]]:
-    """Runbook id → the action types its front matter allows (unreadable files are skipped)."""
+def runbooks_from(folder: Path) -> dict[str, Runbook]:
+    """Runbook id → the runbook: the actions it allows and when (unreadable files are skipped)."""
     from orchestrator.knowledge.runbook import load_folder
 
     try:
@@ -44,7 +47,7 @@ def runbook_actions_from(folder: Path) -> dict[str, frozenset[str]]:
     except OrchestratorError as e:
         log.error("cannot read runbooks from %s (%s): every plan will be refused", folder, e)
         return {}
-    return {rb.id: frozenset(a.type for a in rb.actions) for rb in books}
+    return {rb.id: rb for rb in books}
 
 
 class Service:
@@ -61,7 +64,9 @@ class Service:
 
     @classmethod
     def from_env(cls) -> Service:
+        from orchestrator.act.remembered import memory_store
         from orchestrator.adapters.kube import connect
+        from orchestrator.adapters.kube_reads import KubeReader
         from orchestrator.adapters.kube_writes import KubeWriter
         from orchestrator.provenance import identity
         from orchestrator.resources import runbooks_dir
@@ -77,12 +82,15 @@ class Service:
                        context=s.kube_context, user_agent="incident-orchestrator/executor")
         kube = KubeWriter(conn.api_client, field_manager=s.field_manager,
                           timeout=s.request_timeout_seconds) if conn.available else None
+        reads = KubeReader(conn.api_client, timeout=s.request_timeout_seconds,
+                           user_agent="incident-orchestrator/executor") \
+            if conn.available else None
         folder = s.runbooks_dir or runbooks_dir()
-        cache: dict[str, dict[str, frozenset[str]]] = {}
+        cache: dict[str, dict[str, Runbook]] = {}
 
-        def runbook_actions() -> dict[str, frozenset[str]]:
+        def runbooks() -> dict[str, Runbook]:
             if "books" not in cache:
-                cache["books"] = runbook_actions_from(folder)
+                cache["books"] = runbooks_from(folder)
             return cache["books"]
 
         policy, error = _load(s.policy_file)
@@ -90,10 +98,10 @@ class Service:
             kube=kube, policy=policy, mode=s.mode or policy.mode, cluster_name=s.cluster_name,
             signer=signer, keyring=keyring,
             proposal_ttl=timedelta(seconds=s.proposal_ttl_seconds),
-            runbook_actions=runbook_actions, budget_namespace=s.budget_namespace,
+            runbooks=runbooks, budget_namespace=s.budget_namespace,
             instance=s.instance, approval_ttl=timedelta(seconds=s.approval_ttl_seconds),
             clock_skew=timedelta(seconds=s.clock_skew_seconds), clock=lambda: datetime.now(UTC),
-            policy_error=error)
+            policy_error=error, memory=memory_store(s), reads=reads)
         log.info("executor ready: mode %s, cluster %s, kubernetes %s", executor.mode,
                  s.cluster_name or "(unnamed)", conn.source)
         return cls(executor, policy_file=s.policy_file, mode_override=s.mode, connection=conn)

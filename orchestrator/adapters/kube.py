@@ -5,7 +5,8 @@ Where the credentials come from, in the order kubectl and client-go use:
 1. in a Pod: the ServiceAccount token and CA mounted at
    `/var/run/secrets/kubernetes.io/serviceaccount` plus `KUBERNETES_SERVICE_HOST`/`_PORT`
    (the token is re-read every minute: bound tokens expire);
-2. else a kubeconfig: `KUBECONFIG` (a path list, as kubectl reads it) or `~/.kube/config`;
+2. else a kubeconfig: `KUBECONFIG` (a path list, as kubectl reads it) or `~/.kube/config`
+   (an empty setting means none: the embedded default never picks up a cluster by itself);
 3. else no cluster: the functions still work, on what the alert's labels say.
 
 The first design loaded a kubeconfig unconditionally and died in production on "kubeconfig: no
@@ -125,7 +126,9 @@ def _in_cluster(host: str, port: str, sa_dir: Path,
 
 
 def _kubeconfig_files(kubeconfig: str | None, home: Path | None) -> list[str]:
-    if kubeconfig:
+    # "" says "no kubeconfig at all" (the embedded default when no --kubeconfig was named):
+    # only None falls back to ~/.kube/config.
+    if kubeconfig is not None:
         candidates = [p for p in kubeconfig.split(":") if p]
     else:
         candidates = [str((home or Path.home()) / ".kube" / "config")]

@@ -1,13 +1,15 @@
-"""Commands of the embedded default: `up`, `replay`, `trigger`, `deadletters`, and `sweep`
+"""Commands of the embedded default: `up`, `replay`, `deadletters`, and `sweep`
 (also what the Helm chart's CronJob runs against the deployed console)."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
-import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +21,15 @@ def register(sub: Any) -> None:
     up.add_argument("--console-port", type=int, default=8090)
     up.add_argument("--enforce", action="store_true",
                     help="let the executor act on a real cluster (default: dry-run)")
-    up.add_argument("--kubeconfig", type=Path, help="cluster to work on (default: auto)")
+    up.add_argument("--kubeconfig", type=Path,
+                    help="a real cluster to work on (default: none; never ~/.kube/config)")
     up.add_argument("--cluster", help="this cluster's name, as alerts' `cluster` label says it")
     up.add_argument("--sweep-minutes", type=float, default=5.0)
+    up.add_argument("--prometheus", metavar="URL",
+                    help="Prometheus the router reads: metric evidence in the context, and "
+                    "verification that the alert itself cleared")
+    up.add_argument("--alertmanager", metavar="URL",
+                    help="Alertmanager the router asks whether an alert is still active")
     up.set_defaults(run=_up)
 
     rp = sub.add_parser("replay", help="push recorded Alertmanager payloads through the loop")
@@ -29,7 +37,8 @@ def register(sub: Any) -> None:
     _state_args(rp)
     rp.add_argument("--json", action="store_true", help="print one JSON object")
     rp.add_argument("--enforce", action="store_true")
-    rp.add_argument("--kubeconfig", type=Path)
+    rp.add_argument("--kubeconfig", type=Path,
+                    help="a real cluster to work on (default: none; never ~/.kube/config)")
     rp.add_argument("--cluster", help="this cluster's name, as alerts' `cluster` label says it")
     rp.add_argument("--chaos", action="store_true",
                     help="deliver every event twice, in shuffled order (at-least-once test mode)")
@@ -37,15 +46,12 @@ def register(sub: Any) -> None:
                     help="seconds to wait for the loop to go quiet")
     rp.set_defaults(run=_replay)
 
-    tr = sub.add_parser("trigger", help="send a manual alert to ingest")
-    tr.add_argument("alertname")
-    tr.add_argument("labels", nargs="*", metavar="label=value")
-    tr.add_argument("--annotation", action="append", default=[], metavar="key=value")
-    tr.add_argument("--resolved", action="store_true")
-    tr.add_argument("--url", help="ingest URL (default: the one `up` wrote to the state folder)")
-    tr.add_argument("--token", help="bearer token (default: INGEST_TOKEN or the state folder's)")
-    _state_args(tr)
-    tr.set_defaults(run=_trigger)
+    tk = sub.add_parser("token", help="print a token `up` generated (ingest: Alertmanager's "
+                        "bearer; approver: yours, for the web login and approve/reject; "
+                        "console: the service token, which reads and sweeps but cannot decide)")
+    tk.add_argument("which", choices=("ingest", "approver", "console"))
+    _state_args(tk)
+    tk.set_defaults(run=_token)
 
     dl = sub.add_parser("deadletters", help="list or re-send dead-lettered events")
     _state_args(dl)
@@ -77,31 +83,79 @@ def _state(args: argparse.Namespace) -> Path:
     return Path(args.state) if args.state else default_state_dir()
 
 
+class Stopped(Exception):
+    """A SIGTERM, SIGINT or SIGHUP reached `up`/`replay`: unwind so the stack stops."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """Turn the first SIGTERM/SIGINT/SIGHUP into `Stopped` in the main thread, and ignore the
+    ones after it: `Stack.stop()` must run to the end, or the function processes (each in its
+    own session, out of reach of the terminal's signals) outlive the command."""
+    names = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+    def handler(signum: int, _frame: object) -> None:
+        for s in names:
+            signal.signal(s, lambda *_: None)
+        raise Stopped(signum)
+
+    previous = {s: signal.signal(s, handler) for s in names}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
 def _up(args: argparse.Namespace) -> int:
     from orchestrator import logs
     from orchestrator.local.stack import Stack, StackOptions
 
     logs.setup("WARNING")
     state = _state(args)
+    _cluster_line(args.kubeconfig, args.enforce)  # a kubeconfig that cannot say fails now
     stack = Stack(StackOptions(state=state, enforce=args.enforce, kubeconfig=args.kubeconfig,
                                cluster_name=args.cluster,
-                               ports={"ingest": args.port, "console": args.console_port}))
-    stack.start()
-    (state / "up.json").write_text(json.dumps({"ingest": stack.ingest_url,
-                                               "console": stack.console_url}))
-    print(_banner(stack, state, args.enforce), flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        while not stop.wait(args.sweep_minutes * 60):
-            _sweep(stack)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        print("stopping…", file=sys.stderr)
-        stack.stop()
-        (state / "up.json").unlink(missing_ok=True)
-    return 0
+                               ports={"ingest": args.port, "console": args.console_port},
+                               env={"router": router_env(args.prometheus, args.alertmanager)}))
+    code = 0
+    with _stop_on_signals():
+        try:
+            stack.start()
+            (state / "up.json").write_text(json.dumps({"ingest": stack.ingest_url,
+                                                       "console": stack.console_url}))
+            _write_token_file(state / "ingest-token", stack.secrets["ingest_token"])
+            print(_banner(stack, state, args.enforce), flush=True)
+            watch = _IncidentLines(state / "audit")
+            next_sweep = time.monotonic() + args.sweep_minutes * 60
+            while True:
+                time.sleep(1)
+                for line in watch.changes():
+                    print(line, flush=True)
+                if time.monotonic() >= next_sweep:
+                    _sweep(stack)
+                    next_sweep = time.monotonic() + args.sweep_minutes * 60
+        except Stopped as e:
+            code = 128 + e.signum
+        finally:
+            print("stopping…", file=sys.stderr)
+            stack.stop()
+            (state / "up.json").unlink(missing_ok=True)
+    return code
+
+
+def router_env(prometheus: str | None, alertmanager: str | None) -> dict[str, str]:
+    """The router's settings for `--prometheus` / `--alertmanager`."""
+    env = {}
+    if prometheus:
+        env["ROUTER_PROMETHEUS_URL"] = prometheus
+    if alertmanager:
+        env["ROUTER_ALERTMANAGER_URL"] = alertmanager
+    return env
 
 
 def _sweep(stack: Any) -> None:
@@ -172,25 +226,105 @@ def _up_file(args: argparse.Namespace) -> dict[str, Any]:
     return found
 
 
+def _cluster_line(kubeconfig: Path | None, enforce: bool) -> str:
+    """What the functions will talk to. A real cluster is used only when named (--kubeconfig):
+    never `KUBECONFIG` or `~/.kube/config` silently; then its context and server are shown."""
+    if kubeconfig is None:
+        return ("cluster:  none (context from the alerts' labels; name one with --kubeconfig "
+                "FILE)")
+    context, server = kubeconfig_target(kubeconfig)
+    mode = ("ENFORCE: the executor may change this cluster" if enforce
+            else "executor in dry-run: nothing is changed")
+    return f"cluster:  context {context} at {server} ({mode})"
+
+
+def kubeconfig_target(path: Path) -> tuple[str, str]:
+    """(current context, its cluster's server) of a kubeconfig, read as plain YAML; a file
+    that cannot say is the operator's error, reported before anything starts."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+        name = str(doc["current-context"])
+        ctx = next(c["context"] for c in doc["contexts"] if c["name"] == name)
+        cluster = next(c["cluster"] for c in doc["clusters"] if c["name"] == ctx["cluster"])
+        return name, str(cluster["server"])
+    except (OSError, yaml.YAMLError, KeyError, TypeError, StopIteration) as e:
+        raise SystemExit(f"--kubeconfig {path}: cannot read its current context and server "
+                         f"({type(e).__name__}: {e})") from e
+
+
+def _write_token_file(path: Path, token: str) -> None:
+    """The ingest token alone in a 0600 file, for Alertmanager's `credentials_file`: the
+    receiver below can then be pasted as is, and the token is never printed."""
+    import os
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token)
+
+
 def _banner(stack: Any, state: Path, enforce: bool) -> str:
+    from orchestrator.local.stack import local_user
+
     mode = "ENFORCE: the executor may change the cluster" if enforce else "dry-run"
+    state_arg = f" --state {state}"
     return f"""incident-orchestrator is up ({mode}); state in {state}
-  webhook:  {stack.ingest_url}   (bearer token in {state / 'secrets.json'}: ingest_token)
-  console:  {stack.console_url}/
+  {_cluster_line(stack.options.kubeconfig, enforce)}
+  webhook:  {stack.ingest_url}
+  console:  {stack.console_url}/  (log in as {local_user()} with your personal token:
+            `orchestrator token approver{state_arg}` prints it)
   broker:   {stack.broker.url}
 
-Alertmanager receiver to paste (alertmanager.yml):
-  receivers:
-    - name: incident-orchestrator
-      webhook_configs:
-        - url: {stack.ingest_url}
-          send_resolved: true
-          http_config:
-            authorization:
-              type: Bearer
-              credentials: <ingest_token from {state / 'secrets.json'}>
+Paste into alertmanager.yml (Alertmanager on this machine reads the token from the file;
+`orchestrator token ingest{state_arg}` prints it for one elsewhere):
 
-Ctrl-C stops everything."""
+route:
+  receiver: incident-orchestrator
+  group_by: [alertname, namespace]
+receivers:
+  - name: incident-orchestrator
+    webhook_configs:
+      - url: {stack.ingest_url}
+        send_resolved: true
+        http_config:
+          authorization:
+            type: Bearer
+            credentials_file: {state / 'ingest-token'}
+
+Or try it: orchestrator trigger KubePodCrashLooping namespace=shop pod=api-1{state_arg}
+Incidents appear below as they change state. Ctrl-C stops everything."""
+
+
+class _IncidentLines:
+    """One line per incident each time its status changes, read from the audit log's index
+    (what the console's list page shows)."""
+
+    def __init__(self, audit: Path) -> None:
+        self.audit = audit
+        self.seen: dict[str, str] = {}
+
+    def changes(self) -> list[str]:
+        from orchestrator.adapters.objects import LocalDirStore
+        from orchestrator.console import index
+        from orchestrator.errors import OrchestratorError
+
+        if not self.audit.is_dir():
+            return []
+        try:
+            found = index.summaries(LocalDirStore(self.audit), limit=200)
+        except (OrchestratorError, OSError, ValueError):
+            return []  # an index being rewritten: the next poll reads it
+        lines = []
+        for s in reversed(found):  # oldest first
+            state = f"{s.status}: {s.reason}" if s.reason else s.status
+            if self.seen.get(s.incident_key) == state:
+                continue
+            self.seen[s.incident_key] = state
+            when = time.strftime("%H:%M:%S")
+            lines.append(f"{when}  {s.status:<17} {s.alertname} {s.target or '-'}  "
+                         f"{s.incident_key}" + (f"  ({s.reason[:100]})" if s.reason else ""))
+        return lines
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -202,12 +336,18 @@ def _replay(args: argparse.Namespace) -> int:
     payloads = load_payloads(list(args.files))
     options = StackOptions(state=_state(args), enforce=args.enforce, kubeconfig=args.kubeconfig,
                            cluster_name=args.cluster, chaos=args.chaos)
-    with Stack(options) as stack:
-        assert stack.broker is not None
-        since = max((e.seq for e in stack.broker.events()), default=0)
-        keys = push(stack, payloads)
-        quiet = settle(stack, args.timeout)
-        incidents = timelines(stack, keys, since_seq=since)
+    print(_cluster_line(args.kubeconfig, args.enforce), file=sys.stderr, flush=True)
+    with _stop_on_signals():
+        try:
+            with Stack(options) as stack:
+                assert stack.broker is not None
+                since = max((e.seq for e in stack.broker.events()), default=0)
+                keys = push(stack, payloads)
+                quiet = settle(stack, args.timeout)
+                incidents = timelines(stack, keys, since_seq=since)
+        except Stopped as e:
+            print(f"stopped by {e}: every function process was stopped", file=sys.stderr)
+            return 128 + e.signum
     if args.json:
         print(json.dumps({"incidents": [i.as_json() for i in incidents], "quiet": quiet}))
     else:
@@ -217,38 +357,17 @@ def _replay(args: argparse.Namespace) -> int:
     return 0 if quiet else 1
 
 
-def _trigger(args: argparse.Namespace) -> int:
-    import os
-    import uuid
-
-    import httpx
-
-    from orchestrator.local.stack import load_secrets
-
-    state = _state(args)
-    up = json.loads((state / "up.json").read_text()) if (state / "up.json").exists() else {}
-    url = args.url or up.get("ingest") or "http://127.0.0.1:8080/"
-    token = args.token or os.environ.get("INGEST_TOKEN") or load_secrets(state)["ingest_token"]
-    labels = dict(_pairs(args.labels))
-    labels["alertname"] = args.alertname
-    data = {"labels": labels, "annotations": dict(_pairs(args.annotation)),
-            "status": "resolved" if args.resolved else "firing"}
-    headers = {"ce-specversion": "1.0", "ce-type": "incident.alert.manual",
-               "ce-source": "/orchestrator/cli", "ce-id": str(uuid.uuid4()),
-               "content-type": "application/json", "Authorization": f"Bearer {token}"}
-    r = httpx.post(url, content=json.dumps(data), headers=headers, timeout=30, trust_env=False)
-    print(r.text)
-    return 0 if r.status_code < 300 else 1
-
-
-def _pairs(items: list[str]) -> list[tuple[str, str]]:
-    out = []
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"expected key=value, got {item!r}")
-        out.append((key, value))
-    return out
+def _token(args: argparse.Namespace) -> int:
+    path = _state(args) / "secrets.json"
+    found = json.loads(path.read_text()) if path.exists() else {}
+    name = {"ingest": "ingest_token", "approver": "approver_token",
+            "console": "console_api_token"}[args.which]
+    if name not in found:
+        print(f"no {args.which} token in {path}: run `orchestrator up` (or replay) with this "
+              "state folder first", file=sys.stderr)
+        return 1
+    print(found[name])
+    return 0
 
 
 def _deadletters(args: argparse.Namespace) -> int:

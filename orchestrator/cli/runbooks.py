@@ -30,8 +30,14 @@ def register(sub: Any) -> None:
     ix.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
     ix.set_defaults(run=_index)
 
-    se = cmds.add_parser("search", help="rank the runbooks for the first alert of a payload")
-    se.add_argument("--alert", type=Path, required=True, metavar="PAYLOAD.json",
+    se = cmds.add_parser("search", help="rank the runbooks for an alert: by name and labels "
+                         "(`search KubePodCrashLooping namespace=shop pod=api-1`) or from a "
+                         "payload (--alert)")
+    se.add_argument("alertname", nargs="?", help="the alert's name (instead of --alert)")
+    se.add_argument("labels", nargs="*", metavar="label=value", help="more labels of the alert")
+    se.add_argument("--annotation", action="append", default=[], metavar="key=value",
+                    help="an annotation of the alert (e.g. runbook_url=...); repeatable")
+    se.add_argument("--alert", type=Path, metavar="PAYLOAD.json",
                     help="Alertmanager webhook payload, or one alert object ('-' for stdin)")
     se.add_argument("--store", type=Path, help="local Qdrant folder (as for index)")
     se.add_argument("--source", type=Path,
@@ -42,14 +48,19 @@ def register(sub: Any) -> None:
 
 
 class _ProgressBar:
-    """A one-line bar on a terminal; silent otherwise (CI logs and init Jobs stay readable)."""
+    """A one-line bar on a terminal; elsewhere (the chart's index Job, CI) one plain line per
+    runbook, so `kubectl logs` shows how far hydration got."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.enabled = stream.isatty()
 
     def __call__(self, done: int, total: int, label: str) -> None:
-        if not self.enabled or total <= 0:
+        if total <= 0:
+            return
+        if not self.enabled:
+            self.stream.write(f"indexed {done}/{total} {label}\n")
+            self.stream.flush()
             return
         filled = _BAR * done // total
         bar = "#" * filled + "-" * (_BAR - filled)
@@ -116,6 +127,36 @@ def _read_alert(path: Path) -> Alert:
     return parse_alert(doc, source="")
 
 
+def _alert_of(args: argparse.Namespace) -> Alert:
+    """The alert to search for: from --alert, or built from a name and label=value pairs."""
+    from orchestrator.errors import PermanentError
+    from orchestrator.ingest.alertmanager import parse_alert
+
+    if args.alert is not None:
+        if args.alertname:
+            raise PermanentError("give an alert name or --alert PAYLOAD.json, not both")
+        return _read_alert(args.alert)
+    if not args.alertname:
+        raise PermanentError("give an alert name (and label=value pairs) or --alert "
+                             "PAYLOAD.json")
+    labels = {"alertname": args.alertname, **_pairs(args.labels)}
+    return parse_alert({"status": "firing", "labels": labels,
+                        "annotations": _pairs(args.annotation),
+                        "startsAt": "1970-01-01T00:00:00Z"}, source="")
+
+
+def _pairs(items: list[str]) -> dict[str, str]:
+    from orchestrator.errors import PermanentError
+
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise PermanentError(f"expected label=value, got {item!r}")
+        out[key] = value
+    return out
+
+
 def _search(args: argparse.Namespace) -> int:
     from orchestrator import logs
     from orchestrator.errors import OrchestratorError
@@ -124,7 +165,7 @@ def _search(args: argparse.Namespace) -> int:
 
     logs.setup("WARNING")
     try:
-        alert = _read_alert(args.alert)
+        alert = _alert_of(args)
         retriever = Retriever(**wiring.retriever_parts(_settings(args), path=args.store))
         try:
             hits = retriever.search(alert, top=max(args.top, 1))

@@ -2,6 +2,10 @@
 
 `orchestrator approve|reject PLAN_ID` and anything scripted use it; the web page's buttons take
 the same core path (`approvals.decide`). A decision answers 202 with the event it sent.
+
+Every call is authenticated first (`identity`): a personal token reads and decides as its
+person, the service token (the sweep's) reads but never decides. The approver of a decision is
+the token's person; a body naming someone else is refused (403), never believed.
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.console import approvals, audit, deadletters, index
+from orchestrator.console.identity import Identity
 from orchestrator.console.request import Request
 from orchestrator.console.status import STATUSES, Summary
 from orchestrator.errors import OrchestratorError, PermanentError
 from orchestrator.handler import Response, error_response, json_response
+from orchestrator.limits import check_depth
 
 if TYPE_CHECKING:
     from orchestrator.console.service import Console
@@ -22,12 +28,13 @@ if TYPE_CHECKING:
 _DECIDE = re.compile(r"^/api/approvals/([A-Za-z0-9._-]+)/(approve|reject)$")
 _INCIDENT = re.compile(r"^/api/incidents/([A-Za-z0-9._-]+)$")
 _RESEND = re.compile(r"^/api/deadletters/([a-z0-9]+)/resend$")
+_LETTER = re.compile(r"^/api/deadletters/([a-z0-9]+)$")
 
 
 def route(console: Console, req: Request) -> Response:
     try:
-        console.check_bearer(req.headers)
-        return _route(console, req)
+        who = console.identify(req.headers)
+        return _route(console, req, who)
     except OrchestratorError as e:
         return error_response(e)
 
@@ -41,7 +48,18 @@ def keep(status: str | None, namespace: str | None) -> Any:
     return wanted
 
 
-def _route(console: Console, req: Request) -> Response:
+def decider(who: Identity, claimed: object = None) -> str:
+    """The approver a decision carries: the authenticated person, or a 403 saying why not."""
+    if not who.is_person:
+        raise PermanentError("the service token cannot approve or reject: decide with your "
+                             "personal token (CONSOLE_APPROVER_TOKENS)", status=403)
+    if claimed not in (None, "") and str(claimed).strip().casefold() != who.name.casefold():
+        raise PermanentError(f"authenticated as {who.name!r} ({who.describe()}): a decision "
+                             "cannot be made in another name", status=403)
+    return who.name
+
+
+def _route(console: Console, req: Request, who: Identity) -> Response:
     path, get = req.path.rstrip("/"), req.method == "GET"
     if get and path == "/api/incidents":
         found = index.summaries(console.store, keep=keep(req.query.get("status"),
@@ -68,11 +86,15 @@ def _route(console: Console, req: Request) -> Response:
         body = _json(req)
         done = approvals.decide(console.approvals, plan_id=m.group(1),
                                 decision="approved" if m.group(2) == "approve" else "rejected",
-                                approver=str(body.get("approver") or ""),
+                                approver=decider(who, body.get("approver")),
                                 comment=str(body.get("comment") or ""), now=console.clock())
         return json_response(202, done.as_json())
     if get and path == "/api/deadletters":
-        return json_response(200, {"deadletters": deadletters.list_letters(console.store)})
+        page = deadletters.list_letters(console.store, limit=_limit(req, 50, 200),
+                                        before=req.query.get("before") or None)
+        return json_response(200, page.as_json())
+    if get and (m := _LETTER.match(path)):
+        return json_response(200, deadletters.show_letter(console.store, m.group(1)))
     if req.method == "POST" and (m := _RESEND.match(path)):
         letter = deadletters.resend(console.store, console.publisher, m.group(1),
                                     now=console.clock())
@@ -80,9 +102,9 @@ def _route(console: Console, req: Request) -> Response:
     raise PermanentError(f"no such endpoint {req.method} {req.path}", status=404)
 
 
-def _limit(req: Request) -> int:
+def _limit(req: Request, default: int = 200, most: int = 5000) -> int:
     try:
-        return max(1, min(int(req.query.get("limit", "200")), 5000))
+        return max(1, min(int(req.query.get("limit", str(default))), most))
     except ValueError as e:
         raise PermanentError("limit must be a number") from e
 
@@ -90,6 +112,7 @@ def _limit(req: Request) -> int:
 def _json(req: Request) -> dict[str, Any]:
     if len(req.body) > 64 * 1024:
         raise PermanentError("body too large", status=413)
+    check_depth(req.body)
     try:
         doc = json.loads(req.body or b"{}")
     except ValueError as e:

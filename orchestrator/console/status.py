@@ -80,6 +80,14 @@ class Summary(BaseModel):
     reason: str = ""
     test: bool = False
 
+    @property
+    def badge(self) -> tuple[str, str]:
+        """(CSS class, label) of the status badge. A dry-run escalation is the loop working as
+        configured, waiting for a human to act, not a failure: it gets a badge of its own."""
+        if self.status == "escalated" and self.reason == "dry-run":
+            return "dry-run", "dry-run: a human must act"
+        return self.status.replace(" ", "-"), self.status
+
 
 def ordered(records: list[Record]) -> list[Record]:
     return sorted(records, key=lambda r: (r.when, _ORDER.get(r.type, -1)))

@@ -11,9 +11,10 @@ threshold is escalated, not proposed.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from orchestrator import memory
 from orchestrator.adapters.objects import ObjectStore
 from orchestrator.decide import reuse
 from orchestrator.decide.facts import compute
@@ -27,6 +28,8 @@ from orchestrator.knowledge.runbook import Runbook
 from orchestrator.plan import Plan
 
 log = logging.getLogger(__name__)
+HISTORY = timedelta(days=7)
+"""How far back the planner is shown a workload's remediation outcomes."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,9 @@ def decide(*, enriched: ContextEnriched, input_id: str, retriever: Knowledge,
     if records is None:  # the audit store is down: no reuse, and no LLM without its guards
         return _threshold(store_down(s, max_actions=options.max_actions,
                                      llm=planner is not None), options)
+    if audit is not None and s.workload is not None:
+        # The store answered just now; should it fail here, the delivery is retried.
+        s = replace(s, memory=tuple(memory.history(audit, s.workload, since=now - HISTORY)))
     if options.reopen_window > timedelta(0):
         reused = reuse.reuse(s, records, window=options.reopen_window,
                              max_actions=options.max_actions)

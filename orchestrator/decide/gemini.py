@@ -27,6 +27,7 @@ from orchestrator.decide.situation import Escalation, Situation
 from orchestrator.decide.usage import Budget, Ledger, new_call_id
 from orchestrator.decide.validate import InvalidPlan, Proposed, candidates, validate
 from orchestrator.errors import PermanentError, TransientError
+from orchestrator.memory import describe
 from orchestrator.plan import Plan
 
 log = logging.getLogger(__name__)
@@ -241,6 +242,7 @@ def _runbook_entry(s: Situation, runbook_id: str) -> dict[str, Any]:
         "retrieval": {"retriever": hit.retriever, "score": round(hit.score, 3)} if hit else {},
         "best_chunk": hit.chunk_id if hit else "",
         "actions": actions,
+        "remediation_history": describe([o for o in s.memory if o.runbook in (rb.id, "")]),
         "chunks": [{"chunk": c.chunk_id, "heading": c.heading, "text": c.text}
                    for c in s.chunks(rb.id)],
     }

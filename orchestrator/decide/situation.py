@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from orchestrator.context import ClusterContext
+from orchestrator.context import ClusterContext, ObjectRef
 from orchestrator.decide.facts import Facts
 from orchestrator.events import Alert, EscalationReason
 from orchestrator.knowledge.chunks import Chunk, chunk_runbook
 from orchestrator.knowledge.runbook import Runbook
 from orchestrator.knowledge.search import Hit
+from orchestrator.memory import Outcome, blocked
 from orchestrator.plan import Action, Citation, Plan, RetrievedRunbook
 
 
@@ -47,6 +48,24 @@ class Situation:
     runbooks: dict[str, Runbook]
     """The retrieved runbooks by id, in rank order (a dict keeps insertion order)."""
     now: datetime
+    memory: tuple[Outcome, ...] = ()
+    """Verified outcomes of earlier actions on this incident's workload, newest first
+    (`orchestrator.memory`): what failed twice within 24 h is not proposed again."""
+
+    @property
+    def workload(self) -> str | None:
+        """The top owner of the alerted object (the key memory is filed under)."""
+        top = self.context.owners[-1] if self.context.owners else self.context.target
+        return top.key if top is not None else None
+
+    def blocked(self, runbook_id: str, action: str, target: ObjectRef) -> str | None:
+        """Why memory forbids `action` on `target` now, or None."""
+        chain = [r for r in (self.context.target, *self.context.owners) if r is not None]
+        workload = self.workload if any(r.key == target.key for r in chain) else target.key
+        if workload is None:
+            return None
+        return blocked(list(self.memory), runbook=runbook_id, action=action,
+                       workload=workload, now=self.now)
 
     def ranked(self) -> list[Runbook]:
         return list(self.runbooks.values())

@@ -113,6 +113,8 @@ def candidates(s: Situation, runbook: Runbook) -> list[Candidate]:
             problem = f"no {action.target} object for this alert"
         elif target.kind not in TARGET_KINDS[action.type]:
             problem = f"{action.type} cannot act on a {target.kind}"
+        else:
+            problem = s.blocked(runbook.id, action.type, target)
         out.append(Candidate(runbook, action, evaluate_all(action.when, s.facts), target,
                              problem))
     return out

@@ -4,10 +4,11 @@ Stateless. Every alert accepted is POSTed to the broker before the caller hears 
 is unreachable the caller gets a 5xx and retries (Alertmanager does), and the retried alerts get
 the same event ids, so nothing is duplicated downstream and nothing is dropped.
 
-Secrets in an alert's free text (annotations, generator and source URLs) are redacted here, at
-the edge, before the alert reaches the broker: the broker's log (a Kafka topic kept for days), the
-audit log and every subscriber only ever see `[REDACTED:<kind>]`. Labels are forwarded as they
-are: they are the alert's identity, its target and the executor's cluster check.
+Secrets in an alert (labels, annotations, generator and source URLs) are redacted here, at the
+edge, before the alert reaches the broker: the broker's log (a Kafka topic kept for days), the
+audit log, the prompt, the page and every subscriber only ever see `[REDACTED:<kind>]`. Labels
+keep what identifies (alertname, namespace, pod, cluster, a Secret's *name*): only secret shapes
+in them and values under secret-looking names (`db_password`) go.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from typing import Any
 from orchestrator.adapters.broker import Publisher
 from orchestrator.auth import bearer_from_header, check_token
 from orchestrator.envelope import Outgoing, decode, to_binary
-from orchestrator.errors import PermanentError
+from orchestrator.errors import AuthError, PermanentError
 from orchestrator.events import ALERT_RECEIVED, Alert, AlertReceived
 from orchestrator.ingest.alertmanager import parse_webhook
-from orchestrator.ingest.manual import manual_alert
+from orchestrator.ingest.manual import EXPECTED, data_token, manual_alert
 from orchestrator.keys import event_id, incident_key
+from orchestrator.limits import check_depth
 
 log = logging.getLogger(__name__)
 STAGE = "ingest"
@@ -64,31 +66,43 @@ def alert_event(
 
 
 def scrubbed(alert: Alert) -> Alert:
-    """The alert with secrets redacted from its annotations and URLs (counted, never logged)."""
-    from orchestrator.redact import redact, redact_mapping
+    """The alert with secrets redacted from its labels, annotations and URLs (counted, never
+    logged). The fingerprint was taken from the labels as they came, so the incident key and
+    every event id stay those of the alert Alertmanager sent."""
+    from orchestrator.redact import redact, redact_labels, redact_mapping
 
     kinds: list[str] = []
+    labels = redact_labels(alert.labels, lambda _key, found: kinds.extend(found))
     annotations = redact_mapping(alert.annotations, lambda _key, found: kinds.extend(found))
     generator_url, in_url = redact(alert.generator_url)
     source, in_source = redact(alert.source)
     count = len(kinds) + in_url + in_source
     if not count:
         return alert
-    log.warning("redacted %d secret(s) from the free text of alert %s (fingerprint %s)", count,
-                alert.name, alert.fingerprint)
-    return alert.model_copy(update={"annotations": annotations, "generator_url": generator_url,
-                                    "source": source})
+    log.warning("redacted %d secret(s) from the labels and free text of alert %s (fingerprint "
+                "%s)", count, alert.name, alert.fingerprint)
+    return alert.model_copy(update={"labels": labels, "annotations": annotations,
+                                    "generator_url": generator_url, "source": source})
 
 
 def accept_webhook(
-    *, body: bytes, authorization: str | None, auth: Auth, publisher: Publisher
+    *, body: bytes, authorization: str | None, auth: Auth, publisher: Publisher,
+    max_alerts: int = 1000,
 ) -> tuple[int, dict[str, Any]]:
-    """Handle one Alertmanager webhook POST; returns the status and a JSON-able summary."""
+    """Handle one Alertmanager webhook POST; returns the status and a JSON-able summary.
+
+    The token is checked before the body is looked at, and the body's depth before it is parsed.
+    """
     auth.check(bearer_from_header(authorization))
+    check_depth(body)
     try:
         doc = json.loads(body)
     except ValueError as e:
         raise PermanentError(f"body is not JSON: {e}") from e
+    alerts = doc.get("alerts") if isinstance(doc, dict) else None
+    if isinstance(alerts, list) and len(alerts) > max_alerts:
+        raise PermanentError(f"{len(alerts)} alerts in one webhook; at most {max_alerts} are "
+                             "taken (Alertmanager's max_alerts caps a group)", status=413)
     hook = parse_webhook(doc)
     if not hook.alerts:
         rejected = [{"index": r.index, "error": r.error} for r in hook.rejected]
@@ -113,11 +127,21 @@ def accept_webhook(
 def accept_manual(
     *, headers: dict[str, str], body: bytes, auth: Auth, publisher: Publisher
 ) -> tuple[int, dict[str, Any]]:
-    """Handle one manual-trigger CloudEvent (binary or structured mode)."""
+    """Handle one manual-trigger CloudEvent (binary or structured mode).
+
+    A bearer header is checked before the body is decoded; a token carried in the data (what
+    `kn func invoke` can send) is checked before anything else of the data is validated.
+    """
+    header_token = bearer_from_header(_header(headers, "authorization"))
+    if header_token is not None:
+        auth.check(header_token)
     event = decode(headers, body)
-    alert, token, test = manual_alert(event)
-    presented = bearer_from_header(_header(headers, "authorization")) or token
-    auth.check(presented)
+    if header_token is None:
+        try:
+            auth.check(data_token(event.data))
+        except AuthError as e:
+            raise AuthError(f"{e}: {EXPECTED}") from None
+    alert, _, test = manual_alert(event)
     out = alert_event(alert, manual=True, test=test)
     out = Outgoing(
         type=out.type, id=event_id(out.incident_key, STAGE, event.id), function=STAGE,

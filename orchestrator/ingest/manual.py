@@ -24,6 +24,18 @@ EXPECTED = (
 _ALLOWED = {"labels", "annotations", "status", "startsAt", "token", "test", "fingerprint"}
 
 
+def data_token(data: Any) -> str | None:
+    """The token a manual trigger carries in its data, looked up without validating the rest
+    (authentication comes before validation). None when there is none to be found."""
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            return None
+    token = data.get("token") if isinstance(data, dict) else None
+    return token if isinstance(token, str) else None
+
+
 def manual_alert(event: Event) -> tuple[Alert, str | None, bool]:
     """The alert a manual trigger describes, the token it carried (if any), and its test flag."""
     if event.type != ALERT_MANUAL:

@@ -13,6 +13,7 @@ from orchestrator.adapters.broker import HttpPublisher, Publisher
 from orchestrator.errors import OrchestratorError, PermanentError, TransientError
 from orchestrator.handler import Response, error_response, json_response
 from orchestrator.ingest.core import STAGE, Auth, accept_manual, accept_webhook, is_cloudevent
+from orchestrator.limits import too_large
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +24,13 @@ class Ingest:
     """Settings, auth and publisher of one ingest process."""
 
     def __init__(self, *, auth: Auth, publisher: Publisher | None, max_body: int,
+                 max_alerts: int = 1000,
                  unavailable: str = "no broker URL configured (K_SINK or INGEST_BROKER_URL)",
                  closer: Any = None) -> None:
         self.auth = auth
         self.publisher = publisher
         self.max_body = max_body
+        self.max_alerts = max_alerts
         self.unavailable = unavailable
         self._closer = closer
 
@@ -52,7 +55,7 @@ class Ingest:
         # Every alert leaves signed: the router refuses any it cannot trace to ingest.
         publisher = SealingPublisher(http, signer) if http and signer else None
         return cls(auth=Auth(token, s.auth_disabled), publisher=publisher,
-                   max_body=s.max_body_bytes, closer=http,
+                   max_body=s.max_body_bytes, max_alerts=s.max_alerts, closer=http,
                    unavailable="no signing key (INGEST_SIGNING_KEY)" if http else
                    "no broker URL configured (K_SINK or INGEST_BROKER_URL)")
 
@@ -66,9 +69,9 @@ class Ingest:
             return json_response(200, {"status": "ok"})
         if method != "POST":
             return json_response(405, {"error": f"{method} not allowed: POST alerts here"})
-        if len(body) > self.max_body:
-            return json_response(413, {"error": f"body exceeds {self.max_body} bytes"})
         try:
+            if len(body) > self.max_body:
+                raise too_large(self.max_body)
             status, summary = self._post(path, headers, body)
         except OrchestratorError as e:
             return error_response(e)
@@ -86,7 +89,7 @@ class Ingest:
                                  publisher=self.publisher)
         auth_header = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
         return accept_webhook(body=body, authorization=auth_header, auth=self.auth,
-                              publisher=self.publisher)
+                              publisher=self.publisher, max_alerts=self.max_alerts)
 
 
 _lock = threading.Lock()

@@ -123,6 +123,7 @@ def parse_runbook(raw: bytes | str, *, path: str) -> Runbook:
     text = text.replace("\r\n", "\n")
     try:
         meta, body = split_front_matter(text)
+        _check_promql(body, first_line=text[:len(text) - len(body)].count("\n") + 1)
         h1 = _H1.search(body)
         title = meta.get("title") or (h1.group(1) if h1 else Path(path).stem)
         return Runbook(
@@ -141,6 +142,15 @@ def parse_runbook(raw: bytes | str, *, path: str) -> Runbook:
         if str(e).startswith(path):
             raise
         raise RunbookError(f"{path}: {e}") from e
+
+
+def _check_promql(body: str, *, first_line: int) -> None:
+    """A runbook's PromQL must parse: the router runs it during incidents (see promql.py)."""
+    from orchestrator.knowledge.promql import check_body
+
+    problems = check_body(body, first_line=first_line)
+    if problems:
+        raise RunbookError("; ".join(problems))
 
 
 def _short(e: ValidationError) -> str:

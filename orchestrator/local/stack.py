@@ -30,7 +30,8 @@ from orchestrator.resources import functions_dir, runbooks_dir
 log = logging.getLogger(__name__)
 
 FUNCTIONS = ("ingest", "router", "agent", "executor", "console")
-_SECRETS = ("ingest_token", "console_api_token")
+_SECRETS = ("ingest_token", "console_api_token", "approver_token")
+"""`approver_token` is the local user's personal token: `orchestrator approve` decides with it."""
 
 
 @dataclass
@@ -38,7 +39,8 @@ class StackOptions:
     state: Path
     enforce: bool = False
     kubeconfig: Path | None = None
-    """A kubeconfig to act on; None lets the functions look for one (and run without a cluster)."""
+    """The cluster to work on, only when named: None runs without a cluster (context from the
+    alerts' labels), never falling back to `KUBECONFIG` or `~/.kube/config` by itself."""
     chaos: bool = False
     seed: int = 0
     time_scale: float = 1.0
@@ -96,6 +98,12 @@ def local_user() -> str:
         return "local"
 
 
+def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
+    """Signal a function's process group (its session, see `_spawn`); gone already is fine."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signum)
+
+
 def _free_port(host: str) -> int:
     with socket.socket() as s:
         s.bind((host, 0))
@@ -142,27 +150,33 @@ class Stack:
             "EXECUTOR_MODE": "enforce" if self.options.enforce else "dry-run",
             "EXECUTOR_POLICY_FILE": str(self.policy_file()),
             "EXECUTOR_BUDGET_NAMESPACE": "default",
+            "EXECUTOR_MEMORY_DIR": audit,
         }
         if self.options.cluster_name:
             executor["EXECUTOR_CLUSTER_NAME"] = self.options.cluster_name
-        if self.options.kubeconfig is not None:
-            executor["EXECUTOR_KUBECONFIG"] = str(self.options.kubeconfig)
+        # Router and executor reach a cluster only through a named kubeconfig: "" is "none",
+        # and the in-cluster path is off (`up` in a Pod still means this machine's stack).
+        kubeconfig = "" if self.options.kubeconfig is None else str(self.options.kubeconfig)
+        executor["EXECUTOR_KUBECONFIG"] = kubeconfig
+        executor["EXECUTOR_IN_CLUSTER"] = "false"
         per: dict[str, dict[str, str]] = {
             "ingest": {"INGEST_TOKEN": s["ingest_token"], "INGEST_BROKER_URL": broker_url},
-            "router": {},
+            "router": {"ROUTER_KUBECONFIG": kubeconfig, "ROUTER_IN_CLUSTER": "false"},
             "agent": {"AGENT_AUDIT_DIR": audit},
             "executor": executor,
             "console": {
                 "CONSOLE_AUDIT_DIR": audit,
                 "CONSOLE_API_TOKEN": s["console_api_token"],
                 "CONSOLE_APPROVERS": local_user(),
+                "CONSOLE_APPROVER_TOKENS": json.dumps({s["approver_token"]: local_user()}),
                 "CONSOLE_PUBLIC_URL": self.urls["console"],
                 "CONSOLE_BROKER_URL": broker_url,
                 "K_SINK": broker_url,
             },
         }
         env = {k: v for k, v in os.environ.items() if not k.startswith(
-            ("INGEST_", "ROUTER_", "AGENT_", "EXECUTOR_", "CONSOLE_", "KB_", "K_SINK"))}
+            ("INGEST_", "ROUTER_", "AGENT_", "EXECUTOR_", "CONSOLE_", "KB_", "K_SINK",
+             "KUBECONFIG", "KUBERNETES_SERVICE_"))}
         env.update(common)
         env.update(per[name])
         env.update(key_env(self.keys, name))
@@ -190,11 +204,13 @@ class Stack:
             seed=self.options.seed,
             time_scale=self.options.time_scale,
         )
-        self.broker.start()
-        (self.state / "logs").mkdir(exist_ok=True)
-        for name in FUNCTIONS:
-            self._spawn(name)
+        # Whatever interrupts the start (a signal, a function that will not come up) stops
+        # what already runs: half a stack must not outlive its command.
         try:
+            self.broker.start()
+            (self.state / "logs").mkdir(exist_ok=True)
+            for name in FUNCTIONS:
+                self._spawn(name)
             self._wait_ready(FUNCTIONS)
         except BaseException:
             self.stop()
@@ -276,19 +292,24 @@ class Stack:
         return {name: proc.poll() is None for name, proc in self._procs.items()}
 
     def stop(self) -> None:
+        """Stop the broker, then every function's whole process group (gunicorn master and
+        workers): nothing is left holding a port, whatever state a function was in."""
         # The broker first: its in-flight deliveries finish against functions still running.
         if self.broker is not None:
             self.broker.close()
             self.broker = None
         for proc in self._procs.values():
             if proc.poll() is None:
-                proc.terminate()
+                _signal_group(proc, signal.SIGTERM)
         for name, proc in self._procs.items():
             try:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 log.warning("%s did not stop in 10 s; killing it", name)
-                proc.kill()
+            # The master is gone, but a worker still busy (a verification watch) may not be:
+            # SIGKILL whatever is left of the group.
+            _signal_group(proc, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(5)
         self._procs.clear()
         for f in self._logs:

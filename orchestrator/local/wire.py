@@ -27,6 +27,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from orchestrator.errors import PermanentError, TransientError
+from orchestrator.limits import MAX_JSON_DEPTH, json_depth_exceeds
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +83,9 @@ def parse(headers: Mapping[str, str], body: bytes) -> WireEvent:
     kind = media_type(headers)
     if kind == BATCH:
         raise WireError("batched CloudEvents are not supported; send one event per request")
+    if (kind == STRUCTURED or is_json(headers.get("content-type"))) and json_depth_exceeds(body):
+        # Parsed here and again by whoever reads the event: refused before any parser recurses.
+        raise WireError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     if kind == STRUCTURED:
         attrs, data = _structured(body)
     elif "ce-specversion" in headers:

@@ -1,10 +1,11 @@
 """The byte cap on the enriched event: fill in priority order, and say what was cut.
 
 Priority: status first (the target and its owners, nodes, volumes, autoscalers, jobs; the other
-pods after the first), then Kubernetes Events (newest first), then log lines (the previous
-instance of the crashing container first; within a tail, the newest lines). A context that
-fits is returned untouched. Item sizes are added up as serialized JSON, then the real event is
-measured, and trimmed further if the estimate was short (the `cut` notes themselves take room).
+pods after the first), then the Prometheus summaries, then Kubernetes Events (newest first), then
+log lines (the previous instance of the crashing container first; within a tail, the newest
+lines). A context that fits is returned untouched. Item sizes are added up as serialized JSON,
+then the real event is measured, and trimmed further if the estimate was short (the `cut` notes
+themselves take room).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def fit(ctx: ClusterContext, *, size_of: Callable[[ClusterContext], int],
     pods = base.pods + take(others, "pods")
     nodes = [_with_pods(n, take(full.pods, f"pod list of node {n.ref.name}"))
              for n, full in zip(base.nodes, ctx.nodes, strict=True)]
+    metrics = take(ctx.metrics, "metric summaries")
     events = take(ctx.events, "events")
     logs = []
     for t in ctx.logs:
@@ -63,7 +65,7 @@ def fit(ctx: ClusterContext, *, size_of: Callable[[ClusterContext], int],
             cut.append(f"{_log_name(t)}: {len(t.lines) - len(lines)} of {len(t.lines)} "
                        "lines dropped (byte cap)")
     out = base.model_copy(update={"pods": pods, "nodes": nodes, "events": events,
-                                  "logs": logs, "cut": cut})
+                                  "metrics": metrics, "logs": logs, "cut": cut})
     return _squeeze(out, size_of, cap)
 
 
@@ -74,7 +76,7 @@ def _skeleton(ctx: ClusterContext) -> ClusterContext:
         "nodes": [_with_pods(n, []) for n in ctx.nodes],
         "workloads": [w.model_copy(update={"revisions": w.revisions[:_KEEP_REVISIONS]})
                       for w in ctx.workloads],
-        "events": [], "logs": []})
+        "events": [], "metrics": [], "logs": []})
 
 
 def _bare(ctx: ClusterContext) -> ClusterContext:
@@ -119,6 +121,8 @@ def _squeeze(ctx: ClusterContext, size_of: Callable[[ClusterContext], int],
             ctx = ctx.model_copy(update={"logs": logs})
         elif ctx.events:
             ctx = ctx.model_copy(update={"events": ctx.events[:-1]})
+        elif ctx.metrics:
+            ctx = ctx.model_copy(update={"metrics": ctx.metrics[:-1]})
         elif len(ctx.pods) > 1:
             ctx = ctx.model_copy(update={"pods": ctx.pods[:-1]})
         else:

@@ -4,9 +4,11 @@
 - `action.completed` in dry-run mode → escalated (`dry-run`): nothing was applied, the dry run
   only showed the action would be accepted, so a human must act;
 - `action.completed` with nothing applied (every action refused or failed) → escalated;
-- otherwise every applied action's object is watched until healthy → `resolved`
-  (`verified-healthy`), or until the deadline → escalated (`verification-failed`) with what
-  was seen.
+- otherwise every applied action's object is watched until healthy, or until the deadline →
+  escalated (`verification-failed`) with what was seen; healthy, the alert itself is checked
+  within the same deadline (`alertcheck.py`): cleared → `resolved` (`alert-cleared`), still
+  firing → escalated (`verification-failed`, "alert still firing"), not checkable (no
+  Prometheus, or it is down) → `resolved` (`verified-healthy`) saying the alert was not checked.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from collections.abc import Callable
 
 from orchestrator.adapters.kube_errors import KubeError
 from orchestrator.adapters.kube_reads import KubeReads
+from orchestrator.adapters.prometheus import Alerts, Metrics
 from orchestrator.events import ActionCompleted, ActionFailed, Escalated, EscalationReason, Resolved
+from orchestrator.orient.alertcheck import watch_alert
 from orchestrator.orient.verify import subject_for, watch_until_healthy
 from orchestrator.plan import ActionResult
 
@@ -28,7 +32,9 @@ APPLIED = ("applied", "already-applied")
 
 def close_loop(*, done: ActionCompleted | ActionFailed, reads: KubeReads | None,
                timeout: float, settle: float,
-               clock: Callable[[], float] = time.monotonic) -> Resolved | Escalated:
+               clock: Callable[[], float] = time.monotonic,
+               metrics: Metrics | None = None, alerts: Alerts | None = None,
+               poll: float = 5.0) -> Resolved | Escalated:
     """The verdict on one executor report (the watch, if any, ends within `timeout` s)."""
     if isinstance(done, ActionFailed):
         return _escalate(done, "action-failed",
@@ -66,8 +72,17 @@ def close_loop(*, done: ActionCompleted | ActionFailed, reads: KubeReads | None,
                              f"{_summary(applied)} {verdict.seen}. Watched for {timeout:.0f}s; "
                              "a human must look.")
         seen.append(verdict.seen)
-    return Resolved(incident_key=done.incident_key, how="verified-healthy",
-                    detail="; ".join(seen)[:4000], alert=done.alert)
+    healthy = "; ".join(seen)
+    action = " and ".join(sorted({r.action.type for r in applied}))
+    checked = watch_alert(alert=done.alert, action=action, metrics=metrics, alerts=alerts,
+                          deadline=deadline, settle=settle, poll=poll, clock=clock)
+    log.info("alert check of %s: %s", done.alert.name, checked.text[:300])
+    if checked.checked and not checked.cleared:
+        return _escalate(done, "verification-failed",
+                         f"{_summary(applied)} {healthy}; {checked.text}. A human must look.")
+    return Resolved(incident_key=done.incident_key,
+                    how="alert-cleared" if checked.cleared else "verified-healthy",
+                    detail=f"{healthy}; {checked.text}"[:4000], alert=done.alert)
 
 
 def _escalate(done: ActionCompleted | ActionFailed, reason: EscalationReason,

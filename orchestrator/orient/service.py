@@ -15,13 +15,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from orchestrator.adapters.kube import Connection, Source
 from orchestrator.adapters.kube_reads import KubeReads
 from orchestrator.context import ClusterContext
 from orchestrator.envelope import Event, Outgoing
-from orchestrator.errors import PermanentError
+from orchestrator.errors import PermanentError, TransientError
 from orchestrator.events import (
     ACTION_COMPLETED,
     ACTION_FAILED,
@@ -31,6 +33,7 @@ from orchestrator.events import (
     RESOLVED,
     ActionCompleted,
     ActionFailed,
+    Alert,
     AlertReceived,
     ContextEnriched,
     Resolved,
@@ -39,13 +42,19 @@ from orchestrator.keys import event_id
 from orchestrator.provenance import PRODUCERS, Keyring, Signer, require
 from orchestrator.settings.router import RouterSettings
 
+if TYPE_CHECKING:
+    from orchestrator.adapters.prometheus import Alerts, Metrics
+    from orchestrator.orient.metrics import Lookup
+    from orchestrator.orient.objects import Scrubber
+
 log = logging.getLogger(__name__)
 STAGE = "router"
 ACCEPTS = {t: PRODUCERS[t] for t in (ALERT_RECEIVED, ACTION_COMPLETED, ACTION_FAILED)}
 
 
 def orient(*, received: AlertReceived, input_id: str, reads: KubeReads | None, source: Source,
-           settings: RouterSettings, problem: str | None = None) -> Outgoing:
+           settings: RouterSettings, problem: str | None = None,
+           metrics: Metrics | None = None) -> Outgoing:
     """The reply to one `incident.alert.received`."""
     key, alert = received.incident_key, received.alert
     out_id = event_id(key, STAGE, input_id)
@@ -61,15 +70,23 @@ def orient(*, received: AlertReceived, input_id: str, reads: KubeReads | None, s
     from orchestrator.orient.enrich import enrich, redact_alert
     from orchestrator.orient.gather import Limits
     from orchestrator.orient.objects import Scrubber
-
     s = settings
     limits = Limits(max_events=s.max_events, max_pods=s.max_pods, max_revisions=s.max_revisions,
                     log_tail_lines=s.log_tail_lines, log_limit_bytes=s.log_limit_bytes,
                     log_line_chars=s.log_line_chars)
     scrub = Scrubber()
     started = time.monotonic()
-    ctx = enrich(alert=alert, reads=reads, source=source, limits=limits, threads=s.read_threads,
-                 scrub=scrub, problem=problem)
+    prepared: Future[Lookup] | None = None
+    if metrics is not None:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="router-prom") as pool:
+            prepared = pool.submit(_prepare, alert, metrics, s, scrub)
+            ctx = enrich(alert=alert, reads=reads, source=source, limits=limits,
+                         threads=s.read_threads, scrub=scrub, problem=problem)
+        ctx = _with_metrics(ctx, alert=alert, metrics=metrics, settings=s, scrub=scrub,
+                            prepared=prepared.result())
+    else:
+        ctx = enrich(alert=alert, reads=reads, source=source, limits=limits,
+                     threads=s.read_threads, scrub=scrub, problem=problem)
     clean = redact_alert(alert, scrub)
     ctx = ctx.model_copy(update={"redactions": scrub.records()})
 
@@ -79,17 +96,51 @@ def orient(*, received: AlertReceived, input_id: str, reads: KubeReads | None, s
 
     ctx = fit(ctx, size_of=size_of, cap=s.max_event_bytes)
     data = ContextEnriched(incident_key=key, alert=clean, context=ctx, test=received.test)
-    log.info("enriched %s (%s): target %s, %d pods, %d events, %d log tails, %d errors, "
-             "%d redactions, %d cuts, %d bytes in %.0f ms", alert.name, ctx.source,
+    log.info("enriched %s (%s): target %s, %d pods, %d events, %d log tails, %d metrics, "
+             "%d errors, %d redactions, %d cuts, %d bytes in %.0f ms", alert.name, ctx.source,
              ctx.target.key if ctx.target else "none", len(ctx.pods), len(ctx.events),
-             len(ctx.logs), len(ctx.errors), len(ctx.redactions), len(ctx.cut),
+             len(ctx.logs), len(ctx.metrics), len(ctx.errors), len(ctx.redactions), len(ctx.cut),
              size_of(ctx), (time.monotonic() - started) * 1000)
     return Outgoing(CONTEXT_ENRICHED, out_id, STAGE, key, data,
                     partition_key=alert.fingerprint)
 
 
+def _prepare(alert: Alert, metrics: Metrics, settings: RouterSettings,
+             scrub: Scrubber) -> Lookup:
+    """What needs no cluster context (the rule lookup, the runbooks read), run while the
+    cluster is read: it hides Prometheus' round trip and these imports from the cold start."""
+    from orchestrator.orient.metrics import lookup_rule
+    from orchestrator.orient.runbook_queries import load_runbooks
+    from orchestrator.resources import runbooks_dir
+
+    load_runbooks(settings.runbooks_dir or runbooks_dir())
+    return lookup_rule(alert, metrics, scrub)
+
+
+def _with_metrics(ctx: ClusterContext, *, alert: Alert, metrics: Metrics,
+                  settings: RouterSettings, scrub: Scrubber,
+                  prepared: Lookup) -> ClusterContext:
+    """The context with the Prometheus evidence attached (see `metrics.py`)."""
+    from orchestrator.orient.metrics import MetricLimits, gather_metrics
+    from orchestrator.orient.runbook_queries import runbook_queries
+    from orchestrator.resources import runbooks_dir
+
+    s = settings
+    if prepared.down:
+        return ctx.model_copy(update={"errors": [*ctx.errors, *prepared.errors]})
+    queries, notes = runbook_queries(alert, ctx, s.runbooks_dir or runbooks_dir())
+    limits = MetricLimits(window_minutes=s.metrics_window_minutes,
+                          max_points=s.metrics_max_points, max_queries=s.metrics_max_queries,
+                          max_series=s.metrics_max_series, budget_seconds=s.metrics_budget_seconds)
+    found = gather_metrics(alert=alert, metrics=metrics, rule=prepared.rule,
+                           runbook_queries=queries, limits=limits, scrub=scrub)
+    return ctx.model_copy(update={"metrics": found, "errors": [*ctx.errors, *prepared.errors],
+                                  "cut": [*ctx.cut, *notes]})
+
+
 def verify(*, event: Event, reads: KubeReads | None, settings: RouterSettings,
-           clock: Callable[[], float] = time.monotonic) -> Outgoing:
+           clock: Callable[[], float] = time.monotonic, metrics: Metrics | None = None,
+           alerts: Alerts | None = None) -> Outgoing:
     """The reply to one `incident.action.completed` / `.failed`."""
     from orchestrator.orient.closing import close_loop
 
@@ -97,7 +148,8 @@ def verify(*, event: Event, reads: KubeReads | None, settings: RouterSettings,
         event.parse(ActionCompleted) if event.type == ACTION_COMPLETED
         else event.parse(ActionFailed))
     verdict = close_loop(done=done, reads=reads, timeout=settings.verify_timeout_seconds,
-                         settle=settings.verify_settle_seconds, clock=clock)
+                         settle=settings.verify_settle_seconds, clock=clock,
+                         metrics=metrics, alerts=alerts, poll=settings.alert_poll_seconds)
     key = done.incident_key
     first = next((r.action.target.key for r in done.results), None)
     partition = event.extensions.get("partitionkey") or first or done.alert.fingerprint
@@ -112,12 +164,28 @@ class Router:
 
     def __init__(self, *, settings: RouterSettings, connection: Connection,
                  signer: Signer | None, keyring: Keyring, reads: KubeReads | None = None,
+                 metrics: Metrics | None = None, alerts: Alerts | None = None,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.settings = settings
         self.connection = connection
         self.signer = signer
         self.keyring = keyring
         self.now = now
+        # Watches beyond this many are refused (503, retried by the broker), so a storm of
+        # verifications never takes every thread: health checks and alerts still get one.
+        self._watch_slots = threading.BoundedSemaphore(settings.max_verifications)
+        if metrics is None and settings.prometheus_url:
+            from orchestrator.adapters.prometheus import PrometheusClient
+
+            metrics = PrometheusClient(settings.prometheus_url,
+                                       timeout=settings.prometheus_timeout_seconds)
+        if alerts is None and settings.alertmanager_url:
+            from orchestrator.adapters.prometheus import AlertmanagerClient
+
+            alerts = AlertmanagerClient(settings.alertmanager_url,
+                                        timeout=settings.prometheus_timeout_seconds)
+        self.metrics = metrics
+        self.alerts = alerts
         if reads is None and connection.available:
             from orchestrator.adapters.kube_reads import KubeReader
 
@@ -154,9 +222,18 @@ class Router:
         if event.type == ALERT_RECEIVED:
             out = orient(received=event.parse(AlertReceived), input_id=event.id,
                          reads=self.reads, source=self.connection.source,
-                         settings=self.settings, problem=self.connection.problem)
+                         settings=self.settings, problem=self.connection.problem,
+                         metrics=self.metrics)
         else:
-            out = verify(event=event, reads=self.reads, settings=self.settings)
+            if not self._watch_slots.acquire(blocking=False):
+                raise TransientError(
+                    f"router busy: {self.settings.max_verifications} verifications already "
+                    "watching in this process; the broker will deliver this one again")
+            try:
+                out = verify(event=event, reads=self.reads, settings=self.settings,
+                             metrics=self.metrics, alerts=self.alerts)
+            finally:
+                self._watch_slots.release()
         return signer.sealed(out)
 
 

@@ -127,3 +127,7 @@ class AgentSettings(BaseSettings):
 
     audit_region: str | None = None
     """S3 region, when the server insists on one."""
+
+    max_body_bytes: int = Field(default=1024 * 1024, ge=4096)
+    """Largest request body accepted, in bytes (1 MiB); a larger one is refused with 413 before
+    it is read whole (`orchestrator.limits`). The loop's largest event is far smaller."""

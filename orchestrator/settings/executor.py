@@ -30,7 +30,9 @@ class ExecutorSettings(BaseSettings):
     cluster_name: str | None = None
     """This cluster's name as the alerts' `cluster` label spells it. An alert carrying a
     different `cluster` label is refused; so is one carrying any `cluster` label while this is
-    unset, because the executor then cannot tell whether the alert is about its own cluster."""
+    unset, because the executor then cannot tell whether the alert is about its own cluster.
+    When set, an alert with no `cluster` label is refused too, unless the policy's
+    `require_cluster_label` is false."""
 
     signing_key: SecretStr | None = None
     """This function's Ed25519 private key (PKCS#8 PEM), signing its results, escalations and
@@ -110,3 +112,32 @@ class ExecutorSettings(BaseSettings):
     )
     """This replica's name, recorded as the holder of a budget Lease and as the reporting
     instance of Kubernetes Events (the Pod name in a cluster)."""
+
+    max_body_bytes: int = Field(default=1024 * 1024, ge=4096)
+    """Largest request body accepted, in bytes (1 MiB); a larger one is refused with 413 before
+    it is read whole (`orchestrator.limits`). The loop's largest event is far smaller."""
+
+    memory_dir: Path | None = None
+    """Local folder of the audit log (the embedded default), where the console files
+    remediation memory: an action that failed twice on a workload within 24 h is refused."""
+
+    memory_endpoint: str | None = None
+    """MinIO/S3 `host:port` of the audit log, for remediation memory; wins over `memory_dir`."""
+
+    memory_access_key: str | None = None
+    """Access key for the audit bucket (read only is enough)."""
+
+    memory_secret_key: SecretStr | None = None
+    """Secret key for the audit bucket."""
+
+    memory_secret_key_file: Path | None = None
+    """File holding the secret key (a mounted Secret); used when `memory_secret_key` is empty."""
+
+    memory_bucket: str = "incident-audit"
+    """Bucket the console writes the audit log to."""
+
+    memory_secure: bool = False
+    """Use HTTPS towards MinIO. Off by default: in-cluster MinIO usually serves plain HTTP."""
+
+    memory_region: str | None = None
+    """S3 region, when the server insists on one."""

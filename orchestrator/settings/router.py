@@ -103,6 +103,56 @@ class RouterSettings(BaseSettings):
     stay below the router-verify Trigger timeout (eventing/triggers.yaml: PT240S) minus the
     time to answer, or the broker would retry a verification that is still running."""
 
+    max_verifications: int = Field(default=8, ge=1, le=256)
+    """Verification watches one router process runs at once; one more is answered 503 at once
+    (the broker retries it later) instead of waiting for a thread. Each watch holds a gunicorn
+    thread up to `verify_timeout_seconds`, so the process must have more threads than this,
+    or health checks and alerts queue behind the watches. The chart sets it to the router's
+    `containerConcurrency` (Knative's hard limit per pod, which makes it scale out instead)
+    and refuses `threads` below `containerConcurrency + 2`."""
+
     verify_settle_seconds: float = Field(default=30.0, ge=0)
     """How long the object must stay healthy before it counts as healed, in seconds: a
     crash-looping container is Ready for a moment after every restart."""
+
+    max_body_bytes: int = Field(default=1024 * 1024, ge=4096)
+    """Largest request body accepted, in bytes (1 MiB); a larger one is refused with 413 before
+    it is read whole (`orchestrator.limits`). The loop's largest event is far smaller."""
+
+    prometheus_url: str | None = None
+    """Prometheus base URL (`http://prometheus.monitoring:9090`). Set: the context carries the
+    alert rule's and the runbook's PromQL over the last minutes, and verification checks that
+    the alert itself cleared. Unset: neither, and verdicts say the alert was not checked."""
+
+    alertmanager_url: str | None = None
+    """Alertmanager base URL: verification also asks it whether the alert's fingerprint is still
+    active. Optional: with Prometheus alone the rule's expression is evaluated instead."""
+
+    prometheus_timeout_seconds: float = Field(default=3.0, gt=0, le=5)
+    """Timeout of one Prometheus or Alertmanager request, in seconds. Verification may pass
+    its deadline by the requests in flight then (at most three of these), which is why
+    `verify_timeout_seconds` stays 15 s below the verify Trigger's timeout."""
+
+    metrics_budget_seconds: float = Field(default=6.0, gt=0, le=30)
+    """Wall time all of Orient's Prometheus queries may take together, in seconds: a slow
+    Prometheus costs the alert this much, then the context says what timed out."""
+
+    metrics_window_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    """How far back the context's metric summaries look (minutes)."""
+
+    metrics_max_points: int = Field(default=120, ge=10, le=11000)
+    """Points per queried series: the range query's step is the window divided by this."""
+
+    metrics_max_queries: int = Field(default=6, ge=1, le=20)
+    """Queries per alert: the rule's expression, then the runbook's PromQL in its order."""
+
+    metrics_max_series: int = Field(default=3, ge=1, le=20)
+    """Series summarized per query (worst first); the rest are counted in its note."""
+
+    runbooks_dir: Path | None = None
+    """Runbooks whose PromQL the router runs for an alert they name (default: the packaged
+    `runbooks/`). The same files the agent indexes."""
+
+    alert_poll_seconds: float = Field(default=5.0, gt=0, le=60)
+    """How often verification asks whether the alert still fires, in seconds (a Prometheus
+    rule evaluates every 15-60 s, so polling faster learns nothing)."""

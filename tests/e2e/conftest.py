@@ -84,8 +84,9 @@ def _wait_ready(url: str, proc: Process, what: str) -> None:
     wait_until(ready, timeout=30, what=f"{what} to be ready")
 
 
-def start_alertmanager(folder: Path, *, webhook: str, token: str) -> tuple[str, Process]:
-    port = free_port()
+def start_alertmanager(folder: Path, *, webhook: str, token: str,
+                       port: int | None = None) -> tuple[str, Process]:
+    port = port or free_port()
     config = {
         "route": {"receiver": "orchestrator", "group_by": ["alertname", "namespace"],
                   "group_wait": "1s", "group_interval": "2s", "repeat_interval": "1h"},

@@ -8,6 +8,7 @@ executor signs it) → decision → action → resolution or escalation.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -56,6 +57,13 @@ SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 APPROVER = "alice@example.com"
 SLACK_USER = "U024BE7LH"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+"""The service token: reads, sweeps, never decides."""
+ALICE_TOKEN = "alice-personal-token-for-tests"
+MALLORY = "mallory@example.com"
+MALLORY_TOKEN = "mallory-personal-token-for-tests"
+"""A person the console knows who is not on the approver allowlist."""
+ALICE = {"Authorization": f"Bearer {ALICE_TOKEN}"}
+PEOPLE = {ALICE_TOKEN: APPROVER, MALLORY_TOKEN: MALLORY}
 NS = "payments"
 DEPLOY = ObjectRef(kind="Deployment", name="checkout", namespace=NS, uid="uid-deploy")
 POD = ObjectRef(kind="Pod", name="checkout-7d9f8b6c5-x2k4q", namespace=NS, uid="uid-pod")
@@ -151,9 +159,10 @@ class Story:
         return self._out(RESOLVED, Resolved(incident_key=self.key, how=how,  # type: ignore[arg-type]
                                             alert=self.alert), f"resolved|{how}")
 
-    def escalated(self, reason: str = "low-confidence") -> Outgoing:
-        data = Escalated(incident_key=self.key, stage="agent", reason=reason,  # type: ignore[arg-type]
-                         detail="confidence 0.31 below 0.6", alert=self.alert)
+    def escalated(self, reason: str = "low-confidence", stage: str = "agent",
+                  detail: str = "confidence 0.31 below 0.6") -> Outgoing:
+        data = Escalated(incident_key=self.key, stage=stage, reason=reason,  # type: ignore[arg-type]
+                         detail=detail, alert=self.alert)
         return self._out(ESCALATED, data, f"escalated|{reason}")
 
 
@@ -172,7 +181,9 @@ def console_env(monkeypatch: Any, audit: Path, broker: str, **extra: str) -> Non
            # These tests replay an incident's past (events hours old): the freshness window
            # has its own tests (test_hop_authentication.py).
            "CONSOLE_EVENT_MAX_AGE_SECONDS": str(30 * 86400),
-           "CONSOLE_APPROVERS": f"{APPROVER}, slack:{SLACK_USER}",
+           "CONSOLE_APPROVERS": APPROVER,
+           "CONSOLE_APPROVER_TOKENS": json.dumps(PEOPLE),
+           "CONSOLE_SLACK_APPROVERS": f"{SLACK_USER}={APPROVER}",
            "CONSOLE_SLACK_SIGNING_SECRET": SLACK_SECRET, **extra}
     for name in list(__import__("os").environ):
         if name.startswith("CONSOLE_"):

@@ -56,6 +56,29 @@ actions:
 
 Add replicas, a few at a time.
 """
+# Tests of the executor's mechanics (eviction, conflicts, idempotence, budget) cite this one:
+# each action on the object a runbook names for it, when the executor could read the cluster.
+# Whether a real runbook's conditions hold on the live objects is tested with the packaged
+# runbooks (test_executor_evidence.py).
+MECHANICS_RUNBOOK = """---
+id: mechanics_test
+title: Every action where the cluster was read (test runbook)
+alerts: [MechanicsTest]
+actions:
+""" + "".join(f"""  - type: {type_}
+    risk: low
+    target: {target}
+    why: Exercises the executor's {type_} path.
+    when:
+      - {{fact: cluster.available, op: eq, value: true}}
+""" for type_, target in (("delete_pod", "pod"), ("rollout_restart", "owner"),
+                          ("rollback", "owner"), ("delete_failed_job", "job"),
+                          ("cordon_node", "node"))) + """---
+
+## What to do
+
+Whatever the test asks.
+"""
 
 
 @dataclass
@@ -156,6 +179,7 @@ def harness_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
         books = tmp_path / "runbooks"
         shutil.copytree(ROOT / "runbooks", books)
         (books / "capacity_test.md").write_text(SCALE_RUNBOOK)
+        (books / "mechanics_test.md").write_text(MECHANICS_RUNBOOK)
         for name in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT",
                      "POD_NAMESPACE", "HOSTNAME"):
             monkeypatch.delenv(name, raising=False)
@@ -189,7 +213,7 @@ def ref(kind: str, name: str, namespace: str | None = None, uid: str | None = No
 
 
 def proposal(the_alert: Alert, *actions: Action, plan_id: str = "plan-1",
-             runbooks: tuple[str, ...] = ("k8s_crashloop",), key: str | None = None,
+             runbooks: tuple[str, ...] = ("mechanics_test",), key: str | None = None,
              fingerprint: str | None = None) -> PlanProposed:
     key = key or incident_key(the_alert.fingerprint, the_alert.starts_at, the_alert.cluster)
     plan = Plan(plan_id=plan_id, incident_key=key,

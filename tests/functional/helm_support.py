@@ -72,7 +72,9 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
     "enforce-everywhere": {
         "executor": {"policy": {"mode": "enforce", "namespaces": {"allow": ["*"]},
                                 "actions": {"cordon_node": {"allowed": True, "risk": "high",
-                                                            "auto_approve": False}}}},
+                                                            "auto_approve": False}}},
+                     "writeClusterWide": True},
+        "router": {"readClusterWide": True},
         "oidc": {"enabled": True, "extraSubjects": ["system:serviceaccount:ops:pager"]},
         "broker": {"class": "KafkaNamespaced",
                    "kafka": {"existingConfigMap": {"name": "kafka-broker-config",
@@ -118,11 +120,19 @@ def merged(values: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def render_values(values: dict[str, Any]) -> Rendered:
+# What every install must give (the chart brings no Kafka); `render_values(..., base=None)`
+# renders without it.
+REQUIRED: dict[str, Any] = {"broker": {"kafka": {
+    "bootstrapServers": "my-cluster-kafka-bootstrap.kafka:9092"}}}
+
+
+def render_values(values: dict[str, Any], *,
+                  base: dict[str, Any] | None = REQUIRED) -> Rendered:
     import helm_python as helm
 
     with helm.Chart.load(str(CHART)) as chart:
-        manifests = chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+        manifests = chart.render(merged(base or {}, values), name=RELEASE, namespace=NAMESPACE,
+                                 is_install=True)
     objects = []
     notes = ""
     for path, text in sorted(manifests.items()):

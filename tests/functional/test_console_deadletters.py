@@ -47,11 +47,15 @@ def test_dead_letters_are_kept_shown_and_resent(client, sink) -> None:  # type: 
     headers, body = dead(story.context_enriched())
     assert client.post("/deadletter", data=body, headers=headers).status_code == 202
     assert client.post("/deadletter", data=body, headers=headers).status_code == 202
-    (letter,) = client.get("/api/deadletters", headers=AUTH).get_json()["deadletters"]
+    page = client.get("/api/deadletters", headers=AUTH).get_json()
+    (letter,) = page["deadletters"]
+    assert page["next"] is None
     assert letter["type"] == "incident.context.enriched" and letter["code"] == "500"
     assert letter["error"] == "boom: router crashed"
     assert letter["dest"] == "http://router.default.svc/" and letter["incident_key"] == story.key
-    assert letter["data"]["context"]["target"]["name"] == "checkout-7d9f8b6c5-x2k4q"
+    assert "data" not in letter and letter["data_bytes"] == len(body), "a summary, not the letter"
+    full = client.get(f"/api/deadletters/{letter['id']}", headers=AUTH).get_json()
+    assert full["data"]["context"]["target"]["name"] == "checkout-7d9f8b6c5-x2k4q"
     r = client.post(f"/api/deadletters/{letter['id']}/resend", headers=AUTH)
     assert r.status_code == 202 and len(r.get_json()["resent"]) == 1
     (sent,) = sink.wait_for(1)
@@ -75,9 +79,71 @@ def test_any_event_is_kept_even_without_json_data(client) -> None:  # type: igno
     assert r.status_code == 202
     letters = client.get("/api/deadletters", headers=AUTH).get_json()["deadletters"]
     assert sorted(d["event_id"] for d in letters) == ["e-1", "e-2"]
-    assert {d["event_id"]: d["data"] for d in letters}["e-2"] == {"a": 1}
+    data = {d["event_id"]: client.get(f"/api/deadletters/{d['id']}", headers=AUTH).get_json()[
+        "data"] for d in letters}
+    assert data == {"e-1": "\ufffdnot json", "e-2": {"a": 1}}
     assert client.post("/deadletter", data=b"{}", headers={"content-type": "application/json"}
                        ).status_code == 400
+
+
+def letter_headers(n: int) -> dict[str, str]:
+    return {"ce-specversion": "1.0", "ce-type": "com.example.big", "ce-id": f"big-{n}",
+            "ce-source": "/elsewhere", "content-type": "application/octet-stream",
+            "ce-knativeerrorcode": "500", "ce-knativeerrordest": "http://x/"}
+
+
+def test_a_big_letter_is_kept_as_a_preview_and_not_resent(client, tmp_path, sink) -> None:  # type: ignore[no-untyped-def]
+    data = bytes(range(256)) * 4096  # 1 MiB: the body limit, four times the data cap
+    assert client.post("/deadletter", data=data, headers=letter_headers(1)).status_code == 202
+    (letter,) = client.get("/api/deadletters", headers=AUTH).get_json()["deadletters"]
+    assert letter["truncated"] is True and letter["data_bytes"] == len(data)
+    stored = sum(p.stat().st_size for p in (tmp_path / "audit").rglob("*") if p.is_file())
+    assert stored < 16 * 1024, "a preview and a summary, not the megabyte"
+    r = client.post(f"/api/deadletters/{letter['id']}/resend", headers=AUTH)
+    assert r.status_code == 409 and "cannot be re-sent" in r.get_json()["error"]
+    assert sink.received == []
+    assert client.post("/deadletter", data=data + b"x", headers=letter_headers(2)
+                       ).status_code == 413
+
+
+def test_letters_are_listed_a_page_at_a_time_newest_first(client) -> None:  # type: ignore[no-untyped-def]
+    for n in range(7):
+        r = client.post("/deadletter", data=b"{}", headers=letter_headers(n))
+        assert r.status_code == 202
+    seen: list[str] = []
+    cursor: str | None = None
+    for _ in range(4):
+        query = {"limit": "3", **({"before": cursor} if cursor else {})}
+        page = client.get("/api/deadletters", headers=AUTH, query_string=query).get_json()
+        assert len(page["deadletters"]) <= 3
+        seen += [d["event_id"] for d in page["deadletters"]]
+        cursor = page["next"]
+        if cursor is None:
+            break
+    assert seen == [f"big-{n}" for n in reversed(range(7))]
+    web = client.get("/deadletters", headers=AUTH)
+    assert web.status_code == 200 and b"big-6" in web.data
+
+
+def test_letters_kept_before_summaries_are_listed_and_deep_data_is_shown_as_text(
+        client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    old = {"id": "0123456789abcdef01234567", "received_at": "2026-11-01T10:00:00+00:00",
+           "attributes": {"id": "old-1", "type": "incident.plan.proposed", "source": "/a",
+                          "knativeerrorcode": "503"},
+           "data_base64": base64.b64encode(b'{"x": 1}').decode(), "resent": []}
+    letters = tmp_path / "audit" / "deadletters"
+    letters.mkdir(parents=True, exist_ok=True)
+    (letters / f"{old['id']}.json").write_text(json.dumps(old))
+    deep = {**letter_headers(9), "content-type": "application/json"}
+    assert client.post("/deadletter", data=b"[" * 50_000 + b"]" * 50_000, headers=deep
+                       ).status_code == 202
+    listed = client.get("/api/deadletters", headers=AUTH).get_json()["deadletters"]
+    assert [d["event_id"] for d in listed] == ["big-9", "old-1"]
+    shown = {d["event_id"]: client.get(f"/api/deadletters/{d['id']}", headers=AUTH)
+             for d in listed}
+    assert shown["old-1"].get_json()["data"] == {"x": 1}
+    assert shown["big-9"].status_code == 200
+    assert shown["big-9"].get_json()["data"] == "[" * 50_000 + "]" * 50_000, "text, unparsed"
 
 
 def sweep(client: Any) -> Any:

@@ -250,9 +250,10 @@ def test_mode_override_and_packaged_runbooks(harness: Harness, monkeypatch) -> N
     monkeypatch.setenv("EXECUTOR_MODE", "dry-run")
     monkeypatch.delenv("EXECUTOR_RUNBOOKS_DIR")
     reset_service()
-    sc = crashloop(harness)
+    sc = ko.stable_crashlooping_deployment().load(harness.api)
     r = harness.propose(proposal(pod_alert(sc["pod"]),
-                                 action("rollout_restart", ref("Deployment", "checkout", "shop"))))
+                                 action("rollout_restart", ref("Deployment", "checkout", "shop")),
+                                 runbooks=("k8s_crashloop",)))
     assert r.data.mode == "dry-run" and harness.writes() == []
 
 

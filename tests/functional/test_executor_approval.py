@@ -209,3 +209,24 @@ def test_no_approver_allowlisted_means_escalation_not_a_dangling_request(
     r = harness.propose(p)
     assert r.type == ESCALATED and r.data.reason == "policy"
     assert "allowlists no approver" in r.data.detail
+
+
+def test_an_approved_plan_whose_runbook_conditions_no_longer_hold_is_refused(
+        harness: Harness) -> None:
+    """A human approved a rollback of a crash-looping Deployment; by the time the decision
+    arrives the pod runs again. The executor re-reads, and the runbook no longer applies."""
+    sc = ko.crashlooping_deployment().load(harness.api)
+    pod = sc["pod"]["metadata"]["name"]
+    r = harness.propose(proposal(alert({"namespace": "shop", "pod": pod, "container": "app"}),
+                                 action("rollback", ref("Deployment", "checkout", "shop")),
+                                 runbooks=("k8s_crashloop",)))
+    assert r.type == APPROVAL_REQUESTED, r.body
+    assert isinstance(r.data, ApprovalRequested)
+    harness.api.mutate("Pod", "shop", pod, ko.heal_pod)
+    harness.api.clear_requests()
+    refused = harness.send(*decision(r.data), event_id="approval-late")
+    assert refused.type == ESCALATED, refused.body
+    assert refused.data.reason == "policy"
+    assert "container.waiting_reason eq 'CrashLoopBackOff': fails " \
+        "(container.waiting_reason = unknown)" in refused.data.detail, refused.data.detail
+    assert [q for q in harness.api.requests if q.method == "PATCH"] == []

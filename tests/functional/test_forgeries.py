@@ -19,7 +19,6 @@ import pytest
 from orchestrator.adapters.objects import LocalDirStore
 from orchestrator.console import audit
 from orchestrator.keys import event_id
-from orchestrator.local.stack import local_user
 from tests.functional.auth_support import (  # noqa: F401 - the *_fixture are fixtures
     APP,
     NS,
@@ -156,8 +155,8 @@ def test_a_forged_approval_request_is_neither_shown_nor_approvable(
     url = env.stack.console_url
     r = httpx.post(url + "/events", content=json.dumps(data), headers=headers, trust_env=False)
     assert r.status_code == 401, r.text
-    r = httpx.post(f"{url}/api/approvals/{plan_id}/approve", json={"approver": local_user()},
-                   headers={"Authorization": f"Bearer {env.api_token}"}, trust_env=False)
+    r = httpx.post(f"{url}/api/approvals/{plan_id}/approve", json={},
+                   headers={"Authorization": f"Bearer {env.approver_token}"}, trust_env=False)
     assert r.status_code == 404, r.text
     assert _audited_ids(env, key) == set()
     assert len(env.writes()) == writes

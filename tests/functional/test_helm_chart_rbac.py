@@ -1,6 +1,8 @@
 """The chart's RBAC: the executor gets exactly the verbs its allowed actions and its own checks
-declare (orchestrator.act.actions), only in the namespaces its policy allows; only it can write;
-the router reads; nobody reads Secrets; ingest, agent and console have no rights at all."""
+declare (orchestrator.act.actions), only in the namespaces its policy allows (cluster-wide only
+when the values say so explicitly); only it can write; the router reads what it reads, with
+verbs that exist, in the namespaces it serves; nobody reads Secrets; ingest, agent and console
+have no rights at all."""
 
 from __future__ import annotations
 
@@ -113,15 +115,67 @@ def test_ingest_agent_console_and_jobs_have_no_rights_and_no_token(value_set: st
         assert rendered.one("ServiceAccount", f"{FULLNAME}-{fn}")["automountServiceAccountToken"]
 
 
-def test_router_reads_exactly_what_it_reads_cluster_wide() -> None:
+def _router(rendered: Rendered) -> list[tuple[dict[str, Any], set[Grant]]]:
+    return bindings_of(rendered, f"{FULLNAME}-router")
+
+
+def test_router_reads_exactly_what_it_reads_with_verbs_that_exist() -> None:
     from orchestrator.adapters.kube_reads import KINDS
 
-    ((binding, granted),) = bindings_of(render("default"), f"{FULLNAME}-router")
-    assert binding["kind"] == "ClusterRoleBinding"
-    assert {v for _, _, v in granted} == {"get", "list", "watch"}
+    granted = set().union(*(g for _, g in _router(render("default"))))
     reads = {(prefix.split("/")[2] if prefix.startswith("/apis/") else "", plural)
              for prefix, plural, _ in KINDS.values()}
     assert {(g, r) for g, r, _ in granted} == reads | {("", "pods/log")}
+    assert {v for _, r, v in granted if r == "pods/log"} == {"get"}, "list/watch do nothing"
+    assert {v for _, r, v in granted if r != "pods/log"} == {"get", "list", "watch"}
+
+
+def test_router_reads_namespaces_only_where_the_executor_may_act() -> None:
+    for value_set, namespaces in (("default", {"default"}),
+                                  ("slack-no-approval", {"payments", "shop"})):
+        bindings = _router(render(value_set))
+        per_namespace = {b["metadata"]["namespace"] for b, _ in bindings
+                         if b["kind"] == "RoleBinding"}
+        assert per_namespace == namespaces, value_set
+        (wide,) = [g for b, g in bindings if b["kind"] == "ClusterRoleBinding"]
+        assert {r for _, r, _ in wide} == {"nodes"}, "cluster-wide: only what has no namespace"
+
+
+def test_router_namespaces_can_be_named_apart_from_the_executor_s() -> None:
+    from tests.functional.helm_support import render_values
+
+    rendered = render_values({"router": {"readNamespaces": ["shop", "payments", "shop"]}})
+    per_namespace = sorted(b["metadata"]["namespace"] for b, _ in _router(rendered)
+                           if b["kind"] == "RoleBinding")
+    assert per_namespace == ["payments", "shop"]
+
+
+def test_router_reads_every_namespace_only_when_the_values_say_so() -> None:
+    import helm_python as helm
+
+    from tests.functional.helm_support import render_values
+
+    with pytest.raises(helm.HelmRenderError, match="router.readClusterWide"):
+        render_values({"executor": {"policy": {"namespaces": {"allow": ["*"]}},
+                                    "writeClusterWide": True}})
+    with pytest.raises(helm.HelmRenderError, match="router.readClusterWide"):
+        render_values({"router": {"readNamespaces": ["team-*"]}})
+    rendered = render("enforce-everywhere")
+    wide = [g for b, g in _router(rendered) if b["kind"] == "ClusterRoleBinding"]
+    assert any(("", "pods/log", "get") in g for g in wide)
+    assert not [b for b, _ in _router(rendered) if b["kind"] == "RoleBinding"]
+
+
+@pytest.mark.parametrize("verbs", [["get", "list"], ["watch"]])
+def test_the_chart_refuses_verbs_a_subresource_does_not_have(verbs: list[str]) -> None:
+    import helm_python as helm
+
+    from tests.functional.helm_support import render_values
+
+    rules = [*chart_values()["router"]["readRules"],
+             {"apiGroups": [""], "resources": ["pods/log"], "verbs": verbs}]
+    with pytest.raises(helm.HelmRenderError, match="get only"):
+        render_values({"router": {"readRules": rules}})
 
 
 def _executor_bindings(value_set: str) -> list[dict[str, Any]]:
@@ -145,13 +199,45 @@ def test_executor_is_bound_per_allowed_namespace_and_cluster_wide_only_for_nodes
 
 
 @pytest.mark.parametrize("allow", [["*"], [], ["team-*"]])
-def test_all_namespaces_only_when_the_policy_allows_them_all(allow: list[str]) -> None:
+def test_all_namespaces_only_when_the_values_say_so_explicitly(allow: list[str]) -> None:
+    import helm_python as helm
+
     from tests.functional.helm_support import render_values
 
-    rendered = render_values({"executor": {"policy": {"namespaces": {"allow": allow}}}})
+    everywhere = {"policy": {"namespaces": {"allow": allow}}}
+    with pytest.raises(helm.HelmRenderError, match="executor.writeClusterWide"):
+        render_values({"executor": everywhere})
+    rendered = render_values({"executor": {**everywhere, "writeClusterWide": True},
+                              "router": {"readClusterWide": True}})
     bindings = [b for b, _ in bindings_of(rendered, f"{FULLNAME}-executor")]
     role_namespaces = {b["metadata"]["namespace"] for b in bindings if b["kind"] == "RoleBinding"}
     assert role_namespaces == {NAMESPACE}
     wide = [b for b in bindings if b["kind"] == "ClusterRoleBinding"]
     assert any(("", "pods/eviction", "create") in grants(_role(rendered, b["roleRef"], "")["rules"])
                for b in wide)
+
+
+@pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
+def test_write_verbs_are_cluster_wide_only_where_the_values_say_so(value_set: str) -> None:
+    explicit = VALUE_SETS[value_set].get("executor", {}).get("writeClusterWide", False)
+    rendered = render(value_set)
+    wide_writes = {g for b, granted in bindings_of(rendered, f"{FULLNAME}-executor")
+                   if b["kind"] == "ClusterRoleBinding"
+                   for g in granted if g[2] in WRITE_VERBS and g[1] != "nodes"}
+    assert bool(wide_writes) == explicit, wide_writes
+
+
+@pytest.mark.parametrize("values, field", [
+    ({"router": {"readClusterWide": "yes"}}, "readClusterWide"),
+    ({"executor": {"writeClusterWide": 1}}, "writeClusterWide"),
+    ({"router": {"readNamespaces": "shop"}}, "readNamespaces"),
+    ({"router": {"clusterReadRules": [{"apiGroups": [""], "resources": ["nodes"],
+                                       "verbs": ["patch"]}]}}, "clusterReadRules"),
+])
+def test_the_schema_types_the_rbac_switches(values: dict[str, Any], field: str) -> None:
+    import helm_python as helm
+
+    from tests.functional.helm_support import render_values
+
+    with pytest.raises(helm.HelmValuesError, match=field):
+        render_values(values)

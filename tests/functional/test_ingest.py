@@ -187,6 +187,9 @@ def test_manual_trigger_as_kn_func_invoke_sends_it(client, sink, mode) -> None: 
 def test_kn_func_invoke_default_event_is_told_what_to_send(client, sink) -> None:  # type: ignore[no-untyped-def]
     headers, body = to_binary(_manual({"message": "Hello World"}, "boson.fn"))
     r = client.post("/", data=body, headers=headers)
+    assert r.status_code == 401, "authentication comes before validation"
+    assert '"token"' in r.get_json()["error"] and "incident.alert.manual" in r.get_json()["error"]
+    r = client.post("/", data=body, headers={**headers, **AUTH})
     assert r.status_code == 400
     error = r.get_json()["error"]
     assert "'boson.fn'" in error and "incident.alert.manual" in error and '"labels"' in error
@@ -224,3 +227,20 @@ def test_broker_unreachable_means_503(monkeypatch) -> None:  # type: ignore[no-u
     r = _post(app.test_client(), load_event("alertmanager_crashloop"))
     assert r.status_code == 503
     assert "broker unreachable" in r.get_json()["error"]
+
+
+def test_secrets_in_labels_are_redacted_and_identity_kept(client, sink) -> None:  # type: ignore[no-untyped-def]
+    payload = load_event("alertmanager_crashloop")
+    plain = {k: v for k, v in payload["alerts"][0]["labels"].items() if k != "instance"}
+    payload["alerts"][0]["labels"].update(
+        instance="https://svc:CanaryLabelPw0rd@db.payments.svc:5432/orders",
+        db_password="CanaryLabelDbPass", secret="db-credentials")
+    r = _post(client, payload)
+    assert r.status_code == 200, r.data
+    (got,) = sink.wait_for(1)
+    assert b"CanaryLabelPw0rd" not in got.body and b"CanaryLabelDbPass" not in got.body
+    labels = AlertReceived.model_validate(got.json()).alert.labels
+    assert labels["instance"] == "https://svc:[REDACTED:url-password]@db.payments.svc:5432/orders"
+    assert labels["db_password"] == "[REDACTED:secret-value]"
+    assert {k: labels[k] for k in plain} == plain, "the identifying labels are as sent"
+    assert labels["secret"] == "db-credentials", "a Secret's name identifies it"

@@ -90,6 +90,13 @@ def test_ingress_rejects_what_is_not_a_cloudevent(tmp_path: Path) -> None:
         assert b"missing required" in post(broker.url, headers, b"").content
         assert post(broker.url + "/other/broker", *ce("test.a", "x")).status_code == 404
         assert post(broker.url, *ce("test.a", "big", "x" * 2000)).status_code == 413
+        deep = post(broker.url, ce("test.a", "deep")[0] | {"content-type": "application/json"},
+                    b"[" * 401 + b"]" * 401)
+        assert deep.status_code == 400 and b"deeper than 400" in deep.content
+        structured = b'{"specversion":"1.0","type":"t","id":"d","source":"/t","data":' + \
+            b"[" * 450 + b"]" * 450 + b"}"
+        assert post(broker.url, {"content-type": "application/cloudevents+json"},
+                    structured).status_code == 400
         import httpx
 
         with httpx.Client(trust_env=False) as client:

@@ -120,8 +120,8 @@ def test_a_fresh_bad_rollout_asks_a_human_and_acts_on_the_approval(
         assert _writes(cluster) == [], "nothing may change before a human approves"
         plan_id = requests[0].data["plan"]["plan_id"]
         done = subprocess.run(
-            [sys.executable, "-m", "orchestrator.cli", "approve", plan_id, "--as", local_user(),
-             "--console", stack.console_url, "--token", stack.secrets["console_api_token"]],
+            [sys.executable, "-m", "orchestrator.cli", "approve", plan_id,
+             "--console", stack.console_url, "--state", str(stack.state)],
             capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stdout + done.stderr
 

@@ -1,7 +1,8 @@
 """Secret canaries through the whole loop: fabricated credentials planted in pod logs (current
 and previous), literal env values, pod and Deployment annotations, a termination message, Event
-messages and the alert's own annotations never come out anywhere the loop writes: not in a
-CloudEvent on the broker, not in a prompt, not in a function's log file, not in the audit log.
+messages and the alert's own labels and annotations never come out anywhere the loop writes:
+not in a CloudEvent on the broker, not in a prompt, not in a function's log file, not in the
+audit log.
 
 Run twice through the real stack in enforce mode against the fake Kubernetes API: with the
 offline planner, and with the fake Gemini (whose request log is every prompt the agent sent).
@@ -33,7 +34,11 @@ pytestmark = pytest.mark.slow
 NS = "vault"
 CLUSTER = "prod-eu-west-1"
 TEXTS = [text for _, text, _ in CANARIES]
-SECRETS = [secret for _, _, secret in CANARIES]
+# Secrets in the alert's own labels (label → value, the secret in it): ingest redacts them.
+LABELS = {"instance": ("https://exporter:CanaryLabelUrlPw0rd@pg.vault.svc:9187/metrics",
+                       "CanaryLabelUrlPw0rd"),
+          "db_password": ("CanaryLabelDbPassw0rd", "CanaryLabelDbPassw0rd")}
+SECRETS = [secret for _, _, secret in CANARIES] + [secret for _, secret in LABELS.values()]
 
 
 def _forms(secret: str) -> set[str]:
@@ -76,7 +81,8 @@ def _planted(s: ko.Scenario, tag: str) -> ko.Scenario:
 def _alert(pod: str, fingerprint: str, *, status: str = "firing") -> dict[str, Any]:
     payload = load_event("alertmanager_crashloop")
     alert = payload["alerts"][0]
-    alert["labels"].update(namespace=NS, pod=pod, container="app", cluster=CLUSTER)
+    alert["labels"].update(namespace=NS, pod=pod, container="app", cluster=CLUSTER,
+                           **{name: value for name, (value, _) in LABELS.items()})
     alert["annotations"] = {"description": "\n".join(TEXTS[:10]),
                             **{f"detail_{i}": text for i, text in enumerate(TEXTS)}}
     alert["generatorURL"] = ("https://grafana:CanaryUrlPassw0rd@grafana.example.com/explore"
@@ -194,6 +200,9 @@ def test_the_canaries_were_read_and_redacted_in_every_place(run: Run) -> None:
     for alert in received:
         assert "[REDACTED:" in alert["annotations"]["description"]
         assert "[REDACTED:" in alert["generator_url"]
+        assert alert["labels"]["instance"].startswith("https://exporter:[REDACTED:url-password]@")
+        assert alert["labels"]["db_password"] == "[REDACTED:secret-value]"
+        assert (alert["labels"]["namespace"], alert["labels"]["cluster"]) == (NS, CLUSTER)
 
 
 def test_no_canary_in_any_cloudevent(run: Run) -> None:

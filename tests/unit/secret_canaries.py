@@ -83,4 +83,16 @@ CANARIES: list[tuple[str, str, str]] = [
      "Y2FuYXJ5OmRvY2tlcnB3ZA=="),
     ("client-secret", "oauth: client_id=shop client_secret=CanaryOauthClientSecret01",
      "CanaryOauthClientSecret01"),
+    ("short-pass-name", "export DB_PASS=CanaryDbPass0123", "CanaryDbPass0123"),
+    ("pgpass-env", "PGPASS=CanaryPgPass456 psql -h db orders", "CanaryPgPass456"),
+    ("yaml-block-password", "database:\n  password: |\n    CanaryYamlBlockSecret01\n  host: pg",
+     "CanaryYamlBlockSecret01"),
+    ("yaml-folded-token", "auth:\n  - token: >-\n      CanaryYamlFolded0123\n\n      more\n",
+     "CanaryYamlFolded0123"),
+    ("mysql-glued-password", "backup: mysqldump -uroot -pCanaryMysqlPass9 shop > shop.sql",
+     "CanaryMysqlPass9"),
+    # Seven digits: six would collide with the microseconds of timestamps in the e2e's files.
+    ("short-numeric-password", "DB_PASSWORD=7351946 connecting", "7351946"),
+    ("url-encoded-api-key", "GET /cb?next=%2Fapp%3Fapi_key%3DCanaryUrlEncKey0123%26x%3D1",
+     "CanaryUrlEncKey0123"),
 ]

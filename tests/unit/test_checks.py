@@ -21,16 +21,30 @@ from orchestrator.act.checks import (
 from orchestrator.act.policy import BudgetPolicy, Policy, parse_policy
 from orchestrator.act.targets import alerted_refs
 from orchestrator.context import ObjectRef
+from orchestrator.decide.facts import _gitops
 from orchestrator.events import Alert, ApprovalRequested, PlanApproved, PlanProposed
 from orchestrator.keys import incident_key
+from orchestrator.knowledge.runbook import Predicate, Runbook, RunbookAction
+from orchestrator.orient.objects import Scrubber
+from orchestrator.orient.workloads import workload_info
 from orchestrator.plan import Action, Citation, Plan
 from orchestrator.provenance import Keyring
 from orchestrator.signing import decision_payload, sign
 from tests import keys
 
 T0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
-BOOKS = {"k8s_crashloop": frozenset({"delete_pod", "rollout_restart", "rollback"}),
-         "capacity": frozenset({"scale"})}
+
+
+def _book(runbook_id: str, *types: str) -> Runbook:
+    return Runbook(id=runbook_id, title=runbook_id, body="", path=f"{runbook_id}.md",
+                   content_hash="0", actions=[RunbookAction(
+                       type=t, risk="low", target="owner", why="test",  # type: ignore[arg-type]
+                       when=[Predicate(fact="cluster.available", op="eq", value=True)])
+                       for t in types])
+
+
+BOOKS = {"k8s_crashloop": _book("k8s_crashloop", "delete_pod", "rollout_restart", "rollback"),
+         "capacity": _book("capacity", "scale")}
 
 
 def alert(**labels: str) -> Alert:
@@ -74,6 +88,20 @@ def test_the_cluster_label_must_be_this_cluster(cluster_label: str, cluster_name
     p = plan(a, RESTART)
     assert why in " ".join(plan_refusals(incident_key=p.incident_key, alert=a, plan=p,
                                          cluster_name=cluster_name))
+
+
+def test_an_alert_without_a_cluster_label_is_refused_when_the_executor_has_a_name() -> None:
+    a = alert(namespace="shop")
+    p = plan(a, RESTART)
+
+    def refusals(**kw: object) -> str:
+        return " ".join(plan_refusals(incident_key=p.incident_key, alert=a, plan=p, **kw))  # type: ignore[arg-type]
+
+    assert "has no `cluster` label" in refusals(cluster_name="prod")
+    assert Policy().require_cluster_label  # on by default
+    assert refusals(cluster_name="prod", require_cluster_label=False) == ""
+    assert refusals(cluster_name=None) == ""  # no name: nothing to compare with
+    assert not parse_policy("require_cluster_label: false").require_cluster_label
 
 
 def test_a_plan_must_belong_to_its_incident_and_its_alert() -> None:
@@ -152,6 +180,21 @@ def test_scale_within_bounds_passes() -> None:
 ])
 def test_gitops_marks(meta: dict, tool: str | None) -> None:
     assert gitops_manager({"metadata": meta}) == tool
+
+
+@pytest.mark.parametrize(("managers", "tool"), [
+    (["argocd-controller"], "Argo CD"), (["argocd-application-controller"], "Argo CD"),
+    (["kustomize-controller"], "Flux"), (["helm-controller"], "Flux"),
+    (["helm", "kubectl-client-side-apply"], None),
+])
+def test_gitops_field_managers_give_the_check_and_the_fact_one_answer(
+        managers: list[str], tool: str | None) -> None:
+    meta = {"name": "x", "namespace": "shop", "labels": {"app.kubernetes.io/instance": "shop"},
+            "managedFields": [{"manager": m, "operation": "Apply"} for m in managers]}
+    deployment = {"kind": "Deployment", "metadata": meta, "spec": {}, "status": {}}
+    assert gitops_manager(deployment) == tool
+    info = workload_info(deployment, Scrubber())
+    assert _gitops(info) is (tool is not None)
 
 
 def test_alerted_objects_follow_kube_state_metrics_labels() -> None:

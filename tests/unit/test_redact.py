@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.redact import redact, redact_mapping, scan, secret_name, summarize
+from orchestrator.redact import (
+    redact,
+    redact_labels,
+    redact_mapping,
+    scan,
+    secret_name,
+    summarize,
+)
 from tests.unit.secret_canaries import CANARIES
 
 
@@ -55,6 +62,10 @@ def test_kinds_name_the_shape_and_never_the_secret() -> None:
     "https://grafana.example.com/d/abc?orgId=1&from=now-1h",
     "basic authentication is disabled; bearer auth required",
     "KeyError: 'DATABASE_URL'",
+    "bypass_cache=1 compass=north passes=3 passthrough=true PGPASSFILE=/etc/pgpass",
+    "retries=3 password_min_length=12 token_ttl_seconds=300 api_key_rotation_days=90",
+    "mysql -h db -P3306 --database shop",
+    "password: |",
 ])
 def test_ordinary_text_survives(text: str) -> None:
     assert redact(text) == (text, 0)
@@ -86,3 +97,48 @@ def test_a_private_key_cut_off_by_a_log_tail_is_still_removed() -> None:
     assert "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC" not in redact(tail)[0]
     assert redact(tail)[0].endswith("next")
     assert "MHcCAQEEICanaryBody0123456789" not in redact(head)[0]
+
+
+@pytest.mark.parametrize(("text", "secret"), [
+    ("DB_PASSWORD=1234", "1234"),
+    ("pin_token: 004211", "004211"),
+    ('{"api_key": "99"}', "99"),
+    ("mysql --user=root --password=31337 shop", "31337"),
+])
+def test_a_short_number_under_a_name_ending_in_the_secret_word_is_a_secret(
+        text: str, secret: str) -> None:
+    clean, count = redact(text)
+    assert secret not in clean.replace("REDACTED", "") and count == 1
+
+
+def test_a_yaml_block_is_redacted_to_its_end_and_no_further() -> None:
+    text = "spec:\n  password: |+\n    line-one-secret\n\n    line-two-secret\n  host: pg\nnext: 1"
+    clean, kinds = scan(text)
+    assert clean == "spec:\n  password: [REDACTED:secret-value]\n  host: pg\nnext: 1"
+    assert kinds == ["secret-value"]
+
+
+def test_mysql_takes_its_password_glued_to_dash_p_and_leaves_the_port() -> None:
+    clean, _ = scan("mysql -h db -P3306 -u app -p'S3cr3t!' -D shop")
+    assert clean == "mysql -h db -P3306 -u app -p'[REDACTED:secret-value]' -D shop"
+
+
+def test_url_encoded_separators_and_the_next_parameter_survives() -> None:
+    clean, _ = scan("/login?r=%2Fhome%3Faccess_key%3DAbc123Def456%26lang%3Den")
+    assert clean == "/login?r=%2Fhome%3Faccess_key%3D[REDACTED:secret-value]%26lang%3Den"
+
+
+def test_labels_keep_their_identity_and_lose_their_secrets() -> None:
+    found: dict[str, list[str]] = {}
+    labels = {"alertname": "PostgresDown", "namespace": "shop", "pod": "pg-0",
+              "cluster": "prod-eu", "instance": "https://svc:S3cretPw@db.shop.svc:5432/orders",
+              "db_password": "hunter2", "api_token": "1234", "token_ttl": "300",
+              "secret": "db-credentials", "secret_name": "tls-cert", "password_set": "true"}
+    out = redact_labels(labels, lambda key, kinds: found.setdefault(key, kinds))
+    assert out["instance"] == "https://svc:[REDACTED:url-password]@db.shop.svc:5432/orders"
+    assert out["db_password"] == out["api_token"] == "[REDACTED:secret-value]"
+    unchanged = {"alertname", "namespace", "pod", "cluster", "token_ttl", "secret",
+                 "secret_name", "password_set"}
+    assert {k: out[k] for k in unchanged} == {k: labels[k] for k in unchanged}
+    assert set(found) == {"instance", "db_password", "api_token"}
+    assert redact_labels(out) == out, "idempotent"

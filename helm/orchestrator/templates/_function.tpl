@@ -14,6 +14,11 @@ same function (the public console) adds "component" (its name suffix and compone
 {{- $component := .component | default $fn }}
 {{- $local := hasKey . "clusterLocal" | ternary .clusterLocal (hasKey $cfg "clusterLocal" | ternary $cfg.clusterLocal true) }}
 {{- $labels := include "orchestrator.labels" (dict "root" $root "component" $component) }}
+{{- /* Knative lets containerConcurrency requests in; the liveness probe comes on top of them
+       straight from the kubelet, so it needs threads of its own. */ -}}
+{{- if and (gt (int $cfg.containerConcurrency) 0) (lt (int $cfg.threads) (add (int $cfg.containerConcurrency) 2)) }}
+{{- fail (printf "%s.threads (%v) must be at least %s.containerConcurrency + 2 (%d): with every thread busy, health checks fail and the kubelet restarts the pod" $fn $cfg.threads $fn (add (int $cfg.containerConcurrency) 2)) }}
+{{- end }}
 apiVersion: serving.knative.dev/v1
 kind: Service
 metadata:
