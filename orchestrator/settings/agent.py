@@ -36,10 +36,14 @@ class AgentSettings(BaseSettings):
     signing_key_file: Path | None = None
     """File holding `signing_key` (a mounted Secret); used when `signing_key` is empty."""
 
-    llm_provider: Literal["gemini", "openai"] = "gemini"
+    llm_provider: Literal["gemini", "openai"] = Field(
+        default="gemini", validation_alias=AliasChoices("AGENT_LLM_PROVIDER", "LLM_PROVIDER")
+    )
     """Which LLM API plans: `gemini` (Google's, `gemini_*` settings) or `openai` (the OpenAI
     chat completions API as OpenAI, Azure OpenAI, vLLM, Ollama and other compatible servers
-    speak it, `openai_*` settings). Either way, no key means the offline planner."""
+    speak it, `openai_*` settings). Either way, no key means the offline planner. The
+    unprefixed names (`LLM_PROVIDER`, `OPENAI_*`) are what `orchestrator up` passes on from the
+    shell: it drops every `AGENT_` variable of its own environment."""
 
     model: str = "gemini-2.5-flash"
     """Gemini model name: fast and cheap enough to plan within a function's request timeout."""
@@ -62,11 +66,15 @@ class AgentSettings(BaseSettings):
     `http://ollama:11434/v1`, `http://vllm:8000/v1`, Azure's
     `https://RESOURCE.openai.azure.com/openai/v1`. None = OpenAI's own."""
 
-    openai_model: str = "gpt-4.1-mini"
+    openai_model: str = Field(
+        default="gpt-4.1-mini",
+        validation_alias=AliasChoices("AGENT_OPENAI_MODEL", "OPENAI_MODEL"))
     """Model name the OpenAI-compatible server knows (on Azure, the deployment name). It must
     support structured output (`response_format` with a strict JSON schema)."""
 
-    openai_api_version: str | None = None
+    openai_api_version: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("AGENT_OPENAI_API_VERSION", "OPENAI_API_VERSION"))
     """Only for Azure OpenAI's dated API (`2024-10-21`, with the base URL
     `https://RESOURCE.openai.azure.com/openai/deployments/DEPLOYMENT`): sent as the `api-version`
     query parameter, the key then goes in Azure's `api-key` header. None for every other server

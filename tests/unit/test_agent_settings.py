@@ -20,7 +20,9 @@ def _clean(monkeypatch: pytest.MonkeyPatch) -> None:
 
     for name in list(os.environ):
         if name.startswith("AGENT_") or name in ("GEMINI_API_KEY", "GOOGLE_API_KEY",
-                                                 "OPENAI_API_KEY", "OPENAI_BASE_URL"):
+                                                 "OPENAI_API_KEY", "OPENAI_BASE_URL",
+                                                 "LLM_PROVIDER", "OPENAI_MODEL",
+                                                 "OPENAI_API_VERSION"):
             monkeypatch.delenv(name)
 
 
@@ -99,5 +101,28 @@ def test_an_unknown_provider_is_refused(monkeypatch: pytest.MonkeyPatch) -> None
     from pydantic import ValidationError
 
     monkeypatch.setenv("AGENT_LLM_PROVIDER", "anthropic")
-    with pytest.raises(ValidationError, match="llm_provider"):
+    with pytest.raises(ValidationError, match="AGENT_LLM_PROVIDER"):
         AgentSettings()
+
+
+def test_orchestrator_up_passes_the_unprefixed_names_to_the_agent(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`orchestrator up` drops the shell's AGENT_ variables: the conventional names choose."""
+    import os
+
+    from orchestrator.local.stack import Stack, StackOptions
+
+    shell = {"LLM_PROVIDER": "openai", "OPENAI_API_KEY": "sk-local",
+             "OPENAI_BASE_URL": "http://127.0.0.1:11434/v1", "OPENAI_MODEL": "qwen2.5:7b",
+             "AGENT_LLM_PROVIDER": "gemini"}
+    for k, v in shell.items():
+        monkeypatch.setenv(k, v)
+    env = Stack(StackOptions(state=tmp_path / "state")).env_for("agent")
+    for name in list(os.environ):
+        monkeypatch.delenv(name)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    llm = language_model(AgentSettings())
+    assert isinstance(llm, OpenAILLM) and llm.model == "qwen2.5:7b"
+    assert str(llm.client.base_url) == "http://127.0.0.1:11434/v1/"
+    llm.close()
