@@ -70,14 +70,15 @@ class Agent:
                                    skew_seconds=s.clock_skew_seconds)
         llm = language_model(s)
         retriever, close_kb = knowledge(exact_first=llm is None)
-        log.info("agent planner: %s", f"Gemini {s.model}" if llm else "offline (no API key)")
+        log.info("agent planner: %s", f"{llm.name} {llm.model}" if llm else "offline (no API key)")
         options = Options(top_k=s.top_k, confidence_threshold=s.confidence_threshold,
                           max_actions=s.max_actions,
                           reopen_window=timedelta(seconds=s.reopen_window_seconds))
         limits = Limits(retries=s.retries, backoff_seconds=s.backoff_seconds,
                         temperature=s.temperature, max_output_tokens=s.max_output_tokens,
                         token_budget=s.token_budget, max_actions=s.max_actions,
-                        prompt_runbooks=s.prompt_runbooks)
+                        prompt_runbooks=s.prompt_runbooks,
+                        retry_after_max=s.retry_after_max_seconds)
         closers = (close_kb,) + ((llm.close,) if llm else ())
         audit = audit_store(s)
         return cls(retriever=retriever, llm=llm, audit=audit, options=options, limits=limits,

@@ -28,8 +28,8 @@ from tests import keys
 from tests.fakes.gemini import FakeGemini, fake_gemini
 
 ROOT = Path(__file__).resolve().parents[2]
-_CLEARED = ("GEMINI_API_KEY", "GOOGLE_API_KEY", "KB_EMBEDDING_API_KEY", "KB_QDRANT_URL",
-            "KB_MINIO_ENDPOINT", "KB_EMBEDDING_MODEL")
+_CLEARED = ("GEMINI_API_KEY", "GOOGLE_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL",
+            "KB_EMBEDDING_API_KEY", "KB_QDRANT_URL", "KB_MINIO_ENDPOINT", "KB_EMBEDDING_MODEL")
 
 
 @pytest.fixture(scope="module", name="qdrant")

@@ -71,6 +71,9 @@ def test_schema_refuses_bad_values(values: dict, message: str) -> None:
 
 @pytest.mark.parametrize("values, message", [
     ({"agent": {"gemini": {"enabled": True}}}, "geminiApiKey"),
+    ({"agent": {"openai": {"enabled": True}}}, "openaiApiKey"),
+    ({"agent": {"openai": {"enabled": True}, "gemini": {"enabled": True}},
+      "secrets": {"geminiApiKey": "k", "openaiApiKey": "k"}}, "choose one LLM provider"),
     ({"console": {"slack": {"enabled": True}}}, "slackSigningSecret"),
     ({"minio": {"bundled": False, "endpoint": "s3.example:443"}}, "minioAccessKey"),
     ({"executor": {"policy": {"namespaces": {"allow": ["kube-system"]}}}}, "both allowed and denied"),
@@ -213,6 +216,16 @@ def test_each_function_mounts_exactly_the_secret_files_its_settings_name(value_s
     assert _secret_files(value_set, "router")[0] == {"router.key", "ingest.crt", "executor.crt",
                                                      "ingest.next.crt", "executor.next.crt"}
     assert _secret_files(value_set, "ingest")[0] == {"ingest-token", "ingest.key"}
+
+
+def test_the_openai_provider_reaches_the_agents_settings() -> None:
+    env = render("openai").env("agent")
+    assert env["AGENT_LLM_PROVIDER"] == "openai"
+    assert env["AGENT_OPENAI_BASE_URL"] == "http://vllm.ai:8000/v1"
+    assert env["AGENT_OPENAI_MODEL"] == "qwen2.5-7b-instruct"
+    assert "AGENT_OPENAI_API_VERSION" not in env and "AGENT_GEMINI_API_KEY_FILE" not in env
+    assert env["AGENT_OPENAI_API_KEY_FILE"] == SECRET_DIR + "openai-api-key"
+    assert "AGENT_LLM_PROVIDER" not in render("default").env("agent")
 
 
 def test_existing_secret_is_used_and_nothing_is_generated() -> None:
