@@ -179,10 +179,12 @@ class Stack:
              "KUBECONFIG", "KUBERNETES_SERVICE_"))}
         env.update(common)
         env.update(per[name])
-        env.update(key_env(self.keys, name))
         if self.options.kubeconfig is not None:
             env["KUBECONFIG"] = str(self.options.kubeconfig)
         env.update(self.options.env.get(name, {}))
+        # Last: the stack's own keys, whatever the caller passed through (`eval` hands the
+        # agent the shell's AGENT_* settings, and a shell may hold another keyring's paths).
+        env.update(key_env(self.keys, name))
         return env
 
     def policy_file(self) -> Path:
