@@ -26,7 +26,6 @@ import logging
 import statistics
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -34,13 +33,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from orchestrator.adapters.static_embeddings import SemanticModel, StaticEmbedder  # noqa: E402
 from orchestrator.adapters.vectors import QdrantStore  # noqa: E402
 from orchestrator.events import Alert  # noqa: E402
 from orchestrator.ingest.alertmanager import parse_alert  # noqa: E402
 from orchestrator.knowledge.coverage import MIN_COVERAGE  # noqa: E402
 from orchestrator.knowledge.index import index_runbooks  # noqa: E402
 from orchestrator.knowledge.query import alert_fields  # noqa: E402
-from orchestrator.knowledge.search import Retriever  # noqa: E402
+from orchestrator.knowledge.search import MIN_SEMANTIC, Retriever  # noqa: E402
 from orchestrator.knowledge.source import FolderSource  # noqa: E402
 from orchestrator.knowledge.sparse import query_vector, weighted_terms  # noqa: E402
 
@@ -84,16 +84,25 @@ def _ms(xs: list[float]) -> str:
     return f"p50 {1000 * statistics.median(xs):.1f} ms, p95 {1000 * p95:.1f} ms"
 
 
-def _open(folder: Path, store_dir: Path, min_coverage: float) -> tuple[QdrantStore, Retriever]:
+class Config:
+    """One retriever configuration under test: the BM25 coverage floor, the semantic model."""
+
+    def __init__(self, min_coverage: float, semantic: SemanticModel | None,
+                 min_semantic: float) -> None:
+        self.min_coverage, self.semantic, self.min_semantic = min_coverage, semantic, min_semantic
+
+
+def _open(folder: Path, store_dir: Path, cfg: Config) -> tuple[QdrantStore, Retriever]:
     store = QdrantStore.connect(path=store_dir)
     index_runbooks(source=folder, store=store, collection="runbooks")
     return store, Retriever(source=FolderSource(folder), store=store, collection="runbooks",
-                            min_coverage=min_coverage)
+                            min_coverage=cfg.min_coverage, semantic=cfg.semantic,
+                            min_semantic=cfg.min_semantic)
 
 
-def eval_kube_prometheus(eval_dir: Path, tmp: Path, min_coverage: float) -> dict[str, Any]:
+def eval_kube_prometheus(eval_dir: Path, tmp: Path, cfg: Config) -> dict[str, Any]:
     rows = [json.loads(line) for line in (eval_dir / "payloads.jsonl").open()]
-    store, retriever = _open(eval_dir / "runbooks", tmp / "eval", min_coverage)
+    store, retriever = _open(eval_dir / "runbooks", tmp, cfg)
     try:
         def cases(variant: str, **kw: bool) -> list[tuple[Alert, str]]:
             return [(_alert(r["payload"]["alerts"][0], **kw),
@@ -119,10 +128,9 @@ def eval_kube_prometheus(eval_dir: Path, tmp: Path, min_coverage: float) -> dict
         store.close()
 
 
-def eval_own(runbooks: Path, alerts_file: Path, tmp: Path,
-             min_coverage: float) -> dict[str, Any]:
+def eval_own(runbooks: Path, alerts_file: Path, tmp: Path, cfg: Config) -> dict[str, Any]:
     rows = [json.loads(line) for line in alerts_file.open()]
-    store, retriever = _open(runbooks, tmp / "own", min_coverage)
+    store, retriever = _open(runbooks, tmp, cfg)
     try:
         covered = [(parse_alert(r["alert"], source=""), r["expected"]) for r in rows
                    if r["expected"]]
@@ -141,6 +149,35 @@ def eval_own(runbooks: Path, alerts_file: Path, tmp: Path,
         store.close()
 
 
+def _run(args: argparse.Namespace, tmp: Path, cfg: Config) -> dict[str, Any]:
+    return {"kp": eval_kube_prometheus(args.eval_dir, tmp / "eval", cfg),
+            "own": eval_own(args.runbooks, args.alerts, tmp / "own", cfg)}
+
+
+def _print(name: str, res: dict[str, Any], args: argparse.Namespace) -> None:
+    kp, own = res["kp"], res["own"]
+    print(f"{name}\n kube-prometheus eval ({args.eval_dir.name}):")
+    for key, r in kp.items():
+        if isinstance(r, dict):
+            print(f"  {key:36s} recall@1 {r['recall@1']:.3f}  MRR {r['mrr']:.3f}  "
+                  f"abstained {r['abstained']}/{r['n']}")
+    print(f" own runbooks ({args.runbooks.name}/, {args.alerts.name}):")
+    print(f"  covered alerts ({own['n']})            recall@1 {own['recall@1']:.3f}  "
+          f"MRR {own['mrr']:.3f}  wrongly abstained {own['abstained']}")
+    answered = ", ".join(own["answered_but_should_abstain"]) or "none"
+    print(f"  uncovered alerts ({own['uncovered']})          abstain accuracy "
+          f"{own['abstain_accuracy']:.3f}  answered: {answered}")
+    print(" latency, (c) queries on the 108-runbook index (local on-disk Qdrant):")
+    print(f"  Retriever.search                     {_ms(kp['c_alertname_hidden']['latencies'])}")
+    print(f"  bare Qdrant sparse query             {_ms(kp['bare_qdrant_latencies'])}")
+
+
+def _figures(res: dict[str, Any]) -> dict[str, Any]:
+    return {"kube_prometheus": {k: {kk: vv for kk, vv in v.items() if kk != "latencies"}
+                                for k, v in res["kp"].items() if isinstance(v, dict)},
+            "own": {k: v for k, v in res["own"].items() if k != "latencies"}}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("eval_dir", nargs="?", type=Path,
@@ -151,33 +188,34 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--min-coverage", type=float, default=MIN_COVERAGE,
                         help=f"coverage floor for BM25 candidates (default {MIN_COVERAGE})")
+    parser.add_argument("--min-semantic", type=float, default=MIN_SEMANTIC,
+                        help=f"semantic relevance floor (default {MIN_SEMANTIC})")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
+    embedder = StaticEmbedder()
+    t0 = time.perf_counter()
+    embedder.similarities("warm up", ["load the table"])
+    load = time.perf_counter() - t0
+    configs = {
+        "baseline: exact + BM25": Config(args.min_coverage, None, args.min_semantic),
+        "exact + BM25 + semantic (static table)": Config(args.min_coverage, embedder,
+                                                         args.min_semantic),
+    }
     with tempfile.TemporaryDirectory() as tmp:
-        kp = eval_kube_prometheus(args.eval_dir, Path(tmp), args.min_coverage)
-        own = eval_own(args.runbooks, args.alerts, Path(tmp), args.min_coverage)
+        results = {name: _run(args, Path(tmp) / str(i), cfg)
+                   for i, (name, cfg) in enumerate(configs.items())}
     if args.json:
-        strip = {k: {kk: vv for kk, vv in v.items() if kk != "latencies"}
-                 for k, v in kp.items() if isinstance(v, dict)}
-        print(json.dumps({"kube_prometheus": strip,
-                          "own": {k: v for k, v in own.items() if k != "latencies"}}, indent=2))
+        # The configured retriever's figures at the top level (what bench/suite.py reads), the
+        # same-run baseline beside them.
+        base_res, sem_res = (_figures(res) for res in results.values())
+        print(json.dumps({**sem_res, "baseline_exact_bm25": base_res,
+                          "semantic_table_load_ms": round(1000 * load, 1)}, indent=2))
         return 0
-    print(f"kube-prometheus eval ({args.eval_dir}):")
-    for key, res in kp.items():
-        if isinstance(res, dict):
-            print(f"  {key:36s} recall@1 {res['recall@1']:.3f}  MRR {res['mrr']:.3f}  "
-                  f"abstained {res['abstained']}/{res['n']}")
-    print(f"own runbooks ({args.runbooks.name}/, {args.alerts.name}):")
-    print(f"  covered alerts ({own['n']})            recall@1 {own['recall@1']:.3f}  "
-          f"MRR {own['mrr']:.3f}  wrongly abstained {own['abstained']}")
-    answered = ", ".join(own["answered_but_should_abstain"]) or "none"
-    print(f"  uncovered alerts ({own['uncovered']})          abstain accuracy "
-          f"{own['abstain_accuracy']:.3f}  answered: {answered}")
-    print(textwrap.fill(", ".join(own["abstained_correctly"]) or "none", width=96,
-                        initial_indent="    abstained: ", subsequent_indent="      "))
-    print("latency, (c) queries on the 108-runbook index (local on-disk Qdrant):")
-    print(f"  Retriever.search                     {_ms(kp['c_alertname_hidden']['latencies'])}")
-    print(f"  bare Qdrant sparse query             {_ms(kp['bare_qdrant_latencies'])}")
+    for name, res in results.items():
+        _print(name, res, args)
+    base, sem = (r["kp"]["c_alertname_hidden"]["latencies"] for r in results.values())
+    print(f"semantic table load (first query) {1000 * load:.0f} ms; search p50 ratio "
+          f"{statistics.median(sem) / statistics.median(base):.2f}x the same-run baseline")
     return 0
 
 

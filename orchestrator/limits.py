@@ -70,7 +70,8 @@ def json_depth_exceeds(body: bytes | str, limit: int = MAX_JSON_DEPTH) -> bool:
         return False
     # Escaped backslashes, then escaped quotes out, so every quote left delimits a string; then
     # everything but quotes and brackets out, then strings out, then the running depth: C loops
-    # throughout (about 50 ms for 1 MiB of brackets, a fifth of a Python loop's time).
+    # throughout (about 0.1 s for a MiB of bare brackets, the worst case; a 32 KiB context
+    # takes about a millisecond).
     skeleton = raw.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_STRUCTURE)
     brackets = _STRING.sub(b"", skeleton)
     return max(accumulate(map(_STEP.__getitem__, brackets)), default=0) > limit
@@ -84,8 +85,8 @@ def check_depth(body: bytes | str, limit: int = MAX_JSON_DEPTH) -> None:
 
 @functools.cache
 def body_limit(function: str) -> int:
-    """The body limit of a function whose settings are loaded per event (router, agent,
-    executor): their settings class's `max_body_bytes`, read once per process."""
+    """The body limit of router, agent or executor: `max_body_bytes` of its settings class,
+    read once per process (their services are built on the first event, after its body)."""
     if function == "router":
         from orchestrator.settings.router import RouterSettings
 

@@ -87,8 +87,12 @@ ACTION_SPECS: dict[ActionType, ActionSpec] = {
 }
 
 EXECUTOR_RULES: tuple[Rule, ...] = (
-    # Owner chains, opt-out annotations and GitOps markers are read from the cluster itself.
-    Rule("", "pods", ("get",)),
+    # Owner chains, opt-out annotations and GitOps markers are read from the cluster itself,
+    # and so are the facts a runbook's `when` needs (act/evidence.py): a workload's pods, its
+    # ReplicaSets (revisions), a Job's pods, a CronJob's Jobs.
+    Rule("", "pods", ("get", "list")),
+    Rule("apps", "replicasets", ("list",)),
+    Rule("batch", "jobs", ("list",)),
     Rule("", "nodes", ("get",)),
     Rule("", "namespaces", ("get",)),
     *_WORKLOAD_READS,

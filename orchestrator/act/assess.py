@@ -4,11 +4,14 @@ Cheap checks (policy, runbook, kind, namespace) run first and stop an action bef
 is even read, so a plan naming an object in a denied namespace never touches that namespace.
 Then the executor looks for its own traces (a budget entry, the plan annotation, a deleted
 target its entry explains): a redelivered plan is reported as already applied, never repeated.
+Last, what is still to do must be licensed by the cited runbook's `when`, on facts the executor
+read itself (`evidence`): nothing the event says about the cluster is taken as true.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 from orchestrator.act.budget import Budget, Entry
@@ -22,8 +25,10 @@ from orchestrator.act.perform import applied_by
 from orchestrator.act.policy import Policy
 from orchestrator.act.targets import Resolved, alerted_refs, resolve
 from orchestrator.adapters.kube_errors import KubeError
+from orchestrator.adapters.kube_reads import KubeReads
 from orchestrator.adapters.kube_writes import KubeWrites
 from orchestrator.events import Alert
+from orchestrator.knowledge.runbook import Runbook
 from orchestrator.plan import Action, Plan
 
 Status = Literal["pending", "done", "failed", "refused"]
@@ -83,15 +88,16 @@ class Assessment:
         return self.steps[0].action.target.key if self.steps else None
 
 
-def assess(kube: KubeWrites, *, policy: Policy, budget: Budget, incident_key: str, alert: Alert,
-           plan: Plan, cluster_name: str | None,
-           runbook_actions: dict[str, frozenset[str]]) -> Assessment:
+def assess(kube: KubeWrites, *, reads: KubeReads | None, policy: Policy, budget: Budget,
+           incident_key: str, alert: Alert, plan: Plan, cluster_name: str | None,
+           runbooks: dict[str, Runbook], now: datetime) -> Assessment:
     steps = [Step(i, a) for i, a in enumerate(plan.actions)]
     result = Assessment(plan_refusals(incident_key=incident_key, alert=alert, plan=plan,
-                                      cluster_name=cluster_name), steps)
+                                      cluster_name=cluster_name,
+                                      require_cluster_label=policy.require_cluster_label), steps)
     for step in steps:
         step.reasons += static_refusals(step.action, policy=policy)
-        why = runbook_refusal(step.action, plan, runbook_actions)
+        why = runbook_refusal(step.action, plan, runbooks)
         if why:
             step.reasons.append(why)
         if step.reasons:
@@ -105,7 +111,30 @@ def assess(kube: KubeWrites, *, policy: Policy, budget: Budget, incident_key: st
     for step in steps:
         _inspect(kube, step, plan_id=plan.plan_id, entry=mine.get(step.index),
                  alerted=result.alerted, policy=policy)
+    if result.pending:
+        _licence(reads, result, plan=plan, runbooks=runbooks, alert=alert, now=now)
     return result
+
+
+def _licence(reads: KubeReads | None, result: Assessment, *, plan: Plan,
+             runbooks: dict[str, Runbook], alert: Alert, now: datetime) -> None:
+    """Refuse each pending step whose runbook `when` does not hold on the executor's own reads
+    (steps already done are reported as such: they write nothing)."""
+    # Imported here: the router's gathering code is only needed once a plan reaches this point
+    # (a refused or gated plan, and the health check, do not pay for it at cold start).
+    from orchestrator.act import evidence
+
+    if reads is None:
+        for step in result.pending:
+            step.refuse("the executor has no read access to the cluster, so it cannot check "
+                        "the runbook's conditions itself")
+        return
+    found = evidence.gather(reads, alert, now=now)
+    for step in result.pending:
+        reasons = evidence.licence_refusals(step.action, plan=plan, runbooks=runbooks,
+                                            evidence=found)
+        if reasons:
+            step.refuse(*reasons)
 
 
 def refresh(kube: KubeWrites, step: Step, *, plan_id: str, entry: Entry | None,

@@ -17,16 +17,16 @@ from orchestrator.act.policy import Policy
 from orchestrator.act.targets import Json, Resolved, annotations_of, labels_of, same_object
 from orchestrator.adapters.kube_writes import KubeWrites
 from orchestrator.events import Alert
+from orchestrator.gitops import gitops_tool
 from orchestrator.keys import incident_key as compute_incident_key
+from orchestrator.knowledge.runbook import Runbook
 from orchestrator.plan import Action, Plan
 
-ARGO_TRACKING_ANNOTATION = "argocd.argoproj.io/tracking-id"
-ARGO_INSTANCE_LABEL = "argocd.argoproj.io/instance"
-FLUX_LABELS = ("kustomize.toolkit.fluxcd.io/name", "helm.toolkit.fluxcd.io/name")
+OPT_IN_VALUES = frozenset({"enabled", "enable", "on", "true", "yes", "1"})
 
 
-def plan_refusals(*, incident_key: str, alert: Alert, plan: Plan,
-                  cluster_name: str | None) -> list[str]:
+def plan_refusals(*, incident_key: str, alert: Alert, plan: Plan, cluster_name: str | None,
+                  require_cluster_label: bool = True) -> list[str]:
     """What is wrong with the plan as a whole: whose incident it is, which cluster, which alert."""
     out = []
     if plan.incident_key != incident_key:
@@ -48,19 +48,22 @@ def plan_refusals(*, incident_key: str, alert: Alert, plan: Plan,
         elif alert.cluster != cluster_name:
             out.append(f"the alert is about cluster {alert.cluster!r}, this is "
                        f"{cluster_name!r}")
+    elif cluster_name is not None and require_cluster_label:
+        out.append(f"the alert has no `cluster` label, so nothing says it is about this cluster "
+                   f"({cluster_name!r}); the policy requires one (require_cluster_label)")
     return out
 
 
-def runbook_refusal(action: Action, plan: Plan,
-                    runbook_actions: dict[str, frozenset[str]]) -> str | None:
-    """The action must be one the cited runbook allows (policy is checked separately)."""
+def runbook_refusal(action: Action, plan: Plan, runbooks: dict[str, Runbook]) -> str | None:
+    """The action must be one the cited runbook allows (policy is checked separately; whether
+    its `when` holds now is `evidence.licence_refusals`)."""
     cited = [c.runbook for c in plan.citations]
     if not cited:
         return "the plan cites no runbook, so no action is grounded"
-    unknown = sorted({r for r in cited if r not in runbook_actions})
+    unknown = sorted({r for r in cited if r not in runbooks})
     if unknown:
         return f"the plan cites unknown runbook(s) {unknown}"
-    allowed = set().union(*(runbook_actions[r] for r in cited))
+    allowed = {a.type for r in cited for a in runbooks[r].actions}
     if action.type not in allowed:
         return (f"{action.type} is not among the actions the cited runbook(s) "
                 f"{sorted(set(cited))} allow ({sorted(allowed) or 'none'})")
@@ -109,10 +112,9 @@ def cluster_refusals(action: Action, *, target: Resolved, alerted: Iterable[Reso
             ns.setdefault("kind", "Namespace")
             objects.append(ns)
     for obj in objects:
-        if annotations_of(obj).get(OPT_OUT_ANNOTATION, "").strip().lower() == "disabled":
+        if (how := opted_out(obj)) is not None:
             meta = obj.get("metadata") or {}
-            out.append(f"{obj.get('kind')} {meta.get('name')} is annotated "
-                       f"{OPT_OUT_ANNOTATION}: disabled")
+            out.append(f"{obj.get('kind')} {meta.get('name')} is {how}: automation is off")
     if action.type in ("scale", "rollback"):
         out += _managed_refusals(target, kube)
     out += _fitness(action, target, policy, kube)
@@ -136,12 +138,20 @@ def _managed_refusals(target: Resolved, kube: KubeWrites) -> list[str]:
 
 
 def gitops_manager(obj: Json) -> str | None:
-    """`Argo CD` / `Flux` when the object carries their tracking marks, else None."""
-    ann, lab = annotations_of(obj), labels_of(obj)
-    if ARGO_TRACKING_ANNOTATION in ann or ARGO_INSTANCE_LABEL in lab:
-        return "Argo CD"
-    if any(name in lab for name in FLUX_LABELS):
-        return "Flux"
+    """`Argo CD` / `Flux` when the object carries their marks (`orchestrator.gitops`: the same
+    answer the `workload.managed_by_gitops` fact gives), else None."""
+    return gitops_tool(obj.get("metadata") or {})
+
+
+def opted_out(obj: Json) -> str | None:
+    """How the object opts out of automation (`orchestrator.io/automation` as an annotation or
+    a label), or None. Only an explicit yes (`enabled`, `on`, `true`, `yes`) keeps automation
+    on: `disabled`, `off`, `false`, `no`, `0` and any value not understood opt out, because a
+    person who wrote the key was thinking about stopping the loop."""
+    for where, values in (("annotated", annotations_of(obj)), ("labelled", labels_of(obj))):
+        value = values.get(OPT_OUT_ANNOTATION)
+        if value is not None and str(value).strip().lower() not in OPT_IN_VALUES:
+            return f"{where} {OPT_OUT_ANNOTATION}: {value}"
     return None
 
 

@@ -1,6 +1,7 @@
 """The executor's decisions: from a plan (or a human's decision on one) to exactly one reply.
 
-plan.proposed → the agent's signature → checks → budget → server-side dry run of every action →
+plan.proposed → not expired → checks → the runbook's `when` on the executor's own reads →
+budget → server-side dry run of every action →
 then, by mode and policy: `action.completed` with the dry-run record (dry-run mode);
 `approval.requested`, signed (a human must approve); write, Event, `action.completed` /
 `action.failed` (enforce, auto).
@@ -18,18 +19,21 @@ from datetime import datetime, timedelta
 
 from orchestrator.act import kube_events, replies
 from orchestrator.act.apply import Applied, apply_step, dry_run_step
-from orchestrator.act.approval import check_decision, check_proposal, sign_request
+from orchestrator.act.approval import check_decision, check_proposal
 from orchestrator.act.assess import Assessment, Step, assess
 from orchestrator.act.budget import Budget
 from orchestrator.act.policy import Mode, Policy
 from orchestrator.act.remembered import refusal
 from orchestrator.act.replies import Incoming
 from orchestrator.act.targets import same_object
+from orchestrator.adapters.kube_reads import KubeReads
 from orchestrator.adapters.kube_writes import KubeWrites
 from orchestrator.adapters.objects import ObjectStore
 from orchestrator.context import ObjectRef
 from orchestrator.envelope import Outgoing
 from orchestrator.events import PlanApproved, PlanProposed, PlanRejected
+from orchestrator.knowledge.runbook import Runbook
+from orchestrator.provenance import Keyring, Signer
 
 log = logging.getLogger(__name__)
 
@@ -42,22 +46,29 @@ class Executor:
     policy: Policy
     mode: Mode
     cluster_name: str | None
-    executor_key: bytes | None
-    console_key: bytes | None
-    agent_key: bytes | None
-    runbook_actions: Callable[[], dict[str, frozenset[str]]]
+    signer: Signer | None
+    """The executor's private key: signs what it emits and what it asks a human."""
+    keyring: Keyring
+    """The public keys it verifies deliveries, its own requests and decisions with."""
+    runbooks: Callable[[], dict[str, Runbook]]
     budget_namespace: str
     instance: str
     approval_ttl: timedelta
     clock_skew: timedelta
     clock: Callable[[], datetime]
     policy_error: str | None = None
+    proposal_ttl: timedelta = timedelta(minutes=15)
     memory: ObjectStore | None = None
     """The audit store's remediation memory (`remembered.py`); None: not checked."""
+    reads: KubeReads | None = None
+    """The executor's own reads, for the facts a runbook's `when` needs (None: every plan is
+    refused, since nothing it claims can be checked)."""
 
 
-def on_proposed(ex: Executor, inc: Incoming, proposed: PlanProposed) -> Outgoing:
-    why = check_proposal(proposed, agent_key=ex.agent_key)
+def on_proposed(ex: Executor, inc: Incoming, proposed: PlanProposed, *,
+                signed_at: datetime) -> Outgoing:
+    why = check_proposal(proposed, signed_at=signed_at, ttl=ex.proposal_ttl,
+                         skew=ex.clock_skew, now=ex.clock())
     if why is not None:
         log.warning("not acting on proposal %s of %s: %s", inc.event_id, inc.incident_key, why)
         return replies.escalate(inc, "policy", f"plan {inc.plan.plan_id} not acted on: {why}")
@@ -68,8 +79,8 @@ def on_approved(ex: Executor, inc: Incoming, decision: PlanApproved) -> Outgoing
     gate = _gate(ex, inc)
     if gate is not None:
         return gate
-    verdict = check_decision(decision, outcome="approved", executor_key=ex.executor_key,
-                             console_key=ex.console_key, policy=ex.policy, ttl=ex.approval_ttl,
+    verdict = check_decision(decision, outcome="approved", keyring=ex.keyring,
+                             policy=ex.policy, ttl=ex.approval_ttl,
                              skew=ex.clock_skew, now=ex.clock())
     if verdict.status == "invalid":
         log.warning("not acting on approval of plan %s: %s", inc.plan.plan_id, verdict.why)
@@ -81,8 +92,8 @@ def on_approved(ex: Executor, inc: Incoming, decision: PlanApproved) -> Outgoing
 
 
 def on_rejected(ex: Executor, inc: Incoming, decision: PlanRejected) -> Outgoing:
-    verdict = check_decision(decision, outcome="rejected", executor_key=ex.executor_key,
-                             console_key=ex.console_key, policy=ex.policy, ttl=ex.approval_ttl,
+    verdict = check_decision(decision, outcome="rejected", keyring=ex.keyring,
+                             policy=ex.policy, ttl=ex.approval_ttl,
                              skew=ex.clock_skew, now=ex.clock())
     if verdict.status == "invalid":
         return replies.escalate(inc, "approval-invalid", "a rejection arrived that does not "
@@ -115,9 +126,9 @@ def _run(ex: Executor, inc: Incoming, *, approver: str | None = None,
     kube, plan, now = ex.kube, inc.plan, ex.clock()
     budget = Budget(kube, namespace=ex.budget_namespace, holder=ex.instance,
                     policy=ex.policy.budget)
-    found = assess(kube, policy=ex.policy, budget=budget, incident_key=inc.incident_key,
-                   alert=inc.alert, plan=plan, cluster_name=ex.cluster_name,
-                   runbook_actions=ex.runbook_actions())
+    found = assess(kube, reads=ex.reads, policy=ex.policy, budget=budget,
+                   incident_key=inc.incident_key, alert=inc.alert, plan=plan,
+                   cluster_name=ex.cluster_name, runbooks=ex.runbooks(), now=now)
     pkey = found.partition_key()
     if found.refused:
         return _refused(ex, inc, found, pkey, now)
@@ -275,7 +286,7 @@ def _moved(found: Assessment, approved: dict[str, str]) -> str:
 
 def _ask(ex: Executor, inc: Incoming, found: Assessment, dry: dict[int, Applied],
          pkey: str | None, why: str) -> Outgoing:
-    if ex.executor_key is None:
+    if ex.signer is None:
         return replies.escalate(inc, "policy", f"{why}; but the executor has no signing key "
                                 "(EXECUTOR_SIGNING_KEY), so it cannot ask for approval", pkey)
     if not ex.policy.approvers:
@@ -284,8 +295,6 @@ def _ask(ex: Executor, inc: Incoming, found: Assessment, dry: dict[int, Applied]
     now = ex.clock()
     versions = {s.target.ref.key: s.target.resource_version
                 for s in found.pending if s.target is not None}
-    signature = sign_request(ex.executor_key, plan=inc.plan, resource_versions=versions,
-                             requested_at=now, incident_key=inc.incident_key)
-    return replies.approval(inc, dry_runs=replies.results(found, dry), versions=versions,
-                            requested_at=now, expires_at=now + ex.approval_ttl,
-                            signature=signature, why=why, pkey=pkey)
+    return replies.approval(inc, signer=ex.signer, dry_runs=replies.results(found, dry),
+                            versions=versions, requested_at=now,
+                            expires_at=now + ex.approval_ttl, why=why, pkey=pkey)

@@ -17,6 +17,7 @@ Example::
     budget: {max_actions: 3, window_seconds: 3600, settle_seconds: 300}
     scale: {max_step: 2, min_replicas: 1, max_replicas: 20}
     approvers: ["alice@example.com", "slack:U024BE7LH"]
+    require_cluster_label: true    # an executor with a cluster name refuses unlabelled alerts
 """
 
 from __future__ import annotations
@@ -102,6 +103,10 @@ class Policy(Frozen):
     budget: BudgetPolicy = BudgetPolicy()
     scale: ScaleBounds = ScaleBounds()
     approvers: list[str] = []
+    require_cluster_label: bool = True
+    """With a cluster name configured (EXECUTOR_CLUSTER_NAME), refuse alerts that carry no
+    `cluster` label: several clusters' Alertmanagers may feed one loop, and an unlabelled alert
+    says nothing about which cluster it saw. Off only where one cluster's alerts arrive."""
 
     @model_validator(mode="before")
     @classmethod

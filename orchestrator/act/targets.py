@@ -4,6 +4,11 @@ The router puts a target and owners on the events it sends, and the agent passes
 executor does not trust them. It derives the alerted objects from the alert's own labels (the
 kube-state-metrics conventions), and follows `ownerReferences` (controller only) on the live
 objects to find each target's owners and its top owner (the workload a budget is counted on).
+
+An owner reference is matched by API group, kind and uid: a `StatefulSet` of
+`apps.kruise.io` is not the core one of the same name, and a controller the executor cannot
+read (another group, a kind it does not know, an owner gone or recreated) leaves the chain
+unknown, which refuses every write below it rather than treating the object as an orphan.
 """
 
 from __future__ import annotations
@@ -68,8 +73,9 @@ class Resolved:
     obj: Json
     owners: tuple[Json, ...] = ()
     unreadable_owner: str | None = None
-    """An owner of a kind the executor cannot read (a CRD controller such as an Argo Rollout):
-    its opt-out annotations cannot be checked, so writes below it are refused."""
+    """A controller the executor cannot match (a CRD such as an Argo Rollout or a Kruise
+    StatefulSet, or an owner gone or recreated): its opt-out and budget cannot be checked, so
+    writes below it are refused."""
 
     @property
     def ref(self) -> ObjectRef:
@@ -97,6 +103,17 @@ def controller_of(obj: Json) -> Json | None:
     return None
 
 
+def api_group(api_version: str) -> str:
+    """`apps/v1` → `apps`; `v1` → `` (the core group)."""
+    return api_version.rsplit("/", 1)[0] if "/" in api_version else ""
+
+
+def resource_group(kind: str) -> str:
+    """The API group the executor reads `kind` from (`/apis/apps/v1` → `apps`)."""
+    prefix = RESOURCES[kind].prefix
+    return "" if prefix.startswith("/api/") else prefix.split("/")[2]
+
+
 def resolve(kube: KubeWrites, ref: ObjectRef) -> Resolved | None:
     """Read `ref` and walk its controllers up; None when the object does not exist."""
     namespace = ref.namespace if RESOURCES[ref.kind].namespaced else None
@@ -111,13 +128,17 @@ def resolve(kube: KubeWrites, ref: ObjectRef) -> Resolved | None:
         if owner is None:
             break
         kind, name = str(owner.get("kind") or ""), str(owner.get("name") or "")
-        if kind not in RESOURCES:
-            label = f"{owner.get('apiVersion', '?')} {kind} {name}"
+        version, uid = str(owner.get("apiVersion") or ""), str(owner.get("uid") or "")
+        label = f"{version or '?'} {kind} {name}"
+        if kind not in RESOURCES or api_group(version) != resource_group(kind):
             return Resolved(obj, tuple(owners), unreadable_owner=label)
         parent = kube.get(kind, namespace if RESOURCES[kind].namespaced else None, name)
-        if parent is None or (owner.get("uid") and
-                              (parent.get("metadata") or {}).get("uid") != owner.get("uid")):
-            break  # the owner is gone (or was recreated): what is left is an orphan
+        if parent is None:
+            return Resolved(obj, tuple(owners), unreadable_owner=f"{label}, which is gone")
+        if not uid or (parent.get("metadata") or {}).get("uid") != uid:
+            return Resolved(obj, tuple(owners),
+                            unreadable_owner=f"{label} (uid {uid or 'missing'}), not the "
+                                             "object of that name now (recreated)")
         parent.setdefault("kind", kind)
         owners.append(parent)
         current = parent

@@ -15,6 +15,9 @@ _GROUPS = (
     "orchestrator.cli.trigger",
     "orchestrator.cli.runbooks",
     "orchestrator.cli.incidents",
+    "orchestrator.cli.sim",
+    "orchestrator.cli.audit",
+    "orchestrator.cli.keys",
     "orchestrator.cli.mcp",
 )
 

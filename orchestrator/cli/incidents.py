@@ -1,5 +1,8 @@
 """`orchestrator incidents [list|show KEY]` over the audit log, and `orchestrator approve|reject
-PLAN_ID` through the console's HTTP approval API (the same path Slack and the web page take)."""
+PLAN_ID` through the console's HTTP approval API (the same path Slack and the web page take).
+
+A decision is made with the person's own token: the console records whoever that token belongs
+to as the approver. There is no `--as`: a name the caller types is never an identity."""
 
 from __future__ import annotations
 
@@ -26,11 +29,13 @@ def register(sub: Any) -> None:
     for verb in ("approve", "reject"):
         p = sub.add_parser(verb, help=f"{verb} a plan awaiting approval (console HTTP API)")
         p.add_argument("plan_id")
-        p.add_argument("--as", dest="approver", help="approver name (default: your login)")
         p.add_argument("--comment", default="")
         p.add_argument("--console", help="console URL (default: the one `up` wrote)")
-        p.add_argument("--token", help="console API token (default: CONSOLE_API_TOKEN or the "
-                       "state folder's)")
+        p.add_argument("--token", help="your personal token (it decides who approves; prefer "
+                       "--token-file, a command line is visible to other users)")
+        p.add_argument("--token-file", type=Path,
+                       help="file holding your personal token (default: the one `up` "
+                       "generated for this machine's user, in the state folder)")
         p.add_argument("--state", type=Path)
         p.set_defaults(run=_decide, verb=verb)
 
@@ -138,21 +143,19 @@ def _detail(kind: str, data: Any) -> str:
 
 
 def _decide(args: argparse.Namespace) -> int:
-    import getpass
-
     import httpx
 
     state = _state(args)
     up = state / "up.json"
     url = args.console or (json.loads(up.read_text()).get("console") if up.exists() else None) \
         or "http://127.0.0.1:8090"
-    token = args.token or _token(state)
+    token = _token(args, state)
     if not token:
-        raise SystemExit("no console token: pass --token or set CONSOLE_API_TOKEN")
-    approver = args.approver or getpass.getuser()
+        raise SystemExit("no personal token: pass --token-file (or --token); `orchestrator up` "
+                         "writes one for this machine's user in its state folder")
     try:
         r = httpx.post(f"{url.rstrip('/')}/api/approvals/{args.plan_id}/{args.verb}",
-                       json={"approver": approver, "comment": args.comment},
+                       json={"comment": args.comment},
                        headers={"Authorization": f"Bearer {token}"}, timeout=30,
                        trust_env=False)
     except httpx.HTTPError as e:
@@ -171,16 +174,21 @@ def _decide(args: argparse.Namespace) -> int:
     return 0
 
 
-def _token(state: Path) -> str | None:
+def _token(args: argparse.Namespace, state: Path) -> str | None:
+    """The person's token: given, or from a file, or the one `up` made for the local user.
+    Never CONSOLE_API_TOKEN: that is the service token, which cannot decide."""
+    from orchestrator.errors import PermanentError
     from orchestrator.settings.common import secret_from
-    from orchestrator.settings.console import ConsoleSettings
 
-    settings = ConsoleSettings()
-    token = secret_from(settings.api_token, settings.api_token_file, name="CONSOLE_API_TOKEN")
-    if token:
-        return token
+    if args.token:
+        return str(args.token)
+    if args.token_file:
+        try:
+            return secret_from(None, args.token_file, name="--token-file")
+        except PermanentError as e:
+            raise SystemExit(str(e)) from None
     path = state / "secrets.json"
     if path.exists():
-        found = json.loads(path.read_text()).get("console_api_token")
+        found = json.loads(path.read_text()).get("approver_token")
         return str(found) if found else None
     return None

@@ -47,8 +47,9 @@ def register(sub: Any) -> None:
     rp.set_defaults(run=_replay)
 
     tk = sub.add_parser("token", help="print a token `up` generated (ingest: Alertmanager's "
-                        "bearer; console: the web login and API)")
-    tk.add_argument("which", choices=("ingest", "console"))
+                        "bearer; approver: yours, for the web login and approve/reject; "
+                        "console: the service token, which reads and sweeps but cannot decide)")
+    tk.add_argument("which", choices=("ingest", "approver", "console"))
     _state_args(tk)
     tk.set_defaults(run=_token)
 
@@ -271,8 +272,8 @@ def _banner(stack: Any, state: Path, enforce: bool) -> str:
     return f"""incident-orchestrator is up ({mode}); state in {state}
   {_cluster_line(stack.options.kubeconfig, enforce)}
   webhook:  {stack.ingest_url}
-  console:  {stack.console_url}/  (log in as {local_user()} with the console API token:
-            `orchestrator token console{state_arg}` prints it)
+  console:  {stack.console_url}/  (log in as {local_user()} with your personal token:
+            `orchestrator token approver{state_arg}` prints it)
   broker:   {stack.broker.url}
 
 Paste into alertmanager.yml (Alertmanager on this machine reads the token from the file;
@@ -359,7 +360,8 @@ def _replay(args: argparse.Namespace) -> int:
 def _token(args: argparse.Namespace) -> int:
     path = _state(args) / "secrets.json"
     found = json.loads(path.read_text()) if path.exists() else {}
-    name = {"ingest": "ingest_token", "console": "console_api_token"}[args.which]
+    name = {"ingest": "ingest_token", "approver": "approver_token",
+            "console": "console_api_token"}[args.which]
     if name not in found:
         print(f"no {args.which} token in {path}: run `orchestrator up` (or replay) with this "
               "state folder first", file=sys.stderr)

@@ -2,6 +2,10 @@
 
 `orchestrator approve|reject PLAN_ID` and anything scripted use it; the web page's buttons take
 the same core path (`approvals.decide`). A decision answers 202 with the event it sent.
+
+Every call is authenticated first (`identity`): a personal token reads and decides as its
+person, the service token (the sweep's) reads but never decides. The approver of a decision is
+the token's person; a body naming someone else is refused (403), never believed.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.console import approvals, audit, deadletters, index
+from orchestrator.console.identity import Identity
 from orchestrator.console.request import Request
 from orchestrator.console.status import STATUSES, Summary
 from orchestrator.errors import OrchestratorError, PermanentError
@@ -28,8 +33,8 @@ _LETTER = re.compile(r"^/api/deadletters/([a-z0-9]+)$")
 
 def route(console: Console, req: Request) -> Response:
     try:
-        console.check_bearer(req.headers)
-        return _route(console, req)
+        who = console.identify(req.headers)
+        return _route(console, req, who)
     except OrchestratorError as e:
         return error_response(e)
 
@@ -43,7 +48,18 @@ def keep(status: str | None, namespace: str | None) -> Any:
     return wanted
 
 
-def _route(console: Console, req: Request) -> Response:
+def decider(who: Identity, claimed: object = None) -> str:
+    """The approver a decision carries: the authenticated person, or a 403 saying why not."""
+    if not who.is_person:
+        raise PermanentError("the service token cannot approve or reject: decide with your "
+                             "personal token (CONSOLE_APPROVER_TOKENS)", status=403)
+    if claimed not in (None, "") and str(claimed).strip().casefold() != who.name.casefold():
+        raise PermanentError(f"authenticated as {who.name!r} ({who.describe()}): a decision "
+                             "cannot be made in another name", status=403)
+    return who.name
+
+
+def _route(console: Console, req: Request, who: Identity) -> Response:
     path, get = req.path.rstrip("/"), req.method == "GET"
     if get and path == "/api/incidents":
         found = index.summaries(console.store, keep=keep(req.query.get("status"),
@@ -70,7 +86,7 @@ def _route(console: Console, req: Request) -> Response:
         body = _json(req)
         done = approvals.decide(console.approvals, plan_id=m.group(1),
                                 decision="approved" if m.group(2) == "approve" else "rejected",
-                                approver=str(body.get("approver") or ""),
+                                approver=decider(who, body.get("approver")),
                                 comment=str(body.get("comment") or ""), now=console.clock())
         return json_response(202, done.as_json())
     if get and path == "/api/deadletters":

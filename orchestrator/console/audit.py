@@ -9,6 +9,8 @@ Layout in the object store (MinIO, or a local folder in the embedded default):
   and a re-emitted event may carry the same id with another `time`: the log keeps one record,
   the earliest `time` (a copy emitted earlier but delivered later takes the logged one's place),
   and a redelivery after a half-done write completes it;
+- `chain/<incident key>/<seq>.json`: the record's link in the incident's hash chain (see
+  `orchestrator.console.chain`), written after the record;
 - `fingerprints/<fingerprint>/<plan.created_at>-<event id>.json`: a copy of every
   `incident.plan.proposed` record, which the agent reads to reuse a recent plan (the keys the
   agent reads back are built in `orchestrator.layout`, shared by both).
@@ -31,6 +33,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from orchestrator.adapters.objects import ObjectStore
+from orchestrator.console import chain
 from orchestrator.envelope import Event
 from orchestrator.errors import PermanentError
 from orchestrator.events import ACTION_COMPLETED, ESCALATED, PLAN_PROPOSED, RESOLVED, PlanProposed
@@ -123,9 +126,14 @@ def write(store: ObjectStore, event: Event, *, now: datetime) -> tuple[Record, b
             key = logged
         else:
             replacing = store.get(logged) is not None
-    written = store.put(key, record.to_json(), if_absent=True)
-    if written:
-        written = _one_copy(store, record.incidentkey, name, key, marker) and not replacing
+    raw = record.to_json()
+    created = store.put(key, raw, if_absent=True)
+    kept = _one_copy(store, record.incidentkey, name, key, marker) if created else key
+    written = created and kept == key and not replacing
+    stored = raw if created and kept == key else store.get(kept)
+    if stored is not None:
+        chain.append(store, incident=record.incidentkey, event=record.id, key=kept, raw=stored,
+                     wrote=created and kept == key, now=now)
     if record.type == PLAN_PROPOSED:
         _copy_plan(store, record)
     if record.type in _SETTLING:
@@ -151,24 +159,24 @@ def _remember(store: ObjectStore, incident: str) -> None:
             memory.remember(store, memory.outcomes_of(d, dicts, at=r.when), event_id=r.id)
 
 
-def _one_copy(store: ObjectStore, incident: str, name: str, mine: str, marker: str) -> bool:
+def _one_copy(store: ObjectStore, incident: str, name: str, mine: str, marker: str) -> str:
     """Keep one record per event id when two deliveries raced past the marker.
 
     A local folder's create-only write is atomic; S3's is check-then-put through this SDK, so two
     concurrent copies with different `time`s can both land. Every writer lists after writing
     and all agree to keep the smallest key: whichever writer lists last sees both and removes
-    the other, so the log converges to one record. True when `mine` is the one kept.
+    the other, so the log converges to one record. Returns the key kept.
     """
     copies = [k for k in record_keys(store, incident) if k.endswith(f"-{name}.json")]
     if len(copies) <= 1:
-        return True
+        return mine
     keep = min(copies)
     store.put(marker, keep.encode(), content_type="text/plain")
     for extra in copies:
         if extra != keep:
             store.delete(extra)
     log.info("event %s was logged twice by concurrent deliveries; kept %s", name, keep)
-    return mine == keep
+    return keep
 
 
 def _copy_plan(store: ObjectStore, record: Record) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 from orchestrator.adapters.broker import Publisher
 from orchestrator.adapters.objects import ObjectStore
 from orchestrator.errors import PermanentError, TransientError
-from orchestrator.limits import check_depth
+from orchestrator.limits import check_depth, json_depth_exceeds
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,8 @@ def _view(record: dict[str, Any]) -> dict[str, Any]:
     data = base64.b64decode(record["data_base64"])
     shown: Any
     try:
-        shown = json.loads(data) if data and not record.get("truncated") else None
+        whole = data and not record.get("truncated") and not json_depth_exceeds(data)
+        shown = json.loads(data) if whole else None
     except ValueError:
         shown = None
     if shown is None and data:
@@ -164,6 +165,8 @@ class Page:
 def list_letters(store: ObjectStore, *, limit: int = PAGE, before: str | None = None) -> Page:
     """One page of summaries, newest first; `before` is the `next` cursor of the page above."""
     keys = store.list(f"{INDEX}/")
+    if before is None and _summarize_older(store, keys):
+        keys = store.list(f"{INDEX}/")
     if before:
         keys = [k for k in keys if k < f"{INDEX}/{before}"]
     page = keys[-limit:][::-1]
@@ -183,6 +186,27 @@ def list_letters(store: ObjectStore, *, limit: int = PAGE, before: str | None = 
             letters.append(summary)
     more = len(keys) > limit
     return Page(letters, page[-1].removeprefix(f"{INDEX}/") if more and page else None)
+
+
+def _summarize_older(store: ObjectStore, index: list[str], most: int = PAGE) -> int:
+    """Give letters kept before summaries existed a summary, a few per call (found from the key
+    names alone: an index key ends with its letter's id). Returns how many it wrote."""
+    summarized = {k.rsplit("-", 1)[-1].removesuffix(".json") for k in index}
+    bare = [k for k in store.list(f"{PREFIX}/")
+            if k.removeprefix(f"{PREFIX}/").removesuffix(".json") not in summarized][:most]
+    written = 0
+    for key in bare:
+        record = get_letter(store, key.removeprefix(f"{PREFIX}/").removesuffix(".json"))
+        if record is None or "attributes" not in record or "received_at" not in record:
+            log.warning("unreadable dead letter %s", key)
+            continue
+        stamp = datetime.fromisoformat(record["received_at"]).strftime("%Y%m%dT%H%M%S.%fZ")
+        record["summary"] = f"{INDEX}/{stamp}-{record['id']}.json"
+        record.setdefault("data_bytes", len(base64.b64decode(record.get("data_base64", ""))))
+        store.put(key, json.dumps(record).encode())
+        store.put(record["summary"], json.dumps(_summary(record)).encode())
+        written += 1
+    return written
 
 
 def show_letter(store: ObjectStore, lid: str) -> dict[str, Any]:

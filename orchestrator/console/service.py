@@ -5,11 +5,13 @@ Built once per process on the first request (lazily: cold start is a product fea
 broker delivery is answered `202` with an empty body: the console never replies with an event
 (so it cannot loop); what it has to say (decisions, expiries) it POSTs to the broker itself.
 
-Who may call what: `/api/*` and `POST /sweep` need the API bearer token; the web pages a login
-cookie (or the token) and a CSRF token per form; `/slack/interactivity` Slack's signature, fresh
-and never seen before. `/events` and `/deadletter` take no credential: only the broker may reach
-them, which holds while the console is cluster-local (the chart's default). What they receive is
-logged and shown, never authority: an approval needs the executor's signature from its dry run,
+Who may call what: `/api/*` needs a bearer token (a personal one to decide; the service token
+reads), `POST /sweep` the service token; the web pages a login cookie (or a token, or the trusted
+proxy's identity header) and a CSRF token per form; `/slack/interactivity` Slack's signature,
+fresh and never seen before, from a Slack user mapped to a person (see `identity`). `/events`
+and `/deadletter` take no credential: only the broker may reach them, which holds while the
+console is cluster-local (the chart's default). What they receive is logged and shown, never
+authority: an approval needs the executor's signature from its dry run,
 and a dead letter goes back to the broker only through an authenticated re-send.
 """
 
@@ -25,17 +27,21 @@ from orchestrator.adapters.broker import HttpPublisher, Publisher
 from orchestrator.adapters.chat import ChatClient
 from orchestrator.adapters.objects import ObjectStore
 from orchestrator.auth import bearer_from_header, check_token
-from orchestrator.console import approvals, audit, deadletters, index, notify, react, slack
+from orchestrator.console import approvals, audit, deadletters, index, notify, react, seal, slack
+from orchestrator.console.identity import Directory, Identity
 from orchestrator.console.session import Sessions
 from orchestrator.console.sweep import sweep
+from orchestrator.console.trust import Thresholds
 from orchestrator.envelope import Event, Outgoing
 from orchestrator.errors import OrchestratorError, PermanentError, TransientError
 from orchestrator.events import TYPE_PREFIX
 from orchestrator.handler import Response, error_response, json_response, no_reply
 from orchestrator.logs import correlate
+from orchestrator.provenance import Keyring
 from orchestrator.settings.console import ConsoleSettings
 
 log = logging.getLogger(__name__)
+STAGE = "console"
 
 
 def _now() -> datetime:
@@ -52,14 +58,20 @@ class Console:
     notifier: notify.Notifier
     sessions: Sessions
     api_token: str | None
+    people: Directory = field(default_factory=Directory)
+    """Who a token, a Slack user or the proxy's header stands for."""
     slack_secret: str | None = None
     slack_response_prefix: str = "https://hooks.slack.com/"
     stale_after: timedelta = timedelta(hours=1)
     refresh_seconds: int = 15
     max_event_bytes: int = 1024 * 1024
     deadletter_max_bytes: int = 256 * 1024
+    keyring: Keyring = Keyring({})
+    """The public keys every delivery to `/events` is verified with (its type's producer's)."""
     surface: str = "all"
     """`public`: broker deliveries, dead letters and the sweep are not served (see settings)."""
+    audit_policy: seal.Policy = field(default_factory=seal.Policy)
+    trust: Thresholds = field(default_factory=Thresholds)
     clock: Callable[[], datetime] = field(default=_now)
     closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -70,14 +82,22 @@ class Console:
         def secret(value: object, file: object, name: str) -> str | None:
             return secret_from(value, file, name=name)  # type: ignore[arg-type]
 
+        from orchestrator.provenance import SealingPublisher, identity
+
         token = secret(s.api_token, s.api_token_file, "CONSOLE_API_TOKEN")
-        key = secret(s.signing_key, s.signing_key_file, "CONSOLE_SIGNING_KEY")
+        signer, keyring = identity(STAGE, key=s.signing_key, key_file=s.signing_key_file,
+                                   public_keys_dir=s.public_keys_dir,
+                                   max_age_seconds=s.event_max_age_seconds,
+                                   skew_seconds=s.clock_skew_seconds)
+        people = Directory.build(
+            service_token=token, slack=s.slack_approvers, header=s.identity_header,
+            tokens=secret(s.approver_tokens, s.approver_tokens_file, "CONSOLE_APPROVER_TOKENS"))
         if token is None:
             log.error("no CONSOLE_API_TOKEN: the API, the sweep and the web login answer 401")
-        if key is None:
-            log.error("no CONSOLE_SIGNING_KEY: approvals and rejections cannot be signed")
-        publisher = (HttpPublisher(s.broker_url, timeout=s.broker_timeout_seconds)
-                     if s.broker_url else None)
+        http = (HttpPublisher(s.broker_url, timeout=s.broker_timeout_seconds)
+                if s.broker_url else None)
+        # Everything the console POSTs (decisions, sweep escalations) leaves signed.
+        publisher = SealingPublisher(http, signer) if http and signer else None
         chat = ChatClient(api_url=s.slack_api_url, timeout=s.notify_timeout_seconds,
                           bot_token=secret(s.slack_bot_token, s.slack_bot_token_file,
                                            "CONSOLE_SLACK_BOT_TOKEN"))
@@ -94,33 +114,38 @@ class Console:
                                "CONSOLE_WEBHOOK_ROUTING_KEY"),
             console_url=console_url)
         closers: list[Callable[[], None]] = [chat.close]
-        if isinstance(publisher, HttpPublisher):
-            closers.append(publisher.close)
+        if http is not None:
+            closers.append(http.close)
         return cls(
             store=store, publisher=publisher,
             approvals=approvals.Approvals(store=store, publisher=publisher,
-                                          key=key.encode() if key else None,
+                                          signer=signer, keyring=keyring,
                                           approvers=s.approver_list(),
                                           ttl=timedelta(seconds=s.approval_ttl_seconds)),
             notifier=notifier,
-            sessions=Sessions(token, s.session_hours * 3600,
+            sessions=Sessions(people.session_material(), s.session_hours * 3600,
                               secure=console_url.startswith("https://")),
-            api_token=token,
+            api_token=token, people=people,
             slack_secret=secret(s.slack_signing_secret, s.slack_signing_secret_file,
                                 "CONSOLE_SLACK_SIGNING_SECRET"),
             slack_response_prefix=s.slack_response_url_prefix,
             stale_after=timedelta(seconds=s.stale_after_seconds),
             refresh_seconds=s.refresh_seconds, max_event_bytes=s.max_event_bytes,
-            deadletter_max_bytes=s.deadletter_max_bytes,
-            surface=s.surface, closers=closers)
+            deadletter_max_bytes=s.deadletter_max_bytes, keyring=keyring,
+            surface=s.surface, closers=closers, audit_policy=seal.Policy.from_settings(s),
+            trust=Thresholds.from_settings(s))
 
     def close(self) -> None:
         for close in self.closers:
             close()
 
     def check_bearer(self, headers: dict[str, str]) -> None:
-        auth = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
-        check_token(bearer_from_header(auth), self.api_token)
+        """The service token, and only it (the sweep)."""
+        check_token(_bearer(headers), self.api_token)
+
+    def identify(self, headers: dict[str, str]) -> Identity:
+        """Who a bearer token proves: a person (personal token) or the service."""
+        return self.people.by_token(_bearer(headers))
 
     # --- broker deliveries -------------------------------------------------------------------
 
@@ -129,6 +154,9 @@ class Console:
         if not event.type.startswith(TYPE_PREFIX):
             raise PermanentError(f"console does not handle {event.type!r}")
         now = self.clock()
+        # Authenticated before anything is recorded: a forged `resolved` must not cancel an
+        # approval, a forged escalation must not page, a forged plan must not spend a budget.
+        self.keyring.check(event, now=now)
         record, written = audit.write(self.store, event, now=now)
         summary = index.refresh(self.store, record.incidentkey)
         log.info("audit: %s %s %s (incident now %s)", record.type, record.id,
@@ -172,11 +200,13 @@ class Console:
 
     def _decide_click(self, click: slack.Click) -> dict[str, object]:
         try:
+            # Slack signed the user id; the directory says which person that is.
+            who = self.people.by_slack(click.user)
             done = approvals.decide(self.approvals, plan_id=click.plan_id,
                                     decision=click.decision,  # type: ignore[arg-type]
-                                    approver=click.user, now=self.clock())
+                                    approver=who.name, now=self.clock())
         except PermanentError as e:
-            log.warning("Slack decision by %s refused: %s", click.user, e)
+            log.warning("Slack decision by Slack user %s refused: %s", click.user, e)
             return {"response_type": "ephemeral", "replace_original": False,
                     "text": slack.escape(f"Not done: {e}", 500)}
         except OrchestratorError as e:
@@ -184,10 +214,10 @@ class Console:
                     "text": slack.escape(f"Not done, try again: {e}", 500)}
         found = approvals.find_request(self.store, click.plan_id)
         verdict = f"{done.decision} at {done.decided_at[:19]}Z"
-        user = click.user.removeprefix("slack:")
         if found is None:
             return {"replace_original": True, "text": slack.escape(verdict)}
-        return {"replace_original": True, **slack.outcome_message(found[1], verdict, by=user)}
+        return {"replace_original": True,
+                **slack.outcome_message(found[1], verdict, by=click.user)}
 
     # --- the sweep --------------------------------------------------------------------------
 
@@ -196,10 +226,17 @@ class Console:
             self.check_bearer(headers)
             report = sweep(store=self.store, publisher=self.publisher, notifier=self.notifier,
                            ttl=self.approvals.ttl, stale_after=self.stale_after,
-                           now=self.clock())
+                           now=self.clock(), audit_signer=self.approvals.signer,
+                           audit_keyring=self.keyring,
+                           audit_policy=self.audit_policy)
         except OrchestratorError as e:
             return error_response(e)
         return json_response(200, report.as_json())
+
+
+def _bearer(headers: dict[str, str]) -> str | None:
+    return bearer_from_header(next((v for k, v in headers.items()
+                                    if k.lower() == "authorization"), None))
 
 
 def audit_store(s: ConsoleSettings) -> ObjectStore:

@@ -1,8 +1,10 @@
 """Web logins without server-side state: a signed cookie, and CSRF tokens bound to it.
 
-Logging in takes the console's API token and a name (the approver identity the decisions carry,
-checked against the allowlist like any other). The cookie holds the name and an expiry, signed
-with a key derived from the API token: rotating the token logs everybody out. It is HttpOnly and
+Logging in takes a personal token, and the cookie holds the person that token belongs to (never
+a typed name), how they proved it (`login`, or `header` for a session bound to an authenticating
+proxy's identity header) and an expiry. It is signed with a key derived from every token the
+console knows (`Directory.session_material`): the service token alone, which the sweep holds, is
+not enough to forge one, and changing any token logs everybody out. It is HttpOnly and
 SameSite=Strict, and every form POST also carries a CSRF token derived from the cookie, so another
 site can neither read nor forge either.
 
@@ -21,6 +23,7 @@ import secrets
 from dataclasses import dataclass
 
 from orchestrator.adapters.objects import ObjectStore
+from orchestrator.console.identity import Identity
 
 COOKIE = "console_session"
 ENDED = "sessions-ended"
@@ -36,25 +39,29 @@ def _unb64(text: str) -> bytes:
 
 @dataclass(frozen=True)
 class Sessions:
-    api_token: str | None
+    material: str | None
+    """The signing material (`Directory.session_material`); None = nobody can log in."""
     lifetime_seconds: float
     secure: bool = False
 
     def _key(self, purpose: str) -> bytes:
-        assert self.api_token is not None
-        return hmac.new(self.api_token.encode(), f"console-{purpose}".encode(),
+        assert self.material is not None
+        return hmac.new(self.material.encode(), f"console-{purpose}".encode(),
                         hashlib.sha256).digest()
 
-    def issue(self, name: str, *, now: float) -> str:
+    def issue(self, who: Identity, *, now: float) -> str:
+        """A cookie for an identity the console authenticated (a token login or the proxy)."""
+        via = "header" if who.via == "header" else "session"
         # The nonce makes every login its own cookie, so logging one out ends no other.
-        payload = _b64(json.dumps({"u": name, "exp": int(now + self.lifetime_seconds),
+        payload = _b64(json.dumps({"u": who.name, "v": via,
+                                   "exp": int(now + self.lifetime_seconds),
                                    "n": secrets.token_hex(8)}, separators=(",", ":")).encode())
         mac = hmac.new(self._key("session"), payload.encode(), hashlib.sha256).digest()
         return f"{payload}.{_b64(mac)}"
 
-    def read(self, cookie: str | None, *, now: float) -> str | None:
-        """The logged-in name, or None for a missing, forged or expired cookie."""
-        if not cookie or self.api_token is None or "." not in cookie:
+    def read(self, cookie: str | None, *, now: float) -> Identity | None:
+        """Who logged in, or None for a missing, forged or expired cookie."""
+        if not cookie or self.material is None or "." not in cookie:
             return None
         payload, _, mac = cookie.partition(".")
         expected = hmac.new(self._key("session"), payload.encode(), hashlib.sha256).digest()
@@ -64,11 +71,11 @@ class Sessions:
             doc = json.loads(_unb64(payload))
         except ValueError:
             return None
-        if not isinstance(doc, dict) or not isinstance(doc.get("u"), str):
+        if not isinstance(doc, dict) or not isinstance(doc.get("u"), str) or not doc["u"]:
             return None
         if not isinstance(doc.get("exp"), int) or doc["exp"] < now:
             return None
-        return str(doc["u"])
+        return Identity(str(doc["u"]), "header" if doc.get("v") == "header" else "session")
 
     def expiry(self, cookie: str) -> int | None:
         """When a cookie `read` accepted expires (its signed `exp`), for the logout record."""
@@ -83,7 +90,7 @@ class Sessions:
         return _b64(hmac.new(self._key("csrf"), cookie.encode(), hashlib.sha256).digest())
 
     def csrf_ok(self, cookie: str | None, token: str | None) -> bool:
-        if not cookie or not token or self.api_token is None:
+        if not cookie or not token or self.material is None:
             return False
         return hmac.compare_digest(self.csrf(cookie).encode(), token.encode())
 

@@ -183,6 +183,7 @@ class Click:
     """An Approve / Reject button press."""
 
     user: str
+    """The Slack user id (`U…`/`W…`) Slack's signature vouches for; `identity` maps it."""
     decision: str
     plan_id: str
     response_url: str | None
@@ -202,5 +203,7 @@ def parse_click(body: bytes) -> Click:
     user = (payload.get("user") or {}).get("id")
     if decision is None or not user or not action.get("value"):
         raise PermanentError("interaction is not an Approve / Reject click")
-    return Click(user=f"slack:{user}", decision=decision, plan_id=str(action["value"]),
+    if not isinstance(user, str) or not _USER_ID.match(user):
+        raise PermanentError("interaction carries no well-formed Slack user id")
+    return Click(user=user, decision=decision, plan_id=str(action["value"]),
                  response_url=payload.get("response_url"))

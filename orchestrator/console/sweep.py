@@ -4,9 +4,11 @@ running `orchestrator sweep` at most every 10 minutes, and from `orchestrator up
 It expires approval requests nobody answered in time (`incident.escalated`, reason
 `approval-expired`, and the Slack message loses its buttons), escalates incidents stuck in one
 state longer than `stale_after` (reason `stale`), and forgets Slack replay markers older than
-their window and logout records of cookies that have expired anyway. Escalations are POSTed to
-the broker with ids derived from what they are about, so a sweep that runs twice (or fails
-half-way and is retried) escalates nothing twice.
+their window and logout records of cookies that have expired anyway. It also seals the audit
+log's finished days, deletes the days past retention (`orchestrator.console.seal`), and checks
+the last two days' chain, saving the verdict the incident list's banner shows. Escalations are
+POSTed to the broker with ids derived from what they are about, so a sweep that runs twice (or
+fails half-way and is retried) escalates nothing twice.
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ from pydantic import ValidationError
 
 from orchestrator.adapters.broker import Publisher
 from orchestrator.adapters.objects import ObjectStore
-from orchestrator.console import approvals, audit, index, notify, session, slack
+from orchestrator.console import approvals, audit, index, notify, seal, session, slack, verify
 from orchestrator.console.status import Summary
 from orchestrator.envelope import Outgoing, to_binary
 from orchestrator.errors import TransientError
 from orchestrator.events import ESCALATED, Alert, Escalated, EscalationReason
 from orchestrator.keys import event_id
+from orchestrator.provenance import Keyring, Signer
 
 log = logging.getLogger(__name__)
 STAGE = "console"
@@ -37,14 +40,17 @@ class SweepReport:
     stale: list[str] = field(default_factory=list)
     checked: int = 0
     forgotten: int = 0
+    audit: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return {"expired": self.expired, "stale": self.stale, "checked": self.checked,
-                "forgotten_replay_markers": self.forgotten}
+                "forgotten_replay_markers": self.forgotten, "audit": self.audit}
 
 
 def sweep(*, store: ObjectStore, publisher: Publisher | None, notifier: notify.Notifier,
-          ttl: timedelta, stale_after: timedelta, now: datetime) -> SweepReport:
+          ttl: timedelta, stale_after: timedelta, now: datetime, audit_signer: Signer | None = None,
+          audit_keyring: Keyring | None = None,
+          audit_policy: seal.Policy | None = None) -> SweepReport:
     report = SweepReport()
     live = index.summaries(store, keep=lambda s: s.status not in ("resolved", "escalated"),
                            limit=100_000, scan=100_000)
@@ -65,10 +71,30 @@ def sweep(*, store: ObjectStore, publisher: Publisher | None, notifier: notify.N
             report.stale.append(s.incident_key)
     report.forgotten = slack.forget_seen(store, now=now.timestamp())
     report.forgotten += session.forget_ended(store, now=now.timestamp())
+    report.audit = _audit(store, signer=audit_signer, keyring=audit_keyring,
+                          policy=audit_policy or seal.Policy(), now=now)
     if report.expired or report.stale:
         log.info("sweep: %d approval(s) expired, %d stale incident(s) escalated",
                  len(report.expired), len(report.stale))
     return report
+
+
+def _audit(store: ObjectStore, *, signer: Signer | None, keyring: Keyring | None,
+           policy: seal.Policy, now: datetime) -> dict[str, Any]:
+    """Seal the finished days, delete the expired ones, and check the last two days."""
+    if signer is None:
+        log.warning("no CONSOLE_SIGNING_KEY: audit days are neither sealed nor expired")
+        return {"sealed": [], "error": "no signing key"}
+    done = seal.seal(store, signer=signer, now=now, grace=policy.grace)
+    if policy.keep_days:
+        seal.expire(store, signer=signer, now=now, keep_days=policy.keep_days, report=done)
+    checked = verify.verify(store, keyring=keyring, since=now - timedelta(days=1), now=now)
+    verify.save_status(store, checked, now=now)
+    if not checked.ok and checked.first is not None:
+        log.error("audit chain broken (%d break(s)); first: %s at %s: %s",
+                  len(checked.breaks), checked.first.kind, checked.first.where,
+                  checked.first.detail)
+    return {**done.as_json(), "chain_ok": checked.ok, "breaks": len(checked.breaks)}
 
 
 def _expire(store: ObjectStore, publisher: Publisher | None, notifier: notify.Notifier,

@@ -2,9 +2,11 @@
 
 Server-rendered with Jinja2, autoescaping everything (alert, log and runbook text is hostile),
 readable without JavaScript; the one script (a self-refresh) is a static file, because the
-Content-Security-Policy allows no inline script at all. Pages need a login (a signed HttpOnly
-SameSite=Strict cookie) or the API bearer token; every form POST carries a CSRF token. Approve /
-Reject go through `approvals.decide`, the same path as the API and Slack.
+Content-Security-Policy allows no inline script at all. Pages need an authenticated identity
+(`identity`): a login with a personal token (a signed HttpOnly SameSite=Strict cookie), the
+identity header of a trusted authenticating proxy, or a bearer token; every form POST from a
+cookie session carries a CSRF token. Approve / Reject go through `approvals.decide`, the same
+path as the API and Slack, as the person authenticated, never a name in the form.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import re
 from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-from orchestrator.console import api, approvals, audit, deadletters, index, pages, session
+from orchestrator.console import api, approvals, audit, deadletters, evidence, index, pages, session
+from orchestrator.console.identity import Identity
 from orchestrator.console.request import Request
 from orchestrator.console.session import cookie_value
 from orchestrator.console.status import STATUSES
@@ -58,6 +61,7 @@ def _env() -> jinja2.Environment:
 def render(template: str, code: int = 200, **context: Any) -> Response:
     context.setdefault("user", "")
     context.setdefault("csrf", "")
+    context.setdefault("banner", "")
     body = _env().get_template(template).render(**context).encode()
     return body, code, {"content-type": "text/html; charset=utf-8", **HEADERS}
 
@@ -75,10 +79,19 @@ def _static(name: str) -> Response:
 
 
 def _safe_next(target: str | None) -> str:
-    # Only our own absolute paths: `//evil.example` and `https://…` are off-site redirects.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/"
+    """`target` if it is a path on this site, else `/`.
+
+    Browsers read a Location leniently: they drop tabs and newlines anywhere (so `/<TAB>/evil`
+    is `//evil`), take a backslash for a slash, and a second leading slash starts a host. So
+    only visible ASCII that starts with exactly one `/` and holds no backslash is followed;
+    anything else, every scheme (`https:evil`) included, goes to the list page.
+    """
+    if not target or not all(0x21 <= ord(c) < 0x7F for c in target):
+        return "/"
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else "/"
 
 
 def route(console: Console, req: Request) -> Response:
@@ -88,33 +101,58 @@ def route(console: Console, req: Request) -> Response:
         return _static(path.removeprefix("/assets/"))
     if path == "/login":
         return _login(console, req)
-    cookie = cookie_value(req.headers)
-    user = console.sessions.read(cookie, now=console.clock().timestamp())
-    if user is not None and cookie and session.ended(console.store, console.sessions, cookie):
-        user = None  # logged out: a copy of the cookie is worth nothing
-    bearer = False
-    if user is None and req.header("authorization"):
-        try:
-            console.check_bearer(req.headers)
-        except AuthError:
-            return render("login.html", 401, error="Invalid token.", next=path, csrf="")
-        user, bearer = "", True
-    if user is None:
+    try:
+        who, cookie, fresh = _who(console, req)
+    except AuthError:
+        return render("login.html", 401, error="Invalid token.", next=path, csrf="")
+    if who is None:
         if req.method == "GET":
             return _redirect(f"/login?next={quote(path)}")
         return render("login.html", 401, error="Please log in.", next="/", csrf="")
-    csrf = console.sessions.csrf(cookie) if cookie and not bearer else ""
-    ctx = {"user": user, "csrf": csrf, "statuses": STATUSES}
+    csrf = console.sessions.csrf(cookie) if cookie else ""
+    ctx = {"user": who.name, "csrf": csrf, "statuses": STATUSES}
     try:
         if req.method == "POST":
             form = req.form()
-            if not bearer and not console.sessions.csrf_ok(cookie, form.get("csrf")):
+            # A bearer token is never sent by a browser on its own: only cookies need CSRF.
+            if cookie and not console.sessions.csrf_ok(cookie, form.get("csrf")):
                 raise PermanentError("the form expired or came from another site (CSRF); "
                                      "reload the page and try again", status=403)
-            return _post(console, req, form, user or form.get("approver", ""), ctx)
-        return _get(console, req, ctx)
+            response = _post(console, req, form, who, ctx)
+        else:
+            response = _get(console, req, ctx)
     except OrchestratorError as e:
-        return render("message.html", e.status, message=str(e), **ctx)
+        response = render("message.html", e.status, message=str(e), **ctx)
+    if fresh:
+        body, code, headers = response
+        response = body, code, {**headers, "set-cookie": console.sessions.set_cookie(cookie or "")}
+    return response
+
+
+def _who(console: Console, req: Request) -> tuple[Identity | None, str | None, bool]:
+    """The caller, the session cookie their forms are bound to, and whether it is new.
+
+    The proxy's identity header, when trusted, wins: a session is bound to it (issued afresh
+    when the cookie names anyone else) so that forms still carry CSRF tokens. Otherwise the
+    login cookie, and a personal or service bearer token for scripts.
+    """
+    now = console.clock().timestamp()
+    cookie = cookie_value(req.headers)
+    user = console.sessions.read(cookie, now=now)
+    if user is not None and cookie and session.ended(console.store, console.sessions, cookie):
+        user = None  # logged out: a copy of the cookie is worth nothing
+    proxied = console.people.by_header(req.headers)
+    if proxied is not None:
+        if user is not None and user.via == "header" and user.name == proxied.name:
+            return proxied, cookie, False
+        return proxied, console.sessions.issue(proxied, now=now), True
+    if user is not None and user.via == "session" and console.people.tokens:
+        # A login cookie stands only while personal tokens exist to sign it with: without them
+        # the signing material is the service token's alone.
+        return user, cookie, False
+    if req.header("authorization"):
+        return console.identify(req.headers), None, False
+    return None, None, False
 
 
 def _get(console: Console, req: Request, ctx: dict[str, Any]) -> Response:
@@ -124,7 +162,10 @@ def _get(console: Console, req: Request, ctx: dict[str, Any]) -> Response:
         found = index.summaries(console.store, keep=api.keep(status, namespace))
         return render("list.html", incidents=found, status=status or "",
                       namespace=namespace or "", age=pages.age, now=now,
-                      refresh=console.refresh_seconds, **ctx)
+                      refresh=console.refresh_seconds, banner=evidence.banner(console.store), **ctx)
+    if req.path == "/trust":
+        return render("trust.html", **evidence.trust_view(console.store, req.query,
+                                                          thresholds=console.trust, now=now), **ctx)
     if req.path == "/deadletters":
         page = deadletters.list_letters(console.store, before=req.query.get("before") or None)
         return render("deadletters.html", letters=page.letters, older=page.next,
@@ -145,12 +186,15 @@ def _get(console: Console, req: Request, ctx: dict[str, Any]) -> Response:
     if summary.approval and approvals.pending(console.store, summary.approval.plan_id,
                                               ttl=console.approvals.ttl, now=now):
         open_plan = summary.approval.plan_id
-    return render("incident.html", s=summary, v=pages.view(records), open_plan=open_plan,
+    signed = pages.view(records, verified=lambda r: approvals.signed_by_executor(
+        console.approvals.keyring, r))
+    return render("incident.html", s=summary, v=signed, open_plan=open_plan,
                   done=_DONE.get(req.query.get("done", ""), ""), safe_url=pages.safe_url,
-                  age=pages.age, now=now, **ctx)
+                  age=pages.age, now=now,
+                  banner=evidence.banner(console.store, summary.incident_key), **ctx)
 
 
-def _post(console: Console, req: Request, form: dict[str, str], approver: str,
+def _post(console: Console, req: Request, form: dict[str, str], who: Identity,
           ctx: dict[str, Any]) -> Response:
     now = console.clock()
     if req.path == "/logout":
@@ -167,7 +211,8 @@ def _post(console: Console, req: Request, form: dict[str, str], approver: str,
         raise PermanentError("decision must be approved or rejected")
     done = approvals.decide(console.approvals, plan_id=form.get("plan_id", ""),
                             decision=decision,  # type: ignore[arg-type]
-                            approver=approver, comment=form.get("comment", ""), now=now)
+                            approver=api.decider(who), comment=form.get("comment", ""),
+                            now=now)
     if done.incident_key != m.group(1):
         log.warning("decision posted under incident %s for a plan of %s", m.group(1),
                     done.incident_key)
@@ -175,18 +220,19 @@ def _post(console: Console, req: Request, form: dict[str, str], approver: str,
 
 
 def _login(console: Console, req: Request) -> Response:
+    """A personal token in, a cookie naming its person out (the service token is nobody)."""
     target = _safe_next(req.query.get("next"))
     if req.method != "POST":
         return render("login.html", error="", next=target, csrf="")
     form = req.form()
     target = _safe_next(form.get("next"))
-    name = form.get("name", "").strip()
     try:
-        if not name or len(name) > 200:
-            raise PermanentError("enter your name as the approver allowlist spells it")
-        console.check_bearer({"authorization": f"Bearer {form.get('token', '')}"})
+        who = console.people.by_token(form.get("token", "").strip() or None)
+        if not who.is_person:
+            raise PermanentError("that is the service token, which is nobody: log in with "
+                                 "your personal token", status=403)
     except OrchestratorError as e:
         return render("login.html", e.status, error=str(e), next=target, csrf="")
-    cookie = console.sessions.issue(name, now=console.clock().timestamp())
-    log.info("web login as %s", name)
+    cookie = console.sessions.issue(who, now=console.clock().timestamp())
+    log.info("web login as %s", who.name)
     return _redirect(target, {"set-cookie": console.sessions.set_cookie(cookie)})

@@ -1,9 +1,10 @@
 """Decide: one enriched alert in, one plan or one escalation out.
 
 The order is the cost order: retrieve (no runbook → escalate, nothing to ground a plan on);
-reuse a recent plan for the same fingerprint (no LLM call); ask Gemini when a key is configured,
-under its cost guards (`orchestrator.decide.guarded`: one call per fingerprint, token budgets
-per incident and per hour); otherwise, or when Gemini fails, the offline planner. Whatever
+reuse a recent plan for the same fingerprint (no LLM call); ask the LLM (Gemini or an
+OpenAI-compatible server, as `AGENT_LLM_PROVIDER` says) when its key is configured, under its
+cost guards (`orchestrator.decide.guarded`: one call per fingerprint, token budgets per
+incident and per hour); otherwise, or when the model fails, the offline planner. Whatever
 planned, the plan was validated against the cited runbook, and a plan below the confidence
 threshold is escalated, not proposed.
 """

@@ -126,6 +126,14 @@ def alert_text(alert: Alert) -> str:
     return "\n".join(lines)
 
 
+def semantic_text(alert: Alert) -> str:
+    """The alert as plain text for the offline semantic model: its name, its prose and the label
+    values that name a failure mode; not object names (pod hashes, IPs) or the expression,
+    whose fragments only blur a static embedding."""
+    return "\n".join(text for text, weight in alert_fields(alert)
+                     if weight >= W_LABEL_VALUE and text.strip())
+
+
 def chunk_fields(chunk: Chunk) -> list[tuple[str, float]]:
     """A chunk as (text, weight) pairs for its sparse vector."""
     return [
@@ -139,4 +147,9 @@ def chunk_fields(chunk: Chunk) -> list[tuple[str, float]]:
 
 def chunk_text(chunk: Chunk) -> str:
     """A chunk as plain text for a dense embedding model."""
-    return f"{chunk.title}\n{chunk.heading}\n\n{chunk.text}"
+    return section_text(chunk.title, chunk.heading, chunk.text)
+
+
+def section_text(title: str, heading: str, text: str) -> str:
+    """`chunk_text` from a chunk's parts, as an indexed chunk's payload holds them."""
+    return f"{title}\n{heading}\n\n{text}"

@@ -13,20 +13,29 @@ same arithmetic.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from orchestrator.adapters.embeddings import Embedder
+from orchestrator.adapters.static_embeddings import SemanticModel
 from orchestrator.adapters.vectors import Scored, VectorStore
-from orchestrator.errors import TransientError
+from orchestrator.errors import PermanentError, TransientError
 from orchestrator.events import Alert
 from orchestrator.knowledge.chunks import chunk_runbook
 from orchestrator.knowledge.coverage import MIN_COVERAGE, CoverageQuery, runbook_terms
 from orchestrator.knowledge.exact import Entry, exact_matches
 from orchestrator.knowledge.index import CATALOG_ID
-from orchestrator.knowledge.query import alert_fields, alert_text, chunk_fields, core_fields
+from orchestrator.knowledge.query import (
+    alert_fields,
+    alert_text,
+    chunk_fields,
+    core_fields,
+    section_text,
+    semantic_text,
+)
 from orchestrator.knowledge.runbook import Runbook
 from orchestrator.knowledge.source import RunbookSource
 from orchestrator.knowledge.sparse import (
@@ -41,12 +50,16 @@ from orchestrator.settings.knowledge import KnowledgeSettings
 
 log = logging.getLogger(__name__)
 
-RetrieverName = Literal["exact", "bm25", "dense", "fused"]
+RetrieverName = Literal["exact", "bm25", "dense", "semantic", "fused"]
 RRF_K = 60
 # A runbook's score adds this share of its other matching chunks to its best one: a runbook
 # whose several sections match beats one with a single lucky paragraph.
 SECTION_SHARE = 0.1
 _CATALOG_TTL = 60.0
+# Semantic relevance floor (centred cosine, see adapters/static_embeddings.py): on the test
+# alerts (tests/events/retrieval_alerts.jsonl) alerts no packaged runbook covers reach at most
+# 0.52 with any runbook, while a third of the covered ones clear 0.6.
+MIN_SEMANTIC = 0.6
 
 
 class Hit(Frozen):
@@ -98,12 +111,14 @@ class Retriever:
                  connect: Callable[[], VectorStore] | None = None, collection: str = "runbooks",
                  embedder: Embedder | None = None, min_bm25: float = 0.15,
                  min_dense: float = 0.62, min_coverage: float = MIN_COVERAGE,
+                 semantic: SemanticModel | None = None, min_semantic: float = MIN_SEMANTIC,
                  candidates: int = 64) -> None:
         self.source = source
         self.collection = collection
         self.embedder = embedder
         self.min_bm25, self.min_dense, self.candidates = min_bm25, min_dense, candidates
         self.min_coverage = min_coverage
+        self.semantic, self.min_semantic = semantic, min_semantic
         self._store = store
         self._connect = connect
         # One query at a time per process: qdrant-client's local mode is not made for threads,
@@ -111,6 +126,7 @@ class Retriever:
         self._lock = threading.RLock()
         self._catalog: tuple[float, dict[str, Any]] | None = None
         self._terms: dict[str, dict[int, float]] = {}
+        self._chunks: tuple[tuple[str, ...], list[dict[str, Any]]] | None = None
         self._local: tuple[tuple[str, ...], list[Runbook], Bm25Scorer, list[dict[str, Any]],
                            dict[str, dict[int, float]]] | None = None
 
@@ -181,8 +197,20 @@ class Retriever:
                 rankings["dense"] = rank_runbooks(dense, norm=1.0, share=0.0)
             except TransientError as e:
                 log.warning("dense retrieval skipped: %s", e)
+        self._add_semantic(rankings, alert, lambda: self._indexed_chunks(store, catalog))
         exact = [e.id for e, _ in exact_matches(alert, entries)]
         return self._merge(exact, rankings, top=top, first_chunk=self._first_chunk)
+
+    def _indexed_chunks(self, store: VectorStore, catalog: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every indexed chunk's payload, read again only when a runbook's hash changed."""
+        runbooks = catalog.get("runbooks") or {}
+        key = tuple(f"{rid}:{e.get('hash')}" for rid, e in sorted(runbooks.items()))
+        if self._chunks is None or self._chunks[0] != key:
+            payloads = [p for p in store.payloads(self.collection).values()
+                        if p.get("kind") == "chunk"]
+            payloads.sort(key=lambda p: (str(p.get("runbook")), int(p.get("position") or 0)))
+            self._chunks = (key, payloads)
+        return self._chunks[1]
 
     def _first_chunk(self, runbook_id: str) -> dict[str, Any]:
         store, catalog = self._store_and_catalog()
@@ -201,6 +229,7 @@ class Retriever:
                   for p, s in zip(payloads, scorer.scores(qv), strict=True)]
         rankings: dict[RetrieverName, dict[str, _Ranked]] = {
             "bm25": _covered(rank_runbooks(scored, norm=norm), alert, scorer.stats, terms)}
+        self._add_semantic(rankings, alert, lambda: payloads)
         first = {p["runbook"]: p for p in reversed(payloads)}
         exact = [e.id for e, _ in exact_matches(alert, entries)]
         return self._merge(exact, rankings, top=top,
@@ -221,11 +250,38 @@ class Retriever:
                            terms)
         return self._local[1:]
 
+    # -- the semantic retriever ------------------------------------------------------------
+
+    def _add_semantic(self, rankings: dict[RetrieverName, dict[str, _Ranked]], alert: Alert,
+                      chunks: Callable[[], list[dict[str, Any]]]) -> None:
+        """Rank runbooks by the offline model's cosine between the alert and each section.
+
+        Besides its sections, each runbook is also compared as its title and name alone: a
+        static embedding of a long section averages many words, its title says what it is
+        about in a few.
+        """
+        if self.semantic is None:
+            return
+        payloads = list(chunks())
+        first = {str(p.get("runbook")): p for p in reversed(payloads)}
+        texts = [section_text(str(p.get("title", "")), str(p.get("heading", "")),
+                              str(p.get("text", ""))) for p in payloads]
+        texts += [f"{p.get('title', '')}\n{_words_of(rid)}" for rid, p in first.items()]
+        payloads += list(first.values())
+        try:
+            sims = self.semantic.similarities(semantic_text(alert), texts)
+        except PermanentError as e:
+            log.error("semantic retrieval skipped: %s", e)
+            return
+        scored = [Scored(id=str(p.get("chunk_id")), score=sim, payload=p)
+                  for p, sim in zip(payloads, sims, strict=True)]
+        rankings["semantic"] = rank_runbooks(scored, norm=1.0, share=0.0)
+
     # -- merging ----------------------------------------------------------------------------
 
     def _merge(self, exact: list[str], rankings: dict[RetrieverName, dict[str, _Ranked]], *,
                top: int, first_chunk: Callable[[str], dict[str, Any]]) -> list[Hit]:
-        floors = {"bm25": self.min_bm25, "dense": self.min_dense}
+        floors = {"bm25": self.min_bm25, "dense": self.min_dense, "semantic": self.min_semantic}
         kept = {name: {rid: r for rid, r in ranked.items()
                        if r.relevance >= floors[name] and r.coverage >= self.min_coverage}
                 for name, ranked in rankings.items()}
@@ -276,6 +332,12 @@ def _catalog_terms(catalog: dict[str, Any], collection: str) -> dict[str, dict[i
                                  "frequencies: run `orchestrator runbooks index` again")
         out[rid] = {int(k): float(v) for k, v in raw.items()}
     return out
+
+
+def _words_of(runbook_id: str) -> str:
+    """A runbook's file name as words: `kubernetes/KubePodCrashLooping` → Kube Pod Crash Looping."""
+    return " ".join(re.findall(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+",
+                               runbook_id.rsplit("/", 1)[-1]))
 
 
 def _hit(rid: str, score: float, how: RetrieverName, chunk: dict[str, Any]) -> Hit:

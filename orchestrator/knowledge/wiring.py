@@ -12,7 +12,10 @@ from typing import Any
 
 from orchestrator.adapters.embeddings import Embedder, embedder_for
 from orchestrator.adapters.objects import MinioStore, ObjectStore
+from orchestrator.adapters.static_embeddings import MODEL as STATIC_MODEL
+from orchestrator.adapters.static_embeddings import SemanticModel, StaticEmbedder
 from orchestrator.adapters.vectors import QdrantStore
+from orchestrator.errors import PermanentError
 from orchestrator.knowledge.source import FolderSource, ObjectSource, RunbookSource
 from orchestrator.settings.knowledge import KnowledgeSettings
 
@@ -38,6 +41,17 @@ def embedder(settings: KnowledgeSettings) -> Embedder | None:
                         timeout=settings.embedding_timeout_seconds)
 
 
+def semantic_model(settings: KnowledgeSettings) -> SemanticModel | None:
+    """The offline semantic model, or None for `none`; it loads its table on first use."""
+    name = settings.semantic_model.strip().lower()
+    if name == "none":
+        return None
+    if name != STATIC_MODEL:
+        raise PermanentError(f"unknown semantic model {settings.semantic_model!r}: use "
+                             f"{STATIC_MODEL!r} or 'none'")
+    return StaticEmbedder()
+
+
 def connect_store(settings: KnowledgeSettings, *, path: Path | None = None) -> QdrantStore:
     """The configured Qdrant: `path` (a CLI `--store`) overrides the settings' local path."""
     if settings.qdrant_url and path is None:
@@ -56,5 +70,7 @@ def retriever_parts(settings: KnowledgeSettings, *, path: Path | None = None) ->
         "min_bm25": settings.min_bm25_score,
         "min_dense": settings.min_dense_score,
         "min_coverage": settings.min_coverage_score,
+        "semantic": semantic_model(settings),
+        "min_semantic": settings.min_semantic_score,
         "candidates": settings.candidates,
     }

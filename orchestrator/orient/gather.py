@@ -37,6 +37,8 @@ _STS_SUFFIX = re.compile(r"^(?P<owner>.+)-\d+$")
 
 @dataclass(frozen=True)
 class Limits:
+    """How much to read; 0 events or 0 log lines means those are not read at all."""
+
     max_events: int = 30
     max_pods: int = 20
     max_revisions: int = 5
@@ -116,6 +118,8 @@ class Reading:
         return listing.items
 
     def events_of(self, kind: str, namespace: str | None, name: str) -> None:
+        if self.limits.max_events <= 0:
+            return  # not wanted (the executor's fact reads): not even read
         key = f"{kind}/{namespace}/{name}"
         if key not in self._events:
             self._events[key] = self.listing("Event", namespace,
@@ -136,6 +140,8 @@ class Reading:
             ns, name = info.ref.namespace or "", info.ref.name
             self.node(info.node)
             self.events_of("Pod", ns, name)
+            if self.limits.log_tail_lines <= 0:
+                return info  # no log wanted: none read
             for ctr, previous in log_worthy(info, container):
                 self._logs.append((ns, name, ctr, previous, self.later(
                     self.reads.logs, ns, name, ctr, previous=previous,

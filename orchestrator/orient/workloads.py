@@ -9,6 +9,7 @@ it), `argocd`, `flux`, and `helm` (informational: Helm does not revert drift).
 from __future__ import annotations
 
 from orchestrator.context import HPAInfo, ObjectRef, Revision, WorkloadInfo
+from orchestrator.gitops import ARGO, FLUX, gitops_tools
 from orchestrator.orient.objects import (
     Json,
     Scrubber,
@@ -23,10 +24,6 @@ from orchestrator.orient.objects import (
 )
 
 REVISION = "deployment.kubernetes.io/revision"
-_ARGO = ("argocd.argoproj.io/",)
-_FLUX = ("kustomize.toolkit.fluxcd.io/", "helm.toolkit.fluxcd.io/", "fluxcd.io/")
-_ARGO_MANAGERS = ("argocd", "argo-cd")
-_FLUX_MANAGERS = ("kustomize-controller", "helm-controller", "flux")
 
 
 def workload_info(obj: Json, scrub: Scrubber, *, revisions: list[Revision] | None = None,
@@ -64,18 +61,11 @@ def workload_info(obj: Json, scrub: Scrubber, *, revisions: list[Revision] | Non
 
 def managed_by(obj: Json, ref: ObjectRef, hpas: list[HPAInfo]) -> list[str]:
     m = meta(obj)
-    keys = [*(m.get("labels") or {}), *(m.get("annotations") or {})]
-    managers = [str(f.get("manager") or "").lower() for f in m.get("managedFields") or []
-                if isinstance(f, dict)]
     found: list[str] = []
     if any(_scales(h, ref) for h in hpas):
         found.append("hpa")
-    if any(k.startswith(_ARGO) for k in keys) or \
-            any(x in mg for mg in managers for x in _ARGO_MANAGERS):
-        found.append("argocd")
-    if any(k.startswith(_FLUX) for k in keys) or \
-            any(x in mg for mg in managers for x in _FLUX_MANAGERS):
-        found.append("flux")
+    tools = gitops_tools(m)  # the executor's own check reads the same marks
+    found += [name for tool, name in ((ARGO, "argocd"), (FLUX, "flux")) if tool in tools]
     if str((m.get("labels") or {}).get("app.kubernetes.io/managed-by", "")).lower() == "helm":
         found.append("helm")
     return found

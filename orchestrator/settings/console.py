@@ -20,21 +20,56 @@ class ConsoleSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CONSOLE_", extra="ignore")
 
     api_token: SecretStr | None = None
-    """Bearer token of the HTTP API, the sweep and the web login. Unset = every authenticated
-    endpoint answers 401 (there is no way to switch authentication off)."""
+    """The service token: the sweep and automation read the API, sweep and re-send dead letters
+    with it. It is nobody, so it never approves or rejects (people use `approver_tokens`).
+    Unset with no personal tokens = every authenticated endpoint answers 401."""
 
     api_token_file: Path | None = None
     """File holding `api_token` (a mounted Secret); used when `api_token` is empty."""
 
+    approver_tokens: SecretStr | None = None
+    """Personal tokens, for the CLI, the HTTP API and the web login: a JSON object mapping each
+    token (at least 16 characters, or its `sha256:<hex>` digest) to the person it authenticates,
+    `{"<token>": "alice@example.com"}`. A decision carries that person, never a typed name.
+    Unset = nobody approves through the API, the CLI or a token login."""
+
+    approver_tokens_file: Path | None = None
+    """File holding `approver_tokens` (a mounted Secret); used when `approver_tokens` is empty."""
+
+    slack_approvers: str = ""
+    """Who a Slack user is: comma-separated `SLACK_USER_ID=person` pairs
+    (`U024BE7LH=alice@example.com`). A click from an unmapped Slack user decides nothing."""
+
+    identity_header: str = ""
+    """Request header an authenticating proxy sets to the signed-in person (oauth2-proxy:
+    `X-Auth-Request-Email`), trusted by the web pages. Empty (the default) = no header is
+    trusted. Set it only when every request reaches the console through that proxy, which
+    must overwrite the header: anyone who can reach the console directly can send it."""
+
     signing_key: SecretStr | None = None
-    """HMAC key the console signs approvals and rejections with; the executor verifies it with
-    the same key. Unset = decisions are refused (503): an unsigned approval is worthless."""
+    """This function's Ed25519 private key (PKCS#8 PEM), signing decisions, sweep escalations and
+    the signature over each human decision. Unset (and no file) = nothing it emits verifies, so it
+    refuses to emit."""
 
     signing_key_file: Path | None = None
-    """File holding `signing_key`; used when `signing_key` is empty."""
+    """File holding `signing_key` (the chart mounts `console.key` from its keys Secret)."""
+
+    public_keys_dir: Path | None = None
+    """Folder of the other functions' Ed25519 public keys (`<function>.crt` certificates or `.pem`
+    public keys; several per function while keys rotate). Every delivery to `/events` (each type its
+    own producer's) and the executor's approval requests are verified with them; without it every
+    delivery is refused with 401."""
+
+    event_max_age_seconds: float = Field(default=900.0, gt=0)
+    """Freshness window of a delivered event's signed time, in seconds (15 min): older events are
+    refused with 401 (the broker dead-letters them), so a captured event cannot be replayed later.
+    Longer than the broker's retry schedule (about 16 s) and a scale-from-zero."""
+
+    clock_skew_seconds: float = Field(default=60.0, ge=0)
+    """Tolerated clock difference between functions, in seconds, for signed times."""
 
     approvers: str = ""
-    """Comma-separated approver allowlist (`alice@example.com`, `slack:U024BE7LH`), compared
+    """Comma-separated approver allowlist (`alice@example.com`), compared
     case-insensitively. Empty = nobody may decide: approving is always an explicit grant. Keep
     it equal to the executor policy's `approvers`, which checks again."""
 
@@ -150,6 +185,29 @@ class ConsoleSettings(BaseSettings):
 
     audit_region: str | None = None
     """S3 region, when the server insists on one."""
+
+    audit_retention_days: int = Field(default=0, ge=0)
+    """Days of audit log kept, counted in whole UTC days; the sweep deletes older sealed days
+    (each deletion recorded, signed, in `retention/`). 0 = keep forever: deleting evidence is
+    a choice to make, not a default."""
+
+    audit_seal_grace_seconds: float = Field(default=600.0, ge=0)
+    """How long after midnight UTC the sweep waits before sealing the day that ended, in
+    seconds (10 min): a write that read the clock just before midnight must have landed."""
+
+    trust_min_incidents: int = Field(default=10, ge=1)
+    """Trust report: incidents a workload needs before the report recommends a next level."""
+
+    trust_min_agreement: float = Field(default=0.9, ge=0, le=1)
+    """Trust report: share of human decisions that approved the loop's plan, at least."""
+
+    trust_max_refusals: int = Field(default=0, ge=0)
+    """Trust report: the most policy refusals (policy, budget, loop guard, invalid plan or
+    approval) a workload may have had and still be recommended a next level."""
+
+    trust_min_cleared: float = Field(default=0.8, ge=0, le=1)
+    """Trust report: share of the loop's verified actions after which the alert cleared, at
+    least (when the router's verdict says whether it cleared)."""
 
     broker_url: str | None = Field(
         default=None, validation_alias=AliasChoices("K_SINK", "CONSOLE_BROKER_URL")

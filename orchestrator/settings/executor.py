@@ -30,29 +30,32 @@ class ExecutorSettings(BaseSettings):
     cluster_name: str | None = None
     """This cluster's name as the alerts' `cluster` label spells it. An alert carrying a
     different `cluster` label is refused; so is one carrying any `cluster` label while this is
-    unset, because the executor then cannot tell whether the alert is about its own cluster."""
+    unset, because the executor then cannot tell whether the alert is about its own cluster.
+    When set, an alert with no `cluster` label is refused too, unless the policy's
+    `require_cluster_label` is false."""
 
     signing_key: SecretStr | None = None
-    """HMAC key the executor signs approval requests with, and checks on `plan.approved`.
-    Without it no plan can be sent for approval: plans needing a human are escalated."""
+    """This function's Ed25519 private key (PKCS#8 PEM), signing its results, escalations and
+    approval requests (the latter also inside the request, over what a human is shown). Unset (and
+    no file) = nothing it emits verifies, so it refuses to emit."""
 
     signing_key_file: Path | None = None
-    """File holding `signing_key` (a mounted Secret); used when `signing_key` is empty."""
+    """File holding `signing_key` (the chart mounts `executor.key` from its keys Secret)."""
 
-    console_key: SecretStr | None = None
-    """The console's approval key, to verify the signature on `plan.approved` / `.rejected`.
-    Without it every approval is refused as unverifiable."""
+    public_keys_dir: Path | None = None
+    """Folder of the other functions' Ed25519 public keys (`<function>.crt` certificates or `.pem`
+    public keys; several per function while keys rotate). Proposals (the agent's), decisions (the
+    console's) and its own requests are verified with them; without it every delivery is refused
+    with 401."""
 
-    console_key_file: Path | None = None
-    """File holding `console_key` (a mounted Secret); used when `console_key` is empty."""
+    event_max_age_seconds: float = Field(default=900.0, gt=0)
+    """Freshness window of a delivered event's signed time, in seconds (15 min): older events are
+    refused with 401 (the broker dead-letters them), so a captured event cannot be replayed later.
+    Longer than the broker's retry schedule (about 16 s) and a scale-from-zero."""
 
-    agent_key: SecretStr | None = None
-    """The agent's signing key (`AGENT_SIGNING_KEY`), to verify `plan.proposed` events: a plan
-    is acted on only when the agent signed it. Without it every proposal is refused as
-    unverifiable, in every mode."""
-
-    agent_key_file: Path | None = None
-    """File holding `agent_key` (a mounted Secret); used when `agent_key` is empty."""
+    proposal_ttl_seconds: float = Field(default=900.0, gt=0)
+    """How long a `plan.proposed` may be acted on after the agent signed it, in seconds (15 min): a
+    replayed old proposal is refused whatever the budget says."""
 
     approval_ttl_seconds: float = Field(default=900.0, gt=0)
     """How long an approval request stays valid, in seconds (15 min): a human decision older

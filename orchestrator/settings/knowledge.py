@@ -109,6 +109,17 @@ class KnowledgeSettings(BaseSettings):
     about systems your runbooks do not cover still get one; lower it when paraphrased alerts
     you do cover abstain. 0 switches the test off."""
 
+    semantic_model: str = "minilm-l6-static"
+    """Offline semantic retriever: `minilm-l6-static` (a static token-embedding table shipped
+    in the package: no network, no key, no PyTorch) or `none`. It finds runbooks for renamed
+    and paraphrased alerts whose words BM25 does not share, fused with BM25 by RRF."""
+
+    min_semantic_score: float = Field(default=0.6, ge=0, le=1)
+    """Semantic relevance floor: cosine between the alert's and a section's static embeddings,
+    both taken relative to the sections' mean (0..1). Below it the semantic retriever casts no
+    vote and cannot keep the search from abstaining. On the test alerts, alerts no runbook
+    covers reach 0.52 at most."""
+
     candidates: int = 64
     """Chunks fetched per retriever before runbooks are ranked (several chunks per runbook)."""
 

@@ -18,8 +18,8 @@ from orchestrator.envelope import Outgoing
 from orchestrator.events import PLAN_APPROVED, PlanApproved
 from tests.fakes.sink import Sink
 from tests.functional.console_support import (
+    ALICE_TOKEN,
     APPROVER,
-    TOKEN,
     Story,
     console_app,
     console_env,
@@ -70,8 +70,7 @@ def test_approve_in_the_browser_and_see_the_result(tmp_path: Path, sink: Sink, b
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(url + "/", wait_until="load")
             assert page.url.startswith(url + "/login")
-            page.fill("input[name=name]", APPROVER)
-            page.fill("input[name=token]", TOKEN)
+            page.fill("input[name=token]", ALICE_TOKEN)
             page.click("button[type=submit]")
             page.wait_for_selector("table.incidents")
             row = page.locator("table.incidents tbody tr")

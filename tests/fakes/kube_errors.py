@@ -1,46 +1,10 @@
-"""Errors of the fake kube-apiserver: the JSON alias and :class:`ApiError`.
-
-Errors are raised as :class:`ApiError`, which the server turns into a ``Status`` body with the
-same code/reason the real apiserver would use.
-"""
+"""Moved to :mod:`orchestrator.sim.errors` (the simulated cluster is product code); this shim
+keeps ``tests.fakes.kube_errors`` importable until every branch imports the new home."""
 
 from __future__ import annotations
 
-from typing import Any
-
-JSON = dict[str, Any]
-
-
-class ApiError(Exception):
-    """An error the fake answers with a ``kind: Status`` body."""
-
-    def __init__(
-        self,
-        code: int,
-        reason: str,
-        message: str,
-        details: JSON | None = None,
-    ) -> None:
-        super().__init__(f"{code} {reason}: {message}")
-        self.code = code
-        self.reason = reason
-        self.message = message
-        self.details = details
-
-    def status(self) -> JSON:
-        body: JSON = {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.message,
-            "reason": self.reason,
-            "code": self.code,
-        }
-        if self.details is not None:
-            body["details"] = self.details
-        return body
-
-
-def bad_request(message: str) -> ApiError:
-    return ApiError(400, "BadRequest", message)
+from orchestrator.sim.errors import (  # noqa: F401 - re-exported
+    JSON,
+    ApiError,
+    bad_request,
+)

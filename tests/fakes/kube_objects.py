@@ -7,7 +7,7 @@ kube_scenarios.
 
 from __future__ import annotations
 
-from tests.fakes.kube_cluster import (  # noqa: F401 - re-exported
+from orchestrator.sim.cluster_objects import (  # noqa: F401 - re-exported
     event,
     hpa,
     lease,
@@ -17,7 +17,7 @@ from tests.fakes.kube_cluster import (  # noqa: F401 - re-exported
     pvc,
     unreachable_taints,
 )
-from tests.fakes.kube_pods import (  # noqa: F401 - re-exported
+from orchestrator.sim.pods import (  # noqa: F401 - re-exported
     JSON,
     NAME_CHARS,
     REGISTRY,
@@ -31,6 +31,17 @@ from tests.fakes.kube_pods import (  # noqa: F401 - re-exported
     owner_ref,
     pod,
     ts,
+)
+from orchestrator.sim.workloads import (  # noqa: F401 - re-exported
+    cronjob,
+    daemonset,
+    deploy_age,
+    deployment,
+    job,
+    pod_for,
+    pod_template,
+    replicaset,
+    statefulset,
 )
 from tests.fakes.kube_scenarios import (  # noqa: F401 - re-exported
     ALL_SCENARIOS,
@@ -47,15 +58,4 @@ from tests.fakes.kube_scenarios import (  # noqa: F401 - re-exported
     pvc_near_full,
     roll_out,
     stable_crashlooping_deployment,
-)
-from tests.fakes.kube_workloads import (  # noqa: F401 - re-exported
-    cronjob,
-    daemonset,
-    deploy_age,
-    deployment,
-    job,
-    pod_for,
-    pod_template,
-    replicaset,
-    statefulset,
 )

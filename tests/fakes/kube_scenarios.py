@@ -9,9 +9,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tests.fakes.kube_cluster import event, hpa, node, pvc, unreachable_taints
-from tests.fakes.kube_pods import JSON, REGISTRY, Age, cond, container, container_status, ts
-from tests.fakes.kube_workloads import cronjob, deployment, job, pod_for, replicaset, statefulset
+from orchestrator.sim.cluster_objects import event, hpa, node, pvc, unreachable_taints
+from orchestrator.sim.pods import JSON, REGISTRY, Age, cond, container, container_status, ts
+from orchestrator.sim.workloads import cronjob, deployment, job, pod_for, replicaset, statefulset
 
 if TYPE_CHECKING:
     from tests.fakes.kube_api import FakeKubeAPI

@@ -1,44 +1,11 @@
-"""Watch events of the fake kube-apiserver: store changes as a watcher sees them."""
+"""Moved to :mod:`orchestrator.sim.watch` (the simulated cluster is product code); this shim
+keeps ``tests.fakes.kube_watch`` importable until every branch imports the new home."""
 
 from __future__ import annotations
 
-from .kube_errors import JSON
-from .kube_store import Change
-from .kube_wire import WatchRequest
-
-
-class Expired(Exception):
-    pass
-
-
-def watch_event(w: WatchRequest, change: Change) -> JSON | None:
-    """Translate a store change into a watch event for this watcher (or None)."""
-    if change.rt is not w.rt:
-        return None
-
-    def visible(obj: JSON | None) -> bool:
-        if obj is None:
-            return False
-        if w.namespace and obj["metadata"].get("namespace") != w.namespace:
-            return False
-        return w.matches(obj)
-
-    before, after = visible(change.old), visible(change.new)
-    if change.type == "ADDED":
-        return {"type": "ADDED", "object": change.new} if after else None
-    if change.type == "DELETED":
-        return {"type": "DELETED", "object": change.new} if before else None
-    if before and after:
-        return {"type": "MODIFIED", "object": change.new}
-    if after:
-        return {"type": "ADDED", "object": change.new}
-    if before:
-        return {"type": "DELETED", "object": change.new}
-    return None
-
-
-def expired_event(rv: str, current: int) -> JSON:
-    return {"type": "ERROR", "object": {
-        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-        "message": f"too old resource version: {rv} ({current})", "reason": "Expired",
-        "code": 410}}
+from orchestrator.sim.watch import (  # noqa: F401 - re-exported
+    JSON,
+    Expired,
+    expired_event,
+    watch_event,
+)

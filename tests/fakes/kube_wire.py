@@ -1,72 +1,17 @@
-"""Wire types of the fake kube-apiserver, shared by routing, logs, watch and the HTTP layer."""
+"""Moved to :mod:`orchestrator.sim.wire` (the simulated cluster is product code); this shim
+keeps ``tests.fakes.kube_wire`` importable until every branch imports the new home."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
-
-from .kube_errors import JSON, ApiError
-from .kube_resources import ResourceType
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: dict[str, str]
-    query_list: list[tuple[str, str]]
-    content_type: str | None
-    body: Any
-
-
-@dataclass
-class Response:
-    code: int
-    body: bytes
-    content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class WatchRequest:
-    rt: ResourceType
-    namespace: str | None
-    matches: Callable[[JSON], bool]
-    resource_version: str | None
-    timeout: float
-
-
-def json_response(code: int, obj: Any) -> Response:
-    return Response(code, json.dumps(obj, separators=(",", ":")).encode())
-
-
-def error_response(err: ApiError) -> Response:
-    headers = {}
-    retry = (err.details or {}).get("retryAfterSeconds")
-    if retry:
-        headers["Retry-After"] = str(retry)
-    return Response(err.code, json.dumps(err.status()).encode(), headers=headers)
-
-
-def not_found() -> ApiError:
-    return ApiError(404, "NotFound", "the server could not find the requested resource", {})
-
-
-def not_allowed() -> ApiError:
-    return ApiError(405, "MethodNotAllowed",
-                    "the server does not allow this method on the requested resource", {})
-
-
-def success_status(code: int = 200, details: JSON | None = None) -> JSON:
-    out: JSON = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
-    if details is not None:
-        out["details"] = details
-    if code != 200:
-        out["code"] = code
-    return out
-
-
-def truthy(value: str | None) -> bool:
-    return (value or "").lower() in ("true", "1")
+from orchestrator.sim.wire import (  # noqa: F401 - re-exported
+    JSON,
+    Request,
+    Response,
+    WatchRequest,
+    error_response,
+    json_response,
+    not_allowed,
+    not_found,
+    success_status,
+    truthy,
+)

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from orchestrator.console.session import COOKIE
-from orchestrator.local.stack import Stack, StackOptions, local_user
+from orchestrator.local.stack import Stack, StackOptions
 from tests.conftest import load_event
 from tests.fakes import kube_objects as ko
 from tests.fakes.kube_api import FakeKubeAPI
@@ -41,7 +41,13 @@ class Env:
 
     @property
     def api_token(self) -> str:
+        """The service token (the sweep's): reads, never decides."""
         return self.stack.secrets["console_api_token"]
+
+    @property
+    def approver_token(self) -> str:
+        """The local user's personal token: what a person logs in and decides with."""
+        return self.stack.secrets["approver_token"]
 
     @property
     def plan_id(self) -> str:
@@ -104,9 +110,8 @@ def web_fixture(env: Env) -> Iterator[httpx.Client]:
         yield c
 
 
-def login(web: httpx.Client, env: Env, name: str | None = None) -> str:
-    r = web.post("/login", data={"name": name or local_user(), "token": env.api_token,
-                                 "next": "/"})
+def login(web: httpx.Client, env: Env) -> str:
+    r = web.post("/login", data={"token": env.approver_token, "next": "/"})
     assert r.status_code == 303, r.text[:300]
     cookie = r.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
@@ -134,4 +139,4 @@ def approved_fixture(env: Env, web: httpx.Client) -> dict[str, Any]:
                 if e.attributes["type"] == "incident.plan.approved"]
     assert [r.path for r in env.writes()] == [
         f"/apis/apps/v1/namespaces/{NS}/deployments/{APP}"]
-    return {"attributes": dict(event.attributes), "data": event.data}
+    return {"attributes": dict(event.attributes), "data": event.data, "body": event.body}

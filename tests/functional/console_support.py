@@ -8,6 +8,7 @@ executor signs it) → decision → action → resolution or escalation.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ import functions_framework
 from werkzeug.serving import make_server
 
 import orchestrator.console.service as service
+from orchestrator.act.approval import signed_request
 from orchestrator.context import (
     ClusterContext,
     ContainerInfo,
@@ -47,16 +49,21 @@ from orchestrator.events import (
 )
 from orchestrator.keys import event_id, incident_key
 from orchestrator.plan import Action, ActionResult, Citation, Plan, RetrievedRunbook
-from orchestrator.signing import plan_payload, sign
+from tests import keys
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "console-api-token-for-tests"
-EXECUTOR_KEY = b"executor-signing-key"
-CONSOLE_KEY = "console-signing-key"
 SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 APPROVER = "alice@example.com"
 SLACK_USER = "U024BE7LH"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+"""The service token: reads, sweeps, never decides."""
+ALICE_TOKEN = "alice-personal-token-for-tests"
+MALLORY = "mallory@example.com"
+MALLORY_TOKEN = "mallory-personal-token-for-tests"
+"""A person the console knows who is not on the approver allowlist."""
+ALICE = {"Authorization": f"Bearer {ALICE_TOKEN}"}
+PEOPLE = {ALICE_TOKEN: APPROVER, MALLORY_TOKEN: MALLORY}
 NS = "payments"
 DEPLOY = ObjectRef(kind="Deployment", name="checkout", namespace=NS, uid="uid-deploy")
 POD = ObjectRef(kind="Pod", name="checkout-7d9f8b6c5-x2k4q", namespace=NS, uid="uid-pod")
@@ -130,14 +137,13 @@ class Story:
                            ttl: timedelta = timedelta(minutes=15)) -> Outgoing:
         at = requested_at or datetime.now(UTC)
         versions = {DEPLOY.key: "4711"}
-        signature = sign(EXECUTOR_KEY, plan_payload(self.plan, versions, at, self.key))
         dry = [ActionResult(action=self.plan.actions[0], outcome="dry-run",
                             dry_run="deployment.apps/checkout rolled back (server dry run)",
                             resource_version="4711")]
-        data = ApprovalRequested(incident_key=self.key, alert=self.alert, plan=self.plan,
-                                 dry_runs=dry, resource_versions=versions, requested_at=at,
-                                 expires_at=at + ttl, signature=signature,
-                                 why="rollback is not auto-approved by policy (risk medium)")
+        data = signed_request(keys.signer("executor"), ApprovalRequested(
+            incident_key=self.key, alert=self.alert, plan=self.plan, dry_runs=dry,
+            resource_versions=versions, requested_at=at, expires_at=at + ttl, signature="",
+            why="rollback is not auto-approved by policy (risk medium)"))
         return self._out(APPROVAL_REQUESTED, data, f"approval|{at.isoformat()}", DEPLOY.key)
 
     def action_completed(self, approver: str | None = APPROVER) -> Outgoing:
@@ -161,17 +167,23 @@ class Story:
 
 
 def wire(out: Outgoing, at: datetime | None = None) -> tuple[dict[str, str], bytes]:
-    """Binary-mode headers and body of an event, its `time` set to `at` when given."""
+    """Binary-mode headers and body of an event as its producer signs it, its `time` set to
+    `at` when given."""
     headers, body = to_binary(out)
     if at is not None:
         headers["ce-time"] = at.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    return headers, body
+    return keys.seal(headers, body, out.function), body
 
 
 def console_env(monkeypatch: Any, audit: Path, broker: str, **extra: str) -> None:
     env = {"CONSOLE_AUDIT_DIR": str(audit), "CONSOLE_API_TOKEN": TOKEN,
-           "CONSOLE_SIGNING_KEY": CONSOLE_KEY, "K_SINK": broker,
-           "CONSOLE_APPROVERS": f"{APPROVER}, slack:{SLACK_USER}",
+           "K_SINK": broker, **keys.env("console"),
+           # These tests replay an incident's past (events hours old): the freshness window
+           # has its own tests (test_hop_authentication.py).
+           "CONSOLE_EVENT_MAX_AGE_SECONDS": str(30 * 86400),
+           "CONSOLE_APPROVERS": APPROVER,
+           "CONSOLE_APPROVER_TOKENS": json.dumps(PEOPLE),
+           "CONSOLE_SLACK_APPROVERS": f"{SLACK_USER}={APPROVER}",
            "CONSOLE_SLACK_SIGNING_SECRET": SLACK_SECRET, **extra}
     for name in list(__import__("os").environ):
         if name.startswith("CONSOLE_"):

@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 import orchestrator
+from orchestrator.console.identity import Directory, Identity
 from orchestrator.console.session import COOKIE, Sessions
 from orchestrator.local.stack import local_user
 from tests.fakes.slack import interaction, sign
@@ -72,7 +73,8 @@ def test_secrets_are_compared_in_constant_time() -> None:
             if secret and not literal:
                 offenders.append(f"{path.relative_to(root)}:{node.lineno}")
     assert offenders == []
-    for module in ("auth.py", "signing.py", "console/slack.py", "console/session.py"):
+    # signing.py and provenance.py verify Ed25519 signatures (OpenSSL), not shared secrets.
+    for module in ("auth.py", "console/slack.py", "console/session.py"):
         assert "hmac.compare_digest" in (root / module).read_text(), module
 
 
@@ -80,8 +82,8 @@ def test_a_logout_record_lasts_as_long_as_its_cookie(tmp_path: Path) -> None:
     from orchestrator.adapters.objects import LocalDirStore
     from orchestrator.console import session
 
-    store, sessions, now = LocalDirStore(tmp_path), Sessions("api-token", 3600), time.time()
-    cookie, other = (sessions.issue("alice", now=now) for _ in range(2))
+    store, sessions, now = LocalDirStore(tmp_path), Sessions("material", 3600), time.time()
+    cookie, other = (sessions.issue(Identity("alice", "token"), now=now) for _ in range(2))
     assert cookie != other  # two logins, two cookies: ending one ends only that one
     session.end(store, sessions, cookie)
     assert session.ended(store, sessions, cookie) and not session.ended(store, sessions, other)
@@ -126,10 +128,12 @@ def test_a_replayed_webhook_is_the_same_event_not_a_new_incident(env: Env) -> No
 
 
 def _manual(env: Env, data: dict[str, Any], ce_id: str, **headers: str) -> httpx.Response:
-    """A manual trigger as `kn func invoke` sends it (binary-mode CloudEvent)."""
+    """A manual trigger as `kn func invoke` sends it (binary-mode CloudEvent). It carries its
+    time, as a redelivery does: without one, ingest dates the alert at arrival (to the second),
+    and two copies that straddle a second would be two incidents."""
     base = {"ce-specversion": "1.0", "ce-type": "incident.alert.manual",
             "ce-source": "/test/kn-func-invoke", "ce-id": ce_id,
-            "content-type": "application/json"}
+            "ce-time": "2026-11-27T01:00:00Z", "content-type": "application/json"}
     return httpx.post(env.stack.ingest_url, content=json.dumps(data),
                       headers={**base, **headers}, trust_env=False)
 
@@ -191,8 +195,10 @@ def test_the_web_login_refuses_a_wrong_token(env: Env, web: httpx.Client) -> Non
     for token in ("", "wrong", env.stack.secrets["ingest_token"], env.api_token[:-1]):
         r = web.post("/login", data={"name": local_user(), "token": token, "next": "/"})
         assert r.status_code in (400, 401) and "set-cookie" not in r.headers, token
-    r = web.post("/login", data={"name": local_user(), "token": env.api_token,
-                                 "next": "//evil.example/"})
+    # The service token (the sweep's) is nobody: it cannot log in as anyone.
+    r = web.post("/login", data={"name": local_user(), "token": env.api_token, "next": "/"})
+    assert r.status_code == 403 and "set-cookie" not in r.headers
+    r = web.post("/login", data={"token": env.approver_token, "next": "/\t/evil.example/"})
     assert r.status_code == 303 and r.headers["location"] == "/"
 
 
@@ -201,11 +207,17 @@ def test_a_forged_tampered_or_expired_cookie_is_nologin(env: Env, web: httpx.Cli
     cookie = login(web, env)
     payload, _, mac = cookie.partition(".")
     now = time.time()
-    other = Sessions("another-token", 3600).issue(local_user(), now=now)
-    expired = Sessions(env.api_token, 3600).issue(local_user(), now=now - 7200)
-    tampered = Sessions(env.api_token, 3600).issue("mallory", now=now).split(".")[0] + "." + mac
-    for bad in (other, expired, tampered, payload, f"{payload}.", f".{mac}", "x" * 400,
-                cookie + "A", "é.é"):
+    real = Directory.build(service_token=env.api_token, tokens=json.dumps(
+        {env.approver_token: local_user()})).session_material()
+    me, mallory = Identity(local_user(), "token"), Identity("mallory", "token")
+    other = Sessions("another-token", 3600).issue(me, now=now)
+    expired = Sessions(real, 3600).issue(me, now=now - 7200)
+    tampered = Sessions(real, 3600).issue(mallory, now=now).split(".")[0] + "." + mac
+    # What the service token alone could sign (web logins used to be keyed on it).
+    sweepers = [Sessions(m, 3600).issue(me, now=now) for m in (
+        env.api_token, Directory.build(service_token=env.api_token).session_material())]
+    for bad in (other, expired, tampered, *sweepers, payload, f"{payload}.", f".{mac}",
+                "x" * 400, cookie + "A", "é.é"):
         r = web.get(f"/incidents/{env.key}",
                     headers={"cookie": f"{COOKIE}={bad}".encode("latin-1")})
         assert r.status_code == 303 and r.headers["location"].startswith("/login"), bad
@@ -216,7 +228,7 @@ def test_a_forged_tampered_or_expired_cookie_is_nologin(env: Env, web: httpx.Cli
 @pytest.mark.slow
 def test_a_decision_needs_the_csrf_token_of_its_own_session(env: Env, web: httpx.Client) -> None:
     before, writes = env.count(), len(env.writes())
-    mine, theirs = login(web, env), login(web, env, "someone-else")
+    mine, theirs = login(web, env), login(web, env)  # two logins, two sessions
     their_csrf = csrf_of(web, env, theirs)
     for csrf in (None, "", "wrong", their_csrf, csrf_of(web, env, mine) + "x"):
         form = {"plan_id": env.plan_id, "decision": "approved"}

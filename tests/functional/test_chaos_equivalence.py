@@ -29,7 +29,7 @@ from orchestrator.events import (
     PLAN_REJECTED,
 )
 from orchestrator.local.replay import push
-from orchestrator.local.stack import Stack, StackOptions, local_user
+from orchestrator.local.stack import Stack, StackOptions
 from tests.conftest import load_event
 from tests.fakes import kube_objects as ko
 from tests.fakes.kube_api import FakeKubeAPI
@@ -73,8 +73,8 @@ def _watchdog() -> dict[str, Any]:
 
 def _decide(stack: Stack, plan_id: str, verb: str) -> None:
     r = httpx.post(f"{stack.console_url}/api/approvals/{plan_id}/{verb}",
-                   json={"approver": local_user()}, trust_env=False, timeout=30,
-                   headers={"Authorization": f"Bearer {stack.secrets['console_api_token']}"})
+                   json={}, trust_env=False, timeout=30,
+                   headers={"Authorization": f"Bearer {stack.secrets['approver_token']}"})
     assert r.status_code == 202, (verb, r.status_code, r.text)
 
 

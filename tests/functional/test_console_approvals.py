@@ -1,5 +1,7 @@
 """Approvals through the HTTP API: the signed decision the executor accepts, double clicks,
-conflicts, the allowlist, expiry, cancellation by a resolved alert, and a broker that was down."""
+conflicts, who may decide (a personal token's person on the allowlist; never the service token,
+never a name in the body), expiry, cancellation by a resolved alert, and a broker that was
+down."""
 
 from __future__ import annotations
 
@@ -12,14 +14,17 @@ import pytest
 
 from orchestrator.act.approval import check_decision
 from orchestrator.act.policy import Policy
+from orchestrator.envelope import decode
 from orchestrator.events import PLAN_APPROVED, PLAN_REJECTED, PlanApproved, PlanRejected
 from orchestrator.keys import event_id
+from tests import keys
 from tests.fakes.sink import Sink
 from tests.functional.console_support import (
+    ALICE,
     APPROVER,
     AUTH,
-    CONSOLE_KEY,
-    EXECUTOR_KEY,
+    MALLORY,
+    MALLORY_TOKEN,
     Story,
     console_app,
     console_env,
@@ -40,11 +45,10 @@ def awaiting(client: Any, story: Story, **kw: Any) -> None:
         assert deliver(client, out).status_code == 202
 
 
-def approve(client: Any, plan_id: str, approver: str = APPROVER, verb: str = "approve",
-            headers: dict[str, str] = AUTH) -> Any:
-    return client.post(f"/api/approvals/{plan_id}/{verb}", json={"approver": approver,
-                                                                  "comment": "go"},
-                       headers=headers)
+def approve(client: Any, plan_id: str, approver: str | None = None, verb: str = "approve",
+            headers: dict[str, str] = ALICE) -> Any:
+    body = {"comment": "go"} if approver is None else {"approver": approver, "comment": "go"}
+    return client.post(f"/api/approvals/{plan_id}/{verb}", json=body, headers=headers)
 
 
 def test_approval_is_signed_so_the_executor_accepts_it(client, sink) -> None:  # type: ignore[no-untyped-def]
@@ -62,8 +66,11 @@ def test_approval_is_signed_so_the_executor_accepts_it(client, sink) -> None:  #
     decision = PlanApproved.model_validate(got.json())
     assert decision.plan == story.plan and decision.approver == APPROVER
     assert decision.comment == "go"
-    verdict = check_decision(decision, outcome="approved", executor_key=EXECUTOR_KEY,
-                             console_key=CONSOLE_KEY.encode(), policy=Policy(approvers=[APPROVER]),
+    # The event itself is signed by the console, as the executor will check at its door.
+    event = decode({k.lower(): v for k, v in got.headers.items()}, got.body)
+    assert keys.keyring().check(event, now=datetime.now(UTC)) == "console"
+    verdict = check_decision(decision, outcome="approved", keyring=keys.keyring(),
+                             policy=Policy(approvers=[APPROVER]),
                              ttl=timedelta(minutes=15), skew=timedelta(seconds=60),
                              now=datetime.now(UTC))
     assert verdict.status == "ok", verdict.why
@@ -105,8 +112,8 @@ def test_rejection_is_signed_too(client, sink) -> None:  # type: ignore[no-untyp
     (got,) = sink.wait_for(1)
     assert got.headers["ce-type"] == PLAN_REJECTED
     decision = PlanRejected.model_validate(got.json())
-    verdict = check_decision(decision, outcome="rejected", executor_key=EXECUTOR_KEY,
-                             console_key=CONSOLE_KEY.encode(), policy=Policy(),
+    verdict = check_decision(decision, outcome="rejected", keyring=keys.keyring(),
+                             policy=Policy(),
                              ttl=timedelta(minutes=15), skew=timedelta(seconds=60),
                              now=datetime.now(UTC))
     assert verdict.status == "ok"
@@ -129,9 +136,9 @@ def test_the_id_is_per_request_so_a_second_ask_is_a_new_decision(client, sink) -
 def test_unlisted_approver_and_bad_tokens_are_refused(client, sink) -> None:  # type: ignore[no-untyped-def]
     story = Story()
     awaiting(client, story)
-    r = approve(client, story.plan.plan_id, approver="mallory@example.com")
+    mallory = {"Authorization": f"Bearer {MALLORY_TOKEN}"}
+    r = approve(client, story.plan.plan_id, headers=mallory)
     assert r.status_code == 403 and b"allowlist" in r.data
-    assert approve(client, story.plan.plan_id, approver="").status_code == 403
     assert approve(client, story.plan.plan_id, headers={}).status_code == 401
     wrong = approve(client, story.plan.plan_id, headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401 and wrong.headers["www-authenticate"].startswith("Bearer")
@@ -166,3 +173,54 @@ def test_broker_down_then_retry_sends_the_same_decision(client, sink) -> None:  
     assert retried.status_code == 202
     (got,) = sink.wait_for(1)
     assert got.headers["ce-id"] == retried.get_json()["event_id"]
+
+
+def test_a_spoofed_approver_in_the_body_is_refused(client, sink) -> None:  # type: ignore[no-untyped-def]
+    """Mallory holds a token of her own; naming Alice (who is on the allowlist) gets her nothing,
+    in any spelling, and the body cannot make Alice's token decide as someone else either."""
+    story = Story()
+    awaiting(client, story)
+    mallory = {"Authorization": f"Bearer {MALLORY_TOKEN}"}
+    for name in (APPROVER, APPROVER.upper(), f" {APPROVER} "):
+        r = approve(client, story.plan.plan_id, approver=name, headers=mallory)
+        assert r.status_code == 403 and b"another name" in r.data, name
+    r = approve(client, story.plan.plan_id, approver=MALLORY)
+    assert r.status_code == 403 and b"authenticated as 'alice@example.com'" in r.data
+    assert sink.received == []
+    # Naming yourself is allowed (old scripts send it) and changes nothing.
+    assert approve(client, story.plan.plan_id, approver=APPROVER).status_code == 202
+
+
+def test_the_service_token_cannot_decide(client, sink) -> None:  # type: ignore[no-untyped-def]
+    """The sweep's token reads the API but is nobody: naming an approver does not help."""
+    story = Story()
+    awaiting(client, story)
+    assert client.get("/api/approvals", headers=AUTH).status_code == 200
+    for verb in ("approve", "reject"):
+        for name in (APPROVER, None):
+            r = approve(client, story.plan.plan_id, approver=name, verb=verb, headers=AUTH)
+            assert r.status_code == 403 and b"service token" in r.data, (verb, name)
+    assert sink.received == []
+
+
+def test_a_personal_token_decides_as_its_person_only(client, sink) -> None:  # type: ignore[no-untyped-def]
+    story = Story()
+    awaiting(client, story)
+    r = approve(client, story.plan.plan_id)
+    assert r.status_code == 202 and r.get_json()["approver"] == APPROVER
+    (got,) = sink.wait_for(1)
+    assert PlanApproved.model_validate(got.json()).approver == APPROVER
+
+
+def test_a_broken_token_file_keeps_deliveries_for_later(tmp_path, sink, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A malformed personal-token file is the operator's to fix: every request, the broker's
+    deliveries included, gets a 503 (retried), never a 4xx (dropped), and the error names no
+    token."""
+    secret = "a-personal-token-that-must-not-leak"
+    console_env(monkeypatch, tmp_path / "audit", sink.url,
+                CONSOLE_APPROVER_TOKENS=f'{{"{secret}": ""}}')
+    broken = console_app().test_client()
+    r = deliver(broken, Story().alert_received())
+    assert r.status_code == 503 and b"CONSOLE_APPROVER_TOKENS" in r.data
+    assert secret.encode() not in r.data
+    assert broken.get("/api/approvals", headers=ALICE).status_code == 503

@@ -14,7 +14,9 @@ from orchestrator.cli import main
 from orchestrator.events import PLAN_APPROVED
 from tests.fakes.sink import Sink
 from tests.functional.console_support import (
+    ALICE_TOKEN,
     APPROVER,
+    MALLORY_TOKEN,
     TOKEN,
     Story,
     console_app,
@@ -73,16 +75,23 @@ def test_approve_and_reject_through_the_http_api(state: Path, sink: Sink,
     client = app.test_client()
     for out in (story.alert_received(), story.plan_proposed(), story.approval_requested()):
         deliver(client, out)
+    token_file = state / "alice.token"
+    token_file.write_text(ALICE_TOKEN + "\n")
     with serve(app) as url:
-        base = ["--console", url, "--token", TOKEN]
-        code, _, err = run(capsys, "approve", story.plan.plan_id, "--as", "mallory", *base)
-        assert code == 1 and "HTTP 403" in err
-        code, _, err = run(capsys, "approve", story.plan.plan_id, "--as", APPROVER,
-                           "--token", "wrong", "--console", url)
+        plan = story.plan.plan_id
+        code, _, err = run(capsys, "approve", plan, "--console", url, "--token", MALLORY_TOKEN)
+        assert code == 1 and "HTTP 403" in err and "allowlist" in err
+        code, _, err = run(capsys, "approve", plan, "--console", url, "--token", TOKEN)
+        assert code == 1 and "HTTP 403" in err and "service token" in err
+        code, _, err = run(capsys, "approve", plan, "--token", "wrong", "--console", url)
         assert code == 1 and "HTTP 401" in err
-        code, out, _ = run(capsys, "approve", story.plan.plan_id, "--as", APPROVER, *base)
-        assert code == 0 and f"plan {story.plan.plan_id} approved by {APPROVER}" in out
-        code, _, err = run(capsys, "reject", story.plan.plan_id, "--as", APPROVER, *base)
+        with pytest.raises(SystemExit):  # there is no --as: the token says who approves
+            run(capsys, "approve", plan, "--as", APPROVER, "--console", url)
+        capsys.readouterr()
+        code, out, _ = run(capsys, "approve", plan, "--console", url, "--token-file",
+                           str(token_file))
+        assert code == 0 and f"plan {plan} approved by {APPROVER}" in out
+        code, _, err = run(capsys, "reject", plan, "--console", url, "--token", ALICE_TOKEN)
         assert code == 1 and "already approved" in err
     (got,) = sink.wait_for(1)
     assert got.headers["ce-type"] == PLAN_APPROVED

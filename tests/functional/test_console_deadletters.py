@@ -125,6 +125,27 @@ def test_letters_are_listed_a_page_at_a_time_newest_first(client) -> None:  # ty
     assert web.status_code == 200 and b"big-6" in web.data
 
 
+def test_letters_kept_before_summaries_are_listed_and_deep_data_is_shown_as_text(
+        client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    old = {"id": "0123456789abcdef01234567", "received_at": "2026-11-01T10:00:00+00:00",
+           "attributes": {"id": "old-1", "type": "incident.plan.proposed", "source": "/a",
+                          "knativeerrorcode": "503"},
+           "data_base64": base64.b64encode(b'{"x": 1}').decode(), "resent": []}
+    letters = tmp_path / "audit" / "deadletters"
+    letters.mkdir(parents=True, exist_ok=True)
+    (letters / f"{old['id']}.json").write_text(json.dumps(old))
+    deep = {**letter_headers(9), "content-type": "application/json"}
+    assert client.post("/deadletter", data=b"[" * 50_000 + b"]" * 50_000, headers=deep
+                       ).status_code == 202
+    listed = client.get("/api/deadletters", headers=AUTH).get_json()["deadletters"]
+    assert [d["event_id"] for d in listed] == ["big-9", "old-1"]
+    shown = {d["event_id"]: client.get(f"/api/deadletters/{d['id']}", headers=AUTH)
+             for d in listed}
+    assert shown["old-1"].get_json()["data"] == {"x": 1}
+    assert shown["big-9"].status_code == 200
+    assert shown["big-9"].get_json()["data"] == "[" * 50_000 + "]" * 50_000, "text, unparsed"
+
+
 def sweep(client: Any) -> Any:
     return client.post("/sweep", headers=AUTH)
 

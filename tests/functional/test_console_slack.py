@@ -16,6 +16,7 @@ from orchestrator.events import PLAN_APPROVED, PLAN_REJECTED
 from tests.fakes.sink import Sink
 from tests.fakes.slack import FakeSlack, fake_slack, interaction, sign
 from tests.functional.console_support import (
+    APPROVER,
     SLACK_SECRET,
     SLACK_USER,
     Story,
@@ -70,7 +71,8 @@ def test_valid_click_approves_and_replaces_the_message(client, sink, chat) -> No
     assert (r.status_code, r.data) == (200, b"")
     (got,) = sink.wait_for(1)
     assert got.headers["ce-type"] == PLAN_APPROVED
-    assert got.json()["approver"] == f"slack:{SLACK_USER}"
+    # Slack vouches for the user id; the console's mapping says who that is.
+    assert got.json()["approver"] == APPROVER
     (reply,) = chat.wait_for("/actions/")
     assert reply.body["replace_original"] is True
     assert "approved at " in json.dumps(reply.body) and " by <@U024BE7LH>" in json.dumps(reply.body)
@@ -109,13 +111,41 @@ def test_replayed_request_is_refused(client, sink, chat) -> None:  # type: ignor
     assert len(sink.received) == 1
 
 
-def test_unlisted_slack_user_is_told_and_nothing_is_sent(client, sink, chat) -> None:  # type: ignore[no-untyped-def]
+def test_unmapped_slack_user_is_told_and_nothing_is_sent(client, sink, chat) -> None:  # type: ignore[no-untyped-def]
     story = Story()
     awaiting(client, story)
     assert click(client, chat, story, user="U0MALLORY").status_code == 200
     (reply,) = chat.wait_for("/actions/")
-    assert reply.body["response_type"] == "ephemeral" and "allowlist" in reply.body["text"]
+    assert reply.body["response_type"] == "ephemeral" and "not mapped" in reply.body["text"]
     assert sink.received == []
+
+
+def test_a_slack_user_mapped_to_someone_off_the_allowlist_cannot_decide(  # type: ignore[no-untyped-def]
+        client, sink, chat, tmp_path, monkeypatch) -> None:
+    console_env(monkeypatch, tmp_path / "audit2", sink.url,
+                CONSOLE_SLACK_RESPONSE_URL_PREFIX=chat.url + "/actions/",
+                CONSOLE_SLACK_APPROVERS=f"{SLACK_USER}=mallory@example.com")
+    other = console_app().test_client()
+    story = Story()
+    awaiting(other, story)
+    assert click(other, chat, story).status_code == 200
+    (reply,) = chat.wait_for("/actions/")
+    assert "allowlist" in reply.body["text"] and sink.received == []
+
+
+def test_a_slack_id_on_the_allowlist_is_not_an_identity(  # type: ignore[no-untyped-def]
+        client, sink, chat, tmp_path, monkeypatch) -> None:
+    """Listing `slack:U…` as an approver used to be how Slack users approved; without a mapping
+    to a person the click decides nothing."""
+    console_env(monkeypatch, tmp_path / "audit2", sink.url,
+                CONSOLE_SLACK_RESPONSE_URL_PREFIX=chat.url + "/actions/",
+                CONSOLE_APPROVERS=f"{APPROVER}, slack:{SLACK_USER}", CONSOLE_SLACK_APPROVERS="")
+    other = console_app().test_client()
+    story = Story()
+    awaiting(other, story)
+    assert click(other, chat, story).status_code == 200
+    (reply,) = chat.wait_for("/actions/")
+    assert "not mapped" in reply.body["text"] and sink.received == []
 
 
 def test_response_url_outside_slack_is_not_called(client, sink, chat, tmp_path,  # type: ignore[no-untyped-def]

@@ -16,8 +16,11 @@ from orchestrator.events import PLAN_APPROVED, PlanApproved
 from orchestrator.plan import TokenBudget
 from tests.fakes.sink import Sink
 from tests.functional.console_support import (
+    ALICE,
+    ALICE_TOKEN,
     APPROVER,
     AUTH,
+    MALLORY_TOKEN,
     TOKEN,
     Story,
     console_app,
@@ -42,8 +45,8 @@ def client(tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch) -> Itera
     __import__("orchestrator.console.service").console.service.reset()
 
 
-def login(client: Any, name: str = APPROVER, token: str = TOKEN) -> Any:
-    return client.post("/login", data={"name": name, "token": token, "next": "/"})
+def login(client: Any, token: str = ALICE_TOKEN, **form: str) -> Any:
+    return client.post("/login", data={"token": token, "next": "/", **form})
 
 
 class Tags(HTMLParser):
@@ -82,12 +85,44 @@ def test_pages_need_a_login(client) -> None:  # type: ignore[no-untyped-def]
     assert client.get("/", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
 
 
-def test_login_redirects_only_to_our_own_pages(client) -> None:  # type: ignore[no-untyped-def]
-    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
-        r = client.post("/login", data={"name": APPROVER, "token": TOKEN, "next": target})
-        assert r.headers["location"] == "/"
-    r = client.post("/login", data={"name": APPROVER, "token": TOKEN, "next": "/deadletters"})
-    assert r.headers["location"] == "/deadletters"
+BYPASSES = ("//evil.example/", "https://evil.example/", "/\\evil.example", "\\\\evil.example",
+            "/\t/evil.example", "/\n/evil.example", "/\r/evil.example", "\t//evil.example",
+            "https:evil.example", "http:/evil.example", "javascript:alert(1)", "///evil.example",
+            "%2F%2Fevil.example", "/\\/evil.example",
+            " //evil.example", "/\x00/evil.example", "/\u3000/evil.example", "evil.example",
+            "/login\r\nSet-Cookie: x=1", "")
+
+
+@pytest.mark.parametrize("target", BYPASSES)
+def test_login_redirects_only_to_our_own_pages(client, target: str) -> None:  # type: ignore[no-untyped-def]
+    # The form field and the query string both arrive decoded once, as the browser sent them.
+    r = client.post("/login", data={"token": ALICE_TOKEN, "next": target})
+    assert r.status_code == 303 and r.headers["location"] == "/", target
+    page = client.get("/login", query_string={"next": target}).get_data(as_text=True)
+    assert 'name="next" value="/"' in page, target
+
+
+@pytest.mark.parametrize("raw", ["/%09/evil.example", "%2F%2Fevil.example", "/%5Cevil.example",
+                                 "%2F%09%2Fevil.example", "https%3Aevil.example",
+                                 "%252F%252Fevil.example", "/%0A/evil.example",
+                                 "%5C%5Cevil.example", "/%E3%80%80/evil.example"])
+def test_encoded_bypasses_in_the_query_string(client, raw: str) -> None:  # type: ignore[no-untyped-def]
+    """`/login?next=/%09/evil.example` as the browser sends it, percent-encoding and all."""
+    page = client.get(f"/login?next={raw}").get_data(as_text=True)
+    found = re.search(r'name="next" value="([^"]*)"', page)
+    assert found is not None
+    target = found.group(1)
+    assert target == "/" or (target.startswith("/") and not target.startswith("//")
+                             and "%" in target), (raw, target)
+    r = client.post("/login", data={"token": ALICE_TOKEN, "next": target})
+    assert r.headers["location"] in ("/", target) and not r.headers["location"].startswith("//")
+
+
+def test_login_follows_a_path_of_our_own(client) -> None:  # type: ignore[no-untyped-def]
+    assert client.get("/incidents/x").headers["location"] == "/login?next=/incidents/x"
+    for target in ("/deadletters", "/incidents/abc?status=open", "/%2F%2Fstill-a-path"):
+        r = client.post("/login", data={"token": ALICE_TOKEN, "next": target})
+        assert r.headers["location"] == target
 
 
 def test_security_headers(client) -> None:  # type: ignore[no-untyped-def]
@@ -186,11 +221,109 @@ def test_logged_in_user_not_on_the_allowlist_cannot_approve(client, sink) -> Non
     story = Story()
     for out in (story.alert_received(), story.plan_proposed(), story.approval_requested()):
         deliver(client, out)
-    login(client, name="mallory@example.com")
+    login(client, token=MALLORY_TOKEN, name=APPROVER)  # the old form's name field: ignored
     page = client.get(f"/incidents/{story.key}").get_data(as_text=True)
     r = client.post(f"/incidents/{story.key}/decide", data={
-        "plan_id": story.plan.plan_id, "decision": "approved", "csrf": csrf_of(page)})
-    assert r.status_code == 403 and "allowlist" in r.get_data(as_text=True)
+        "plan_id": story.plan.plan_id, "decision": "approved", "csrf": csrf_of(page),
+        "approver": APPROVER})
+    assert r.status_code == 403 and "mallory@example.com" in r.get_data(as_text=True)
+    assert "allowlist" in r.get_data(as_text=True)
+    assert sink.received == []
+
+
+def test_the_service_token_can_look_but_not_decide_or_log_in(client, sink) -> None:  # type: ignore[no-untyped-def]
+    story = Story()
+    for out in (story.alert_received(), story.plan_proposed(), story.approval_requested()):
+        deliver(client, out)
+    assert client.get(f"/incidents/{story.key}", headers=AUTH).status_code == 200
+    r = client.post(f"/incidents/{story.key}/decide", headers=AUTH, data={
+        "plan_id": story.plan.plan_id, "decision": "approved", "approver": APPROVER})
+    assert r.status_code == 403 and "service token" in r.get_data(as_text=True)
+    r = login(client, token=TOKEN)
+    assert r.status_code == 403 and "set-cookie" not in {k.lower() for k, _ in r.headers}
+    # A personal bearer token decides as its person, without a cookie (so without CSRF).
+    r = client.post(f"/incidents/{story.key}/decide", headers=ALICE, data={
+        "plan_id": story.plan.plan_id, "decision": "approved"})
+    assert r.status_code == 303
+    assert PlanApproved.model_validate(sink.wait_for(1)[0].json()).approver == APPROVER
+
+
+def test_the_service_token_cannot_forge_a_login(client, sink) -> None:  # type: ignore[no-untyped-def]
+    """Web logins used to be signed with a key derived from the service token, which the sweep
+    CronJob holds: with it alone, a cookie naming an approver was a login."""
+    from orchestrator.console.identity import Directory, Identity
+    from orchestrator.console.session import COOKIE, Sessions
+
+    story = _awaiting(client)
+    for material in (TOKEN, Directory.build(service_token=TOKEN).session_material()):
+        forged = Sessions(material, 3600).issue(Identity(APPROVER, "token"),
+                                                now=datetime.now(UTC).timestamp())
+        client.set_cookie(COOKIE, forged)
+        r = client.get(f"/incidents/{story.key}")
+        assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    assert sink.received == []
+
+
+PROXY = "X-Auth-Request-Email"
+
+
+def _awaiting(client: Any) -> Story:
+    story = Story()
+    for out in (story.alert_received(), story.plan_proposed(), story.approval_requested()):
+        deliver(client, out)
+    return story
+
+
+def test_the_identity_header_is_ignored_when_the_option_is_off(client, sink) -> None:  # type: ignore[no-untyped-def]
+    story = _awaiting(client)
+    who = {PROXY: APPROVER}
+    r = client.get(f"/incidents/{story.key}", headers=who)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    r = client.post(f"/incidents/{story.key}/decide", headers=who, data={
+        "plan_id": story.plan.plan_id, "decision": "approved"})
+    assert r.status_code == 401 and sink.received == []
+
+
+@pytest.fixture
+def proxied(tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A console behind an authenticating proxy that sets X-Auth-Request-Email."""
+    console_env(monkeypatch, tmp_path / "audit", sink.url, CONSOLE_IDENTITY_HEADER=PROXY.lower())
+    yield console_app().test_client()
+    __import__("orchestrator.console.service").console.service.reset()
+
+
+def test_the_identity_header_is_honoured_when_on(proxied, sink) -> None:  # type: ignore[no-untyped-def]
+    story = _awaiting(proxied)
+    who = {PROXY: APPROVER}
+    page = proxied.get(f"/incidents/{story.key}", headers=who)
+    assert page.status_code == 200 and APPROVER in page.get_data(as_text=True)
+    # The session it binds carries the CSRF token the forms need.
+    assert "HttpOnly" in page.headers["set-cookie"]
+    form = {"plan_id": story.plan.plan_id, "decision": "approved"}
+    assert proxied.post(f"/incidents/{story.key}/decide", headers=who,
+                        data=form).status_code == 403
+    r = proxied.post(f"/incidents/{story.key}/decide", headers=who,
+                     data={**form, "csrf": csrf_of(page.get_data(as_text=True)),
+                           "approver": "someone-else@example.com"})
+    assert r.status_code == 303, r.get_data(as_text=True)
+    assert PlanApproved.model_validate(sink.wait_for(1)[0].json()).approver == APPROVER
+
+
+def test_the_header_session_is_bound_to_the_header(proxied, sink) -> None:  # type: ignore[no-untyped-def]
+    """The proxy decides who is calling: Alice's session cookie with the proxy now saying
+    Mallory is Mallory's, and without the header it is no login at all."""
+    story = _awaiting(proxied)
+    page = proxied.get(f"/incidents/{story.key}", headers={PROXY: APPROVER})
+    csrf = csrf_of(page.get_data(as_text=True))
+    form = {"plan_id": story.plan.plan_id, "decision": "approved", "csrf": csrf}
+    r = proxied.post(f"/incidents/{story.key}/decide", headers={PROXY: "mallory@example.com"},
+                     data=form)
+    assert r.status_code == 403 and "CSRF" in r.get_data(as_text=True)
+    bare = proxied.get(f"/incidents/{story.key}")
+    assert bare.status_code == 303 and bare.headers["location"].startswith("/login")
+    for bad in ("", "a b@example.com", "alice@example.com, bob@example.com", "x" * 300):
+        r = proxied.get(f"/incidents/{story.key}", headers={PROXY: bad})
+        assert r.status_code == 303, bad
     assert sink.received == []
 
 
@@ -226,18 +359,20 @@ def test_logout_needs_csrf(client) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_forged_or_expired_sessions_are_not_logged_in() -> None:
+    from orchestrator.console.identity import Identity
     from orchestrator.console.session import Sessions
 
     s = Sessions(TOKEN, 3600)
-    cookie = s.issue(APPROVER, now=1000.0)
-    assert s.read(cookie, now=1000.0) == APPROVER
+    cookie = s.issue(Identity(APPROVER, "token"), now=1000.0)
+    assert s.read(cookie, now=1000.0) == Identity(APPROVER, "session")
     assert s.read(cookie, now=1000.0 + 3601) is None
     payload, mac = cookie.split(".")
-    forged = Sessions("another-token", 3600).issue("mallory", now=1000.0).split(".")[0]
+    forged = Sessions("another-token", 3600).issue(Identity("mallory", "token"),
+                                                   now=1000.0).split(".")[0]
     assert s.read(f"{forged}.{mac}", now=1000.0) is None
     assert s.read(f"{payload}.{mac[:-2]}xx", now=1000.0) is None
     assert s.read("garbage", now=1000.0) is None
-    # Rotating the API token logs everybody out.
+    # Changing the signing material (any token) logs everybody out.
     assert Sessions("rotated", 3600).read(cookie, now=1000.0) is None
 
 

@@ -225,3 +225,19 @@ def test_write_verbs_are_cluster_wide_only_where_the_values_say_so(value_set: st
                    if b["kind"] == "ClusterRoleBinding"
                    for g in granted if g[2] in WRITE_VERBS and g[1] != "nodes"}
     assert bool(wide_writes) == explicit, wide_writes
+
+
+@pytest.mark.parametrize("values, field", [
+    ({"router": {"readClusterWide": "yes"}}, "readClusterWide"),
+    ({"executor": {"writeClusterWide": 1}}, "writeClusterWide"),
+    ({"router": {"readNamespaces": "shop"}}, "readNamespaces"),
+    ({"router": {"clusterReadRules": [{"apiGroups": [""], "resources": ["nodes"],
+                                       "verbs": ["patch"]}]}}, "clusterReadRules"),
+])
+def test_the_schema_types_the_rbac_switches(values: dict[str, Any], field: str) -> None:
+    import helm_python as helm
+
+    from tests.functional.helm_support import render_values
+
+    with pytest.raises(helm.HelmValuesError, match=field):
+        render_values(values)

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from orchestrator.local.broker import Broker
 from orchestrator.local.triggers import load_eventing
+from tests import keys
 from tests.conftest import load_event
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,7 +67,7 @@ def ingest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ingest]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "INGEST_TOKEN": TOKEN, "INGEST_BROKER_URL": broker.url + "/",
-           "INGEST_MAX_BODY_BYTES": "65536"}
+           "INGEST_MAX_BODY_BYTES": "65536", **keys.env("ingest")}
     log = (folder / "ingest.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "functions_framework", "--target", "handle", "--source",
@@ -165,3 +166,22 @@ def test_random_cloudevents(ingest: Ingest, ce_type: str, data: Any, extra: dict
                "content-type": "application/json", **extra}
     r = ingest.post(json.dumps(data).encode(), headers)
     assert r.status_code in (400, 401, 200), r.text
+
+
+@FUZZ
+@given(depth=st.integers(401, 10_000), opener=st.sampled_from(["[", '{"a":']),
+       manual=st.booleans(), authorized=st.booleans())
+def test_deep_json_is_refused_never_parsed(ingest: Ingest, depth: int, opener: str,
+                                           manual: bool, authorized: bool) -> None:
+    """Nesting past 400 levels: 401 without the token (checked first), else 400; before, deep
+    enough JSON raised RecursionError, a 500 that Alertmanager retries forever."""
+    closer = "]" if opener == "[" else "}"
+    body = (opener * depth + "1" + closer * depth).encode()  # under the fixture's 64 KiB
+    headers = {"content-type": "application/json", **(AUTH if authorized else {})}
+    if manual:
+        headers |= {"ce-specversion": "1.0", "ce-type": "incident.alert.manual",
+                    "ce-source": "/fuzz", "ce-id": "deep"}
+    r = ingest.post(body, headers)
+    # A header-less manual trigger can only carry its token in the data, so it is decoded
+    # (depth-checked, 400) before there is a token to check.
+    assert r.status_code == (400 if authorized or manual else 401), r.text

@@ -120,15 +120,15 @@ def test_a_fresh_bad_rollout_asks_a_human_and_acts_on_the_approval(
         assert _writes(cluster) == [], "nothing may change before a human approves"
         plan_id = requests[0].data["plan"]["plan_id"]
         done = subprocess.run(
-            [sys.executable, "-m", "orchestrator.cli", "approve", plan_id, "--as", local_user(),
-             "--console", stack.console_url, "--token", stack.secrets["console_api_token"]],
+            [sys.executable, "-m", "orchestrator.cli", "approve", plan_id,
+             "--console", stack.console_url, "--state", str(stack.state)],
             capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stdout + done.stderr
 
     result = _run(tmp_path, cluster, scenario, enforce=True, during=approve)
     request = seen["request"]
     assert [a["type"] for a in request["plan"]["actions"]] == ["rollback"]
-    assert request["signature"].startswith("hmac-sha256:")
+    assert request["signature"].startswith("ed25519:executor/")
     assert "incident.plan.approved" in result["types"], result["types"]
     completed = next(e for e in result["events"] if e.type == "incident.action.completed")
     assert completed.data["approver"] == local_user()

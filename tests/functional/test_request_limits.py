@@ -6,11 +6,17 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import functions_framework
+import httpx
 import pytest
 
 from orchestrator import limits
@@ -198,3 +204,58 @@ def test_the_console_bounds_every_path(tmp_path: Path, sink: Sink,
         assert r.status_code == 400 and "deeper than 400" in r.get_json()["error"]
     finally:
         __import__("orchestrator.console.service").console.service.reset()
+
+
+def _peak_rss_mib(pid: int) -> float:
+    """The process's high-water resident memory (VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
+def test_a_real_router_process_keeps_its_memory_under_a_200_mib_upload(tmp_path: Path) -> None:
+    """Through gunicorn as deployed: the refused upload is neither read nor drained into memory
+    (before, the router's peak memory grew by ~400 MiB and the body was parsed)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "ROUTER_KUBECONFIG")}
+    env.update(HOME=str(tmp_path), THREADS="2")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "functions_framework", "--target", "handle", "--source",
+         str(ROOT / "functions/router/main.py"), "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    client = httpx.Client(timeout=60, trust_env=False)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client.get(url)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and proc.poll() is None, "no router"
+                time.sleep(0.02)
+        workers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                                 text=True, check=False).stdout.split()
+        pids = [proc.pid, *map(int, workers)]
+        before = max(map(_peak_rss_mib, pids))
+
+        def upload() -> Iterator[bytes]:
+            chunk = b"x" * MIB
+            for _ in range(200):
+                yield chunk
+
+        r = client.post(url, content=upload(), headers=binary_headers(ALERT_RECEIVED))
+        assert r.status_code == 413, r.text
+        assert max(map(_peak_rss_mib, pids)) - before < 32
+        r = client.post(url, content=DEEP, headers=binary_headers(ALERT_RECEIVED))
+        assert r.status_code == 400 and "deeper than 400" in r.json()["error"]
+        assert client.get(url).status_code == 200, "still serving"
+    finally:
+        client.close()
+        proc.terminate()
+        proc.wait(10)

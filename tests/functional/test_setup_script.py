@@ -48,7 +48,8 @@ def test_setup_prints_a_few_lines_and_names_the_log(tmp_path: Path) -> None:
     lines = (done.stdout + done.stderr).splitlines()
     assert 1 <= len(lines) <= 5, lines
     assert all(line.startswith("setup: ") for line in lines), lines
-    assert "log: .venv/setup.log" in done.stdout
+    assert "log: .venv/setup.log" in done.stderr
+    assert done.stdout == ""  # stdout is the next command's: `scripts/run replay --json`
     log = (repo / ".venv" / "setup.log").read_text()
     assert log.count("Collecting something-") == 800  # pip upgrade + install, all logged
     # Installed once: the next run (scripts/run calls it every time) says nothing at all.
@@ -61,9 +62,10 @@ def test_a_failed_install_shows_the_end_of_the_log(tmp_path: Path) -> None:
     repo = _copy(tmp_path)
     done = _setup(repo, FAKE_PIP_EXIT="3")
     assert done.returncode == 1
-    assert "FAILED: upgrading pip; the last lines of .venv/setup.log" in done.stdout
-    assert "pip says: -m pip install --upgrade pip" in done.stdout
-    assert len(done.stdout.splitlines()) < 40
+    assert "FAILED: upgrading pip; the last lines of .venv/setup.log" in done.stderr
+    assert "pip says: -m pip install --upgrade pip" in done.stderr
+    assert done.stdout == ""
+    assert len(done.stderr.splitlines()) < 40
 
 
 @pytest.mark.slow

@@ -89,10 +89,13 @@ def test_banner_is_paste_ready_and_incidents_print_as_they_change(up: Up) -> Non
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
     token = up.cli("token", "ingest").stdout.strip()
     assert token_file.read_text() == token and token not in banner
-    # How to log in to the console: the user and where the token comes from.
-    assert re.search(r"console:  http://127\.0\.0\.1:\d+/  \(log in as \S+ with the console "
-                     r"API token", banner)
-    assert "orchestrator token console --state" in banner
+    # How to log in to the console: the user and where their personal token comes from (the
+    # service token reads and sweeps, it never logs in).
+    assert re.search(r"console:  http://127\.0\.0\.1:\d+/  \(log in as \S+ with your personal "
+                     r"token", banner)
+    assert "orchestrator token approver --state" in banner
+    approver = up.cli("token", "approver").stdout.strip()
+    assert approver and approver != up.cli("token", "console").stdout.strip()
     assert "cluster:  none" in banner
 
     fired = up.cli("trigger", "KubePodCrashLooping", *LABELS)

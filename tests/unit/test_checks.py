@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from orchestrator.act.approval import check_decision, sign_request
+from orchestrator.act.approval import check_decision, check_proposal, signed_request
 from orchestrator.act.budget import Entry, decide, lease_name
 from orchestrator.act.checks import (
     gitops_manager,
@@ -21,14 +21,30 @@ from orchestrator.act.checks import (
 from orchestrator.act.policy import BudgetPolicy, Policy, parse_policy
 from orchestrator.act.targets import alerted_refs
 from orchestrator.context import ObjectRef
-from orchestrator.events import Alert, PlanApproved
+from orchestrator.decide.facts import _gitops
+from orchestrator.events import Alert, ApprovalRequested, PlanApproved, PlanProposed
 from orchestrator.keys import incident_key
+from orchestrator.knowledge.runbook import Predicate, Runbook, RunbookAction
+from orchestrator.orient.objects import Scrubber
+from orchestrator.orient.workloads import workload_info
 from orchestrator.plan import Action, Citation, Plan
+from orchestrator.provenance import Keyring
 from orchestrator.signing import decision_payload, sign
+from tests import keys
 
 T0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
-BOOKS = {"k8s_crashloop": frozenset({"delete_pod", "rollout_restart", "rollback"}),
-         "capacity": frozenset({"scale"})}
+
+
+def _book(runbook_id: str, *types: str) -> Runbook:
+    return Runbook(id=runbook_id, title=runbook_id, body="", path=f"{runbook_id}.md",
+                   content_hash="0", actions=[RunbookAction(
+                       type=t, risk="low", target="owner", why="test",  # type: ignore[arg-type]
+                       when=[Predicate(fact="cluster.available", op="eq", value=True)])
+                       for t in types])
+
+
+BOOKS = {"k8s_crashloop": _book("k8s_crashloop", "delete_pod", "rollout_restart", "rollback"),
+         "capacity": _book("capacity", "scale")}
 
 
 def alert(**labels: str) -> Alert:
@@ -72,6 +88,20 @@ def test_the_cluster_label_must_be_this_cluster(cluster_label: str, cluster_name
     p = plan(a, RESTART)
     assert why in " ".join(plan_refusals(incident_key=p.incident_key, alert=a, plan=p,
                                          cluster_name=cluster_name))
+
+
+def test_an_alert_without_a_cluster_label_is_refused_when_the_executor_has_a_name() -> None:
+    a = alert(namespace="shop")
+    p = plan(a, RESTART)
+
+    def refusals(**kw: object) -> str:
+        return " ".join(plan_refusals(incident_key=p.incident_key, alert=a, plan=p, **kw))  # type: ignore[arg-type]
+
+    assert "has no `cluster` label" in refusals(cluster_name="prod")
+    assert Policy().require_cluster_label  # on by default
+    assert refusals(cluster_name="prod", require_cluster_label=False) == ""
+    assert refusals(cluster_name=None) == ""  # no name: nothing to compare with
+    assert not parse_policy("require_cluster_label: false").require_cluster_label
 
 
 def test_a_plan_must_belong_to_its_incident_and_its_alert() -> None:
@@ -152,6 +182,21 @@ def test_gitops_marks(meta: dict, tool: str | None) -> None:
     assert gitops_manager({"metadata": meta}) == tool
 
 
+@pytest.mark.parametrize(("managers", "tool"), [
+    (["argocd-controller"], "Argo CD"), (["argocd-application-controller"], "Argo CD"),
+    (["kustomize-controller"], "Flux"), (["helm-controller"], "Flux"),
+    (["helm", "kubectl-client-side-apply"], None),
+])
+def test_gitops_field_managers_give_the_check_and_the_fact_one_answer(
+        managers: list[str], tool: str | None) -> None:
+    meta = {"name": "x", "namespace": "shop", "labels": {"app.kubernetes.io/instance": "shop"},
+            "managedFields": [{"manager": m, "operation": "Apply"} for m in managers]}
+    deployment = {"kind": "Deployment", "metadata": meta, "spec": {}, "status": {}}
+    assert gitops_manager(deployment) == tool
+    info = workload_info(deployment, Scrubber())
+    assert _gitops(info) is (tool is not None)
+
+
 def test_alerted_objects_follow_kube_state_metrics_labels() -> None:
     a = alert(namespace="batch", job_name="nightly-1", job="kube-state-metrics", node="n1")
     assert [r.key for r in alerted_refs(a)] == ["batch/Job/nightly-1", "_cluster/Node/n1"]
@@ -190,18 +235,25 @@ def test_lease_names_are_valid_and_distinct() -> None:
 
 
 def _approval(*, approver: str = "alice@example.com", decided: datetime,
-              requested: datetime, exec_key: bytes = b"e", console_key: bytes = b"c",
+              requested: datetime, executor: str = "executor", console: str = "console",
               tamper: dict | None = None) -> PlanApproved:
+    """A decision as the console sends it; `executor`/`console` = "rogue" signs with a key
+    that is in nobody's keyring."""
     a = alert(namespace="shop")
     p = plan(a, RESTART)
-    sig = sign_request(exec_key, plan=p, resource_versions={"shop/Deployment/checkout": "7"},
-                       requested_at=requested, incident_key=p.incident_key)
-    console = sign(console_key, decision_payload(executor_signature=sig, decision="approved",
-                                                 approver=approver, decided_at=decided))
+    ex = keys.rogue("executor") if executor == "rogue" else keys.signer("executor")
+    co = keys.rogue("console") if console == "rogue" else keys.signer("console")
+    req = signed_request(ex, ApprovalRequested(
+        incident_key=p.incident_key, alert=a, plan=p, dry_runs=[],
+        resource_versions={"shop/Deployment/checkout": "7"}, requested_at=requested,
+        expires_at=requested + timedelta(minutes=15), signature=""))
+    signature = sign(co, decision_payload(executor_signature=req.signature, decision="approved",
+                                          approver=approver, decided_at=decided))
     body = PlanApproved(incident_key=p.incident_key, alert=a, plan=p, dry_runs=[],
                         resource_versions={"shop/Deployment/checkout": "7"},
-                        requested_at=requested, executor_signature=sig, approver=approver,
-                        decided_at=decided, console_signature=console)
+                        requested_at=requested, expires_at=req.expires_at,
+                        executor_signature=req.signature, approver=approver,
+                        decided_at=decided, console_signature=signature)
     return body.model_copy(update=tamper or {})
 
 
@@ -209,8 +261,9 @@ def _approval(*, approver: str = "alice@example.com", decided: datetime,
     ({}, "ok", ""),
     ({"tamper": {"resource_versions": {"shop/Deployment/checkout": "8"}}}, "invalid",
      "executor's signature"),
-    ({"exec_key": b"other"}, "invalid", "executor's signature"),
-    ({"console_key": b"other"}, "invalid", "console's signature"),
+    ({"tamper": {"why": "a harmless restart"}}, "invalid", "executor's signature"),
+    ({"executor": "rogue"}, "invalid", "executor's signature"),
+    ({"console": "rogue"}, "invalid", "console's signature"),
     ({"approver": "mallory"}, "invalid", "allowlist"),
     ({"decided": T0 + timedelta(minutes=30)}, "invalid", "future"),
     ({"requested": T0 - timedelta(minutes=20), "decided": T0 - timedelta(minutes=19)}, "stale",
@@ -220,16 +273,27 @@ def test_approval_verdicts(kwargs: dict, status: str, why: str) -> None:
     args = {"decided": T0 - timedelta(minutes=1), "requested": T0 - timedelta(minutes=3),
             **kwargs}
     body = _approval(**args)
-    v = check_decision(body, outcome="approved", executor_key=b"e", console_key=b"c",
+    v = check_decision(body, outcome="approved", keyring=keys.keyring(),
                        policy=parse_policy("approvers: [alice@example.com]\n"),
                        ttl=timedelta(minutes=15), skew=timedelta(seconds=60), now=T0)
     assert v.status == status and why in v.why
 
 
-def test_without_keys_nothing_verifies() -> None:
+def test_without_public_keys_nothing_verifies() -> None:
     body = _approval(decided=T0, requested=T0)
-    for ek, ck, why in ((None, b"c", "no signing key"), (b"e", None, "no console key")):
-        v = check_decision(body, outcome="approved", executor_key=ek, console_key=ck,
-                           policy=Policy(approvers=["alice@example.com"]),
-                           ttl=timedelta(minutes=15), skew=timedelta(0), now=T0)
-        assert v.status == "invalid" and why in v.why
+    v = check_decision(body, outcome="approved", keyring=Keyring({}),
+                       policy=Policy(approvers=["alice@example.com"]),
+                       ttl=timedelta(minutes=15), skew=timedelta(0), now=T0)
+    assert v.status == "invalid" and "executor's signature" in v.why
+
+
+@pytest.mark.parametrize(("age", "refused"), [
+    (timedelta(minutes=14), None), (timedelta(minutes=16), "expired"),
+    (timedelta(days=90), "expired"), (-timedelta(minutes=5), "future")])
+def test_a_proposal_expires_after_its_ttl(age: timedelta, refused: str | None) -> None:
+    a = alert(namespace="shop")
+    proposed = PlanProposed(incident_key=plan(a, RESTART).incident_key, alert=a,
+                            plan=plan(a, RESTART))
+    why = check_proposal(proposed, signed_at=T0 - age, ttl=timedelta(minutes=15),
+                         skew=timedelta(minutes=1), now=T0)
+    assert (why is None) if refused is None else (why is not None and refused in why)

@@ -102,7 +102,7 @@ def test_rbac_rules_cover_every_action_and_nothing_destructive_beyond_them() -> 
     by_resource = {(r["apiGroups"][0], r["resources"][0]): r["verbs"] for r in rules}
     assert by_resource[("", "pods/eviction")] == ["create"]
     assert "delete" not in by_resource[("", "pods")]  # pods go through evictions
-    assert by_resource[("batch", "jobs")] == ["delete", "get"]
+    assert by_resource[("batch", "jobs")] == ["delete", "get", "list"]  # list: a CronJob's runs
     assert by_resource[("coordination.k8s.io", "leases")] == ["create", "get", "list", "update"]
     assert by_resource[("", "events")] == ["create"]
     for group, resource in by_resource:

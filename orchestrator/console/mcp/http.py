@@ -17,8 +17,6 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.auth import bearer_from_header
-from orchestrator.console import session
 from orchestrator.console.mcp.tools import Caller
 from orchestrator.console.request import Request
 from orchestrator.errors import OrchestratorError, PermanentError, TransientError
@@ -35,15 +33,11 @@ EXCHANGE_SECONDS = 120.0
 
 
 def caller_of(console: Console, headers: dict[str, str]) -> Caller:
-    """Who the bearer token names; AuthError (401) for a missing, wrong or ended token."""
-    auth = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
-    token = bearer_from_header(auth)
-    if token and "." in token:
-        person = console.sessions.read(token, now=console.clock().timestamp())
-        if person is not None and not session.ended(console.store, console.sessions, token):
-            return Caller(person)
-    console.check_bearer(headers)
-    return Caller(None)
+    """Who the bearer token proves, as the console's API sees it (`identity.py`): a person's
+    own token names that person; the service token reads and decides nothing. AuthError (401)
+    for a missing or unknown token."""
+    who = console.identify(headers)
+    return Caller(who.name if who.is_person else None)
 
 
 def route(console: Console, req: Request) -> Response:
