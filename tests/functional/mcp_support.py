@@ -1,10 +1,10 @@
-"""The MCP side of the console's tests: the SDK's own client over streamable HTTP or stdio, and
-personal tokens minted the way `orchestrator mcp --as` mints them."""
+"""The MCP side of the console's tests: the SDK's own client over streamable HTTP. Personal
+tokens are the console's CONSOLE_APPROVER_TOKENS of `console_support` (ALICE_TOKEN names the
+allowlisted approver, MALLORY_TOKEN a known person who is not allowlisted, TOKEN the service)."""
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -14,14 +14,13 @@ import httpx
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
-from orchestrator.console.session import Sessions
-from tests.functional.console_support import TOKEN
-
 T = TypeVar("T")
 
-
-def personal_token(name: str, *, lifetime: float = 3600.0) -> str:
-    return Sessions(TOKEN, lifetime).issue(name, now=time.time())
+INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                   "clientInfo": {"name": "t", "version": "1"}}}
+"""A bare `initialize`, for tests that look at the HTTP answer rather than the session."""
+ACCEPT = {"accept": "application/json, text/event-stream"}
 
 
 @asynccontextmanager

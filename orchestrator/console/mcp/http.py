@@ -6,10 +6,11 @@ request is one complete exchange: it is handed to the SDK on an event loop of it
 answer collected. Nothing is kept between requests, as in every function here: any replica
 answers any call, and the console still scales to zero.
 
-Authentication comes before anything is parsed. The token decides who the caller is: a personal
-token (a console session, signed, expiring, ended by logout) names a person, who may approve or
-reject within the allowlist; the shared API token authenticates but names nobody, so it may
-read and never decide.
+Authentication comes before anything is parsed, by the API's own rule (`identity.py`): a
+personal token (CONSOLE_APPROVER_TOKENS) names a person, who may approve or reject within the
+allowlist; the service token authenticates but names nobody, so it may read and never decide.
+A web login's session cookie is not a bearer token here, as it is not one for the API: an
+assistant holds the person's own token, which the person can see and the operator can revoke.
 """
 
 from __future__ import annotations

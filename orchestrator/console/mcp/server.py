@@ -102,6 +102,13 @@ def build() -> FastMCP:
         return tools.list_pending_approvals(console)
 
     @server.tool()
+    def who_am_i() -> dict[str, Any]:
+        """The person this connection's token names (null for a token that names nobody: it
+        may read, never decide) and whether they are on the approver allowlist."""
+        console, caller = _here()
+        return tools.who_am_i(console, caller)
+
+    @server.tool()
     def approve(plan_id: str, comment: str = "") -> dict[str, Any]:
         """Approve a pending plan as the person this connection's token names. The console
         signs the decision and the executor acts on it. Only on that person's explicit

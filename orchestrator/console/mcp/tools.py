@@ -36,7 +36,7 @@ MAX_LIMIT = 500
 @dataclass(frozen=True)
 class Caller:
     """Who is calling: `person` is None when the token authenticates but names nobody (the
-    shared API token): such a caller may read, never decide."""
+    console's service token): such a caller may read, never decide."""
 
     person: str | None
 
@@ -75,7 +75,7 @@ def get_incident(console: Console, *, incident_key: str) -> dict[str, Any]:
     if summary is None:
         raise PermanentError(f"no incident {incident_key!r}", status=404)
     records = audit.read(console.store, summary.incident_key)
-    v = pages.view(records)
+    v = _view(console, records)
     t0 = records[0].when if records else None
     timeline = [{"time": r.time, "offset_seconds": round((r.when - t0).total_seconds(), 3)
                  if t0 else 0.0, "type": r.type, "stage": r.source.rsplit("/", 1)[-1],
@@ -88,6 +88,13 @@ def get_incident(console: Console, *, incident_key: str) -> dict[str, Any]:
         "dry_runs": [d.model_dump(mode="json") for d in v.dry_runs],
         "verdict": _verdict(summary, v),
     }
+
+
+def _view(console: Console, records: list[Any]) -> pages.IncidentView:
+    """The incident page's reading of the log: only approval requests the executor signed are
+    shown as such (its signature covers what a human is asked to approve)."""
+    return pages.view(records, verified=lambda req: approvals.signed_by_executor(
+        console.approvals.keyring, req))
 
 
 def _verdict(summary: Summary, v: pages.IncidentView) -> dict[str, Any]:
@@ -119,7 +126,8 @@ def list_pending_approvals(console: Console) -> dict[str, Any]:
     for s in pending:
         assert s.approval is not None
         found = approvals.find_request(console.store, s.approval.plan_id)
-        req = found[1] if found else None
+        req = found[1] if found and approvals.signed_by_executor(console.approvals.keyring,
+                                                                  found[1]) else None
         out.append({"incident_key": s.incident_key, "alertname": s.alertname,
                     "target": s.target, **s.approval.model_dump(mode="json"),
                     "expires_at": approvals.expires_at(req, console.approvals.ttl).isoformat()
@@ -130,12 +138,19 @@ def list_pending_approvals(console: Console) -> dict[str, Any]:
     return {"approvals": out}
 
 
+def who_am_i(console: Console, caller: Caller) -> dict[str, Any]:
+    """The person this connection's token names, and whether they may decide (allowlist)."""
+    allowed = caller.person is not None and console.approvals.allowed(caller.person)
+    return {"person": caller.person, "allowed": allowed}
+
+
 def decide(console: Console, caller: Caller, *, plan_id: str,
            decision: Literal["approved", "rejected"], comment: str = "") -> dict[str, Any]:
     """Approve or reject as the person the caller's token names, through `approvals.decide`."""
     if caller.person is None:
         raise PermanentError("this token names no person, so it cannot decide: connect with "
-                             "your own token (`orchestrator mcp --as NAME` mints one)",
+                             "your personal token (CONSOLE_APPROVER_TOKENS; `orchestrator mcp "
+                             "--token-file`)",
                              status=403)
     log.info("MCP: %s decides %s on plan %s", caller.person, decision, plan_id[:80])
     done = approvals.decide(console.approvals, plan_id=plan_id, decision=decision,
@@ -149,7 +164,7 @@ def explain_refusal(console: Console, *, incident_key: str) -> dict[str, Any]:
     summary = index.get(console.store, incident_key)
     if summary is None:
         raise PermanentError(f"no incident {incident_key!r}", status=404)
-    v = pages.view(audit.read(console.store, summary.incident_key))
+    v = _view(console, audit.read(console.store, summary.incident_key))
     reasons: list[dict[str, Any]] = []
     for req in v.requests:
         reasons.append({"kind": "approval-required", "stage": "executor", "why": req.why,
