@@ -5,9 +5,10 @@ console's `/mcp` with the caller's token, so the tools, the audit log they read 
 path they decide through are the console's own, wherever it runs (`orchestrator up` on this
 machine, or the cluster's public console). Nothing here holds the console's signing key.
 
-`--as NAME` mints a personal token from the API token (what the console's web login does), so
-decisions carry NAME, checked against the console's allowlist; without it, a token that names
-nobody can read and not decide.
+Decisions are made with the person's own token, exactly as `orchestrator approve` makes them:
+`--token-file` (or `--token`), else the personal token `orchestrator up` made for this machine's
+user. Nothing here mints a token: a token that names nobody (the console's service token) reads
+and never decides, and the bridge says so when it starts.
 """
 
 from __future__ import annotations
@@ -24,46 +25,27 @@ def register(sub: Any) -> None:
                        "MCP assistant over stdio")
     p.add_argument("--console", help="console URL (default: the one `up` wrote, else "
                    "http://127.0.0.1:8090)")
-    p.add_argument("--token", help="console API token or a personal token (default: "
-                   "CONSOLE_API_TOKEN or the state folder's)")
-    p.add_argument("--as", dest="person", help="act as this approver: mint a personal token "
-                   "from the API token (decisions need one)")
-    p.add_argument("--print-token", action="store_true",
-                   help="print the personal token for --as and exit (for HTTP MCP clients)")
+    p.add_argument("--token", help="your personal token (it decides who approves; prefer "
+                   "--token-file, a command line is visible to other users)")
+    p.add_argument("--token-file", type=Path,
+                   help="file holding your personal token (default: the one `up` generated "
+                   "for this machine's user, in the state folder)")
     p.add_argument("--state", type=Path, help="state folder of `orchestrator up`")
     p.set_defaults(run=_run)
 
 
-def personal_token(api_token: str, person: str, *, now: float) -> str:
-    """A token naming `person`, signed as the console signs its web logins, expiring with them."""
-    from orchestrator.console.session import Sessions
-    from orchestrator.settings.console import ConsoleSettings
-
-    hours = ConsoleSettings().session_hours
-    return Sessions(api_token, hours * 3600).issue(person.strip(), now=now)
-
-
 def _run(args: argparse.Namespace) -> int:
-    import time
-
     from orchestrator.cli.incidents import _state, _token
 
     state = _state(args)
     up = state / "up.json"
     url = args.console or (json.loads(up.read_text()).get("console") if up.exists() else None) \
         or "http://127.0.0.1:8090"
-    token = args.token or _token(state)
+    token = _token(args, state)
     if not token:
-        print("no console token: pass --token or set CONSOLE_API_TOKEN", file=sys.stderr)
+        print("no personal token: pass --token-file (or --token); `orchestrator up` writes one "
+              "for this machine's user in its state folder", file=sys.stderr)
         return 2
-    if args.person:
-        token = personal_token(token, args.person, now=time.time())
-    if args.print_token:
-        if not args.person:
-            print("--print-token needs --as NAME", file=sys.stderr)
-            return 2
-        print(token)
-        return 0
     import anyio
     import httpx
 
@@ -77,6 +59,32 @@ def _run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+def greeting(who: dict[str, Any]) -> str:
+    """What the bridge tells its user on start: who its token is, and whether they may decide."""
+    person = who.get("person")
+    if not person:
+        return ("orchestrator mcp: this token names nobody (the console's service token?): "
+                "read-only, approve and reject will be refused. Decide with your personal token "
+                "(--token-file).")
+    if not who.get("allowed"):
+        return (f"orchestrator mcp: connected as {person}, who is not on the console's approver "
+                "allowlist: approve and reject will be refused.")
+    return f"orchestrator mcp: connected as {person}; approve and reject act in that name."
+
+
+async def _announce(remote: Any) -> None:
+    """Print `greeting` on stderr (a stdio server's log, never its protocol stream)."""
+    from mcp import types
+
+    result = await remote.call_tool("who_am_i", {})
+    if result.isError:  # a console older than the tool: nothing to say
+        return
+    who = result.structuredContent
+    if who is None and result.content and isinstance(result.content[0], types.TextContent):
+        who = json.loads(result.content[0].text)
+    print(greeting(who or {}), file=sys.stderr, flush=True)
 
 
 async def bridge(url: str, token: str) -> None:
@@ -93,6 +101,7 @@ async def bridge(url: str, token: str) -> None:
             streamable_http_client(url, http_client=http) as (read, write, _), \
             ClientSession(read, write) as remote:
         hello = await remote.initialize()
+        await _announce(remote)
         server: Server[Any, Any] = Server(hello.serverInfo.name, instructions=hello.instructions)
 
         @server.list_tools()  # type: ignore[no-untyped-call,untyped-decorator]

@@ -1,6 +1,8 @@
 """`orchestrator mcp` as a desktop assistant starts it: a real process on stdio, driven by the SDK's
 stdio client, bridging to a running console's `/mcp`. Reads, runbook resources, a decision as
-the `--as` person, and the refusals (no person, an expired request) all come from the console."""
+the person whose own token the bridge holds (`--token-file`, `--token`, or the one `up` wrote),
+and the refusals (the service token, which names nobody; an expired request) all come from the
+console. Nothing mints a token: the bridge only forwards the one it was given."""
 
 from __future__ import annotations
 
@@ -8,21 +10,20 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import pytest
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
-from orchestrator.console.session import Sessions
 from orchestrator.events import PLAN_APPROVED, PlanApproved
 from tests.fakes.sink import Sink
 from tests.functional.console_support import (
+    ALICE_TOKEN,
     APPROVER,
     TOKEN,
     Story,
@@ -44,14 +45,17 @@ def console(tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch) -> Iter
     __import__("orchestrator.console.service").console.service.reset()
 
 
+def bridge_env() -> dict[str, str]:
+    """The assistant's environment: none of the console's own settings (its tokens above all)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("CONSOLE_")}
+
+
 @asynccontextmanager
-async def stdio_session(url: str, *extra: str) -> AsyncIterator[ClientSession]:
-    env = {k: v for k, v in os.environ.items() if k != "CONSOLE_API_TOKEN"}
-    params = StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "orchestrator.cli", "mcp", "--console", url, "--token", TOKEN, *extra],
-        env=env)
-    async with stdio_client(params) as (read, write), ClientSession(read, write) as s:
+async def stdio_session(errlog: TextIO, *args: str) -> AsyncIterator[ClientSession]:
+    params = StdioServerParameters(command=sys.executable, env=bridge_env(),
+                                   args=["-m", "orchestrator.cli", "mcp", *args])
+    async with stdio_client(params, errlog=errlog) as (read, write), \
+            ClientSession(read, write) as s:
         await s.initialize()
         yield s
 
@@ -62,13 +66,17 @@ def awaiting(client: Any, story: Story, **kw: Any) -> None:
         assert deliver(client, out).status_code == 202
 
 
-def test_reads_and_approves_over_stdio_as_the_named_person(console, sink) -> None:  # type: ignore[no-untyped-def]
+def test_reads_and_approves_over_stdio_as_the_person_of_the_token_file(  # type: ignore[no-untyped-def]
+        console, sink, tmp_path) -> None:
     client, url = console
     story = Story()
     awaiting(client, story)
+    token_file = tmp_path / "alice.token"
+    token_file.write_text(ALICE_TOKEN + "\n")
+    token_file.chmod(0o600)
 
-    async def go() -> tuple[Any, ...]:
-        async with stdio_session(url, "--as", APPROVER) as s:
+    async def go(errlog: TextIO) -> tuple[Any, ...]:
+        async with stdio_session(errlog, "--console", url, "--token-file", str(token_file)) as s:
             tools = {t.name for t in (await s.list_tools()).tools}
             listed = payload(await s.call_tool("list_incidents", {"status": "awaiting approval"}))
             one = payload(await s.call_tool("get_incident", {"incident_key": story.key}))
@@ -78,8 +86,13 @@ def test_reads_and_approves_over_stdio_as_the_named_person(console, sink) -> Non
             done = payload(await s.call_tool("approve", {"plan_id": story.plan.plan_id}))
             return tools, listed, one, text, done
 
-    tools, listed, one, text, done = run(go)
-    assert {"list_incidents", "approve", "explain_refusal"} <= tools
+    with (tmp_path / "stderr").open("w+") as errlog:
+        tools, listed, one, text, done = run(lambda: go(errlog))
+        errlog.seek(0)
+        said = errlog.read()
+    assert f"connected as {APPROVER}; approve and reject act in that name" in said
+    assert ALICE_TOKEN not in said
+    assert {"list_incidents", "approve", "explain_refusal", "who_am_i"} <= tools
     assert [i["incident_key"] for i in listed["incidents"]] == [story.key]
     assert one["plan"]["plan_id"] == story.plan.plan_id
     assert text.contents[0].text.startswith("# ")
@@ -89,21 +102,30 @@ def test_reads_and_approves_over_stdio_as_the_named_person(console, sink) -> Non
     assert PlanApproved.model_validate(got.json()).approver == APPROVER
 
 
-def test_over_stdio_a_token_without_a_person_or_an_expired_request_is_refused(console, sink) -> None:  # type: ignore[no-untyped-def]
+def test_over_stdio_the_service_token_reads_and_an_expired_request_is_refused(  # type: ignore[no-untyped-def]
+        console, sink, tmp_path) -> None:
     client, url = console
     fresh, old = Story(), Story(fingerprint="0b1c2d3e4f5a6b7c")
     awaiting(client, fresh)
     awaiting(client, old, requested_at=datetime.now(UTC) - timedelta(minutes=20))
 
-    async def go() -> tuple[Any, Any]:
-        async with stdio_session(url) as anonymous:
-            nobody = await anonymous.call_tool("approve", {"plan_id": fresh.plan.plan_id})
-        async with stdio_session(url, "--as", APPROVER) as alice:
+    async def go(errlog: TextIO) -> tuple[Any, ...]:
+        async with stdio_session(errlog, "--console", url, "--token", TOKEN) as service:
+            pending = payload(await service.call_tool("list_pending_approvals", {}))
+            approved = await service.call_tool("approve", {"plan_id": fresh.plan.plan_id})
+            rejected = await service.call_tool("reject", {"plan_id": fresh.plan.plan_id})
+        async with stdio_session(errlog, "--console", url, "--token", ALICE_TOKEN) as alice:
             late = await alice.call_tool("approve", {"plan_id": old.plan.plan_id})
-        return nobody, late
+        return pending, approved, rejected, late
 
-    nobody, late = run(go)
-    assert "names no person" in error_text(nobody)
+    with (tmp_path / "stderr").open("w+") as errlog:
+        pending, approved, rejected, late = run(lambda: go(errlog))
+        errlog.seek(0)
+        said = errlog.read()
+    assert "this token names nobody" in said and "read-only" in said
+    assert [a["plan_id"] for a in pending["approvals"]] == [fresh.plan.plan_id]
+    assert "names no person" in error_text(approved)
+    assert "names no person" in error_text(rejected)
     assert "expired" in error_text(late)
     assert sink.received == []
 
@@ -111,38 +133,42 @@ def test_over_stdio_a_token_without_a_person_or_an_expired_request_is_refused(co
 def test_a_wrong_token_ends_the_bridge_with_a_clear_message(console, tmp_path) -> None:  # type: ignore[no-untyped-def]
     _, url = console
     r = subprocess.run([sys.executable, "-m", "orchestrator.cli", "mcp", "--console", url,
-                        "--token", "wrong"], input=b"", capture_output=True, timeout=60)
+                        "--token", "wrong-token-of-nobody"], input=b"", capture_output=True,
+                       env=bridge_env(), timeout=60)
     assert r.returncode == 1
     assert b"refusing" in r.stderr and b"401" in r.stderr
 
 
+def test_without_any_personal_token_it_says_where_to_get_one(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """An empty state folder: no token to forward, and CONSOLE_API_TOKEN is never picked up."""
+    env = {**bridge_env(), "CONSOLE_API_TOKEN": TOKEN}
+    r = subprocess.run([sys.executable, "-m", "orchestrator.cli", "mcp", "--state",
+                        str(tmp_path / "empty")], input=b"", capture_output=True, env=env,
+                       timeout=60)
+    assert r.returncode == 2
+    assert b"no personal token" in r.stderr and b"--token-file" in r.stderr
+
+
 def test_next_to_orchestrator_up_it_finds_the_console_and_token_in_the_state_folder(  # type: ignore[no-untyped-def]
         console, sink, tmp_path) -> None:
-    """No flags but `--as`: the console URL from `up.json`, the API token from `secrets.json`,
-    as `orchestrator approve` finds them; `--print-token` gives the personal token itself."""
+    """No flags but `--state`: the console URL from `up.json`, the local user's personal token
+    from `secrets.json` (never its service token), as `orchestrator approve` finds them."""
     client, url = console
     story = Story()
     awaiting(client, story)
     state = tmp_path / "state"
     state.mkdir()
     (state / "up.json").write_text(json.dumps({"console": url}))
-    (state / "secrets.json").write_text(json.dumps({"console_api_token": TOKEN}))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONSOLE_")}
-    printed = subprocess.run([sys.executable, "-m", "orchestrator.cli", "mcp", "--state",
-                              str(state), "--as", APPROVER, "--print-token"], env=env,
-                             capture_output=True, text=True, timeout=60)
-    assert printed.returncode == 0, printed.stderr
-    assert Sessions(TOKEN, 3600).read(printed.stdout.strip(), now=time.time()) == APPROVER
+    (state / "secrets.json").write_text(json.dumps({"console_api_token": TOKEN,
+                                                    "approver_token": ALICE_TOKEN}))
 
-    async def go() -> Any:
-        params = StdioServerParameters(command=sys.executable, env=env, args=[
-            "-m", "orchestrator.cli", "mcp", "--state", str(state), "--as", APPROVER])
-        async with stdio_client(params) as (read, write), ClientSession(read, write) as s:
-            await s.initialize()
+    async def go(errlog: TextIO) -> Any:
+        async with stdio_session(errlog, "--state", str(state)) as s:
             return payload(await s.call_tool("reject", {"plan_id": story.plan.plan_id,
                                                         "comment": "not now"}))
 
-    done = run(go)
+    with (tmp_path / "stderr").open("w+") as errlog:
+        done = run(lambda: go(errlog))
     assert done["decision"] == "rejected" and done["approver"] == APPROVER
     (got,) = sink.wait_for(1)
     assert got.headers["ce-type"].endswith("plan.rejected")
