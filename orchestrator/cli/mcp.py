@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,7 @@ async def _announce(remote: Any) -> None:
 
 async def bridge(url: str, token: str) -> None:
     """Serve stdio, forwarding every request to the MCP server at `url`."""
+    import anyio
     import httpx
     from mcp import ClientSession, types
     from mcp.client.streamable_http import streamable_http_client
@@ -128,5 +130,10 @@ async def bridge(url: str, token: str) -> None:
                                          else c.blob, mime_type=c.mimeType)
                     for c in got.contents]
 
-        async with stdio_server() as (stdin, stdout):
-            await server.run(stdin, stdout, server.create_initialization_options())
+        # Copies of the standard descriptors: the SDK's own wrappers close sys.stdout's buffer
+        # when collected, and the CLI's last flush would then fail with a traceback at exit.
+        with open(os.dup(0), encoding="utf-8", errors="replace") as raw_in, \
+                open(os.dup(1), "w", encoding="utf-8") as raw_out:
+            async with stdio_server(anyio.wrap_file(raw_in), anyio.wrap_file(raw_out)) as \
+                    (stdin, stdout):
+                await server.run(stdin, stdout, server.create_initialization_options())

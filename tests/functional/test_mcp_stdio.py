@@ -25,6 +25,8 @@ from tests.fakes.sink import Sink
 from tests.functional.console_support import (
     ALICE_TOKEN,
     APPROVER,
+    MALLORY,
+    MALLORY_TOKEN,
     TOKEN,
     Story,
     console_app,
@@ -102,7 +104,7 @@ def test_reads_and_approves_over_stdio_as_the_person_of_the_token_file(  # type:
     assert PlanApproved.model_validate(got.json()).approver == APPROVER
 
 
-def test_over_stdio_the_service_token_reads_and_an_expired_request_is_refused(  # type: ignore[no-untyped-def]
+def test_over_stdio_only_an_allowed_person_decides_and_never_on_an_expired_request(  # type: ignore[no-untyped-def]
         console, sink, tmp_path) -> None:
     client, url = console
     fresh, old = Story(), Story(fingerprint="0b1c2d3e4f5a6b7c")
@@ -114,15 +116,20 @@ def test_over_stdio_the_service_token_reads_and_an_expired_request_is_refused(  
             pending = payload(await service.call_tool("list_pending_approvals", {}))
             approved = await service.call_tool("approve", {"plan_id": fresh.plan.plan_id})
             rejected = await service.call_tool("reject", {"plan_id": fresh.plan.plan_id})
+        async with stdio_session(errlog, "--console", url, "--token", MALLORY_TOKEN) as other:
+            stranger = await other.call_tool("approve", {"plan_id": fresh.plan.plan_id})
         async with stdio_session(errlog, "--console", url, "--token", ALICE_TOKEN) as alice:
             late = await alice.call_tool("approve", {"plan_id": old.plan.plan_id})
-        return pending, approved, rejected, late
+        return pending, approved, rejected, stranger, late
 
     with (tmp_path / "stderr").open("w+") as errlog:
-        pending, approved, rejected, late = run(lambda: go(errlog))
+        pending, approved, rejected, stranger, late = run(lambda: go(errlog))
         errlog.seek(0)
         said = errlog.read()
     assert "this token names nobody" in said and "read-only" in said
+    assert f"connected as {MALLORY}, who is not on the console's approver allowlist" in said
+    assert "not on the console's approver allowlist" in error_text(stranger)
+    assert "Traceback" not in said  # each bridge ended cleanly when its client went away
     assert [a["plan_id"] for a in pending["approvals"]] == [fresh.plan.plan_id]
     assert "names no person" in error_text(approved)
     assert "names no person" in error_text(rejected)
