@@ -33,7 +33,6 @@ from pydantic import Field, ValidationError, model_validator
 
 from orchestrator.act.actions import ACTION_SPECS
 from orchestrator.act.levels import LEVELS, Level, as_level, namespace_level
-from orchestrator.envelope import describe_validation
 from orchestrator.errors import PermanentError
 from orchestrator.models import Frozen
 from orchestrator.plan import ActionType, Risk
@@ -135,10 +134,8 @@ class Policy(Frozen):
         given = data.get("actions") or {}
         if not isinstance(given, dict):
             return data
-        unknown = sorted(set(given) - set(ACTION_SPECS))
-        if unknown:
-            raise ValueError(f"unknown action types in policy: {unknown}")
-        merged = {}
+        merged: dict[str, Any] = {k: v for k, v in given.items() if k not in ACTION_SPECS}
+        # ^ unknown action types fail as keys of `actions`, where the error names their line
         for name, spec in ACTION_SPECS.items():
             base: dict[str, Any] = {"allowed": True, "risk": spec.default_risk,
                                     "auto_approve": name in AUTO_BY_DEFAULT}
@@ -182,18 +179,48 @@ class Policy(Frozen):
 
 
 def parse_policy(text: str, *, source: str = "policy") -> Policy:
+    """The policy in `text`; PolicyError naming the line of each mistake (`source:LINE: …`)."""
     try:
         doc = yaml.safe_load(text)
+        tree = yaml.compose(text)
     except yaml.YAMLError as e:
         raise PolicyError(f"{source}: not valid YAML: {e}") from e
     if doc is None:
         doc = {}
     if not isinstance(doc, dict):
-        raise PolicyError(f"{source}: the policy must be a mapping")
+        raise PolicyError(f"{source}:1: the policy must be a mapping")
     try:
         return Policy.model_validate(doc)
     except ValidationError as e:
-        raise PolicyError(f"{source}: {describe_validation(e)}") from e
+        errors = e.errors()
+        bad_keys = {err["loc"][:2] for err in errors if err["loc"][2:3] == ("[key]",)}
+        # An unknown action type's own fields are not worth a second error.
+        errors = [err for err in errors
+                  if err["loc"][:2] not in bad_keys or err["loc"][2:3] == ("[key]",)]
+        raise PolicyError("; ".join(_describe(source, tree, err) for err in errors[:5])) from e
+
+
+def _describe(source: str, tree: yaml.Node | None, err: Any) -> str:
+    where = ".".join(str(p) for p in err["loc"]) or "(policy)"
+    return f"{source}:{_line(tree, err['loc'])}: {where}: {err['msg']}"
+
+
+def _line(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int:
+    """The 1-based line of the deepest YAML node the error's location reaches."""
+    line = node.start_mark.line + 1 if node is not None else 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            found = next(((k, v) for k, v in node.value if k.value == str(part)), None)
+            if found is None:
+                break
+            line, node = found[0].start_mark.line + 1, found[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) \
+                and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
 
 
 def load_policy(path: Path | None) -> Policy:

@@ -17,6 +17,7 @@ _GROUPS = (
     "orchestrator.cli.incidents",
     "orchestrator.cli.sim",
     "orchestrator.cli.audit",
+    "orchestrator.cli.policy",
 )
 
 
