@@ -63,6 +63,7 @@ def test_the_observe_preset_grants_the_executor_no_write_verb_at_all() -> None:
     own = [g for kind, where, g in _bindings(rendered) if where == NAMESPACE]
     assert own == [{("coordination.k8s.io", "leases", v) for v in ("get", "list")}]
     assert not _policy(rendered).writes_anywhere()
+    assert "Shadow mode by default" in rendered.notes and "ENFORCE" not in rendered.notes
     assert _policy(rendered).namespaces.refusal("shop", level="observe") is None
 
 
