@@ -124,3 +124,15 @@ def test_a_disabled_namespace_level_refuses(harness: Harness) -> None:
     assert data.detail.startswith("automation is off here: level disabled "
                                   "(namespaces.levels['shop']: disabled)"), data.detail
     assert harness.workload_writes() == []
+
+
+def test_a_broken_policy_is_the_kill_switch_and_its_error_names_the_line(
+        harness: Harness) -> None:
+    harness.set_policy("mode: auto\nnamespaces:\n  levels:\n    shop: fast\n" + APPROVERS)
+    sc = ko.stable_crashlooping_deployment().load(harness.api)
+    before = len(harness.api.requests)
+    data = escalated(_restart(harness, sc))
+    assert data.reason == "policy"
+    assert data.detail.startswith("the executor's policy is invalid, so nothing runs: ")
+    assert f"{harness.policy_path}:4: namespaces.levels.shop: Input should be" in data.detail
+    assert harness.api.requests[before:] == [], "a broken policy reads nothing either"
