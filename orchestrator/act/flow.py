@@ -135,9 +135,8 @@ def _run(ex: Executor, inc: Incoming, *, approver: str | None = None,
     if (remembered := refusal(ex.memory, plan=plan, workload=pkey, now=now)) is not None:
         return replies.escalate(inc, "loop-guard", remembered, pkey)
     scope = shadow.plan_level(kube, ex.policy, found)
-    level = scope.level if scope is not None else ex.policy.level
+    level = scope.level
     if level == "disabled":
-        assert scope is not None
         return replies.escalate(inc, "policy", f"automation is off here: {scope.describe()}",
                                 pkey)
     if level != "dry-run":
@@ -147,7 +146,6 @@ def _run(ex: Executor, inc: Incoming, *, approver: str | None = None,
     if not found.pending:
         return _finished(inc, found, {}, approver, pkey)
     if level == "observe":  # nothing executed, not even a dry run: RBAC may be read-only
-        assert scope is not None
         return shadow.would_do(inc, found, ex.policy, scope, pkey)
     approved = approved_versions is not None
     dry = {s.index: dry_run_step(kube, s, plan_id=plan.plan_id, alerted=found.alerted,
@@ -166,7 +164,7 @@ def _run(ex: Executor, inc: Incoming, *, approver: str | None = None,
     else:
         why = [w for s in found.pending if (w := ex.policy.needs_human(s.action.type))]
         if level == "approve" and not why:
-            why = [f"every action needs a human at {scope.describe() if scope else level}"]
+            why = [f"every action needs a human at {scope.describe()}"]
         if ask_why or why:
             return _ask(ex, inc, found, dry, pkey, "; ".join([ask_why, *why]).strip("; "))
     return _enforce(ex, inc, found, budget, dry, approver, pkey, now)
