@@ -133,7 +133,8 @@ class ActionCompleted(Frozen):
     incident_key: str
     alert: Alert
     plan_id: str
-    mode: Literal["enforce", "dry-run"]
+    mode: Literal["enforce", "dry-run", "observe"]
+    """`observe`: nothing was executed; the results are `would-do` records (shadow mode)."""
     results: list[ActionResult]
     approver: str | None = None
 
@@ -170,6 +171,7 @@ EscalationReason = Literal[
     "verification-failed",
     "action-failed",
     "dry-run",
+    "observe",
     "approval-expired",
     "approval-rejected",
     "approval-invalid",

@@ -75,8 +75,8 @@ def annotate(result: ActionResult, policy: Policy) -> ActionResult:
     return result.model_copy(update={"api_result": verdict})
 
 
-def completed(inc: Incoming, mode: Literal["enforce", "dry-run"], found: list[ActionResult],
-              approver: str | None, pkey: str | None) -> Outgoing:
+def completed(inc: Incoming, mode: Literal["enforce", "dry-run", "observe"],
+              found: list[ActionResult], approver: str | None, pkey: str | None) -> Outgoing:
     return _out(inc, ACTION_COMPLETED, ActionCompleted(
         incident_key=inc.incident_key, alert=inc.alert, plan_id=inc.plan.plan_id, mode=mode,
         results=found, approver=approver), pkey)

@@ -19,6 +19,7 @@ _GROUPS = (
     "orchestrator.cli.audit",
     "orchestrator.cli.keys",
     "orchestrator.cli.mcp",
+    "orchestrator.cli.policy",
 )
 
 

@@ -13,6 +13,9 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+Mode = Literal["disabled", "observe", "dry-run", "approve", "auto", "off", "enforce"]
+"""A level (`orchestrator.act.levels`) or an old mode alias; the policy's `Mode` mirrors it."""
+
 
 class ExecutorSettings(BaseSettings):
     """What the executor needs: its policy, its identity, its keys and its cluster connection."""
@@ -23,9 +26,10 @@ class ExecutorSettings(BaseSettings):
     """Policy YAML (the chart mounts it from a ConfigMap). None = the built-in default: dry-run
     mode, and in enforce mode only `delete_pod` and `rollout_restart` run without a human."""
 
-    mode: Literal["off", "dry-run", "enforce"] | None = None
-    """Overrides the policy file's `mode` (what `orchestrator up --enforce` sets). None = the
-    file's mode. The policy's kill switch still wins over this."""
+    mode: Mode | None = None
+    """Overrides the policy file's `mode`, the cluster default level (what `orchestrator up
+    --enforce` sets; `off` and `enforce` are aliases of `disabled` and `auto`). None = the
+    file's mode. The policy's per-namespace levels and kill switch still apply."""
 
     cluster_name: str | None = None
     """This cluster's name as the alerts' `cluster` label spells it. An alert carrying a
