@@ -38,7 +38,7 @@ class RetrievedRunbook(Frozen):
     runbook: str
     score: float
     heading: str = ""
-    retriever: Literal["exact", "bm25", "dense", "semantic", "fused"] = "fused"
+    retriever: Literal["exact", "bm25", "dense", "semantic", "fused", "name", "cluster"] = "fused"
 
 
 class Action(Frozen):

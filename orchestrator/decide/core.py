@@ -1,9 +1,10 @@
 """Decide: one enriched alert in, one plan or one escalation out.
 
-The order is the cost order: retrieve (no runbook → escalate, nothing to ground a plan on);
-reuse a recent plan for the same fingerprint (no LLM call); ask the LLM (Gemini or an
-OpenAI-compatible server, as `AGENT_LLM_PROVIDER` says) when its key is configured, under its
-cost guards (`orchestrator.decide.guarded`: one call per fingerprint, token budgets per
+The order is the cost order: retrieve (no runbook → escalate, nothing to ground a plan on), and
+let what the cluster shows overrule the alert's name where it contradicts the runbook found
+(`evidence.py`); reuse a recent plan for the same fingerprint (no LLM call); ask the LLM (Gemini
+or an OpenAI-compatible server, as `AGENT_LLM_PROVIDER` says) when its key is configured, under
+its cost guards (`orchestrator.decide.guarded`: one call per fingerprint, token budgets per
 incident and per hour); otherwise, or when the model fails, the offline planner. Whatever
 planned, the plan was validated against the cited runbook, and a plan below the confidence
 threshold is escalated, not proposed.
@@ -18,7 +19,8 @@ from datetime import datetime, timedelta
 from orchestrator import memory
 from orchestrator.adapters.objects import ObjectStore
 from orchestrator.decide import reuse
-from orchestrator.decide.facts import compute
+from orchestrator.decide.evidence import contradiction, follow_cluster
+from orchestrator.decide.facts import Facts, compute
 from orchestrator.decide.gemini import GeminiPlanner
 from orchestrator.decide.guarded import Guards, plan_with_llm, store_down
 from orchestrator.decide.offline import plan_offline
@@ -26,6 +28,7 @@ from orchestrator.decide.situation import Escalation, Knowledge, Situation
 from orchestrator.events import ContextEnriched
 from orchestrator.keys import event_id
 from orchestrator.knowledge.runbook import Runbook
+from orchestrator.knowledge.search import Hit
 from orchestrator.plan import Plan
 
 log = logging.getLogger(__name__)
@@ -51,9 +54,11 @@ def decide(*, enriched: ContextEnriched, input_id: str, retriever: Knowledge,
     for hit in hits:
         if hit.runbook not in runbooks and (rb := retriever.runbook(hit.runbook)) is not None:
             runbooks[rb.id] = rb
+    facts = compute(alert, ctx, now=now)
+    hits, runbooks, _ = follow_cluster([h for h in hits if h.runbook in runbooks], runbooks,
+                                       _catalog(retriever, hits, runbooks, facts), facts)
     s = Situation(incident_key=key, plan_id=event_id(key, "agent-plan", input_id), alert=alert,
-                  context=ctx, facts=compute(alert, ctx, now=now),
-                  hits=[h for h in hits if h.runbook in runbooks], runbooks=runbooks, now=now)
+                  context=ctx, facts=facts, hits=hits, runbooks=runbooks, now=now)
     log.info("alert %s: retrieved %s", alert.name,
              ", ".join(f"{h.runbook}({h.retriever} {h.score:.2f})" for h in s.hits) or "nothing")
     if not runbooks:
@@ -78,6 +83,16 @@ def decide(*, enriched: ContextEnriched, input_id: str, retriever: Knowledge,
                            spent=reuse.spent_tokens(records, key),
                            max_actions=options.max_actions)
     return _threshold(result, options)
+
+
+def _catalog(retriever: Knowledge, hits: list[Hit], runbooks: dict[str, Runbook],
+             facts: Facts) -> list[Runbook]:
+    """Every runbook, read only when the cluster contradicts the top one (the common case,
+    agreement or no cluster, costs nothing)."""
+    top = runbooks.get(hits[0].runbook) if hits else None
+    if top is None or contradiction(top, facts) is None:
+        return []
+    return retriever.catalog()
 
 
 def _threshold(result: Plan | Escalation, options: Options) -> Plan | Escalation:

@@ -94,7 +94,7 @@ def compute(alert: Alert, ctx: ClusterContext, *, now: datetime) -> Facts:
         facts["target.kind"] = ctx.target.kind
     pod = alerted_pod(alert, ctx)
     if pod is not None:
-        _pod_facts(facts, alert, pod, now)
+        _pod_facts(facts, alert, pod, ctx, now)
     owner = top_owner(ctx)
     if owner is not None:
         facts["owner.kind"] = owner.kind
@@ -116,7 +116,8 @@ def compute(alert: Alert, ctx: ClusterContext, *, now: datetime) -> Facts:
     return facts
 
 
-def _pod_facts(facts: Facts, alert: Alert, pod: PodInfo, now: datetime) -> None:
+def _pod_facts(facts: Facts, alert: Alert, pod: PodInfo, ctx: ClusterContext,
+               now: datetime) -> None:
     if pod.phase:
         facts["pod.phase"] = pod.phase
     facts["pod.ready"] = pod.ready
@@ -125,6 +126,9 @@ def _pod_facts(facts: Facts, alert: Alert, pod: PodInfo, now: datetime) -> None:
     if scheduled is not None:
         facts["pod.unschedulable"] = (scheduled.status == "False"
                                       and scheduled.reason == "Unschedulable")
+    if pod.phase == "Pending" and not pod.node and _failed_scheduling(ctx, pod):
+        # The scheduler's own event says so even when the condition was not read.
+        facts["pod.unschedulable"] = True
     if pod.created_at is not None:
         facts["pod.age_minutes"] = _minutes(now, pod.created_at)
     c = alert_container(alert, pod)
@@ -144,6 +148,11 @@ def _pod_facts(facts: Facts, alert: Alert, pod: PodInfo, now: datetime) -> None:
         facts["container.last_termination_reason"] = reason
     if code is not None:
         facts["container.last_exit_code"] = code
+
+
+def _failed_scheduling(ctx: ClusterContext, pod: PodInfo) -> bool:
+    return any(e.reason == "FailedScheduling" and e.type == "Warning"
+               and e.object == f"Pod/{pod.ref.name}" for e in ctx.events)
 
 
 def _workload_facts(facts: Facts, w: WorkloadInfo, ctx: ClusterContext, now: datetime) -> None:

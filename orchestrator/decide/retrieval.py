@@ -36,6 +36,9 @@ class ExactFirst:
     def runbook(self, runbook_id: str) -> Runbook | None:
         return self.retriever.runbook(runbook_id)
 
+    def catalog(self) -> list[Runbook]:
+        return self.retriever.catalog()
+
     def close(self) -> None:
         self.retriever.close()
 

@@ -27,6 +27,8 @@ class Knowledge(Protocol):
 
     def runbook(self, runbook_id: str) -> Runbook | None: ...
 
+    def catalog(self) -> list[Runbook]: ...
+
 
 @dataclass(frozen=True)
 class Escalation:

@@ -16,6 +16,9 @@ import re
 from dataclasses import dataclass
 
 _FENCE = re.compile(r"^```[ \t]*(\S*)[ \t]*$")
+# A line opening with a binary operator continues the query above it (`-` and `+` excepted: they
+# may as well start a new, negated query).
+_CONTINUES = re.compile(r"\s*(?:[*/%^]|[=!<>]=|[<>](?!=)|(?i:and|or|unless)\b)")
 _PLACEHOLDER = re.compile(r"\$([A-Z][A-Z0-9_]*)")
 
 AGGREGATIONS = frozenset({
@@ -37,6 +40,8 @@ FUNCTIONS = frozenset({
 _BINARY = frozenset({"+", "-", "*", "/", "%", "^", "==", "!=", "<", ">", "<=", ">=",
                      "and", "or", "unless", "atan2"})
 _COMPARISON = frozenset({"==", "!=", "<", ">", "<=", ">="})
+_KEYWORDS = AGGREGATIONS | {"and", "or", "unless", "atan2", "by", "without", "on", "ignoring",
+                            "group_left", "group_right", "bool", "offset", "start", "end"}
 _MATCH_OPS = frozenset({"=", "!=", "=~", "!~"})
 
 _TOKEN = re.compile(r"""
@@ -71,8 +76,9 @@ class Query:
 
 
 def queries(body: str) -> list[Query]:
-    """The queries of every ```promql block: one per line, continued by an indented line or
-    by any line while the query so far stops short (how runbooks wrap a long ratio)."""
+    """The queries of every ```promql block: one per line, continued by an indented line, by a
+    line that opens with a binary operator (`/ sum(...)`, `and on() ...`), or by any line while
+    the query so far stops short (how runbooks wrap a long ratio)."""
     out: list[Query] = []
     inside = False
     current: list[str] = []
@@ -94,7 +100,8 @@ def queries(body: str) -> list[Query]:
             continue
         if not inside or not line.strip() or line.lstrip().startswith("#"):
             continue
-        if current and (line[:1] in (" ", "\t") or _incomplete("\n".join(current))):
+        if current and (line[:1] in (" ", "\t") or _CONTINUES.match(line)
+                        or _incomplete("\n".join(current))):
             current.append(line)
         else:
             flush()
@@ -126,9 +133,11 @@ def _tokens(text: str) -> list[tuple[str, str, int]]:
         m = _TOKEN.match(text, pos)
         if m is None:
             raise PromQLError(f"unexpected character {text[pos]!r} at column {pos + 1}")
-        kind = m.lastgroup or ""
+        kind, value = m.lastgroup or "", m.group()
+        if kind == "ident" and value.lower() in _KEYWORDS:
+            value = value.lower()  # Prometheus' lexer reads keywords in any case: `BY`, `Sum`
         if kind not in ("ws", "comment"):
-            out.append((kind, m.group(), pos + 1))
+            out.append((kind, value, pos + 1))
         pos = m.end()
     return out
 

@@ -76,6 +76,10 @@ class Runbook(Frozen):
     title: str
     alerts: list[str] = []
     actions: list[RunbookAction] = []
+    shows: list[Predicate] = []
+    """The cluster state this runbook is about (all hold), e.g. `container.waiting_reason eq
+    CrashLoopBackOff`: when the alert's runbook declares a state the cluster contradicts, the
+    agent follows the runbook whose declared state the cluster does show (decide/evidence.py)."""
     severity_hint: Literal["info", "warning", "critical"] | None = None
     body: str
     path: str
@@ -131,6 +135,7 @@ def parse_runbook(raw: bytes | str, *, path: str) -> Runbook:
             title=str(title).strip(),
             alerts=meta.get("alerts") or [],
             actions=meta.get("actions") or [],
+            shows=meta.get("shows") or [],
             severity_hint=meta.get("severity_hint"),
             body=body.strip("\n") + "\n",
             path=path,

@@ -28,6 +28,7 @@ from orchestrator.knowledge.chunks import chunk_runbook
 from orchestrator.knowledge.coverage import MIN_COVERAGE, CoverageQuery, runbook_terms
 from orchestrator.knowledge.exact import Entry, exact_matches
 from orchestrator.knowledge.index import CATALOG_ID
+from orchestrator.knowledge.names import MIN_NAME, name_scores, spelled
 from orchestrator.knowledge.query import (
     alert_fields,
     alert_text,
@@ -50,7 +51,9 @@ from orchestrator.settings.knowledge import KnowledgeSettings
 
 log = logging.getLogger(__name__)
 
-RetrieverName = Literal["exact", "bm25", "dense", "semantic", "fused"]
+RetrieverName = Literal["exact", "bm25", "dense", "semantic", "fused", "name", "cluster"]
+"""`cluster`: not a retriever but the agent's re-ranking by what the cluster shows
+(`orchestrator/decide/evidence.py`)."""
 RRF_K = 60
 # A runbook's score adds this share of its other matching chunks to its best one: a runbook
 # whose several sections match beats one with a single lucky paragraph.
@@ -112,13 +115,14 @@ class Retriever:
                  embedder: Embedder | None = None, min_bm25: float = 0.15,
                  min_dense: float = 0.62, min_coverage: float = MIN_COVERAGE,
                  semantic: SemanticModel | None = None, min_semantic: float = MIN_SEMANTIC,
-                 candidates: int = 64) -> None:
+                 min_name: float = MIN_NAME, candidates: int = 64) -> None:
         self.source = source
         self.collection = collection
         self.embedder = embedder
         self.min_bm25, self.min_dense, self.candidates = min_bm25, min_dense, candidates
         self.min_coverage = min_coverage
         self.semantic, self.min_semantic = semantic, min_semantic
+        self.min_name = min_name
         self._store = store
         self._connect = connect
         # One query at a time per process: qdrant-client's local mode is not made for threads,
@@ -156,6 +160,10 @@ class Retriever:
             entry = self._catalog[1].get("runbooks", {}).get(runbook_id)
             path = entry.get("path") if isinstance(entry, dict) else None
         return self.source.get(runbook_id, path=path)
+
+    def catalog(self) -> list[Runbook]:
+        """Every runbook, as the source holds it now."""
+        return self.source.all()
 
     def close(self) -> None:
         with self._lock:
@@ -199,7 +207,9 @@ class Retriever:
                 log.warning("dense retrieval skipped: %s", e)
         self._add_semantic(rankings, alert, lambda: self._indexed_chunks(store, catalog))
         exact = [e.id for e, _ in exact_matches(alert, entries)]
-        return self._merge(exact, rankings, top=top, first_chunk=self._first_chunk)
+        named = name_scores(alert, entries)
+        return self._merge(exact, rankings, top=top, first_chunk=self._first_chunk,
+                           named=named, spelled_lead=spelled(alert, entries))
 
     def _indexed_chunks(self, store: VectorStore, catalog: dict[str, Any]) -> list[dict[str, Any]]:
         """Every indexed chunk's payload, read again only when a runbook's hash changed."""
@@ -232,8 +242,10 @@ class Retriever:
         self._add_semantic(rankings, alert, lambda: payloads)
         first = {p["runbook"]: p for p in reversed(payloads)}
         exact = [e.id for e, _ in exact_matches(alert, entries)]
+        named = name_scores(alert, entries)
         return self._merge(exact, rankings, top=top,
-                           first_chunk=lambda rid: first.get(rid, {"runbook": rid}))
+                           first_chunk=lambda rid: first.get(rid, {"runbook": rid}),
+                           named=named, spelled_lead=spelled(alert, entries))
 
     def _raw_index(self) -> tuple[list[Runbook], Bm25Scorer, list[dict[str, Any]],
                                   dict[str, dict[int, float]]]:
@@ -280,25 +292,42 @@ class Retriever:
     # -- merging ----------------------------------------------------------------------------
 
     def _merge(self, exact: list[str], rankings: dict[RetrieverName, dict[str, _Ranked]], *,
-               top: int, first_chunk: Callable[[str], dict[str, Any]]) -> list[Hit]:
+               top: int, first_chunk: Callable[[str], dict[str, Any]],
+               named: dict[str, float] | None = None,
+               spelled_lead: str | None = None) -> list[Hit]:
         floors = {"bm25": self.min_bm25, "dense": self.min_dense, "semantic": self.min_semantic}
         kept = {name: {rid: r for rid, r in ranked.items()
                        if r.relevance >= floors[name] and r.coverage >= self.min_coverage}
                 for name, ranked in rankings.items()}
+        found = {rid for ranked in kept.values() for rid in ranked}
+        # The expression's names corroborate (see names.py): one more RRF ranking over the
+        # runbooks already kept, never a hit of its own, never the hit's score or section.
+        corroborated = sorted((rid for rid, v in (named or {}).items()
+                               if rid in found and v >= self.min_name),
+                              key=lambda rid: -(named or {})[rid])
         hits: list[Hit] = []
         for rid in exact:
             best = max((r[rid] for r in rankings.values() if rid in r),
                        key=lambda r: r.relevance, default=None)
             hits.append(_hit(rid, 1.0, "exact", best.chunk if best else first_chunk(rid)))
+        # The expression spells exactly one runbook's whole name: it leads the fused ranking,
+        # even when the alert's prose is generic ("Target disappeared from ..."), but never
+        # turns an abstention into an answer.
+        lead = spelled_lead if (found or exact) else None
+        if lead is not None and lead not in exact and len(hits) < top:
+            ranks = [r[lead] for r in rankings.values() if lead in r]
+            best = max(ranks, key=lambda r: r.relevance, default=None)
+            hits.append(_hit(lead, round(best.relevance, 4) if best else 0.0, "name",
+                             best.chunk if best else first_chunk(lead)))
         fused: dict[str, float] = {}
-        for ranked in kept.values():
-            order = sorted(ranked, key=lambda rid: -ranked[rid].score)
+        orders = [sorted(ranked, key=lambda rid: -ranked[rid].score) for ranked in kept.values()]
+        for order in [*orders, corroborated]:
             for pos, rid in enumerate(order, 1):
                 fused[rid] = fused.get(rid, 0.0) + 1.0 / (RRF_K + pos)
         for rid in sorted(fused, key=lambda rid: -fused[rid]):
             if len(hits) >= top:
                 break
-            if rid in exact:
+            if rid in exact or rid == lead:
                 continue
             votes = {name: r[rid] for name, r in kept.items() if rid in r}
             name, best = max(votes.items(), key=lambda kv: kv[1].relevance)

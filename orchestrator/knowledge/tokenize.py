@@ -115,3 +115,13 @@ def tokens(text: str, *, joined: bool = True) -> Iterator[str]:
             if p in STOP_WORDS or len(p) < 2 or p.isdigit():
                 continue
             yield stem(p)
+
+
+def plain_words(text: str) -> list[str]:
+    """Every word part of `text`, lowercased and stemmed, stop words included: for comparing
+    names, where "Down" or "Not" is half the meaning (`KubeProxyDown`, `KubeNodeNotReady`)."""
+    out = []
+    for m in _WORD.finditer(text):
+        found, _ = _parts(m.group(0))
+        out += [stem(p.lower()) for p in found if not p.isdigit()]
+    return out

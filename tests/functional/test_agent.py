@@ -232,3 +232,15 @@ print("ok")
     done = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_the_cluster_overrules_the_alert_name(agent: AgentClient) -> None:
+    """KubePodNotReady, but the pod is crash-looping right after a rollout: the agent follows
+    the crash-loop runbook (its rollback), not the not-ready runbook the name matches."""
+    ev = inc.crashloop(alert=inc.recorded_alert(alertname="KubePodNotReady"),
+                       revision_age_min=10)
+    proposed = agent.send(ev).proposed()
+    assert proposed.plan.citations[0].runbook == "k8s_crashloop"
+    assert [(r.runbook, r.retriever) for r in proposed.plan.retrieval[:2]] == \
+        [("k8s_crashloop", "cluster"), ("k8s_pod_not_ready", "exact")]
+    assert [a.type for a in proposed.plan.actions] == ["rollback"]

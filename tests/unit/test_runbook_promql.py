@@ -24,6 +24,9 @@ GOOD = [
     '(certmanager_certificate_expiration_timestamp_seconds - time()) / 86400',
     'topk(3, count_values("v", build_info))',
     'absent(up{job="api"})',
+    # keywords and aggregations in any case, as Prometheus' lexer reads them
+    'sum(avg_over_time(x[5m])) BY (namespace, pod) * ON(pod) GROUP_LEFT(node) y',
+    'SUM WITHOUT (instance) (x) AND Y',
 ]
 BAD = [
     'rate(x[5m]',
@@ -79,6 +82,16 @@ def test_wrapped_queries_are_one_query() -> None:
     assert [(q.text.split(), q.line) for q in queries(body)] == [
         (["sum(a)", "/", "sum(b)"], 2), (["max(c)", "/", "on", "(pod)", "max(d)"], 4),
         (["up"], 7)]
+
+
+def test_a_line_opening_with_an_operator_continues_the_query() -> None:
+    """As upstream runbooks wrap a ratio: `/ sum(...)` and `and on() ...` at a line's start."""
+    body = ("```promql\n100 * sum without(code)\n(rate(a[5m]))\n/ sum without(code)\n"
+            "(rate(b[5m])) > 5 AND on()\n(c == bool 1)\n-x\n```\n")
+    found = queries(body)
+    assert [q.line for q in found] == [2, 7]
+    for q in found:
+        check(q.text)
 
 
 def test_only_promql_blocks_are_read() -> None:
