@@ -13,8 +13,10 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from orchestrator.settings.common import SenderIdentitySettings
 
-class ExecutorSettings(BaseSettings):
+
+class ExecutorSettings(BaseSettings, SenderIdentitySettings):
     """What the executor needs: its policy, its identity, its keys and its cluster connection."""
 
     model_config = SettingsConfigDict(env_prefix="EXECUTOR_", extra="ignore")
