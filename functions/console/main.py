@@ -11,6 +11,7 @@ from orchestrator.console.service import instance
 from orchestrator.errors import OrchestratorError
 from orchestrator.handler import error_response, json_response, serve_event
 from orchestrator.limits import read_body
+from orchestrator.sender import check_sender
 
 
 @functions_framework.http
@@ -21,13 +22,15 @@ def handle(request):  # type: ignore[no-untyped-def]
         console = instance()
     except OrchestratorError as e:
         return error_response(e)
-    try:
-        body = read_body(request, console.max_event_bytes)
-    except OrchestratorError as e:
-        return error_response(e)
     headers, path = dict(request.headers), request.path
     delivery = request.method == "POST" and (
         path == "/events" or (path == "/" and _is_event(headers)))
+    try:
+        if delivery or path == "/deadletter":  # the broker's: Knative's token when configured
+            check_sender("console", request)
+        body = read_body(request, console.max_event_bytes)
+    except OrchestratorError as e:
+        return error_response(e)
     if console.surface == "public" and (delivery or path in ("/deadletter", "/sweep")):
         return json_response(404, {"error": f"{path} is not served by the public console: "
                                    "events, dead letters and sweeps go to the cluster-local one"})

@@ -210,9 +210,40 @@ def _event(signer: Signer, record: audit.Record, req: ApprovalRequested, *, deci
 def pending(store: ObjectStore, plan_id: str, *, ttl: timedelta, now: datetime) -> bool:
     """Is this plan's latest request still open for a decision?"""
     found = find_request(store, plan_id)
-    if found is None:
-        return False
+    return found is not None and _open(found, ttl, now)
+
+
+def _open(found: tuple[audit.Record, ApprovalRequested, list[audit.Record]], ttl: timedelta,
+          now: datetime) -> bool:
     record, req, records = found
     status, decisive = status_of(records)
     return (status == "awaiting approval" and decisive is not None
             and decisive.id == record.id and now <= expires_at(req, ttl))
+
+
+UNVERIFIED = ("it does not carry a valid executor signature over what it shows: not shown, "
+              "cannot be approved")
+
+
+def listed(a: Approvals, plan_id: str, *, now: datetime) -> dict[str, Any] | None:
+    """A pending request as the API lists it, or None when it is not pending.
+
+    The same rule as the page: a request whose executor signature verifies is listed with the
+    signed content only (actions, parameters, dry runs, why, expiry); one that does not is
+    flagged `verified: false`, with nothing of its content, since none of it is vouched for.
+    """
+    found = find_request(a.store, plan_id)
+    if found is None or not _open(found, a.ttl, now):
+        return None
+    record, req, _ = found
+    base = {"plan_id": plan_id, "event_id": record.id, "incident_key": req.incident_key}
+    if not signed_by_executor(a.keyring, req):
+        return {**base, "verified": False, "approvable": False, "unverified": UNVERIFIED}
+    return {**base, "verified": True, "approvable": True,
+            "requested_at": req.requested_at.isoformat(),
+            "expires_at": expires_at(req, a.ttl).isoformat(), "why": req.why,
+            "target": req.plan.actions[0].target.key if req.plan.actions else "",
+            "actions": [{"type": x.type, "target": x.target.key, "parameters": x.parameters}
+                        for x in req.plan.actions],
+            "dry_runs": [{"type": r.action.type, "target": r.action.target.key,
+                          "outcome": r.outcome} for r in req.dry_runs]}

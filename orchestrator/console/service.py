@@ -112,7 +112,7 @@ class Console:
             webhook_format=s.webhook_format,
             routing_key=secret(s.webhook_routing_key, s.webhook_routing_key_file,
                                "CONSOLE_WEBHOOK_ROUTING_KEY"),
-            console_url=console_url)
+            console_url=console_url, keyring=keyring)
         closers: list[Callable[[], None]] = [chat.close]
         if http is not None:
             closers.append(http.close)

@@ -13,8 +13,10 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from orchestrator.settings.common import SenderIdentitySettings
 
-class AgentSettings(BaseSettings):
+
+class AgentSettings(BaseSettings, SenderIdentitySettings):
     """What the agent needs: the LLM and its limits, confidence, reuse, and the audit store."""
 
     model_config = SettingsConfigDict(env_prefix="AGENT_", extra="ignore")

@@ -13,8 +13,10 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from orchestrator.settings.common import SenderIdentitySettings
 
-class ConsoleSettings(BaseSettings):
+
+class ConsoleSettings(BaseSettings, SenderIdentitySettings):
     """What the console needs: tokens and keys, notification targets, approvers, the audit log."""
 
     model_config = SettingsConfigDict(env_prefix="CONSOLE_", extra="ignore")

@@ -13,11 +13,14 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from orchestrator.settings.common import SenderIdentitySettings
+
 Mode = Literal["disabled", "observe", "dry-run", "approve", "auto", "off", "enforce"]
 """A level (`orchestrator.act.levels`) or an old mode alias; the policy's `Mode` mirrors it."""
 
 
-class ExecutorSettings(BaseSettings):
+
+class ExecutorSettings(BaseSettings, SenderIdentitySettings):
     """What the executor needs: its policy, its identity, its keys and its cluster connection."""
 
     model_config = SettingsConfigDict(env_prefix="EXECUTOR_", extra="ignore")

@@ -11,8 +11,10 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from orchestrator.settings.common import SenderIdentitySettings
 
-class RouterSettings(BaseSettings):
+
+class RouterSettings(BaseSettings, SenderIdentitySettings):
     """What the router needs: its cluster connection, its read bounds and its verify deadline."""
 
     model_config = SettingsConfigDict(env_prefix="ROUTER_", extra="ignore")

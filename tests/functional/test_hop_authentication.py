@@ -28,6 +28,7 @@ from tests.functional.agent_support import (  # noqa: F401 - qdrant_fixture is `
     qdrant_fixture,
 )
 from tests.functional.console_support import (
+    ALICE,
     APPROVER,
     AUTH,
     Story,
@@ -247,7 +248,7 @@ def test_a_forged_resolved_or_escalated_cancels_no_approval(console: Any, tmp_pa
     pending = console.get("/api/approvals", headers=AUTH).get_json()["approvals"]
     assert [p["plan_id"] for p in pending] == [story.plan.plan_id]
     r = console.post(f"/api/approvals/{story.plan.plan_id}/approve",
-                     json={"approver": APPROVER}, headers=AUTH)
+                     json={"approver": APPROVER}, headers=ALICE)
     assert r.status_code == 202, r.data
 
 
@@ -258,5 +259,5 @@ def test_the_genuine_resolved_does_cancel_it(console: Any) -> None:
     headers, body = wire(story.resolved())
     assert console.post("/events", data=body, headers=headers).status_code == 202
     r = console.post(f"/api/approvals/{story.plan.plan_id}/approve",
-                     json={"approver": APPROVER}, headers=AUTH)
+                     json={"approver": APPROVER}, headers=ALICE)
     assert r.status_code == 409
