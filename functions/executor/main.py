@@ -12,4 +12,5 @@ def handle(request):  # type: ignore[no-untyped-def]
     if request.method == "GET":
         return json_response(200, {"status": "ok"})
     return guarded(lambda: serve_event(dict(request.headers),
-                                       read_body(request, body_limit("executor")), handle_event))
+                                       read_body(request, body_limit("executor")), handle_event,
+                                       function="executor"))
