@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -162,6 +163,10 @@ def _count(b: Backend, out: Outgoing) -> None:
 
     if out.type in (RESOLVED, ESCALATED):
         b.add("incidents", 1, {"outcome": out.type.rsplit(".", 1)[-1]})
+        how, alert = getattr(out.data, "how", ""), getattr(out.data, "alert", None)
+        if how in ("verified-healthy", "alert-cleared") and alert is not None:
+            seconds = (datetime.now(UTC) - alert.starts_at).total_seconds()
+            b.add("verified", max(seconds, 0.0), {"how": how})
     elif out.type in (ACTION_COMPLETED, ACTION_FAILED):
         for result in getattr(out.data, "results", []):
             b.add("actions", 1, {"action.type": str(result.action.type),

@@ -60,6 +60,9 @@ class Backend:
             "actions": meter.create_counter(
                 "orchestrator.actions", unit="{action}",
                 description="Actions the executor ran or refused, by type and result"),
+            "verified": meter.create_histogram(
+                "orchestrator.incident.time_to_verified", unit="s",
+                description="From the alert's start to the loop seeing the workload healthy"),
             "tokens": meter.create_histogram(
                 "gen_ai.client.token.usage", unit="{token}",
                 description="Tokens per LLM call, by type (input or output)"),
@@ -101,10 +104,10 @@ class Backend:
 
     # ---- metrics -------------------------------------------------------------------------
 
-    def add(self, instrument: str, value: int, attributes: Mapping[str, str]) -> None:
+    def add(self, instrument: str, value: float, attributes: Mapping[str, str]) -> None:
         if (inst := self.instruments.get(instrument)) is None:
             return
-        if instrument == "tokens":
+        if instrument in ("tokens", "verified"):
             inst.record(value, dict(attributes))
         else:
             inst.add(value, dict(attributes))

@@ -10,16 +10,17 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from orchestrator import telemetry
 from orchestrator.envelope import Event, Outgoing, decode
 from orchestrator.errors import TransientError
-from orchestrator.events import CONTEXT_ENRICHED, ESCALATED, Escalated
+from orchestrator.events import CONTEXT_ENRICHED, ESCALATED, RESOLVED, Escalated, Resolved
 from orchestrator.handler import serve_event
 from tests.fakes.otlp import Receiver, otlp_receiver
+from tests.incidents import make_alert
 from tests.keys import keyring, now_z, seal, signer
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -53,6 +54,14 @@ def _reply(event: Event) -> Outgoing:
     data = Escalated(incident_key=KEY, stage="agent", reason="no-runbook", detail="traced")
     return signer("agent").sealed(Outgoing(type=ESCALATED, id="r-1", function="agent",
                                            incident_key=KEY, data=data))
+
+
+def _verified(event: Event) -> Outgoing:
+    alert = make_alert({"alertname": "KubePodCrashLooping"},
+                       starts_at=datetime.now(UTC) - timedelta(minutes=7))
+    data = Resolved(incident_key=KEY, how="verified-healthy", alert=alert)
+    return signer("router").sealed(Outgoing(type=RESOLVED, id="r-2", function="router",
+                                            incident_key=KEY, data=data))
 
 
 def _failing(event: Event) -> Outgoing:
@@ -114,6 +123,20 @@ def test_an_error_is_recorded_on_the_stage_span(receiver: Receiver) -> None:
     [span] = _stage_spans(receiver)
     assert span.status_code == 2  # STATUS_CODE_ERROR
     assert "exception" in span.events
+
+
+def test_a_verified_resolution_counts_the_incident_and_its_time_to_verified(
+        receiver: Receiver) -> None:
+    headers, body = _delivery()
+    _, status, _ = serve_event(headers, body, _verified, function="router")
+    assert status == 200
+    telemetry.backend().flush()  # type: ignore[union-attr]
+    receiver.wait(lambda rc: "orchestrator.incident.time_to_verified" in rc.metrics)
+    with receiver.cond:
+        attrs, seconds = receiver.metrics["orchestrator.incident.time_to_verified"][-1]
+        counted, n = receiver.metrics["orchestrator.incidents"][-1]
+    assert attrs == {"how": "verified-healthy"} and 7 * 60 <= seconds < 8 * 60, seconds
+    assert (counted, n) == ({"outcome": "resolved"}, 1.0)
 
 
 def test_export_off_replies_carry_no_trace_context(monkeypatch: pytest.MonkeyPatch) -> None:
