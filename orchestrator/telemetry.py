@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -33,21 +34,25 @@ log = logging.getLogger(__name__)
 
 _backend: Backend | None = None
 _checked = False
+_lock = threading.Lock()
 
 
 def backend(function: str | None = None) -> Backend | None:
     """The exporting backend, started on first use when export is configured; else None."""
     global _backend, _checked
-    if not _checked:
-        _checked = True
-        from orchestrator.settings.telemetry import TelemetrySettings
+    if _checked:
+        return _backend
+    with _lock:  # the first requests may arrive together on gunicorn's threads
+        if not _checked:
+            from orchestrator.settings.telemetry import TelemetrySettings
 
-        settings = TelemetrySettings.from_env()
-        if settings.enabled:
-            from orchestrator.adapters.otel import Backend
+            settings = TelemetrySettings.from_env()
+            if settings.enabled:
+                from orchestrator.adapters.otel import Backend
 
-            _backend = Backend(settings, function or "orchestrator")
-            log.info("exporting traces over OTLP/HTTP")
+                _backend = Backend(settings, function or "orchestrator")
+                log.info("exporting traces over OTLP/HTTP")
+            _checked = True
     return _backend
 
 
@@ -152,8 +157,10 @@ def trace_extensions(out: Outgoing) -> dict[str, str]:
     """What an emitted event carries of the current trace (`traceparent`, `tracestate`), and the
     metrics its emission counts; {} when export is off or no stage span is current."""
     b = _backend
-    if b is None or b.current() is None:
+    if b is None or (current := b.current()) is None:
         return {}
+    current.add_event("emit", {"cloudevents.event_type": out.type, "cloudevents.event_id": out.id,
+                               "incident.key": out.incident_key})
     _count(b, out)
     return b.inject()
 

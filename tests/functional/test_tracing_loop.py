@@ -119,6 +119,7 @@ def test_one_trace_spans_the_five_functions_each_stage_a_child_of_the_last(run: 
     ingest = [s for s in stages if s.service == "orchestrator-ingest"]
     assert [s.parent_id for s in ingest] == [PARENT]
     assert ingest[0].attributes["http.response.status_code"] < 300
+    assert "emit" in ingest[0].events  # the alert.received it posted, with its incident key
     for s in stages:
         if s in ingest:
             continue
