@@ -19,7 +19,7 @@ from orchestrator.envelope import Event, Outgoing, decode
 from orchestrator.errors import TransientError
 from orchestrator.events import CONTEXT_ENRICHED, ESCALATED, RESOLVED, Escalated, Resolved
 from orchestrator.handler import serve_event
-from tests.fakes.otlp import Receiver, otlp_receiver
+from tests.fakes.otlp import Receiver, Span, otlp_receiver
 from tests.incidents import make_alert
 from tests.keys import keyring, now_z, seal, signer
 
@@ -68,7 +68,7 @@ def _failing(event: Event) -> Outgoing:
     raise TransientError("the knowledge base is down")
 
 
-def _stage_spans(rc: Receiver) -> list:  # type: ignore[type-arg]
+def _stage_spans(rc: Receiver) -> list[Span]:
     with rc.cond:
         return [s for s in rc.spans if "orchestrator.function" in s.attributes]
 
