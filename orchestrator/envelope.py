@@ -126,7 +126,11 @@ class Outgoing:
 def to_binary(out: Outgoing) -> tuple[dict[str, str], bytes]:
     """Binary-mode HTTP headers and body for an outgoing event (no SDK needed for this)."""
     headers = {"content-type": "application/json"}
+    from orchestrator.telemetry import trace_extensions
+
     attrs = out.attributes()
+    for name, value in trace_extensions(out).items():
+        attrs.setdefault(name, value)  # outside the signed attributes: see orchestrator.telemetry
     body = out.data.model_dump_json(exclude_none=False).encode()
     if out.seal is not None:
         attrs.update(out.seal(attrs, body))

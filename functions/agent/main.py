@@ -12,4 +12,4 @@ def handle(request):  # type: ignore[no-untyped-def]
     if request.method == "GET":
         return json_response(200, {"status": "ok"})
     return guarded(lambda: serve_event(dict(request.headers), receive("agent", request),
-                                       handle_event))
+                                       handle_event, function="agent"))

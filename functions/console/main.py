@@ -35,7 +35,7 @@ def handle(request):  # type: ignore[no-untyped-def]
         return json_response(404, {"error": f"{path} is not served by the public console: "
                                    "events, dead letters and sweeps go to the cluster-local one"})
     if delivery:
-        return serve_event(headers, body, console.on_event)
+        return serve_event(headers, body, console.on_event, function="console")
     if path == "/deadletter":
         return console.on_deadletter(headers, body)
     if path == "/slack/interactivity":

@@ -30,6 +30,7 @@ from orchestrator.keys import event_id
 from orchestrator.knowledge.runbook import Runbook
 from orchestrator.knowledge.search import Hit
 from orchestrator.plan import Plan
+from orchestrator.telemetry import span
 
 log = logging.getLogger(__name__)
 HISTORY = timedelta(days=7)
@@ -49,7 +50,9 @@ def decide(*, enriched: ContextEnriched, input_id: str, retriever: Knowledge,
            options: Options, now: datetime) -> Plan | Escalation:
     """Plan the response to one enriched alert (see the module docstring for the order)."""
     alert, ctx, key = enriched.alert, enriched.context, enriched.incident_key
-    hits = retriever.search(alert, top=options.top_k)
+    with span("retrieval", {"incident.key": key, "retrieval.top_k": options.top_k}) as sp:
+        hits = retriever.search(alert, top=options.top_k)
+        sp.set("retrieval.runbooks", sorted({h.runbook for h in hits}))
     runbooks: dict[str, Runbook] = {}
     for hit in hits:
         if hit.runbook not in runbooks and (rb := retriever.runbook(hit.runbook)) is not None:

@@ -33,6 +33,7 @@ from orchestrator.decide.validate import InvalidPlan, Proposed, candidates, vali
 from orchestrator.errors import PermanentError, TransientError
 from orchestrator.memory import describe
 from orchestrator.plan import Plan
+from orchestrator.telemetry import llm_call
 
 log = logging.getLogger(__name__)
 
@@ -171,9 +172,15 @@ class GeminiPlanner:
         delay = lim.backoff_seconds
         for attempt in range(lim.retries + 1):
             try:
-                return self.llm.generate(system=system, prompt=prompt, schema=Answer,
-                                         temperature=lim.temperature,
-                                         max_output_tokens=lim.max_output_tokens)
+                with llm_call(provider=self.llm.name, model=self.llm.model,
+                              max_tokens=lim.max_output_tokens,
+                              temperature=lim.temperature) as call:
+                    gen = self.llm.generate(system=system, prompt=prompt, schema=Answer,
+                                            temperature=lim.temperature,
+                                            max_output_tokens=lim.max_output_tokens)
+                    call.record(model=gen.model, tokens_in=gen.tokens_in,
+                                tokens_out=gen.tokens_out, finish_reason=gen.finish_reason)
+                return gen
             except TransientError as e:
                 if attempt == lim.retries:
                     raise

@@ -76,6 +76,28 @@ spec:
               value: {{ $cfg.threads | quote }}
             - name: HOME
               value: /tmp
+            {{- with $root.Values.otel }}
+            {{- if .endpoint }}
+            # OpenTelemetry export (orchestrator.telemetry); unset = the SDK is never imported.
+            - name: OTEL_EXPORTER_OTLP_ENDPOINT
+              value: {{ .endpoint | quote }}
+            - name: OTEL_EXPORTER_OTLP_PROTOCOL
+              value: http/protobuf
+            - name: OTEL_SERVICE_NAME
+              value: {{ printf "orchestrator-%s" $component | quote }}
+            {{- with .resourceAttributes }}
+            - name: OTEL_RESOURCE_ATTRIBUTES
+              value: {{ . | quote }}
+            {{- end }}
+            {{- with .headersSecret }}
+            - name: OTEL_EXPORTER_OTLP_HEADERS
+              valueFrom:
+                secretKeyRef:
+                  name: {{ . | quote }}
+                  key: headers
+            {{- end }}
+            {{- end }}
+            {{- end }}
             {{- with .env }}
             {{- . | nindent 12 }}
             {{- end }}
