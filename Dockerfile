@@ -16,7 +16,8 @@ RUN python -m venv /opt/venv
 WORKDIR /src
 # Dependencies first (read from pyproject.toml), so a source-only change reuses this layer.
 COPY pyproject.toml README.md ./
-RUN /opt/venv/bin/python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+# The `otel` extra too: imported only when OTEL_EXPORTER_OTLP_ENDPOINT is set (no cold-start cost).
+RUN /opt/venv/bin/python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['otel']))" \
       > /tmp/requirements.txt \
  && /opt/venv/bin/pip install -r /tmp/requirements.txt
 COPY orchestrator ./orchestrator

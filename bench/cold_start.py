@@ -2,6 +2,8 @@
 
 Seconds from process spawn to the first answered real request (a webhook POST for ingest that is
 accepted and published to a broker stand-in; a GET for hello-world). Target: ingest ≤ 1.5×.
+Ingest runs twice: as shipped (OpenTelemetry off, its SDK never imported) and with
+OTEL_EXPORTER_OTLP_ENDPOINT set (spans exported to the same stand-in), to show what tracing costs.
 Usage: .venv/bin/python bench/cold_start.py [--runs N]
 """
 
@@ -11,6 +13,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import httpx
@@ -23,6 +26,7 @@ from bench.common import (  # noqa: E402
     hello_source,
     median_of,
 )
+from orchestrator.local.keyring import ensure_keyring, key_env  # noqa: E402
 
 PAYLOAD = json.loads((ROOT / "tests/events/alertmanager_crashloop.json").read_text())
 
@@ -32,7 +36,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     sink = accepting_sink()
-    env = {**os.environ, "INGEST_TOKEN": "bench",
+    keys = Path(tempfile.mkdtemp(prefix="cold-start-keys-"))
+    ensure_keyring(keys, ("ingest",))  # ingest signs what it emits, or refuses to emit
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
+           **key_env(keys, "ingest"), "INGEST_TOKEN": "bench",
            "INGEST_BROKER_URL": f"http://127.0.0.1:{sink.server_address[1]}/"}
 
     def hello(client: httpx.Client, url: str) -> httpx.Response:
@@ -49,9 +56,14 @@ def main() -> None:
     h, h_runs = median_of(args.runs, lambda: first_answer(hello_source(), env, hello))
     i, i_runs = median_of(args.runs, lambda: first_answer(
         ROOT / "functions/ingest/main.py", env, ingest))
+    otel_env = {**env, "OTEL_EXPORTER_OTLP_ENDPOINT": env["INGEST_BROKER_URL"].rstrip("/")}
+    o, o_runs = median_of(args.runs, lambda: first_answer(
+        ROOT / "functions/ingest/main.py", otel_env, ingest))
     print(f"{'function':<12}{'median s':>10}{'ratio':>8}  runs")
     print(f"{'hello-world':<12}{h:>10.3f}{1.0:>8.2f}  {' '.join(f'{x:.3f}' for x in h_runs)}")
     print(f"{'ingest':<12}{i:>10.3f}{i / h:>8.2f}  {' '.join(f'{x:.3f}' for x in i_runs)}")
+    print(f"{'ingest+otel':<12}{o:>10.3f}{o / h:>8.2f}  {' '.join(f'{x:.3f}' for x in o_runs)}"
+          f"  ({o / i:.2f}x ingest)")
     sink.shutdown()
 
 

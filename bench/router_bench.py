@@ -28,12 +28,12 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import ROOT, first_answer, hello_source, median_of  # noqa: E402
 from orchestrator.adapters.kube_reads import KubeReader  # noqa: E402
-from orchestrator.envelope import to_binary  # noqa: E402
 from orchestrator.events import AlertReceived  # noqa: E402
 from orchestrator.ingest.alertmanager import parse_webhook  # noqa: E402
 from orchestrator.ingest.core import alert_event  # noqa: E402
 from orchestrator.orient.service import orient  # noqa: E402
 from orchestrator.settings.router import RouterSettings  # noqa: E402
+from tests import keys  # noqa: E402
 from tests.conftest import load_event  # noqa: E402
 from tests.fakes import kube_objects as ko  # noqa: E402
 from tests.fakes.kube_api import FakeKubeAPI  # noqa: E402
@@ -92,7 +92,8 @@ def cold_start(runs: int) -> None:
     base = {k: v for k, v in os.environ.items()
             if not k.startswith(("ROUTER_", "KUBERNETES_")) and k != "KUBECONFIG"}
     base["HOME"] = home
-    headers, body = to_binary(incoming())
+    base.update(keys.env("router"))
+    headers, body = keys.signer("ingest").encode(incoming())  # the router verifies ingest
 
     def hello(client: httpx.Client, url: str) -> httpx.Response:
         r = client.post(url + "/", content=b"{}")

@@ -41,7 +41,7 @@ from orchestrator.context import (
     ClusterContext,  # noqa: E402
     ObjectRef,  # noqa: E402
 )
-from orchestrator.envelope import Outgoing, to_binary  # noqa: E402
+from orchestrator.envelope import Outgoing  # noqa: E402
 from orchestrator.events import (  # noqa: E402
     ALERT_RECEIVED,
     CONTEXT_ENRICHED,
@@ -52,11 +52,12 @@ from orchestrator.events import (  # noqa: E402
     PlanProposed,
 )
 from orchestrator.local.broker import Broker  # noqa: E402
+from orchestrator.local.keyring import ensure_keyring, key_env  # noqa: E402
 from orchestrator.local.replay import push  # noqa: E402
 from orchestrator.local.stack import Stack, StackOptions  # noqa: E402
 from orchestrator.local.triggers import load_eventing  # noqa: E402
 from orchestrator.plan import Action, Citation, Plan  # noqa: E402
-from orchestrator.signing import sign_proposal  # noqa: E402
+from orchestrator.provenance import signer_from_pem  # noqa: E402
 from tests.fakes.kube_api import FakeKubeAPI  # noqa: E402
 
 PAYLOAD = json.loads((ROOT / "tests/events/alertmanager_crashloop.json").read_text())
@@ -69,9 +70,11 @@ def _alert() -> Alert:
                  fingerprint=raw["fingerprint"])
 
 
-def _event(type_: str, data: Any) -> tuple[dict[str, str], bytes]:
-    return to_binary(Outgoing(type=type_, id="bench-1", function="bench", incident_key="k",
-                              data=data))
+def _event(keys: Path, producer: str, type_: str, data: Any) -> tuple[dict[str, str], bytes]:
+    """An event as its producer signs it (every function verifies who sent what)."""
+    signer = signer_from_pem(producer, (keys / f"{producer}.key").read_text())
+    return signer.encode(Outgoing(type=type_, id="bench-1", function=producer,
+                                  incident_key="k", data=data))
 
 
 def cold_starts(runs: int, work: Path) -> dict[str, float]:
@@ -80,22 +83,26 @@ def cold_starts(runs: int, work: Path) -> dict[str, float]:
            "INGEST_BROKER_URL": f"http://127.0.0.1:{sink.server_address[1]}/",
            "KB_QDRANT_PATH": str(work / "qdrant"), "AGENT_AUDIT_DIR": str(work / "audit"),
            "CONSOLE_AUDIT_DIR": str(work / "audit"), "CONSOLE_API_TOKEN": "bench",
-           "EXECUTOR_SIGNING_KEY": "bench", "EXECUTOR_CONSOLE_KEY": "bench",
-           "EXECUTOR_AGENT_KEY": "bench",
            "KUBECONFIG": str(work / "no-kubeconfig")}
+    keys = work / "keys"
+    ensure_keyring(keys)
+    for fn in ("ingest", "router", "agent", "executor", "console"):
+        env.update(key_env(keys, fn))
     alert = _alert()
     bodies = {
-        "router": _event(ALERT_RECEIVED, AlertReceived(incident_key="k", alert=alert)),
-        "agent": _event(CONTEXT_ENRICHED, ContextEnriched(incident_key="k", alert=alert,
-                                                          context=ClusterContext())),
-        "console": _event(ALERT_RECEIVED, AlertReceived(incident_key="k", alert=alert)),
-        "executor": _event(PLAN_PROPOSED, sign_proposal(b"bench", PlanProposed(
+        "router": _event(keys, "ingest", ALERT_RECEIVED,
+                         AlertReceived(incident_key="k", alert=alert)),
+        "agent": _event(keys, "router", CONTEXT_ENRICHED,
+                        ContextEnriched(incident_key="k", alert=alert, context=ClusterContext())),
+        "console": _event(keys, "ingest", ALERT_RECEIVED,
+                          AlertReceived(incident_key="k", alert=alert)),
+        "executor": _event(keys, "agent", PLAN_PROPOSED, PlanProposed(
             incident_key="k", alert=alert, plan=Plan(
             plan_id="p", incident_key="k", fingerprint=alert.fingerprint, hypothesis="bench",
             confidence=0.6, citations=[Citation(runbook="k8s_crashloop")], model="offline",
             actions=[Action(type="delete_pod", target=ObjectRef(
                 kind="Pod", namespace="payments", name="checkout-7d9f8b6c5-x2k4q"))],
-            created_at=datetime.now(UTC))))),
+            created_at=datetime.now(UTC)))),
     }
 
     def expect(path: str, headers: dict[str, str], body: bytes, ok: tuple[int, ...]):  # type: ignore[no-untyped-def]
@@ -128,7 +135,8 @@ def cold_starts(runs: int, work: Path) -> dict[str, float]:
     with FakeKubeAPI() as api:
         crashloop_cluster(api)
         kube_env = {**env, "KUBECONFIG": api.write_kubeconfig(str(work / "kubeconfig"))}
-        crashloop = expect("/", *to_binary(router_incoming()), ok=(200,))
+        ingest = signer_from_pem("ingest", (keys / "ingest.key").read_text())
+        crashloop = expect("/", *ingest.encode(router_incoming()), ok=(200,))
         out["router-kubeconfig"] = median_of(runs, lambda: first_answer(
             ROOT / "functions/router/main.py", kube_env, crashloop))[0]
     sink.shutdown()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -33,6 +34,9 @@ class Event:
     subject: str | None = None
     time: str | None = None
     extensions: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = field(default=None, repr=False)
+    """The data bytes exactly as received in binary mode (what a signature covers); None in
+    structured mode."""
 
     @property
     def incident_key(self) -> str | None:
@@ -83,6 +87,7 @@ def decode(headers: dict[str, str], body: bytes) -> Event:
         subject=attrs.get("subject"),
         time=attrs.get("time"),
         extensions=ext,
+        raw=body if any(k.lower() == "ce-specversion" for k in headers) else None,
     )
 
 
@@ -97,6 +102,9 @@ class Outgoing:
     data: Frozen
     partition_key: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    seal: Callable[[Mapping[str, str], bytes], Mapping[str, str]] | None = field(
+        default=None, compare=False, repr=False)
+    """Signs the encoded event (`provenance.Signer.seal`): extension attributes to add."""
 
     def attributes(self) -> dict[str, str]:
         attrs = {
@@ -118,11 +126,18 @@ class Outgoing:
 def to_binary(out: Outgoing) -> tuple[dict[str, str], bytes]:
     """Binary-mode HTTP headers and body for an outgoing event (no SDK needed for this)."""
     headers = {"content-type": "application/json"}
-    for name, value in out.attributes().items():
+    from orchestrator.telemetry import trace_extensions
+
+    attrs = out.attributes()
+    for name, value in trace_extensions(out).items():
+        attrs.setdefault(name, value)  # outside the signed attributes: see orchestrator.telemetry
+    body = out.data.model_dump_json(exclude_none=False).encode()
+    if out.seal is not None:
+        attrs.update(out.seal(attrs, body))
+    for name, value in attrs.items():
         if name == "datacontenttype":
             continue
         headers[f"ce-{name}"] = _header_value(value)
-    body = out.data.model_dump_json(exclude_none=False).encode()
     return headers, body
 
 

@@ -84,14 +84,11 @@ class PlanProposed(Frozen):
     plan: Plan
     target: ObjectRef | None = None
     owners: list[ObjectRef] = []
-    signature: str | None = None
-    """The agent's HMAC over everything above (`orchestrator.signing.proposal_payload`): the
-    executor acts only on proposals whose signature it verifies with the agent's key, so an
-    event posted to the broker by anyone else is refused, however plausible its plan."""
 
 
 class ApprovalRequested(Frozen):
-    """`incident.approval.requested`: executor → console. `signature` is the executor's HMAC."""
+    """`incident.approval.requested`: executor → console. `signature` is the executor's
+    Ed25519 signature over every other field (`orchestrator.signing.request_payload`)."""
 
     incident_key: str
     alert: Alert
@@ -113,6 +110,8 @@ class PlanDecision(Frozen):
     dry_runs: list[ActionResult]
     resource_versions: dict[str, str] = {}
     requested_at: datetime
+    expires_at: datetime
+    why: str = ""
     executor_signature: str
     approver: str
     decided_at: datetime
@@ -134,7 +133,8 @@ class ActionCompleted(Frozen):
     incident_key: str
     alert: Alert
     plan_id: str
-    mode: Literal["enforce", "dry-run"]
+    mode: Literal["enforce", "dry-run", "observe"]
+    """`observe`: nothing was executed; the results are `would-do` records (shadow mode)."""
     results: list[ActionResult]
     approver: str | None = None
 
@@ -171,6 +171,7 @@ EscalationReason = Literal[
     "verification-failed",
     "action-failed",
     "dry-run",
+    "observe",
     "approval-expired",
     "approval-rejected",
     "approval-invalid",

@@ -53,22 +53,28 @@ def guarded(fn: Callable[[], Response]) -> Response:
 
 
 def serve_event(
-    headers: dict[str, str], body: bytes, handle: Callable[[Event], Outgoing | None]
+    headers: dict[str, str], body: bytes, handle: Callable[[Event], Outgoing | None],
+    *, function: str = "orchestrator",
 ) -> Response:
-    """Decode one delivered CloudEvent, run the stage on it, and answer as the broker expects."""
+    """Decode one delivered CloudEvent, run the stage on it, and answer as the broker expects.
+    `function` names the stage's span (`orchestrator.telemetry`)."""
     from orchestrator.envelope import decode
     from orchestrator.logs import correlate
+    from orchestrator.telemetry import stage
 
     try:
         event = decode(headers, body)
     except OrchestratorError as e:
         return error_response(e)
-    with correlate(event.id, event.incident_key):
+    with correlate(event.id, event.incident_key), stage(function, event=event) as span:
         try:
             out = handle(event)
         except OrchestratorError as e:
+            span.failed(e)
             return error_response(e)
         if out is None:
+            span.outcome("no reply")
             return no_reply()
+        span.outcome(out.type)
         log.info("replying %s %s", out.type, out.id)
-        return reply(out)
+        return reply(out)  # inside the span: the reply carries its trace context

@@ -84,7 +84,8 @@ class Plan(Frozen):
     """The token budgets when an LLM was configured; None on reused and offline-only plans."""
 
 
-Outcome = Literal["applied", "dry-run", "already-applied", "refused", "failed"]
+Outcome = Literal["applied", "dry-run", "already-applied", "refused", "failed", "would-do"]
+"""`would-do`: at level `observe`, what the executor would have done (nothing was sent)."""
 
 
 class ActionResult(Frozen):

@@ -1,23 +1,25 @@
-"""HMAC signatures over plans and approvals: the agent's, the executor's and the console's.
+"""Signatures inside the approval protocol, beyond the per-hop ones (`orchestrator.provenance`).
 
-The agent signs what it proposes, so the executor acts on no plan the agent did not make. The
-executor signs what it dry-ran (the plan and the resourceVersions it saw); the console signs a
-human's decision over that signature. The executor acts on an approval only when both verify: an
-event is a routing hint, a signature is authority.
+A hop signature authenticates one delivery; an approval request outlives it: the console shows it
+from the audit log, hours later maybe, and the executor gets it back inside a decision. So the
+executor signs the request's content itself (Ed25519, its own key): exactly the actions, targets,
+parameters, dry-run results, resourceVersions, why and expiry a human is asked about. The
+console verifies that signature before it shows or accepts anything, and signs the human's
+decision over it with its own key; the executor verifies both with their public keys.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import base64
+import binascii
 import json
 from datetime import datetime
 from typing import Any
 
-from orchestrator.events import PlanProposed
-from orchestrator.plan import Plan
+from orchestrator.events import ApprovalRequested, PlanDecision
+from orchestrator.provenance import Keyring, Signer
 
-SCHEME = "hmac-sha256"
+SCHEME = "ed25519"
 
 
 def canonical(value: Any) -> bytes:
@@ -25,48 +27,48 @@ def canonical(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def sign(key: bytes, payload: bytes) -> str:
-    return f"{SCHEME}:{hmac.new(key, payload, hashlib.sha256).hexdigest()}"
+def request_payload(req: ApprovalRequested) -> bytes:
+    """What the executor signs when it asks: the whole request but the signature itself."""
+    return b"approval.requested\n" + canonical(req.model_dump(mode="json",
+                                                              exclude={"signature"}))
 
 
-def verify(key: bytes, payload: bytes, signature: str) -> bool:
-    """Constant-time check of a signature made by `sign` with the same key."""
-    return hmac.compare_digest(sign(key, payload).encode(), signature.encode())
-
-
-def proposal_payload(proposed: PlanProposed) -> bytes:
-    """What the agent signs when it proposes a plan: the whole proposal but the signature."""
-    return canonical(proposed.model_dump(mode="json", exclude={"signature"}))
-
-
-def sign_proposal(key: bytes, proposed: PlanProposed) -> PlanProposed:
-    """The proposal with the agent's signature."""
-    return proposed.model_copy(update={"signature": sign(key, proposal_payload(proposed))})
-
-
-def plan_payload(
-    plan: Plan, resource_versions: dict[str, str], requested_at: datetime, incident_key: str
-) -> bytes:
-    """What the executor signs when it asks for approval."""
-    return canonical(
-        {
-            "plan": plan.model_dump(mode="json"),
-            "resource_versions": resource_versions,
-            "requested_at": requested_at.isoformat(),
-            "incident_key": incident_key,
-        }
-    )
-
-
-def decision_payload(
-    *, executor_signature: str, decision: str, approver: str, decided_at: datetime
-) -> bytes:
+def decision_payload(*, executor_signature: str, decision: str, approver: str,
+                     decided_at: datetime) -> bytes:
     """What the console signs when a human approves or rejects (`decision`: approved|rejected)."""
-    return canonical(
-        {
-            "executor_signature": executor_signature,
-            "decision": decision,
-            "approver": approver,
-            "decided_at": decided_at.isoformat(),
-        }
-    )
+    return b"plan.decision\n" + canonical({
+        "executor_signature": executor_signature, "decision": decision,
+        "approver": approver, "decided_at": decided_at.isoformat()})
+
+
+def sign(signer: Signer, payload: bytes) -> str:
+    """`ed25519:<function>/<key id>:<base64 signature>`."""
+    raw = signer.sign_bytes(payload)
+    return f"{SCHEME}:{signer.function}/{signer.key_id}:{base64.b64encode(raw).decode()}"
+
+
+def verify(keyring: Keyring, function: str, payload: bytes, signature: str) -> bool:
+    """Did `function` (one of its keys in the keyring) sign `payload`?"""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    scheme, _, rest = signature.partition(":")
+    key_name, _, b64 = rest.partition(":")
+    known = keyring.keys.get(key_name)
+    if scheme != SCHEME or known is None or known[0] != function:
+        return False
+    try:
+        Ed25519PublicKey.from_public_bytes(known[1]).verify(
+            base64.b64decode(b64, validate=True), payload)
+    except (InvalidSignature, binascii.Error, ValueError):
+        return False
+    return True
+
+
+def request_of(decision: PlanDecision) -> ApprovalRequested:
+    """The approval request a decision answers, rebuilt from the fields it carries verbatim."""
+    return ApprovalRequested(
+        incident_key=decision.incident_key, alert=decision.alert, plan=decision.plan,
+        dry_runs=decision.dry_runs, resource_versions=decision.resource_versions,
+        requested_at=decision.requested_at, expires_at=decision.expires_at,
+        signature=decision.executor_signature, why=decision.why)

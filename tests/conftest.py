@@ -20,6 +20,17 @@ def load_event(name: str) -> Any:
     return json.loads(path.read_text())
 
 
+@pytest.fixture(autouse=True)
+def _function_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every function under test holds its key and the others' public keys (tests/keys.py),
+    as the chart and `orchestrator up` give them; tests that clear a prefix re-add them."""
+    from tests import keys
+
+    for function in ("ingest", "router", "agent", "executor", "console"):
+        for name, value in keys.env(function).items():
+            monkeypatch.setenv(name, value)
+
+
 @pytest.fixture
 def event_payload():  # type: ignore[no-untyped-def]
     return load_event

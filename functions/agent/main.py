@@ -4,12 +4,12 @@ import functions_framework
 
 from orchestrator.decide.service import handle_event
 from orchestrator.handler import guarded, json_response, serve_event
-from orchestrator.limits import body_limit, read_body
+from orchestrator.sender import receive
 
 
 @functions_framework.http
 def handle(request):  # type: ignore[no-untyped-def]
     if request.method == "GET":
         return json_response(200, {"status": "ok"})
-    return guarded(lambda: serve_event(dict(request.headers),
-                                       read_body(request, body_limit("agent")), handle_event))
+    return guarded(lambda: serve_event(dict(request.headers), receive("agent", request),
+                                       handle_event, function="agent"))

@@ -11,6 +11,7 @@ from orchestrator.console.service import instance
 from orchestrator.errors import OrchestratorError
 from orchestrator.handler import error_response, json_response, serve_event
 from orchestrator.limits import read_body
+from orchestrator.sender import check_sender
 
 
 @functions_framework.http
@@ -21,18 +22,20 @@ def handle(request):  # type: ignore[no-untyped-def]
         console = instance()
     except OrchestratorError as e:
         return error_response(e)
-    try:
-        body = read_body(request, console.max_event_bytes)
-    except OrchestratorError as e:
-        return error_response(e)
     headers, path = dict(request.headers), request.path
     delivery = request.method == "POST" and (
         path == "/events" or (path == "/" and _is_event(headers)))
+    try:
+        if delivery or path == "/deadletter":  # the broker's: Knative's token when configured
+            check_sender("console", request)
+        body = read_body(request, console.max_event_bytes)
+    except OrchestratorError as e:
+        return error_response(e)
     if console.surface == "public" and (delivery or path in ("/deadletter", "/sweep")):
         return json_response(404, {"error": f"{path} is not served by the public console: "
                                    "events, dead letters and sweeps go to the cluster-local one"})
     if delivery:
-        return serve_event(headers, body, console.on_event)
+        return serve_event(headers, body, console.on_event, function="console")
     if path == "/deadletter":
         return console.on_deadletter(headers, body)
     if path == "/slack/interactivity":
@@ -40,6 +43,10 @@ def handle(request):  # type: ignore[no-untyped-def]
     if path == "/sweep" and request.method == "POST":
         return console.on_sweep(headers)
     req = Request(request.method, path, headers, body, request.args.to_dict())
+    if path == "/mcp":
+        from orchestrator.console.mcp import http  # the MCP SDK loads on the first call only
+
+        return http.route(console, req)
     return api.route(console, req) if path.startswith("/api/") else web.route(console, req)
 
 

@@ -1,14 +1,14 @@
-"""Signatures the executor checks: the agent's on a proposal; on a human approval, its own
-from when it asked and the console's over the decision; and what it signs when it asks.
+"""What the executor checks before it acts on a proposal or a human decision, and how it signs
+what it asks a human.
 
-A proposal is acted on only when the agent signed it: the broker's ingress is reachable by more
-than the agent (a NetworkPolicy narrows that in a cluster, not on a laptop), and a plausible
-plan within policy posted by anyone else must not restart a workload.
-
-An approval is authority only when everything holds: the plan still carries the executor's own
-signature from its dry run (nothing in it was altered), the console signed the human's decision
-over that signature, the human is on the policy's allowlist, and the request is still fresh.
-A forged approval is refused outright; a stale one (or one whose target moved on) is asked again.
+Every delivery is already authenticated (`orchestrator.provenance`: the agent signed the
+proposal, the console the decision, recently). Beyond that, a proposal expires: it is acted on
+only within `proposal_ttl` of its signed creation time, so a replayed old proposal is refused
+whatever the budget says. An approval is authority only when everything holds: the request it
+answers still carries the executor's own signature over exactly what the human was shown
+(actions, targets, parameters, dry runs, resourceVersions, why, expiry), the console signed the
+human's decision over that signature, the human is on the policy's allowlist, and the request
+has not expired. A forged approval is refused outright; a stale one is asked again.
 """
 
 from __future__ import annotations
@@ -18,29 +18,27 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from orchestrator.act.policy import Policy
-from orchestrator.events import PlanDecision, PlanProposed
-from orchestrator.plan import Plan
-from orchestrator.signing import decision_payload, plan_payload, proposal_payload, sign, verify
+from orchestrator.events import ApprovalRequested, PlanDecision, PlanProposed
+from orchestrator.provenance import Keyring, Signer
+from orchestrator.signing import decision_payload, request_of, request_payload, sign, verify
 
 
-def check_proposal(proposed: PlanProposed, *, agent_key: bytes | None) -> str | None:
-    """Why this `plan.proposed` must not be acted on, or None when the agent signed it."""
-    if agent_key is None:
-        return ("the executor has no agent key to verify proposals with (EXECUTOR_AGENT_KEY), "
-                "so it acts on none")
-    if not proposed.signature:
-        return "the proposal is not signed by the agent"
-    if not verify(agent_key, proposal_payload(proposed), proposed.signature):
-        return ("the agent's signature does not match: the proposal was altered, or the agent "
-                "did not make it")
+def check_proposal(proposed: PlanProposed, *, signed_at: datetime, ttl: timedelta,
+                   skew: timedelta, now: datetime) -> str | None:
+    """Why this (authenticated) `plan.proposed` must not be acted on, or None."""
     if proposed.plan.incident_key != proposed.incident_key:
         return "the plan belongs to another incident"
+    if signed_at > now + skew:
+        return f"the proposal is dated in the future ({signed_at.isoformat()})"
+    if now > signed_at + ttl:
+        return (f"the proposal expired: proposed at {signed_at.isoformat()}, valid for "
+                f"{ttl.total_seconds():g}s; a replayed old plan is never acted on")
     return None
 
 
-def sign_request(key: bytes, *, plan: Plan, resource_versions: dict[str, str],
-                 requested_at: datetime, incident_key: str) -> str:
-    return sign(key, plan_payload(plan, resource_versions, requested_at, incident_key))
+def signed_request(signer: Signer, req: ApprovalRequested) -> ApprovalRequested:
+    """The request with the executor's signature over everything it shows."""
+    return req.model_copy(update={"signature": sign(signer, request_payload(req))})
 
 
 @dataclass(frozen=True)
@@ -52,24 +50,17 @@ class Verdict:
 
 
 def check_decision(decision: PlanDecision, *, outcome: Literal["approved", "rejected"],
-                   executor_key: bytes | None, console_key: bytes | None, policy: Policy,
-                   ttl: timedelta, skew: timedelta, now: datetime) -> Verdict:
+                   keyring: Keyring, policy: Policy, ttl: timedelta, skew: timedelta,
+                   now: datetime) -> Verdict:
     """Is this `plan.approved` / `plan.rejected` genuine, allowed and fresh?"""
-    if executor_key is None:
-        return Verdict("invalid", "the executor has no signing key, so it cannot recognise "
-                       "its own plans (EXECUTOR_SIGNING_KEY)")
-    signed = plan_payload(decision.plan, decision.resource_versions, decision.requested_at,
-                          decision.incident_key)
-    if not verify(executor_key, signed, decision.executor_signature):
-        return Verdict("invalid", "the executor's signature does not match: the plan or the "
-                       "state it was dry-run against was altered, or it was never ours")
-    if console_key is None:
-        return Verdict("invalid", "the executor has no console key to verify approvals with "
-                       "(EXECUTOR_CONSOLE_KEY)")
+    request = request_of(decision)
+    if not verify(keyring, "executor", request_payload(request), decision.executor_signature):
+        return Verdict("invalid", "the executor's signature does not match: what was shown to "
+                       "the human (plan, dry runs, expiry) was altered, or it was never ours")
     decided = decision_payload(executor_signature=decision.executor_signature,
                                decision=outcome, approver=decision.approver,
                                decided_at=decision.decided_at)
-    if not verify(console_key, decided, decision.console_signature):
+    if not verify(keyring, "console", decided, decision.console_signature):
         return Verdict("invalid", "the console's signature over the decision does not verify")
     if decision.plan.incident_key != decision.incident_key:
         return Verdict("invalid", "the plan belongs to another incident")
@@ -80,8 +71,7 @@ def check_decision(decision: PlanDecision, *, outcome: Literal["approved", "reje
         return Verdict("invalid", "the decision is dated in the future")
     if decision.decided_at < decision.requested_at - skew:
         return Verdict("invalid", "the decision predates the request it answers")
-    expires = decision.requested_at + ttl
-    if now > expires + skew:
-        return Verdict("stale", f"the approval request expired at {expires.isoformat()} "
-                       f"({ttl.total_seconds():g}s after it was made)")
+    expires = min(decision.requested_at + ttl, decision.expires_at)
+    if now > expires + skew or decision.decided_at > expires + skew:
+        return Verdict("stale", f"the approval request expired at {expires.isoformat()}")
     return Verdict("ok")

@@ -11,18 +11,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from orchestrator.act.actions import ACTION_SPECS, OPT_OUT_ANNOTATION
+from orchestrator.act.actions import ACTION_SPECS
+from orchestrator.act.levels import marked_level
 from orchestrator.act.perform import previous_replicaset, template_matches
 from orchestrator.act.policy import Policy
-from orchestrator.act.targets import Json, Resolved, annotations_of, labels_of, same_object
+from orchestrator.act.targets import Json, Resolved, same_object
 from orchestrator.adapters.kube_writes import KubeWrites
 from orchestrator.events import Alert
 from orchestrator.gitops import gitops_tool
 from orchestrator.keys import incident_key as compute_incident_key
 from orchestrator.knowledge.runbook import Runbook
 from orchestrator.plan import Action, Plan
-
-OPT_IN_VALUES = frozenset({"enabled", "enable", "on", "true", "yes", "1"})
 
 
 def plan_refusals(*, incident_key: str, alert: Alert, plan: Plan, cluster_name: str | None,
@@ -83,7 +82,8 @@ def static_refusals(action: Action, *, policy: Policy) -> list[str]:
     elif target.kind != "Node":
         if not target.namespace:
             out.append(f"{target.kind} {target.name} has no namespace")
-        elif (why := policy.namespaces.refusal(target.namespace)) is not None:
+        elif (why := policy.namespaces.refusal(
+                target.namespace, level=policy.namespace_level(target.namespace))) is not None:
             out.append(why)
     elif target.namespace:
         out.append("a Node has no namespace")
@@ -113,8 +113,7 @@ def cluster_refusals(action: Action, *, target: Resolved, alerted: Iterable[Reso
             objects.append(ns)
     for obj in objects:
         if (how := opted_out(obj)) is not None:
-            meta = obj.get("metadata") or {}
-            out.append(f"{obj.get('kind')} {meta.get('name')} is {how}: automation is off")
+            out.append(f"{how}: automation is off")
     if action.type in ("scale", "rollback"):
         out += _managed_refusals(target, kube)
     out += _fitness(action, target, policy, kube)
@@ -144,15 +143,11 @@ def gitops_manager(obj: Json) -> str | None:
 
 
 def opted_out(obj: Json) -> str | None:
-    """How the object opts out of automation (`orchestrator.io/automation` as an annotation or
-    a label), or None. Only an explicit yes (`enabled`, `on`, `true`, `yes`) keeps automation
-    on: `disabled`, `off`, `false`, `no`, `0` and any value not understood opt out, because a
-    person who wrote the key was thinking about stopping the loop."""
-    for where, values in (("annotated", annotations_of(obj)), ("labelled", labels_of(obj))):
-        value = values.get(OPT_OUT_ANNOTATION)
-        if value is not None and str(value).strip().lower() not in OPT_IN_VALUES:
-            return f"{where} {OPT_OUT_ANNOTATION}: {value}"
-    return None
+    """How the object opts out of automation (`orchestrator.io/automation: disabled` as an
+    annotation or a label, or any value `levels.marked_level` reads as disabled), or None. The
+    other levels (`observe`, `dry-run`, `approve`) lower the plan's level instead (`levels`)."""
+    marked = marked_level(obj)
+    return marked[1] if marked is not None and marked[0] == "disabled" else None
 
 
 def _fitness(action: Action, target: Resolved, policy: Policy, kube: KubeWrites) -> list[str]:

@@ -1,10 +1,12 @@
 """The executor's decisions: from a plan (or a human's decision on one) to exactly one reply.
 
-plan.proposed → the agent's signature → checks → the runbook's `when` on the executor's own
-reads → budget → server-side dry run of every action →
-then, by mode and policy: `action.completed` with the dry-run record (dry-run mode);
+plan.proposed → not expired → checks → the runbook's `when` on the executor's own reads →
+budget → server-side dry run of every action →
+then, by the level of the plan's strictest target (`levels.py`): at `observe`, before any dry
+run, `action.completed` with "would do" records (`shadow.py`); `action.completed` with the
+dry-run record (dry-run);
 `approval.requested`, signed (a human must approve); write, Event, `action.completed` /
-`action.failed` (enforce, auto).
+`action.failed` (approve, auto).
 Anything refused → `escalated`, with every reason. plan.approved → signatures, allowlist,
 freshness → the same path with the human's blessing, or asked again when the approval is stale
 or the target moved since its dry run. A plan already applied is reported, never repeated.
@@ -14,14 +16,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from orchestrator.act import kube_events, replies
+from orchestrator.act import kube_events, replies, shadow
 from orchestrator.act.apply import Applied, apply_step, dry_run_step
-from orchestrator.act.approval import check_decision, check_proposal, sign_request
+from orchestrator.act.approval import check_decision, check_proposal
 from orchestrator.act.assess import Assessment, Step, assess
 from orchestrator.act.budget import Budget
+from orchestrator.act.levels import as_level
 from orchestrator.act.policy import Mode, Policy
 from orchestrator.act.remembered import refusal
 from orchestrator.act.replies import Incoming
@@ -33,6 +36,7 @@ from orchestrator.context import ObjectRef
 from orchestrator.envelope import Outgoing
 from orchestrator.events import PlanApproved, PlanProposed, PlanRejected
 from orchestrator.knowledge.runbook import Runbook
+from orchestrator.provenance import Keyring, Signer
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +49,10 @@ class Executor:
     policy: Policy
     mode: Mode
     cluster_name: str | None
-    executor_key: bytes | None
-    console_key: bytes | None
-    agent_key: bytes | None
+    signer: Signer | None
+    """The executor's private key: signs what it emits and what it asks a human."""
+    keyring: Keyring
+    """The public keys it verifies deliveries, its own requests and decisions with."""
     runbooks: Callable[[], dict[str, Runbook]]
     budget_namespace: str
     instance: str
@@ -55,6 +60,7 @@ class Executor:
     clock_skew: timedelta
     clock: Callable[[], datetime]
     policy_error: str | None = None
+    proposal_ttl: timedelta = timedelta(minutes=15)
     memory: ObjectStore | None = None
     """The audit store's remediation memory (`remembered.py`); None: not checked."""
     reads: KubeReads | None = None
@@ -62,8 +68,10 @@ class Executor:
     refused, since nothing it claims can be checked)."""
 
 
-def on_proposed(ex: Executor, inc: Incoming, proposed: PlanProposed) -> Outgoing:
-    why = check_proposal(proposed, agent_key=ex.agent_key)
+def on_proposed(ex: Executor, inc: Incoming, proposed: PlanProposed, *,
+                signed_at: datetime) -> Outgoing:
+    why = check_proposal(proposed, signed_at=signed_at, ttl=ex.proposal_ttl,
+                         skew=ex.clock_skew, now=ex.clock())
     if why is not None:
         log.warning("not acting on proposal %s of %s: %s", inc.event_id, inc.incident_key, why)
         return replies.escalate(inc, "policy", f"plan {inc.plan.plan_id} not acted on: {why}")
@@ -74,8 +82,8 @@ def on_approved(ex: Executor, inc: Incoming, decision: PlanApproved) -> Outgoing
     gate = _gate(ex, inc)
     if gate is not None:
         return gate
-    verdict = check_decision(decision, outcome="approved", executor_key=ex.executor_key,
-                             console_key=ex.console_key, policy=ex.policy, ttl=ex.approval_ttl,
+    verdict = check_decision(decision, outcome="approved", keyring=ex.keyring,
+                             policy=ex.policy, ttl=ex.approval_ttl,
                              skew=ex.clock_skew, now=ex.clock())
     if verdict.status == "invalid":
         log.warning("not acting on approval of plan %s: %s", inc.plan.plan_id, verdict.why)
@@ -87,8 +95,8 @@ def on_approved(ex: Executor, inc: Incoming, decision: PlanApproved) -> Outgoing
 
 
 def on_rejected(ex: Executor, inc: Incoming, decision: PlanRejected) -> Outgoing:
-    verdict = check_decision(decision, outcome="rejected", executor_key=ex.executor_key,
-                             console_key=ex.console_key, policy=ex.policy, ttl=ex.approval_ttl,
+    verdict = check_decision(decision, outcome="rejected", keyring=ex.keyring,
+                             policy=ex.policy, ttl=ex.approval_ttl,
                              skew=ex.clock_skew, now=ex.clock())
     if verdict.status == "invalid":
         return replies.escalate(inc, "approval-invalid", "a rejection arrived that does not "
@@ -104,7 +112,7 @@ def _gate(ex: Executor, inc: Incoming) -> Outgoing | None:
     if ex.policy.kill_switch:
         return replies.escalate(inc, "policy", "the policy's kill switch is on: no action is "
                                 "taken")
-    if ex.mode == "off":
+    if as_level(ex.mode) == "disabled" and not ex.policy.namespaces.levels:
         return replies.escalate(inc, "policy", "executor mode is off: no action is taken")
     if ex.kube is None:
         return replies.escalate(inc, "dependency", "no Kubernetes cluster is configured: the "
@@ -119,6 +127,8 @@ def _run(ex: Executor, inc: Incoming, *, approver: str | None = None,
         return gate
     assert ex.kube is not None
     kube, plan, now = ex.kube, inc.plan, ex.clock()
+    if ex.mode != ex.policy.mode:  # EXECUTOR_MODE replaces the policy's cluster default
+        ex = replace(ex, policy=ex.policy.model_copy(update={"mode": ex.mode}))
     budget = Budget(kube, namespace=ex.budget_namespace, holder=ex.instance,
                     policy=ex.policy.budget)
     found = assess(kube, reads=ex.reads, policy=ex.policy, budget=budget,
@@ -129,20 +139,27 @@ def _run(ex: Executor, inc: Incoming, *, approver: str | None = None,
         return _refused(ex, inc, found, pkey, now)
     if (remembered := refusal(ex.memory, plan=plan, workload=pkey, now=now)) is not None:
         return replies.escalate(inc, "loop-guard", remembered, pkey)
-    if ex.mode == "enforce":
+    scope = shadow.plan_level(kube, ex.policy, found)
+    level = scope.level
+    if level == "disabled":
+        return replies.escalate(inc, "policy", f"automation is off here: {scope.describe()}",
+                                pkey)
+    if level != "dry-run":
         held = _hold_for_budget(found, budget, plan.plan_id, now)
         if held:
             return replies.escalate(inc, "budget", held, pkey)
     if not found.pending:
         return _finished(inc, found, {}, approver, pkey)
+    if level == "observe":  # nothing executed, not even a dry run: RBAC may be read-only
+        return shadow.would_do(inc, found, ex.policy, scope, pkey)
     approved = approved_versions is not None
     dry = {s.index: dry_run_step(kube, s, plan_id=plan.plan_id, alerted=found.alerted,
                                  policy=ex.policy, now=now, approved=approved)
            for s in found.pending}
-    problem = _dry_run_problem(ex, inc, found, dry, pkey)
+    problem = _dry_run_problem(ex, inc, found, dry, pkey, dry_only=level == "dry-run")
     if problem is not None:
         return problem
-    if ex.mode == "dry-run":
+    if level == "dry-run":
         results = [replies.annotate(r, ex.policy) for r in replies.results(found, dry)]
         return replies.completed(inc, "dry-run", results, approver, pkey)
     if approved_versions is not None:
@@ -151,6 +168,8 @@ def _run(ex: Executor, inc: Incoming, *, approver: str | None = None,
             return _ask(ex, inc, found, dry, pkey, f"asked again: {moved}")
     else:
         why = [w for s in found.pending if (w := ex.policy.needs_human(s.action.type))]
+        if level == "approve" and not why:
+            why = [f"every action needs a human at {scope.describe()}"]
         if ask_why or why:
             return _ask(ex, inc, found, dry, pkey, "; ".join([ask_why, *why]).strip("; "))
     return _enforce(ex, inc, found, budget, dry, approver, pkey, now)
@@ -172,7 +191,7 @@ def _hold_for_budget(found: Assessment, budget: Budget, plan_id: str, now: datet
 
 
 def _dry_run_problem(ex: Executor, inc: Incoming, found: Assessment, dry: dict[int, Applied],
-                     pkey: str | None) -> Outgoing | None:
+                     pkey: str | None, *, dry_only: bool) -> Outgoing | None:
     refused = [a.detail for a in dry.values() if a.outcome == "refused"]
     if refused:
         return replies.escalate(inc, "policy", "refused at dry run: " + "; ".join(refused),
@@ -182,7 +201,7 @@ def _dry_run_problem(ex: Executor, inc: Incoming, found: Assessment, dry: dict[i
         return _run(ex, inc, ask_why="asked again: " + "; ".join(stale))
     failed = [a.detail for a in dry.values() if a.outcome == "failed"]
     if failed:
-        return replies.failed(inc, "dry-run" if ex.mode == "dry-run" else "enforce",
+        return replies.failed(inc, "dry-run" if dry_only else "enforce",
                               replies.results(found, dry),
                               "dry run failed: " + "; ".join(failed), pkey)
     return None
@@ -242,10 +261,11 @@ def _refused(ex: Executor, inc: Incoming, found: Assessment, pkey: str | None,
              now: datetime) -> Outgoing:
     reasons = found.reasons()
     log.warning("refusing plan %s: %s", inc.plan.plan_id, "; ".join(reasons))
-    if ex.mode == "enforce" and ex.kube is not None:
+    if ex.kube is not None:
         for step in found.steps:
             where = _refusal_subject(ex.policy, found, step)
-            if step.status == "refused" and where is not None:
+            if step.status == "refused" and where is not None and \
+                    ex.policy.namespace_level(where.namespace) in ("approve", "auto"):
                 kube_events.record(ex.kube, target=where, reason="RemediationRefused",
                                    message=f"{step.action.type} of {step.action.target.key} "
                                            f"refused (plan {inc.plan.plan_id}): "
@@ -281,7 +301,7 @@ def _moved(found: Assessment, approved: dict[str, str]) -> str:
 
 def _ask(ex: Executor, inc: Incoming, found: Assessment, dry: dict[int, Applied],
          pkey: str | None, why: str) -> Outgoing:
-    if ex.executor_key is None:
+    if ex.signer is None:
         return replies.escalate(inc, "policy", f"{why}; but the executor has no signing key "
                                 "(EXECUTOR_SIGNING_KEY), so it cannot ask for approval", pkey)
     if not ex.policy.approvers:
@@ -290,8 +310,6 @@ def _ask(ex: Executor, inc: Incoming, found: Assessment, dry: dict[int, Applied]
     now = ex.clock()
     versions = {s.target.ref.key: s.target.resource_version
                 for s in found.pending if s.target is not None}
-    signature = sign_request(ex.executor_key, plan=inc.plan, resource_versions=versions,
-                             requested_at=now, incident_key=inc.incident_key)
-    return replies.approval(inc, dry_runs=replies.results(found, dry), versions=versions,
-                            requested_at=now, expires_at=now + ex.approval_ttl,
-                            signature=signature, why=why, pkey=pkey)
+    return replies.approval(inc, signer=ex.signer, dry_runs=replies.results(found, dry),
+                            versions=versions, requested_at=now,
+                            expires_at=now + ex.approval_ttl, why=why, pkey=pkey)

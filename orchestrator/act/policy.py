@@ -7,13 +7,15 @@ without a human, and never in the system namespaces. Unknown keys are errors: a 
 
 Example::
 
-    mode: enforce                  # off | dry-run | enforce
+    mode: auto                     # the cluster default level: disabled | observe | dry-run
+                                   # | approve | auto (off, enforce: aliases, `levels.py`)
     kill_switch: false             # true: no action at all, whatever the mode
     auto_approve_max_risk: low     # an action runs without a human only at or below this risk
     actions:
       scale: {allowed: true, risk: medium, auto_approve: false}
       delete_failed_job: {allowed: false}
-    namespaces: {allow: ["shop", "team-*"], deny: ["kube-system", "payments"]}
+    namespaces: {allow: ["shop", "team-*"], deny: ["kube-system", "payments"],
+                 levels: {shop: auto, "team-*": dry-run, "*": observe}}
     budget: {max_actions: 3, window_seconds: 3600, settle_seconds: 300}
     scale: {max_step: 2, min_replicas: 1, max_replicas: 20}
     approvers: ["alice@example.com", "slack:U024BE7LH"]
@@ -30,12 +32,13 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from orchestrator.act.actions import ACTION_SPECS
-from orchestrator.envelope import describe_validation
+from orchestrator.act.levels import LEVELS, Level, as_level, namespace_level
 from orchestrator.errors import PermanentError
 from orchestrator.models import Frozen
 from orchestrator.plan import ActionType, Risk
 
-Mode = Literal["off", "dry-run", "enforce"]
+Mode = Literal["disabled", "observe", "dry-run", "approve", "auto", "off", "enforce"]
+"""A level, or one of the old modes (`off` = disabled, `enforce` = auto)."""
 RISK_ORDER: dict[str, int] = {"low": 0, "medium": 1, "high": 2}
 AUTO_BY_DEFAULT: frozenset[str] = frozenset({"delete_pod", "rollout_restart"})
 SYSTEM_NAMESPACES = ["kube-system", "kube-public", "kube-node-lease"]
@@ -54,15 +57,21 @@ class ActionPolicy(Frozen):
 
 
 class NamespacePolicy(Frozen):
-    """Glob patterns (`team-*`); deny wins over allow; an empty allow list allows the rest."""
+    """Glob patterns (`team-*`); deny wins over allow; an empty allow list allows the rest.
+    The allow list is where the executor may write: a namespace at `observe` writes nothing,
+    so it is watched whether allowed or not (the deny list still holds)."""
 
     allow: list[str] = []
     deny: list[str] = Field(default_factory=lambda: list(SYSTEM_NAMESPACES))
+    levels: dict[str, Mode] = {}
+    """Level per namespace name or glob (`levels.py`); replaces the policy's `mode` there."""
 
-    def refusal(self, namespace: str) -> str | None:
+    def refusal(self, namespace: str, *, level: Level | None = None) -> str | None:
         denied = next((p for p in self.deny if fnmatch.fnmatchcase(namespace, p)), None)
         if denied is not None:
             return f"namespace {namespace!r} is denied by policy ({denied!r})"
+        if level == "observe":
+            return None
         if self.allow and not any(fnmatch.fnmatchcase(namespace, p) for p in self.allow):
             return f"namespace {namespace!r} is not in the policy's allow list"
         return None
@@ -96,6 +105,8 @@ class Policy(Frozen):
     """The whole policy; `Policy()` is the built-in default."""
 
     mode: Mode = "dry-run"
+    """The cluster default level (`levels.py`); `namespaces.levels` and the workloads'
+    `orchestrator.io/automation` marks refine it per scope."""
     kill_switch: bool = False
     auto_approve_max_risk: Risk = "low"
     actions: dict[ActionType, ActionPolicy] = {}
@@ -116,13 +127,15 @@ class Policy(Frozen):
             return data
         if data.get("mode") is False:  # YAML 1.1 reads a bare `mode: off` as false
             data = {**data, "mode": "off"}
+        spaces = data.get("namespaces")
+        if isinstance(spaces, dict) and isinstance(spaces.get("levels"), dict):
+            levels = {k: "off" if v is False else v for k, v in spaces["levels"].items()}
+            data = {**data, "namespaces": {**spaces, "levels": levels}}
         given = data.get("actions") or {}
         if not isinstance(given, dict):
             return data
-        unknown = sorted(set(given) - set(ACTION_SPECS))
-        if unknown:
-            raise ValueError(f"unknown action types in policy: {unknown}")
-        merged = {}
+        merged: dict[str, Any] = {k: v for k, v in given.items() if k not in ACTION_SPECS}
+        # ^ unknown action types fail as keys of `actions`, where the error names their line
         for name, spec in ACTION_SPECS.items():
             base: dict[str, Any] = {"allowed": True, "risk": spec.default_risk,
                                     "auto_approve": name in AUTO_BY_DEFAULT}
@@ -133,6 +146,19 @@ class Policy(Frozen):
                 raise ValueError(f"actions.{name} must be a mapping")
             merged[name] = {**base, **override}
         return {**data, "actions": merged}
+
+    @property
+    def level(self) -> Level:
+        """The cluster default as a level (the old modes read as their aliases)."""
+        return as_level(self.mode)
+
+    def namespace_level(self, namespace: str | None) -> Level:
+        return namespace_level(self.mode, self.namespaces.levels, namespace)[0]
+
+    def writes_anywhere(self) -> bool:
+        """False when every scope is at `observe` or stricter: shadow mode, read-only RBAC."""
+        return any(LEVELS.index(as_level(m)) > LEVELS.index("observe")
+                   for m in (self.mode, *self.namespaces.levels.values()))
 
     def action(self, action_type: str) -> ActionPolicy:
         return self.actions[action_type]  # type: ignore[index]
@@ -153,18 +179,48 @@ class Policy(Frozen):
 
 
 def parse_policy(text: str, *, source: str = "policy") -> Policy:
+    """The policy in `text`; PolicyError naming the line of each mistake (`source:LINE: …`)."""
     try:
         doc = yaml.safe_load(text)
+        tree = yaml.compose(text)
     except yaml.YAMLError as e:
         raise PolicyError(f"{source}: not valid YAML: {e}") from e
     if doc is None:
         doc = {}
     if not isinstance(doc, dict):
-        raise PolicyError(f"{source}: the policy must be a mapping")
+        raise PolicyError(f"{source}:1: the policy must be a mapping")
     try:
         return Policy.model_validate(doc)
     except ValidationError as e:
-        raise PolicyError(f"{source}: {describe_validation(e)}") from e
+        errors = e.errors()
+        bad_keys = {err["loc"][:2] for err in errors if err["loc"][2:3] == ("[key]",)}
+        # An unknown action type's own fields are not worth a second error.
+        errors = [err for err in errors
+                  if err["loc"][:2] not in bad_keys or err["loc"][2:3] == ("[key]",)]
+        raise PolicyError("; ".join(_describe(source, tree, err) for err in errors[:5])) from e
+
+
+def _describe(source: str, tree: yaml.Node | None, err: Any) -> str:
+    where = ".".join(str(p) for p in err["loc"]) or "(policy)"
+    return f"{source}:{_line(tree, err['loc'])}: {where}: {err['msg']}"
+
+
+def _line(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int:
+    """The 1-based line of the deepest YAML node the error's location reaches."""
+    line = node.start_mark.line + 1 if node is not None else 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            found = next(((k, v) for k, v in node.value if k.value == str(part)), None)
+            if found is None:
+                break
+            line, node = found[0].start_mark.line + 1, found[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) \
+                and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
 
 
 def load_policy(path: Path | None) -> Policy:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from orchestrator.act.apply import Applied
     from orchestrator.act.assess import Assessment
     from orchestrator.act.policy import Policy
+    from orchestrator.provenance import Signer
 
 STAGE = "executor"
 MAX_DETAIL = 3900
@@ -74,8 +75,8 @@ def annotate(result: ActionResult, policy: Policy) -> ActionResult:
     return result.model_copy(update={"api_result": verdict})
 
 
-def completed(inc: Incoming, mode: Literal["enforce", "dry-run"], found: list[ActionResult],
-              approver: str | None, pkey: str | None) -> Outgoing:
+def completed(inc: Incoming, mode: Literal["enforce", "dry-run", "observe"],
+              found: list[ActionResult], approver: str | None, pkey: str | None) -> Outgoing:
     return _out(inc, ACTION_COMPLETED, ActionCompleted(
         incident_key=inc.incident_key, alert=inc.alert, plan_id=inc.plan.plan_id, mode=mode,
         results=found, approver=approver), pkey)
@@ -95,13 +96,17 @@ def escalate(inc: Incoming, reason: EscalationReason, detail: str,
         alert=inc.alert, plan_id=inc.plan.plan_id), pkey)
 
 
-def approval(inc: Incoming, *, dry_runs: list[ActionResult], versions: dict[str, str],
-             requested_at: datetime, expires_at: datetime, signature: str, why: str,
+def approval(inc: Incoming, *, signer: Signer, dry_runs: list[ActionResult],
+             versions: dict[str, str], requested_at: datetime, expires_at: datetime, why: str,
              pkey: str | None) -> Outgoing:
-    return _out(inc, APPROVAL_REQUESTED, ApprovalRequested(
+    """The approval request, signed by the executor over everything the human will see."""
+    from orchestrator.act.approval import signed_request
+
+    request = signed_request(signer, ApprovalRequested(
         incident_key=inc.incident_key, alert=inc.alert, plan=inc.plan, dry_runs=dry_runs,
         resource_versions=versions, requested_at=requested_at, expires_at=expires_at,
-        signature=signature, why=why[:MAX_DETAIL]), pkey)
+        signature="", why=why[:MAX_DETAIL]))
+    return _out(inc, APPROVAL_REQUESTED, request, pkey)
 
 
 def _out(inc: Incoming, type_: str, data: Frozen, pkey: str | None) -> Outgoing:

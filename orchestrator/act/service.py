@@ -28,11 +28,14 @@ from orchestrator.events import (
     PlanProposed,
     PlanRejected,
 )
+from orchestrator.provenance import PRODUCERS, require, signed_time
 
 if TYPE_CHECKING:
     from orchestrator.knowledge.runbook import Runbook
 
 log = logging.getLogger(__name__)
+STAGE = "executor"
+ACCEPTS = {t: PRODUCERS[t] for t in (PLAN_PROPOSED, PLAN_APPROVED, PLAN_REJECTED)}
 
 
 def runbooks_from(folder: Path) -> dict[str, Runbook]:
@@ -65,11 +68,15 @@ class Service:
         from orchestrator.adapters.kube import connect
         from orchestrator.adapters.kube_reads import KubeReader
         from orchestrator.adapters.kube_writes import KubeWriter
+        from orchestrator.provenance import identity
         from orchestrator.resources import runbooks_dir
-        from orchestrator.settings.common import secret_from
         from orchestrator.settings.executor import ExecutorSettings
 
         s = ExecutorSettings()
+        signer, keyring = identity(STAGE, key=s.signing_key, key_file=s.signing_key_file,
+                                   public_keys_dir=s.public_keys_dir,
+                                   max_age_seconds=s.event_max_age_seconds,
+                                   skew_seconds=s.clock_skew_seconds)
         conn = connect(in_cluster=s.in_cluster, service_host=s.service_host,
                        service_port=s.service_port, kubeconfig=s.kubeconfig,
                        context=s.kube_context, user_agent="incident-orchestrator/executor")
@@ -78,15 +85,6 @@ class Service:
         reads = KubeReader(conn.api_client, timeout=s.request_timeout_seconds,
                            user_agent="incident-orchestrator/executor") \
             if conn.available else None
-        signing = secret_from(s.signing_key, s.signing_key_file, name="EXECUTOR_SIGNING_KEY")
-        console = secret_from(s.console_key, s.console_key_file, name="EXECUTOR_CONSOLE_KEY")
-        agent = secret_from(s.agent_key, s.agent_key_file, name="EXECUTOR_AGENT_KEY")
-        if agent is None:
-            log.warning("no EXECUTOR_AGENT_KEY: proposals cannot be verified and are refused")
-        if signing is None:
-            log.warning("no EXECUTOR_SIGNING_KEY: plans that need a human will be escalated")
-        if console is None:
-            log.warning("no EXECUTOR_CONSOLE_KEY: approvals cannot be verified and are refused")
         folder = s.runbooks_dir or runbooks_dir()
         cache: dict[str, dict[str, Runbook]] = {}
 
@@ -98,9 +96,8 @@ class Service:
         policy, error = _load(s.policy_file)
         executor = Executor(
             kube=kube, policy=policy, mode=s.mode or policy.mode, cluster_name=s.cluster_name,
-            executor_key=signing.encode() if signing else None,
-            console_key=console.encode() if console else None,
-            agent_key=agent.encode() if agent else None,
+            signer=signer, keyring=keyring,
+            proposal_ttl=timedelta(seconds=s.proposal_ttl_seconds),
             runbooks=runbooks, budget_namespace=s.budget_namespace,
             instance=s.instance, approval_ttl=timedelta(seconds=s.approval_ttl_seconds),
             clock_skew=timedelta(seconds=s.clock_skew_seconds), clock=lambda: datetime.now(UTC),
@@ -129,18 +126,25 @@ class Service:
         return self.executor
 
     def handle(self, event: Event) -> Outgoing:
+        """Authenticate the delivery (401 before any cluster read), decide, sign the reply."""
+        if event.type not in ACCEPTS:
+            raise PermanentError(f"executor does not handle {event.type!r}")
         ex = self.current()
+        ex.keyring.check(event, now=ex.clock(), expect=ACCEPTS)
+        signer = require(ex.signer, STAGE)
+        return signer.sealed(self._decide(ex, event))
+
+    def _decide(self, ex: Executor, event: Event) -> Outgoing:
         hint = event.extensions.get("partitionkey")
         if event.type == PLAN_PROPOSED:
             proposed = event.parse(PlanProposed)
-            return on_proposed(ex, _incoming(proposed, event.id, hint), proposed)
+            return on_proposed(ex, _incoming(proposed, event.id, hint), proposed,
+                               signed_at=signed_time(event))
         if event.type == PLAN_APPROVED:
             approved = event.parse(PlanApproved)
             return on_approved(ex, _incoming(approved, event.id, hint), approved)
-        if event.type == PLAN_REJECTED:
-            rejected = event.parse(PlanRejected)
-            return on_rejected(ex, _incoming(rejected, event.id, hint), rejected)
-        raise PermanentError(f"executor does not handle {event.type!r}")
+        rejected = event.parse(PlanRejected)
+        return on_rejected(ex, _incoming(rejected, event.id, hint), rejected)
 
 
 def _incoming(body: PlanProposed | PlanApproved | PlanRejected, event_id: str,

@@ -19,6 +19,7 @@ from typing import Any
 from orchestrator.adapters.kube_writes import RESOURCES, KubeWrites
 from orchestrator.context import ObjectRef
 from orchestrator.events import Alert
+from orchestrator.owners import describe, is_known, same_uid
 
 Json = dict[str, Any]
 MAX_OWNER_DEPTH = 5
@@ -103,15 +104,7 @@ def controller_of(obj: Json) -> Json | None:
     return None
 
 
-def api_group(api_version: str) -> str:
-    """`apps/v1` → `apps`; `v1` → `` (the core group)."""
-    return api_version.rsplit("/", 1)[0] if "/" in api_version else ""
-
-
-def resource_group(kind: str) -> str:
-    """The API group the executor reads `kind` from (`/apis/apps/v1` → `apps`)."""
-    prefix = RESOURCES[kind].prefix
-    return "" if prefix.startswith("/api/") else prefix.split("/")[2]
+_PREFIXES = {kind: resource.prefix for kind, resource in RESOURCES.items()}
 
 
 def resolve(kube: KubeWrites, ref: ObjectRef) -> Resolved | None:
@@ -129,13 +122,13 @@ def resolve(kube: KubeWrites, ref: ObjectRef) -> Resolved | None:
             break
         kind, name = str(owner.get("kind") or ""), str(owner.get("name") or "")
         version, uid = str(owner.get("apiVersion") or ""), str(owner.get("uid") or "")
-        label = f"{version or '?'} {kind} {name}"
-        if kind not in RESOURCES or api_group(version) != resource_group(kind):
+        label = describe(owner)
+        if not is_known(kind, version, _PREFIXES):
             return Resolved(obj, tuple(owners), unreadable_owner=label)
         parent = kube.get(kind, namespace if RESOURCES[kind].namespaced else None, name)
         if parent is None:
             return Resolved(obj, tuple(owners), unreadable_owner=f"{label}, which is gone")
-        if not uid or (parent.get("metadata") or {}).get("uid") != uid:
+        if not uid or not same_uid(uid, parent):
             return Resolved(obj, tuple(owners),
                             unreadable_owner=f"{label} (uid {uid or 'missing'}), not the "
                                              "object of that name now (recreated)")

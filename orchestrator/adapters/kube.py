@@ -216,11 +216,14 @@ def translated(what: str) -> Iterator[None]:
     """
     import urllib3
 
+    from orchestrator.telemetry import span
+
     defer_package_inits()
     from kubernetes.client.exceptions import ApiException
 
     try:
-        yield
+        with span(f"kubernetes {what}", {"k8s.operation": what}):  # errors recorded on it
+            yield
     except OrchestratorError:
         raise
     except ApiException as e:

@@ -1,4 +1,6 @@
-"""The LLM: Gemini through google-genai, behind a small port the planner depends on.
+"""The LLM port the planner depends on, and Gemini through google-genai behind it.
+
+(The OpenAI chat completions API is the port's other adapter: `orchestrator.adapters.llm_openai`.)
 
 google-genai takes about a second to import, so it is imported only when a client is built, and
 a client is built only when an API key is configured: the offline path never loads it. Its errors
@@ -38,9 +40,20 @@ class Generation:
     finish_reason: str = ""
 
 
+class Throttled(TransientError):
+    """A 429 or 503 that said when to come back (`Retry-After`): no retry before `retry_after`
+    seconds."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class LLM(Protocol):
     """What the planner needs from a language model."""
 
+    name: str
+    """What logs and fallback notes call it: "Gemini", "OpenAI-compatible model"."""
     model: str
 
     def generate(self, *, system: str, prompt: str, schema: type[BaseModel],
@@ -53,6 +66,8 @@ class LLM(Protocol):
 
 class GeminiLLM:
     """Gemini's `generateContent` / `batchEmbedContents` through a google-genai client."""
+
+    name = "Gemini"
 
     def __init__(self, client: Client, *, model: str) -> None:
         self.client = client

@@ -82,15 +82,15 @@ class StaticEmbedder:
 
                 try:
                     with np.load(self.table, allow_pickle=False) as data:
-                        tokens = str(data["tokens"]).split("\n")
+                        pieces = str(data["tokens"]).split("\n")
                         vectors = data["vectors"].astype(np.float32) * data["scales"][:, None]
                 except (OSError, KeyError, ValueError) as e:
                     raise PermanentError(f"static embedding table {self.table.name} is "
                                          f"unreadable: {e}") from e
-                if len(tokens) != len(vectors):
+                if len(pieces) != len(vectors):
                     raise PermanentError(f"static embedding table {self.table.name}: "
-                                         f"{len(tokens)} tokens for {len(vectors)} rows")
-                self._vocab = {t: i for i, t in enumerate(tokens)}
+                                         f"{len(pieces)} word pieces for {len(vectors)} rows")
+                self._vocab = {t: i for i, t in enumerate(pieces)}
                 self._vectors = vectors
                 self._dims = int(vectors.shape[1])
             return self._vocab, self._vectors

@@ -17,6 +17,9 @@ _GROUPS = (
     "orchestrator.cli.incidents",
     "orchestrator.cli.sim",
     "orchestrator.cli.audit",
+    "orchestrator.cli.keys",
+    "orchestrator.cli.mcp",
+    "orchestrator.cli.policy",
 )
 
 

@@ -3,7 +3,7 @@
 
 Both read the audit store the way `incidents` does: the console's settings (MinIO/S3 or a
 folder), else the state folder of `orchestrator up`. `verify` checks the day roots' signatures
-with the console's signing key when it can find it (settings, else the state folder) and says
+with the console's public key when it can find it (settings, else the state folder) and says
 so when it cannot.
 """
 
@@ -14,7 +14,10 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from orchestrator.provenance import Keyring
 
 
 def register(sub: Any) -> None:
@@ -54,21 +57,24 @@ def since_arg(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"not a span (30d, 12h) or a date: {text!r}") from None
 
 
-def _key(args: argparse.Namespace) -> bytes | None:
-    from orchestrator.settings.common import secret_from
+def _keyring(args: argparse.Namespace) -> Keyring | None:
+    """The console's public key(s), which sign the day roots: from the console's settings
+    (CONSOLE_PUBLIC_KEYS_DIR), else the state folder of `orchestrator up` (keys/public)."""
+    from datetime import timedelta
+
+    from orchestrator.provenance import load_keyring
     from orchestrator.settings.console import ConsoleSettings
 
-    s = ConsoleSettings()
-    key = secret_from(s.signing_key, s.signing_key_file, name="CONSOLE_SIGNING_KEY")
-    if key:
-        return key.encode()
-    from orchestrator.cli.incidents import _state
+    folder = ConsoleSettings().public_keys_dir
+    if folder is None:
+        from orchestrator.cli.incidents import _state
 
-    path = _state(args) / "secrets.json"
-    if path.exists():
-        found = json.loads(path.read_text()).get("console_signing_key")
-        return str(found).encode() if found else None
-    return None
+        candidate = _state(args) / "keys" / "public"
+        folder = candidate if candidate.is_dir() else None
+    if folder is None:
+        return None
+    ring = load_keyring(folder, max_age=timedelta(days=1), skew=timedelta(0))
+    return ring if "console" in ring.producers() else None
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -77,9 +83,9 @@ def _verify(args: argparse.Namespace) -> int:
     from orchestrator.errors import OrchestratorError
 
     store = _store(args)
-    key = _key(args)
+    keyring = _keyring(args)
     try:
-        report = verify(store, key=key, since=args.since)
+        report = verify(store, keyring=keyring, since=args.since)
     except OrchestratorError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -89,8 +95,9 @@ def _verify(args: argparse.Namespace) -> int:
     scope = (f"{report.incidents} incident(s), {report.records} record(s), {report.links} "
              f"link(s), {len(report.days)} sealed day(s)")
     if not report.signatures:
-        print("warning: no console signing key (CONSOLE_SIGNING_KEY): day roots were checked "
-              "for structure, not for who signed them", file=sys.stderr)
+        print("warning: no console public key (CONSOLE_PUBLIC_KEYS_DIR, or keys/public in the "
+              "state folder): day roots were checked for structure, not for who signed them",
+              file=sys.stderr)
     if report.unsealed:
         print(f"warning: {len(report.unsealed)} finished day(s) with no signed root "
               f"({', '.join(report.unsealed[:5])}{'…' if len(report.unsealed) > 5 else ''}): "

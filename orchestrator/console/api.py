@@ -75,13 +75,13 @@ def _route(console: Console, req: Request, who: Identity) -> Response:
                                    "events": [json.loads(r.to_json()) for r in records]})
     if get and path == "/api/approvals":
         now = console.clock()
-        pending = [s for s in index.summaries(console.store,
-                                              keep=keep("awaiting approval", None))
-                   if s.approval and approvals.pending(console.store, s.approval.plan_id,
-                                                       ttl=console.approvals.ttl, now=now)]
-        return json_response(200, {"approvals": [
-            {"incident_key": s.incident_key, "alertname": s.alertname, "target": s.target,
-             **(s.approval.model_dump(mode="json") if s.approval else {})} for s in pending]})
+        listing = []
+        for s in index.summaries(console.store, keep=keep("awaiting approval", None)):
+            one = approvals.listed(console.approvals, s.approval.plan_id,
+                                   now=now) if s.approval else None
+            if one is not None:
+                listing.append({"alertname": s.alertname, **one})
+        return json_response(200, {"approvals": listing})
     if req.method == "POST" and (m := _DECIDE.match(path)):
         body = _json(req)
         done = approvals.decide(console.approvals, plan_id=m.group(1),

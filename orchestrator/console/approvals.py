@@ -24,7 +24,7 @@ from orchestrator.adapters.broker import Publisher
 from orchestrator.adapters.objects import ObjectStore
 from orchestrator.console import audit
 from orchestrator.console.status import status_of
-from orchestrator.envelope import Outgoing, to_binary
+from orchestrator.envelope import Outgoing
 from orchestrator.errors import PermanentError, TransientError
 from orchestrator.events import (
     APPROVAL_REQUESTED,
@@ -35,7 +35,8 @@ from orchestrator.events import (
     PlanRejected,
 )
 from orchestrator.keys import event_id
-from orchestrator.signing import decision_payload, sign
+from orchestrator.provenance import Keyring, Signer
+from orchestrator.signing import decision_payload, request_payload, sign, verify
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +66,15 @@ class Decided:
 
 @dataclass(frozen=True)
 class Approvals:
-    """What deciding needs: the log, the broker, the console's key, the allowlist, the TTL."""
+    """What deciding needs: the log, the broker, the console's key and the executor's public
+    key, the allowlist, the TTL."""
 
     store: ObjectStore
     publisher: Publisher | None
-    key: bytes | None
+    signer: Signer | None
     approvers: tuple[str, ...]
     ttl: timedelta
+    keyring: Keyring = Keyring({})
 
     def allowed(self, approver: str) -> bool:
         wanted = approver.strip().casefold()
@@ -109,6 +112,11 @@ def find_request(store: ObjectStore, plan_id: str) -> tuple[audit.Record, Approv
     return None if latest is None else (latest[0], latest[1], records)
 
 
+def signed_by_executor(keyring: Keyring, req: ApprovalRequested) -> bool:
+    """Does the executor's signature cover exactly this request (what a human is shown)?"""
+    return verify(keyring, "executor", request_payload(req), req.signature)
+
+
 def expires_at(req: ApprovalRequested, ttl: timedelta) -> datetime:
     return min(req.expires_at, req.requested_at + ttl)
 
@@ -124,6 +132,10 @@ def decide(a: Approvals, *, plan_id: str, decision: Verdict, approver: str, comm
     if found is None:
         raise PermanentError(f"no approval request for plan {plan_id!r}", status=404)
     record, req, records = found
+    if not signed_by_executor(a.keyring, req):
+        raise PermanentError(f"the approval request for plan {plan_id} does not carry a valid "
+                             "executor signature over what it shows: it cannot be approved",
+                             status=409)
     marker = f"{DECISIONS}/{plan_id}/{layout.stamp(req.requested_at)}.json"
     earlier = _earlier(a, marker, plan_id, req, decision)
     if earlier is not None:
@@ -137,14 +149,14 @@ def decide(a: Approvals, *, plan_id: str, decision: Verdict, approver: str, comm
     if now > expires_at(req, a.ttl):
         raise PermanentError(f"the approval request for plan {plan_id} expired at "
                              f"{expires_at(req, a.ttl).isoformat()}", status=409)
-    if a.key is None:
+    if a.signer is None:
         raise TransientError("the console has no signing key (CONSOLE_SIGNING_KEY): it cannot "
                              "sign decisions")
     if a.publisher is None:
         raise TransientError("no broker URL configured (K_SINK or CONSOLE_BROKER_URL)")
-    out = _event(a.key, record, req, decision=decision, approver=approver,
+    out = _event(a.signer, record, req, decision=decision, approver=approver,
                  comment=comment[:MAX_COMMENT], now=now)
-    headers, body = to_binary(out)
+    headers, body = a.signer.encode(out)
     stored = {"decision": decision, "approver": approver, "decided_at": now.isoformat(),
               "event_id": out.id, "incident_key": req.incident_key, "headers": headers,
               "body": body.decode()}
@@ -176,14 +188,15 @@ def _earlier(a: Approvals, marker: str, plan_id: str, req: ApprovalRequested,
                    prior["event_id"], repeated=True)
 
 
-def _event(key: bytes, record: audit.Record, req: ApprovalRequested, *, decision: Verdict,
+def _event(signer: Signer, record: audit.Record, req: ApprovalRequested, *, decision: Verdict,
            approver: str, comment: str, now: datetime) -> Outgoing:
-    signature = sign(key, decision_payload(executor_signature=req.signature, decision=decision,
+    signature = sign(signer, decision_payload(executor_signature=req.signature, decision=decision,
                                            approver=approver, decided_at=now))
     model = PlanApproved if decision == "approved" else PlanRejected
     data = model(incident_key=req.incident_key, alert=req.alert, plan=req.plan,
                  dry_runs=req.dry_runs, resource_versions=req.resource_versions,
-                 requested_at=req.requested_at, executor_signature=req.signature,
+                 requested_at=req.requested_at, expires_at=req.expires_at, why=req.why,
+                 executor_signature=req.signature,
                  approver=approver, decided_at=now, console_signature=signature, comment=comment)
     # The request time is part of the id: when the executor asks again for the same plan (its
     # first request went stale), the new decision must not look like a redelivery of the old.
@@ -197,9 +210,40 @@ def _event(key: bytes, record: audit.Record, req: ApprovalRequested, *, decision
 def pending(store: ObjectStore, plan_id: str, *, ttl: timedelta, now: datetime) -> bool:
     """Is this plan's latest request still open for a decision?"""
     found = find_request(store, plan_id)
-    if found is None:
-        return False
+    return found is not None and _open(found, ttl, now)
+
+
+def _open(found: tuple[audit.Record, ApprovalRequested, list[audit.Record]], ttl: timedelta,
+          now: datetime) -> bool:
     record, req, records = found
     status, decisive = status_of(records)
     return (status == "awaiting approval" and decisive is not None
             and decisive.id == record.id and now <= expires_at(req, ttl))
+
+
+UNVERIFIED = ("it does not carry a valid executor signature over what it shows: not shown, "
+              "cannot be approved")
+
+
+def listed(a: Approvals, plan_id: str, *, now: datetime) -> dict[str, Any] | None:
+    """A pending request as the API lists it, or None when it is not pending.
+
+    The same rule as the page: a request whose executor signature verifies is listed with the
+    signed content only (actions, parameters, dry runs, why, expiry); one that does not is
+    flagged `verified: false`, with nothing of its content, since none of it is vouched for.
+    """
+    found = find_request(a.store, plan_id)
+    if found is None or not _open(found, a.ttl, now):
+        return None
+    record, req, _ = found
+    base = {"plan_id": plan_id, "event_id": record.id, "incident_key": req.incident_key}
+    if not signed_by_executor(a.keyring, req):
+        return {**base, "verified": False, "approvable": False, "unverified": UNVERIFIED}
+    return {**base, "verified": True, "approvable": True,
+            "requested_at": req.requested_at.isoformat(),
+            "expires_at": expires_at(req, a.ttl).isoformat(), "why": req.why,
+            "target": req.plan.actions[0].target.key if req.plan.actions else "",
+            "actions": [{"type": x.type, "target": x.target.key, "parameters": x.parameters}
+                        for x in req.plan.actions],
+            "dry_runs": [{"type": r.action.type, "target": r.action.target.key,
+                          "outcome": r.outcome} for r in req.dry_runs]}

@@ -22,6 +22,8 @@ from orchestrator.adapters.chat import Chat
 from orchestrator.adapters.objects import ObjectStore
 from orchestrator.console import slack
 from orchestrator.events import ApprovalRequested, Escalated
+from orchestrator.provenance import Keyring
+from orchestrator.signing import request_payload, verify
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,9 @@ class Notifier:
     webhook_format: Literal["json", "pagerduty"] = "json"
     routing_key: str | None = None
     console_url: str = ""
+    keyring: Keyring = Keyring({})
+    """The executor's public keys: an approval request is re-checked against them before
+    anything approvable is posted (none here means none is trusted)."""
 
     def link(self, incident: str) -> str:
         return f"{self.console_url}/incidents/{incident}" if self.console_url else ""
@@ -59,7 +64,14 @@ def approval_requested(n: Notifier, store: ObjectStore, event_id: str,
     if n.chat is None:
         return
     chat = n.chat
-    message = slack.approval_message(req, console_url=n.console_url)
+    # Re-checked here, not trusted from the caller: a message with buttons is an offer to
+    # approve, and what it shows must be what the executor signed (the page's rule).
+    signed = verify(n.keyring, "executor", request_payload(req), req.signature)
+    if not signed:
+        log.warning("approval request for plan %s has no valid executor signature: "
+                    "nothing approvable posted", req.plan.plan_id)
+    message = (slack.approval_message(req, console_url=n.console_url) if signed
+               else slack.unverified_message(req, console_url=n.console_url))
     if n.slack_channel:
         def post() -> None:
             channel, ts = chat.post_message(n.slack_channel or "", message)
@@ -68,7 +80,7 @@ def approval_requested(n: Notifier, store: ObjectStore, event_id: str,
         _once(store, event_id, "slack", post)
     elif n.slack_webhook:
         _once(store, event_id, "slack", lambda: chat.post_webhook(n.slack_webhook or "", message))
-    if n.webhook:
+    if n.webhook and signed:  # the webhook (a pager, maybe) hears only of approvable requests
         doc = _document("approval.requested", req.incident_key, req.alert, n,
                         text=f"Approval needed: {req.alert.name} — {req.plan.hypothesis}",
                         extra=_plan(req))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -70,6 +71,9 @@ class IncidentView:
     context: Any = None
     proposed: Any = None
     requests: list[Any] = field(default_factory=list)
+    """Approval requests whose executor signature verifies: the only ones shown as such."""
+    unverified: list[Any] = field(default_factory=list)
+    """Requests recorded without a valid executor signature: flagged, never shown as a plan."""
     decisions: list[tuple[str, Any]] = field(default_factory=list)
     results: list[tuple[str, Any]] = field(default_factory=list)
     resolved: Any = None
@@ -116,7 +120,10 @@ def timeline(records: list[Record]) -> Timeline:
     return Timeline(points, lanes, ticks, WIDTH, height)
 
 
-def view(records: list[Record]) -> IncidentView:
+def view(records: list[Record], *,
+         verified: Callable[[Any], bool] = lambda _req: False) -> IncidentView:
+    """The page's pieces. `verified` says whether the executor signed an approval request (its
+    signature covers exactly what a human is shown); no verifier means none is trusted."""
     v = IncidentView(timeline=timeline(records))
     for r in ordered(records):
         model = MODELS.get(r.type)
@@ -136,7 +143,7 @@ def view(records: list[Record]) -> IncidentView:
         elif r.type == PLAN_PROPOSED:
             v.proposed = data
         elif r.type == APPROVAL_REQUESTED:
-            v.requests.append(data)
+            (v.requests if verified(data) else v.unverified).append(data)
         elif r.type in (PLAN_APPROVED, PLAN_REJECTED):
             v.decisions.append(("approved" if r.type == PLAN_APPROVED else "rejected", data))
         elif r.type in (ACTION_COMPLETED, ACTION_FAILED):

@@ -32,6 +32,7 @@ from typing import Any
 from orchestrator import signing
 from orchestrator.adapters.objects import ObjectStore
 from orchestrator.console import chain
+from orchestrator.provenance import Keyring, Signer
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +41,14 @@ RETENTION = "retention"
 FORMAT = "%Y%m%d"
 
 
-def sign_root(key: bytes, payload: bytes) -> str:
+def sign_root(signer: Signer, payload: bytes) -> str:
     """The console's signature over a root or a retention record."""
-    return signing.sign(key, payload)
+    return signing.sign(signer, payload)
 
 
-def root_signed(key: bytes, payload: bytes, signature: str) -> bool:
-    return signing.verify(key, payload, signature)
+def root_signed(keyring: Keyring, payload: bytes, signature: str) -> bool:
+    """Did the console (one of its keys in `keyring`) sign this root or retention record?"""
+    return signing.verify(keyring, "console", payload, signature)
 
 
 def payload(doc: dict[str, Any]) -> bytes:
@@ -112,7 +114,7 @@ class SealReport:
                 "deleted_incidents": self.deleted_incidents}
 
 
-def seal(store: ObjectStore, *, key: bytes, now: datetime, grace: timedelta,
+def seal(store: ObjectStore, *, signer: Signer, now: datetime, grace: timedelta,
          report: SealReport | None = None) -> SealReport:
     """Seal every finished day not sealed yet, oldest first."""
     report = report or SealReport()
@@ -128,7 +130,7 @@ def seal(store: ObjectStore, *, key: bytes, now: datetime, grace: timedelta,
         day, previous = marked[0], _retained_previous(store, marked[0])
     while datetime.combine(parse_day(day) + timedelta(days=1), datetime.min.time(),
                            tzinfo=UTC) + grace <= now:
-        raw = _seal_day(store, day, key=key, previous=previous, now=now)
+        raw = _seal_day(store, day, signer=signer, previous=previous, now=now)
         previous = chain.digest(raw)
         report.sealed.append(day)
         log.info("audit day %s sealed: root sha256 %s", day, previous)
@@ -142,7 +144,7 @@ def _retained_previous(store: ObjectStore, first: str) -> str | None:
     return str(json.loads(raw).get("root")) if raw is not None else None
 
 
-def _seal_day(store: ObjectStore, day: str, *, key: bytes, previous: str | None,
+def _seal_day(store: ObjectStore, day: str, *, signer: Signer, previous: str | None,
               now: datetime) -> bytes:
     found = []
     for marker in store.list(f"{chain.DAYS}/{day}/"):
@@ -151,14 +153,14 @@ def _seal_day(store: ObjectStore, day: str, *, key: bytes, previous: str | None,
             found.append(head)
     doc: dict[str, Any] = {"day": day, "heads": sorted(found, key=lambda h: h["incident"]),
                            "previous": previous, "sealed_at": now.astimezone(UTC).isoformat()}
-    doc["signature"] = sign_root(key, payload(doc))
+    doc["signature"] = sign_root(signer, payload(doc))
     raw = json.dumps(doc, sort_keys=True).encode()
     if not store.put(root_key(day), raw, if_absent=True):
         raw = store.get(root_key(day)) or raw  # another sweep sealed it first: theirs stands
     return raw
 
 
-def expire(store: ObjectStore, *, key: bytes, now: datetime, keep_days: int,
+def expire(store: ObjectStore, *, signer: Signer, now: datetime, keep_days: int,
            report: SealReport | None = None) -> SealReport:
     """Delete whole sealed days older than `keep_days`, recording each deletion first."""
     report = report or SealReport()
@@ -174,7 +176,7 @@ def expire(store: ObjectStore, *, key: bytes, now: datetime, keep_days: int,
         doc: dict[str, Any] = {"day": day, "root": chain.digest(raw), "deleted": sorted(ended),
                                "kept": sorted(set(incidents) - set(ended)),
                                "at": now.astimezone(UTC).isoformat()}
-        doc["signature"] = sign_root(key, payload(doc))
+        doc["signature"] = sign_root(signer, payload(doc))
         store.put(retention_key(day), json.dumps(doc, sort_keys=True).encode(), if_absent=True)
         for incident in ended:
             _delete_incident(store, incident)

@@ -37,9 +37,11 @@ from orchestrator.errors import OrchestratorError, PermanentError, TransientErro
 from orchestrator.events import TYPE_PREFIX
 from orchestrator.handler import Response, error_response, json_response, no_reply
 from orchestrator.logs import correlate
+from orchestrator.provenance import Keyring
 from orchestrator.settings.console import ConsoleSettings
 
 log = logging.getLogger(__name__)
+STAGE = "console"
 
 
 def _now() -> datetime:
@@ -64,6 +66,8 @@ class Console:
     refresh_seconds: int = 15
     max_event_bytes: int = 1024 * 1024
     deadletter_max_bytes: int = 256 * 1024
+    keyring: Keyring = Keyring({})
+    """The public keys every delivery to `/events` is verified with (its type's producer's)."""
     surface: str = "all"
     """`public`: broker deliveries, dead letters and the sweep are not served (see settings)."""
     audit_policy: seal.Policy = field(default_factory=seal.Policy)
@@ -78,17 +82,22 @@ class Console:
         def secret(value: object, file: object, name: str) -> str | None:
             return secret_from(value, file, name=name)  # type: ignore[arg-type]
 
+        from orchestrator.provenance import SealingPublisher, identity
+
         token = secret(s.api_token, s.api_token_file, "CONSOLE_API_TOKEN")
+        signer, keyring = identity(STAGE, key=s.signing_key, key_file=s.signing_key_file,
+                                   public_keys_dir=s.public_keys_dir,
+                                   max_age_seconds=s.event_max_age_seconds,
+                                   skew_seconds=s.clock_skew_seconds)
         people = Directory.build(
             service_token=token, slack=s.slack_approvers, header=s.identity_header,
             tokens=secret(s.approver_tokens, s.approver_tokens_file, "CONSOLE_APPROVER_TOKENS"))
-        key = secret(s.signing_key, s.signing_key_file, "CONSOLE_SIGNING_KEY")
         if token is None:
             log.error("no CONSOLE_API_TOKEN: the API, the sweep and the web login answer 401")
-        if key is None:
-            log.error("no CONSOLE_SIGNING_KEY: approvals and rejections cannot be signed")
-        publisher = (HttpPublisher(s.broker_url, timeout=s.broker_timeout_seconds)
-                     if s.broker_url else None)
+        http = (HttpPublisher(s.broker_url, timeout=s.broker_timeout_seconds)
+                if s.broker_url else None)
+        # Everything the console POSTs (decisions, sweep escalations) leaves signed.
+        publisher = SealingPublisher(http, signer) if http and signer else None
         chat = ChatClient(api_url=s.slack_api_url, timeout=s.notify_timeout_seconds,
                           bot_token=secret(s.slack_bot_token, s.slack_bot_token_file,
                                            "CONSOLE_SLACK_BOT_TOKEN"))
@@ -103,14 +112,14 @@ class Console:
             webhook_format=s.webhook_format,
             routing_key=secret(s.webhook_routing_key, s.webhook_routing_key_file,
                                "CONSOLE_WEBHOOK_ROUTING_KEY"),
-            console_url=console_url)
+            console_url=console_url, keyring=keyring)
         closers: list[Callable[[], None]] = [chat.close]
-        if isinstance(publisher, HttpPublisher):
-            closers.append(publisher.close)
+        if http is not None:
+            closers.append(http.close)
         return cls(
             store=store, publisher=publisher,
             approvals=approvals.Approvals(store=store, publisher=publisher,
-                                          key=key.encode() if key else None,
+                                          signer=signer, keyring=keyring,
                                           approvers=s.approver_list(),
                                           ttl=timedelta(seconds=s.approval_ttl_seconds)),
             notifier=notifier,
@@ -122,7 +131,7 @@ class Console:
             slack_response_prefix=s.slack_response_url_prefix,
             stale_after=timedelta(seconds=s.stale_after_seconds),
             refresh_seconds=s.refresh_seconds, max_event_bytes=s.max_event_bytes,
-            deadletter_max_bytes=s.deadletter_max_bytes,
+            deadletter_max_bytes=s.deadletter_max_bytes, keyring=keyring,
             surface=s.surface, closers=closers, audit_policy=seal.Policy.from_settings(s),
             trust=Thresholds.from_settings(s))
 
@@ -145,6 +154,9 @@ class Console:
         if not event.type.startswith(TYPE_PREFIX):
             raise PermanentError(f"console does not handle {event.type!r}")
         now = self.clock()
+        # Authenticated before anything is recorded: a forged `resolved` must not cancel an
+        # approval, a forged escalation must not page, a forged plan must not spend a budget.
+        self.keyring.check(event, now=now)
         record, written = audit.write(self.store, event, now=now)
         summary = index.refresh(self.store, record.incidentkey)
         log.info("audit: %s %s %s (incident now %s)", record.type, record.id,
@@ -214,7 +226,8 @@ class Console:
             self.check_bearer(headers)
             report = sweep(store=self.store, publisher=self.publisher, notifier=self.notifier,
                            ttl=self.approvals.ttl, stale_after=self.stale_after,
-                           now=self.clock(), audit_key=self.approvals.key,
+                           now=self.clock(), audit_signer=self.approvals.signer,
+                           audit_keyring=self.keyring,
                            audit_policy=self.audit_policy)
         except OrchestratorError as e:
             return error_response(e)

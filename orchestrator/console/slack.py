@@ -106,6 +106,19 @@ def approval_message(req: ApprovalRequested, *, console_url: str = "",
                     blocks)
 
 
+def unverified_message(req: ApprovalRequested, *, console_url: str = "") -> dict[str, Any]:
+    """An approval request whose executor signature does not verify: said so, nothing of its
+    (unsigned) content shown, and no buttons, as on the console's page."""
+    text = (f"An approval request for plan `{escape(req.plan.plan_id, 100)}` arrived without a "
+            "valid executor signature over what it shows: it is not shown and cannot be "
+            "approved.")
+    footer = f"Incident `{escape(req.incident_key, 200)}`"
+    if console_url:
+        footer += " · " + _link(f"{console_url}/incidents/{req.incident_key}", "open in console")
+    return _message(f"Unverifiable approval request ({req.plan.plan_id})",
+                    [_section(text), _context(footer)])
+
+
 def escalation_message(esc: Escalated, *, console_url: str = "") -> dict[str, Any]:
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Incident escalated",

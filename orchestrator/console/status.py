@@ -86,6 +86,8 @@ class Summary(BaseModel):
         configured, waiting for a human to act, not a failure: it gets a badge of its own."""
         if self.status == "escalated" and self.reason == "dry-run":
             return "dry-run", "dry-run: a human must act"
+        if self.status == "escalated" and self.reason == "observe":
+            return "dry-run", "observe: would-do recorded"
         return self.status.replace(" ", "-"), self.status
 
 

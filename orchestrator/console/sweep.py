@@ -28,6 +28,7 @@ from orchestrator.envelope import Outgoing, to_binary
 from orchestrator.errors import TransientError
 from orchestrator.events import ESCALATED, Alert, Escalated, EscalationReason
 from orchestrator.keys import event_id
+from orchestrator.provenance import Keyring, Signer
 
 log = logging.getLogger(__name__)
 STAGE = "console"
@@ -47,7 +48,8 @@ class SweepReport:
 
 
 def sweep(*, store: ObjectStore, publisher: Publisher | None, notifier: notify.Notifier,
-          ttl: timedelta, stale_after: timedelta, now: datetime, audit_key: bytes | None = None,
+          ttl: timedelta, stale_after: timedelta, now: datetime, audit_signer: Signer | None = None,
+          audit_keyring: Keyring | None = None,
           audit_policy: seal.Policy | None = None) -> SweepReport:
     report = SweepReport()
     live = index.summaries(store, keep=lambda s: s.status not in ("resolved", "escalated"),
@@ -69,23 +71,24 @@ def sweep(*, store: ObjectStore, publisher: Publisher | None, notifier: notify.N
             report.stale.append(s.incident_key)
     report.forgotten = slack.forget_seen(store, now=now.timestamp())
     report.forgotten += session.forget_ended(store, now=now.timestamp())
-    report.audit = _audit(store, key=audit_key, policy=audit_policy or seal.Policy(), now=now)
+    report.audit = _audit(store, signer=audit_signer, keyring=audit_keyring,
+                          policy=audit_policy or seal.Policy(), now=now)
     if report.expired or report.stale:
         log.info("sweep: %d approval(s) expired, %d stale incident(s) escalated",
                  len(report.expired), len(report.stale))
     return report
 
 
-def _audit(store: ObjectStore, *, key: bytes | None, policy: seal.Policy,
-           now: datetime) -> dict[str, Any]:
+def _audit(store: ObjectStore, *, signer: Signer | None, keyring: Keyring | None,
+           policy: seal.Policy, now: datetime) -> dict[str, Any]:
     """Seal the finished days, delete the expired ones, and check the last two days."""
-    if key is None:
+    if signer is None:
         log.warning("no CONSOLE_SIGNING_KEY: audit days are neither sealed nor expired")
         return {"sealed": [], "error": "no signing key"}
-    done = seal.seal(store, key=key, now=now, grace=policy.grace)
+    done = seal.seal(store, signer=signer, now=now, grace=policy.grace)
     if policy.keep_days:
-        seal.expire(store, key=key, now=now, keep_days=policy.keep_days, report=done)
-    checked = verify.verify(store, key=key, since=now - timedelta(days=1), now=now)
+        seal.expire(store, signer=signer, now=now, keep_days=policy.keep_days, report=done)
+    checked = verify.verify(store, keyring=keyring, since=now - timedelta(days=1), now=now)
     verify.save_status(store, checked, now=now)
     if not checked.ok and checked.first is not None:
         log.error("audit chain broken (%d break(s)); first: %s at %s: %s",

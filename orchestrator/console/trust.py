@@ -10,7 +10,8 @@ it never changes a level: promotion stays a human's change to policy.
 
 The level a workload is at is read from its latest incident (the policy may have changed since
 older ones): applied without an approver → `auto`; an approval request → `approve`; a dry run
-→ `dry-run`; nothing evaluated → `observe`.
+→ `dry-run`; a shadow-mode "would do" record (`action.completed` at `observe`) or nothing
+evaluated → `observe`.
 """
 
 from __future__ import annotations
@@ -142,7 +143,9 @@ def _add(scope: Scope, records: list[audit.Record]) -> None:
     level, enforced = "observe", False
     for r in records:
         d = _d(r.data)
-        if r.type == ACTION_COMPLETED and d.get("mode") == "dry-run":
+        if r.type == ACTION_COMPLETED and d.get("mode") == "observe":
+            scope.would_do.update(_types(d.get("results"), ("would-do",)))
+        elif r.type == ACTION_COMPLETED and d.get("mode") == "dry-run":
             scope.would_do.update(_types(d.get("results"), ("dry-run",)))
             level = max(level, "dry-run", key=LEVELS.index)
         elif r.type == ACTION_COMPLETED:

@@ -27,6 +27,7 @@ from typing import Any, Literal
 from orchestrator.adapters.objects import ObjectStore
 from orchestrator.console import audit, chain, seal
 from orchestrator.layout import parse_stamp
+from orchestrator.provenance import Keyring
 
 Kind = Literal["changed", "removed", "reordered", "inserted"]
 _NEVER = datetime.min.replace(tzinfo=UTC)
@@ -171,7 +172,7 @@ def check_incident(store: ObjectStore, incident: str,
     return breaks, len(present), len(stored)
 
 
-def _roots(store: ObjectStore, key: bytes | None, since: str | None,
+def _roots(store: ObjectStore, keyring: Keyring | None, since: str | None,
            chains: dict[str, list[chain.Stored]], report: Report) -> None:
     days = seal.root_days(store)
     previous: tuple[str, str] | None = None  # (day, hash of its root)
@@ -193,15 +194,15 @@ def _roots(store: ObjectStore, key: bytes | None, since: str | None,
             continue
         if since is None or day >= since:
             report.days.append(day)
-            if key is not None and not seal.root_signed(key, seal.payload(doc),
+            if keyring is not None and not seal.root_signed(keyring, seal.payload(doc),
                                                         str(doc.get("signature", ""))):
                 add("changed", "the day root's signature does not verify: forged or altered")
-            _previous(store, key, day, doc.get("previous"), previous, add)
+            _previous(store, keyring, day, doc.get("previous"), previous, add)
             _heads(day, doc.get("heads") or [], chains, add)
         previous = (day, chain.digest(raw))
 
 
-def _previous(store: ObjectStore, key: bytes | None, day: str, named: Any,
+def _previous(store: ObjectStore, keyring: Keyring | None, day: str, named: Any,
               previous: tuple[str, str] | None, add: Any) -> None:
     before = seal.next_day(day, -1)
     if previous is not None and previous[0] == before:
@@ -215,7 +216,7 @@ def _previous(store: ObjectStore, key: bytes | None, day: str, named: Any,
     raw = store.get(seal.retention_key(before))
     if raw is not None:
         doc = json.loads(raw)
-        if key is not None and not seal.root_signed(key, seal.payload(doc),
+        if keyring is not None and not seal.root_signed(keyring, seal.payload(doc),
                                                     str(doc.get("signature", ""))):
             add("changed", f"the retention record of {before} does not verify")
         elif named != doc.get("root"):
@@ -271,14 +272,14 @@ def _listed(raw: bytes) -> list[dict[str, Any]]:
     return [h for h in heads if isinstance(h, dict)]
 
 
-def verify(store: ObjectStore, *, key: bytes | None, since: datetime | None = None,
+def verify(store: ObjectStore, *, keyring: Keyring | None, since: datetime | None = None,
            now: datetime | None = None) -> Report:
     """Check every incident and day root; with `since`, those of the days since then (a
     record added to an incident with no link and no day marker is then found only by a full
     check)."""
     since_day = chain.day_name(since) if since is not None else None
     now = now or datetime.now(UTC)
-    report = Report(signatures=key is not None)
+    report = Report(signatures=keyring is not None)
     if since_day is None:
         names = set(chain.incidents(store)) | set(audit.incident_keys(store))
     else:  # only what a day marker or a root since then names: not a walk of the whole log
@@ -300,7 +301,7 @@ def verify(store: ObjectStore, *, key: bytes | None, since: datetime | None = No
         report.incidents += 1
         report.records += records
         report.links += links
-    _roots(store, key, since_day, chains, report)
+    _roots(store, keyring, since_day, chains, report)
     sealed = set(seal.root_days(store))
     retained = [k.rsplit("/", 1)[-1][:-5] for k in store.list(f"{seal.RETENTION}/")]
     before = chain.day_name(now - timedelta(days=1))

@@ -186,7 +186,9 @@ def _get(console: Console, req: Request, ctx: dict[str, Any]) -> Response:
     if summary.approval and approvals.pending(console.store, summary.approval.plan_id,
                                               ttl=console.approvals.ttl, now=now):
         open_plan = summary.approval.plan_id
-    return render("incident.html", s=summary, v=pages.view(records), open_plan=open_plan,
+    signed = pages.view(records, verified=lambda r: approvals.signed_by_executor(
+        console.approvals.keyring, r))
+    return render("incident.html", s=summary, v=signed, open_plan=open_plan,
                   done=_DONE.get(req.query.get("done", ""), ""), safe_url=pages.safe_url,
                   age=pages.age, now=now,
                   banner=evidence.banner(console.store, summary.incident_key), **ctx)

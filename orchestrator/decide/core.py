@@ -2,11 +2,12 @@
 
 The order is the cost order: retrieve (no runbook → escalate, nothing to ground a plan on), and
 let what the cluster shows overrule the alert's name where it contradicts the runbook found
-(`evidence.py`); reuse a recent plan for the same fingerprint (no LLM call); ask Gemini when a
-key is configured, under its cost guards (`orchestrator.decide.guarded`: one call per
-fingerprint, token budgets per incident and per hour); otherwise, or when Gemini fails, the
-offline planner. Whatever planned, the plan was validated against the cited runbook, and a plan
-below the confidence threshold is escalated, not proposed.
+(`evidence.py`); reuse a recent plan for the same fingerprint (no LLM call); ask the LLM (Gemini
+or an OpenAI-compatible server, as `AGENT_LLM_PROVIDER` says) when its key is configured, under
+its cost guards (`orchestrator.decide.guarded`: one call per fingerprint, token budgets per
+incident and per hour); otherwise, or when the model fails, the offline planner. Whatever
+planned, the plan was validated against the cited runbook, and a plan below the confidence
+threshold is escalated, not proposed.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from orchestrator.keys import event_id
 from orchestrator.knowledge.runbook import Runbook
 from orchestrator.knowledge.search import Hit
 from orchestrator.plan import Plan
+from orchestrator.telemetry import span
 
 log = logging.getLogger(__name__)
 HISTORY = timedelta(days=7)
@@ -48,7 +50,9 @@ def decide(*, enriched: ContextEnriched, input_id: str, retriever: Knowledge,
            options: Options, now: datetime) -> Plan | Escalation:
     """Plan the response to one enriched alert (see the module docstring for the order)."""
     alert, ctx, key = enriched.alert, enriched.context, enriched.incident_key
-    hits = retriever.search(alert, top=options.top_k)
+    with span("retrieval", {"incident.key": key, "retrieval.top_k": options.top_k}) as sp:
+        hits = retriever.search(alert, top=options.top_k)
+        sp.set("retrieval.runbooks", sorted({h.runbook for h in hits}))
     runbooks: dict[str, Runbook] = {}
     for hit in hits:
         if hit.runbook not in runbooks and (rb := retriever.runbook(hit.runbook)) is not None:

@@ -1,10 +1,14 @@
-"""The LLM planner: Gemini reads the incident and the runbooks, the validator decides what passes.
+"""The LLM planner: the model reads the incident and the runbooks, the validator decides what
+passes. The model is whichever `LLM` adapter the settings chose (Gemini, or an OpenAI-compatible
+server): everything below is the same for both.
 
-Gemini answers in its own flat schema (`Answer`: lists and strings only, because the Gemini API
-rejects the `additionalProperties` a dict field would need); the answer becomes an event-model
-`Plan` only after `validate` accepted every action. An invalid answer gets one corrective retry
-carrying the validator's findings; a 429, 5xx or timeout gets bounded retries with backoff. When
-that is not enough the caller falls back to the offline planner (`Fallback`). Before every call
+The model answers in its own flat schema (`Answer`: lists and strings only, because the Gemini
+API rejects the `additionalProperties` a dict field would need); the answer becomes an
+event-model `Plan` only after `validate` accepted every action. An invalid answer gets one
+corrective retry carrying the validator's findings; a 429, 5xx or timeout gets bounded retries
+with backoff, never sooner than a `Retry-After` said (one longer than `retry_after_max` ends the
+retries at once). When that is not enough the caller falls back to the offline planner
+(`Fallback`). Before every call
 the token budgets (per incident, its earlier plans counted; per hour, across all incidents) must
 allow the most it may cost, and the call is reserved, then recorded, in the hourly ledger.
 """
@@ -21,7 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from orchestrator.adapters.llm import LLM, Generation
+from orchestrator.adapters.llm import LLM, Generation, Throttled
 from orchestrator.decide.prompt import render
 from orchestrator.decide.situation import Escalation, Situation
 from orchestrator.decide.usage import Budget, Ledger, new_call_id
@@ -29,6 +33,7 @@ from orchestrator.decide.validate import InvalidPlan, Proposed, candidates, vali
 from orchestrator.errors import PermanentError, TransientError
 from orchestrator.memory import describe
 from orchestrator.plan import Plan
+from orchestrator.telemetry import llm_call
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +53,7 @@ class AnswerAction(BaseModel):
 
 
 class Answer(BaseModel):
-    """What Gemini must return (its response schema)."""
+    """What the model must return (its response schema)."""
 
     hypothesis: str = Field(description="Most likely cause and the evidence for it.")
     confidence: float = Field(description="0.0 to 1.0.")
@@ -59,7 +64,7 @@ class Answer(BaseModel):
 
 @dataclass(frozen=True)
 class Fallback:
-    """Gemini could not produce a valid plan: the offline planner takes over."""
+    """The model could not produce a valid plan: the offline planner takes over."""
 
     kind: Literal["unavailable", "invalid", "budget"]
     why: str
@@ -78,11 +83,15 @@ class Limits:
     token_budget: int = 50_000
     max_actions: int = 1
     prompt_runbooks: int = 3
+    retry_after_max: float = 10.0
+    """Longest `Retry-After` honoured, in seconds; a longer one ends the retries."""
 
     def longest_call_seconds(self, timeout: float) -> float:
         """The longest one model call can take in `GeminiPlanner._generate`: every attempt
-        timing out after `timeout`, every jittered backoff (x1.5 at most) at its longest."""
-        backoff = sum(self.backoff_seconds * 1.5 * (2.0**i) for i in range(self.retries))
+        timing out after `timeout`, every wait at its longest (the jittered backoff at x1.5,
+        or the longest `Retry-After` honoured, whichever is longer)."""
+        backoff = sum(max(self.backoff_seconds * 1.5 * (2.0**i), self.retry_after_max)
+                      for i in range(self.retries))
         return (self.retries + 1) * timeout + backoff
 
 
@@ -129,9 +138,11 @@ class GeminiPlanner:
             try:
                 gen = self._generate(system, prompt)
             except (TransientError, PermanentError) as e:
-                log.warning("Gemini unavailable, falling back to the offline planner: %s", e)
+                log.warning("%s unavailable, falling back to the offline planner: %s",
+                            self.llm.name, e)
                 self._record_cost(ledger, call, s, 0)
-                return Fallback("unavailable", f"Gemini unavailable ({e})", used_in, used_out)
+                return Fallback("unavailable", f"{self.llm.name} unavailable ({e})", used_in,
+                                used_out)
             self._record_cost(ledger, call, s, gen.tokens_in + gen.tokens_out)
             used_in += gen.tokens_in
             used_out += gen.tokens_out
@@ -139,10 +150,11 @@ class GeminiPlanner:
                 return self._accept(s, gen, used_in, used_out)
             except InvalidPlan as e:
                 problems = e.problems
-            log.warning("Gemini answer %d rejected: %s", attempt, "; ".join(problems)[:500])
+            log.warning("%s answer %d rejected: %s", self.llm.name, attempt,
+                        "; ".join(problems)[:500])
             prompt = user + "\n\n" + render("retry", errors="\n".join(f"- {p}" for p in problems),
                                             max_actions=lim.max_actions)
-        return Fallback("invalid", "Gemini's answers failed validation twice: "
+        return Fallback("invalid", f"{self.llm.name}'s answers failed validation twice: "
                         + "; ".join(problems), used_in, used_out)
 
     @staticmethod
@@ -160,15 +172,25 @@ class GeminiPlanner:
         delay = lim.backoff_seconds
         for attempt in range(lim.retries + 1):
             try:
-                return self.llm.generate(system=system, prompt=prompt, schema=Answer,
-                                         temperature=lim.temperature,
-                                         max_output_tokens=lim.max_output_tokens)
+                with llm_call(provider=self.llm.name, model=self.llm.model,
+                              max_tokens=lim.max_output_tokens,
+                              temperature=lim.temperature) as call:
+                    gen = self.llm.generate(system=system, prompt=prompt, schema=Answer,
+                                            temperature=lim.temperature,
+                                            max_output_tokens=lim.max_output_tokens)
+                    call.record(model=gen.model, tokens_in=gen.tokens_in,
+                                tokens_out=gen.tokens_out, finish_reason=gen.finish_reason)
+                return gen
             except TransientError as e:
                 if attempt == lim.retries:
                     raise
                 wait = delay * (0.5 + random.random())  # jitter: retries of many agents spread
-                log.warning("Gemini attempt %d failed (%s); retrying in %.2fs", attempt + 1, e,
-                            wait)
+                if isinstance(e, Throttled):
+                    if e.retry_after > lim.retry_after_max:
+                        raise  # waiting that long would outlast the delivery: plan offline now
+                    wait = max(wait, e.retry_after)
+                log.warning("%s attempt %d failed (%s); retrying in %.2fs", self.llm.name,
+                            attempt + 1, e, wait)
                 self._sleep(wait)
                 delay *= 2
         raise TransientError("unreachable")  # the loop always returns or raises

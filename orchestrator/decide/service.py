@@ -31,11 +31,12 @@ from orchestrator.events import (
     PlanProposed,
 )
 from orchestrator.keys import event_id
+from orchestrator.provenance import PRODUCERS, Keyring, Signer, require
 from orchestrator.settings.agent import AgentSettings
-from orchestrator.signing import sign_proposal
 
 log = logging.getLogger(__name__)
 STAGE = "agent"
+ACCEPTS = {CONTEXT_ENRICHED: PRODUCERS[CONTEXT_ENRICHED]}
 
 
 class Agent:
@@ -43,7 +44,7 @@ class Agent:
 
     def __init__(self, *, retriever: Knowledge, llm: LLM | None, audit: ObjectStore | None,
                  options: Options, limits: Limits, guards: Guards | None = None,
-                 signing_key: bytes | None = None,
+                 signer: Signer | None = None, keyring: Keyring | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  closers: tuple[Callable[[], None], ...] = ()) -> None:
         self.retriever = retriever
@@ -51,7 +52,8 @@ class Agent:
         self.planner = GeminiPlanner(llm, limits=limits) if llm is not None else None
         self.audit = audit
         self.guards = guards or Guards(incident_limit=limits.token_budget)
-        self.signing_key = signing_key
+        self.signer = signer
+        self.keyring = keyring or Keyring({})
         self.options = options
         self.clock = clock
         self._closers = closers
@@ -59,35 +61,41 @@ class Agent:
     @classmethod
     def from_env(cls) -> Agent:
         from orchestrator.decide.wiring import audit_store, guards, knowledge, language_model
-        from orchestrator.settings.common import secret_from
+        from orchestrator.provenance import identity
 
         s = AgentSettings()
+        signer, keyring = identity(STAGE, key=s.signing_key, key_file=s.signing_key_file,
+                                   public_keys_dir=s.public_keys_dir,
+                                   max_age_seconds=s.event_max_age_seconds,
+                                   skew_seconds=s.clock_skew_seconds)
         llm = language_model(s)
         retriever, close_kb = knowledge(exact_first=llm is None)
-        log.info("agent planner: %s", f"Gemini {s.model}" if llm else "offline (no API key)")
+        log.info("agent planner: %s", f"{llm.name} {llm.model}" if llm else "offline (no API key)")
         options = Options(top_k=s.top_k, confidence_threshold=s.confidence_threshold,
                           max_actions=s.max_actions,
                           reopen_window=timedelta(seconds=s.reopen_window_seconds))
         limits = Limits(retries=s.retries, backoff_seconds=s.backoff_seconds,
                         temperature=s.temperature, max_output_tokens=s.max_output_tokens,
                         token_budget=s.token_budget, max_actions=s.max_actions,
-                        prompt_runbooks=s.prompt_runbooks)
+                        prompt_runbooks=s.prompt_runbooks,
+                        retry_after_max=s.retry_after_max_seconds)
         closers = (close_kb,) + ((llm.close,) if llm else ())
         audit = audit_store(s)
-        key = secret_from(s.signing_key, s.signing_key_file, name="AGENT_SIGNING_KEY")
-        if key is None:
-            log.warning("no AGENT_SIGNING_KEY: the executor will refuse every plan proposed here")
         return cls(retriever=retriever, llm=llm, audit=audit, options=options, limits=limits,
-                   guards=guards(s, audit), signing_key=key.encode() if key else None,
-                   closers=closers)
+                   guards=guards(s, audit), signer=signer, keyring=keyring, closers=closers)
 
     def close(self) -> None:
         for close in self._closers:
             close()
 
     def handle(self, event: Event) -> Outgoing:
+        """Authenticate the delivery (401 before any lookup or LLM call), plan, sign."""
         if event.type != CONTEXT_ENRICHED:
             raise PermanentError(f"agent does not handle {event.type!r}")
+        self.keyring.check(event, now=self.clock(), expect=ACCEPTS)
+        return require(self.signer, STAGE).sealed(self._plan(event))
+
+    def _plan(self, event: Event) -> Outgoing:
         enriched = event.parse(ContextEnriched)
         key, alert = enriched.incident_key, enriched.alert
         result = decide(enriched=enriched, input_id=event.id, retriever=self.retriever,
@@ -107,8 +115,6 @@ class Agent:
         ctx = enriched.context
         proposed = PlanProposed(incident_key=key, alert=alert, plan=plan, target=ctx.target,
                                 owners=ctx.owners)
-        if self.signing_key is not None:
-            proposed = sign_proposal(self.signing_key, proposed)
         return Outgoing(PLAN_PROPOSED, out_id, STAGE, key, proposed,
                         partition_key=partition_key(plan.actions[0].target, ctx)
                         if plan.actions else alert.fingerprint)

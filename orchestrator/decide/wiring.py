@@ -1,7 +1,9 @@
 """Building the agent's ports from settings: the knowledge base, the LLM, the audit store.
 
 Kept apart from the service so the service reads as the event flow, and so a process that never
-configured a Gemini key never reaches the code that would import google-genai.
+configured a key never reaches the code that would import google-genai (or build the httpx client
+of the OpenAI-compatible adapter). `AGENT_LLM_PROVIDER` chooses the adapter; everything past it
+(validation, retries, budgets, claims) is the same planner.
 """
 
 from __future__ import annotations
@@ -24,7 +26,10 @@ log = logging.getLogger(__name__)
 
 
 def language_model(s: AgentSettings) -> LLM | None:
-    """Gemini when a key is configured, else None (the offline planner plans)."""
+    """The configured provider's model when its key is configured, else None (the offline
+    planner plans)."""
+    if s.llm_provider == "openai":
+        return _openai(s)
     key = secret_from(s.gemini_api_key, s.gemini_api_key_file, name="AGENT_GEMINI_API_KEY")
     if not key:
         return None
@@ -32,6 +37,19 @@ def language_model(s: AgentSettings) -> LLM | None:
 
     return GeminiLLM.connect(api_key=key, model=s.model, base_url=s.base_url,
                              api_version=s.api_version, timeout_seconds=s.timeout_seconds)
+
+
+def _openai(s: AgentSettings) -> LLM | None:
+    key = secret_from(s.openai_api_key, s.openai_api_key_file, name="AGENT_OPENAI_API_KEY")
+    if not key:
+        log.warning("AGENT_LLM_PROVIDER=openai but no AGENT_OPENAI_API_KEY (nor key file): the "
+                    "offline planner plans (a server that needs no key takes any value)")
+        return None
+    from orchestrator.adapters.llm_openai import OpenAILLM
+
+    return OpenAILLM.connect(api_key=key, model=s.openai_model, base_url=s.openai_base_url,
+                             api_version=s.openai_api_version,
+                             timeout_seconds=s.timeout_seconds)
 
 
 def audit_store(s: AgentSettings) -> ObjectStore | None:
@@ -60,7 +78,8 @@ def guards(s: AgentSettings, store: ObjectStore | None) -> Guards:
         return Guards(incident_limit=s.token_budget)
     # The longest a claim holder can take: two calls (the answer and one corrective retry),
     # each with its retries, timeouts and jittered backoff, plus a margin for the rest.
-    per_call = Limits(retries=s.retries, backoff_seconds=s.backoff_seconds).longest_call_seconds(
+    per_call = Limits(retries=s.retries, backoff_seconds=s.backoff_seconds,
+                      retry_after_max=s.retry_after_max_seconds).longest_call_seconds(
         s.timeout_seconds)
     hold = timedelta(seconds=2 * per_call + 10)
     claims = Claims(store, window=timedelta(seconds=s.reopen_window_seconds), hold=hold,

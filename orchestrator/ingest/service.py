@@ -12,7 +12,7 @@ from typing import Any
 from orchestrator.adapters.broker import HttpPublisher, Publisher
 from orchestrator.errors import OrchestratorError, PermanentError, TransientError
 from orchestrator.handler import Response, error_response, json_response
-from orchestrator.ingest.core import Auth, accept_manual, accept_webhook, is_cloudevent
+from orchestrator.ingest.core import STAGE, Auth, accept_manual, accept_webhook, is_cloudevent
 from orchestrator.limits import too_large
 
 log = logging.getLogger(__name__)
@@ -24,14 +24,19 @@ class Ingest:
     """Settings, auth and publisher of one ingest process."""
 
     def __init__(self, *, auth: Auth, publisher: Publisher | None, max_body: int,
-                 max_alerts: int = 1000) -> None:
+                 max_alerts: int = 1000,
+                 unavailable: str = "no broker URL configured (K_SINK or INGEST_BROKER_URL)",
+                 closer: Any = None) -> None:
         self.auth = auth
         self.publisher = publisher
         self.max_body = max_body
         self.max_alerts = max_alerts
+        self.unavailable = unavailable
+        self._closer = closer
 
     @classmethod
     def from_env(cls) -> Ingest:
+        from orchestrator.provenance import SealingPublisher, identity
         from orchestrator.settings.common import secret_from
         from orchestrator.settings.ingest import IngestSettings
 
@@ -41,18 +46,23 @@ class Ingest:
             log.warning("INGEST_AUTH_DISABLED is set: the webhook accepts unauthenticated alerts")
         elif token is None:
             log.error("no INGEST_TOKEN or INGEST_TOKEN_FILE: every request will get 401")
-        publisher = (
+        http = (
             HttpPublisher(s.broker_url, timeout=s.broker_timeout_seconds) if s.broker_url else None
         )
-        if publisher is None:
+        if http is None:
             log.error("no broker URL (K_SINK or INGEST_BROKER_URL): alerts will get 503")
+        signer, _ = identity(STAGE, key=s.signing_key, key_file=s.signing_key_file)
+        # Every alert leaves signed: the router refuses any it cannot trace to ingest.
+        publisher = SealingPublisher(http, signer) if http and signer else None
         return cls(auth=Auth(token, s.auth_disabled), publisher=publisher,
-                   max_body=s.max_body_bytes, max_alerts=s.max_alerts)
+                   max_body=s.max_body_bytes, max_alerts=s.max_alerts, closer=http,
+                   unavailable="no signing key (INGEST_SIGNING_KEY)" if http else
+                   "no broker URL configured (K_SINK or INGEST_BROKER_URL)")
 
     def close(self) -> None:
         """Close the broker connection of the calling thread (tests, shutdown)."""
-        if isinstance(self.publisher, HttpPublisher):
-            self.publisher.close()
+        if isinstance(self._closer, HttpPublisher):
+            self._closer.close()
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
         if method == "GET" and path in ("/healthz", "/health/liveness", "/health/readiness"):
@@ -73,7 +83,7 @@ class Ingest:
         if path not in WEBHOOK_PATHS:
             raise PermanentError(f"no such endpoint {path!r}: POST to / or /alert", status=404)
         if self.publisher is None:
-            raise TransientError("no broker URL configured (K_SINK or INGEST_BROKER_URL)")
+            raise TransientError(self.unavailable)
         if is_cloudevent(headers):
             return accept_manual(headers=headers, body=body, auth=self.auth,
                                  publisher=self.publisher)

@@ -3,7 +3,8 @@ functions-framework process on its own port, as Knative would run them.
 
 `orchestrator up` keeps a Stack running; `orchestrator replay` starts one, pushes payloads
 through it and stops it. State (the broker's queue, the knowledge base, the audit log, generated
-secrets) lives in one folder so a restart picks up where the last run stopped.
+secrets, the functions' key pairs) lives in one folder so a restart picks up where the last run
+stopped.
 """
 
 from __future__ import annotations
@@ -23,13 +24,13 @@ from pathlib import Path
 from typing import IO
 
 from orchestrator.local.broker import Broker
+from orchestrator.local.keyring import ensure_keyring, key_env
 from orchestrator.resources import functions_dir, runbooks_dir
 
 log = logging.getLogger(__name__)
 
 FUNCTIONS = ("ingest", "router", "agent", "executor", "console")
-_SECRETS = ("ingest_token", "console_api_token", "agent_signing_key", "executor_signing_key",
-            "console_signing_key", "approver_token")
+_SECRETS = ("ingest_token", "console_api_token", "approver_token")
 """`approver_token` is the local user's personal token: `orchestrator approve` decides with it."""
 
 
@@ -117,6 +118,8 @@ class Stack:
         self.state = options.state
         self.state.mkdir(parents=True, exist_ok=True)
         self.secrets = load_secrets(self.state)
+        self.keys = self.state / "keys"
+        ensure_keyring(self.keys)
         host = options.host
         self.ports = {name: options.ports.get(name) or _free_port(host)
                       for name in ("broker", *FUNCTIONS)}
@@ -146,9 +149,6 @@ class Stack:
         executor = {
             "EXECUTOR_MODE": "enforce" if self.options.enforce else "dry-run",
             "EXECUTOR_POLICY_FILE": str(self.policy_file()),
-            "EXECUTOR_SIGNING_KEY": s["executor_signing_key"],
-            "EXECUTOR_CONSOLE_KEY": s["console_signing_key"],
-            "EXECUTOR_AGENT_KEY": s["agent_signing_key"],
             "EXECUTOR_BUDGET_NAMESPACE": "default",
             "EXECUTOR_MEMORY_DIR": audit,
         }
@@ -162,12 +162,11 @@ class Stack:
         per: dict[str, dict[str, str]] = {
             "ingest": {"INGEST_TOKEN": s["ingest_token"], "INGEST_BROKER_URL": broker_url},
             "router": {"ROUTER_KUBECONFIG": kubeconfig, "ROUTER_IN_CLUSTER": "false"},
-            "agent": {"AGENT_AUDIT_DIR": audit, "AGENT_SIGNING_KEY": s["agent_signing_key"]},
+            "agent": {"AGENT_AUDIT_DIR": audit},
             "executor": executor,
             "console": {
                 "CONSOLE_AUDIT_DIR": audit,
                 "CONSOLE_API_TOKEN": s["console_api_token"],
-                "CONSOLE_SIGNING_KEY": s["console_signing_key"],
                 "CONSOLE_APPROVERS": local_user(),
                 "CONSOLE_APPROVER_TOKENS": json.dumps({s["approver_token"]: local_user()}),
                 "CONSOLE_PUBLIC_URL": self.urls["console"],
@@ -183,6 +182,9 @@ class Stack:
         if self.options.kubeconfig is not None:
             env["KUBECONFIG"] = str(self.options.kubeconfig)
         env.update(self.options.env.get(name, {}))
+        # Last: the stack's own keys, whatever the caller passed through (`eval` hands the
+        # agent the shell's AGENT_* settings, and a shell may hold another keyring's paths).
+        env.update(key_env(self.keys, name))
         return env
 
     def policy_file(self) -> Path:

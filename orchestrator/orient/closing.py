@@ -1,6 +1,7 @@
 """What the router answers when the executor reports back: resolved, or escalated and why.
 
 - `action.failed` → escalated (`action-failed`), with the executor's error;
+- `action.completed` at observe → escalated (`observe`): shadow mode, nothing was even dry-run;
 - `action.completed` in dry-run mode → escalated (`dry-run`): nothing was applied, the dry run
   only showed the action would be accepted, so a human must act;
 - `action.completed` with nothing applied (every action refused or failed) → escalated;
@@ -39,6 +40,10 @@ def close_loop(*, done: ActionCompleted | ActionFailed, reads: KubeReads | None,
     if isinstance(done, ActionFailed):
         return _escalate(done, "action-failed",
                          f"the executor failed: {done.error}. {_summary(done.results)}")
+    if done.mode == "observe":
+        return _escalate(done, "observe", (
+            "shadow mode (level observe): nothing was executed, not even a dry run. "
+            f"{_summary(done.results)} A human must act; the trust report counts this record."))
     if done.mode == "dry-run":
         return _escalate(done, "dry-run", (
             "policy mode is dry-run: nothing was applied to the cluster. "
@@ -97,7 +102,9 @@ def _summary(results: list[ActionResult]) -> str:
         what = f"{r.action.type} {r.action.target.key}: {r.outcome}"
         if r.dry_run:
             what += f" (dry run: {r.dry_run[:200]})"
-        if r.api_result and r.outcome not in ("dry-run",):
+        if r.api_result and r.outcome == "would-do":
+            what += f" ({r.api_result[:200]})"
+        elif r.api_result and r.outcome not in ("dry-run",):
             what += f" (API: {r.api_result[:200]})"
         parts.append(what)
     return ("Actions: " + "; ".join(parts) + ".") if parts else "No actions."

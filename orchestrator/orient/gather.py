@@ -26,6 +26,7 @@ from orchestrator.orient import events as kevents
 from orchestrator.orient.logs import tail
 from orchestrator.orient.objects import Json, Scrubber, controller_of, label_selector, meta, spec
 from orchestrator.orient.pods import log_worthy, pod_info, trouble
+from orchestrator.owners import same_uid
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -187,7 +188,8 @@ class Reading:
 
     def chain(self, owner: ObjectRef | None, *, optional: bool = False,
               as_owners: bool = True) -> None:
-        """Walk the controller chain up (ReplicaSet → Deployment, Job → CronJob)."""
+        """Walk the controller chain up (ReplicaSet → Deployment, Job → CronJob). Owners are
+        matched by API group and kind (`controller_of`) and uid (`orchestrator.owners`)."""
         depth = 0
         while owner is not None and depth < MAX_OWNER_DEPTH:
             depth += 1
@@ -204,6 +206,13 @@ class Reading:
                 self.events_of(owner.kind, owner.namespace, owner.name)
             if obj is None:
                 if as_owners and not optional:
+                    self.found.owners.append(owner)
+                return
+            if not same_uid(owner.uid, obj):
+                # Deleted and recreated under its name: not this object's owner any more.
+                self.found.errors.append(f"{owner.key} (uid {owner.uid}) is not the object of "
+                                         "that name now (recreated): not read as an owner")
+                if as_owners:
                     self.found.owners.append(owner)
                 return
             if as_owners:

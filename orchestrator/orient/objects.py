@@ -11,7 +11,9 @@ import threading
 from datetime import datetime
 from typing import Any
 
+from orchestrator.adapters.kube_reads import KINDS
 from orchestrator.context import Condition, ObjectRef
+from orchestrator.owners import qualified_kind
 from orchestrator.redact import redact_mapping, scan, summarize
 
 Json = dict[str, Any]
@@ -19,6 +21,7 @@ Json = dict[str, Any]
 # Holds the whole previous spec, env values included; nothing in it is worth its size.
 DROPPED_ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configuration"})
 MAX_TEXT = 1000  # characters of one message or annotation value kept
+_PREFIXES = {kind: prefix for kind, (prefix, _, _) in KINDS.items()}
 
 
 class Scrubber:
@@ -94,10 +97,16 @@ def describe(obj: Json) -> str:
 
 
 def controller_of(obj: Json) -> ObjectRef | None:
-    """The owner reference with `controller: true` (the one that recreates this object)."""
+    """The owner reference with `controller: true` (the one that recreates this object).
+
+    Its kind is the built-in one only when the reference's API group is that kind's: a
+    controller of another group keeps its group (`StatefulSet.apps.kruise.io`), so it is never
+    read, nor taken for, the built-in kind of the same name (`orchestrator.owners`)."""
     for owner in meta(obj).get("ownerReferences") or []:
         if owner.get("controller"):
-            return ObjectRef(kind=str(owner.get("kind")), name=str(owner.get("name")),
+            kind = qualified_kind(str(owner.get("kind")), str(owner.get("apiVersion") or ""),
+                                  _PREFIXES)
+            return ObjectRef(kind=kind, name=str(owner.get("name")),
                              namespace=meta(obj).get("namespace") or None,
                              uid=owner.get("uid") or None)
     return None

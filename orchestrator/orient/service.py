@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from orchestrator.adapters.kube import Connection, Source
@@ -38,6 +39,7 @@ from orchestrator.events import (
     Resolved,
 )
 from orchestrator.keys import event_id
+from orchestrator.provenance import PRODUCERS, Keyring, Signer, require
 from orchestrator.settings.router import RouterSettings
 
 if TYPE_CHECKING:
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 STAGE = "router"
+ACCEPTS = {t: PRODUCERS[t] for t in (ALERT_RECEIVED, ACTION_COMPLETED, ACTION_FAILED)}
 
 
 def orient(*, received: AlertReceived, input_id: str, reads: KubeReads | None, source: Source,
@@ -160,10 +163,14 @@ class Router:
     """Settings and cluster connection of one router process."""
 
     def __init__(self, *, settings: RouterSettings, connection: Connection,
-                 reads: KubeReads | None = None, metrics: Metrics | None = None,
-                 alerts: Alerts | None = None) -> None:
+                 signer: Signer | None, keyring: Keyring, reads: KubeReads | None = None,
+                 metrics: Metrics | None = None, alerts: Alerts | None = None,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.settings = settings
         self.connection = connection
+        self.signer = signer
+        self.keyring = keyring
+        self.now = now
         # Watches beyond this many are refused (503, retried by the broker), so a storm of
         # verifications never takes every thread: health checks and alerts still get one.
         self._watch_slots = threading.BoundedSemaphore(settings.max_verifications)
@@ -189,35 +196,45 @@ class Router:
     @classmethod
     def from_env(cls) -> Router:
         from orchestrator.adapters.kube import connect
+        from orchestrator.provenance import identity
 
         s = RouterSettings()
+        signer, keyring = identity(STAGE, key=s.signing_key, key_file=s.signing_key_file,
+                                   public_keys_dir=s.public_keys_dir,
+                                   max_age_seconds=s.event_max_age_seconds,
+                                   skew_seconds=s.clock_skew_seconds)
         conn = connect(in_cluster=s.in_cluster, service_host=s.service_host,
                        service_port=s.service_port, service_account_dir=s.service_account_dir,
                        kubeconfig=s.kubeconfig, context=s.kube_context,
                        # Requests run concurrently (gunicorn threads), each with its readers.
                        pool_size=s.read_threads * 4, user_agent="incident-orchestrator/router")
-        return cls(settings=s, connection=conn)
+        return cls(settings=s, connection=conn, signer=signer, keyring=keyring)
 
     def close(self) -> None:
         self.connection.close()
 
     def handle(self, event: Event) -> Outgoing | None:
+        """Authenticate the delivery (401 before any cluster read), answer it, sign the answer."""
+        if event.type not in ACCEPTS:
+            raise PermanentError(f"router does not handle {event.type!r}")
+        self.keyring.check(event, now=self.now(), expect=ACCEPTS)
+        signer = require(self.signer, STAGE)
         if event.type == ALERT_RECEIVED:
-            return orient(received=event.parse(AlertReceived), input_id=event.id,
-                          reads=self.reads, source=self.connection.source,
-                          settings=self.settings, problem=self.connection.problem,
-                          metrics=self.metrics)
-        if event.type in (ACTION_COMPLETED, ACTION_FAILED):
+            out = orient(received=event.parse(AlertReceived), input_id=event.id,
+                         reads=self.reads, source=self.connection.source,
+                         settings=self.settings, problem=self.connection.problem,
+                         metrics=self.metrics)
+        else:
             if not self._watch_slots.acquire(blocking=False):
                 raise TransientError(
                     f"router busy: {self.settings.max_verifications} verifications already "
                     "watching in this process; the broker will deliver this one again")
             try:
-                return verify(event=event, reads=self.reads, settings=self.settings,
-                              metrics=self.metrics, alerts=self.alerts)
+                out = verify(event=event, reads=self.reads, settings=self.settings,
+                             metrics=self.metrics, alerts=self.alerts)
             finally:
                 self._watch_slots.release()
-        raise PermanentError(f"router does not handle {event.type!r}")
+        return signer.sealed(out)
 
 
 _lock = threading.Lock()

@@ -8,12 +8,15 @@ only what planning needs: the model, its limits, and where the audit log is.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from orchestrator.settings.common import SenderIdentitySettings
 
-class AgentSettings(BaseSettings):
+
+class AgentSettings(BaseSettings, SenderIdentitySettings):
     """What the agent needs: the LLM and its limits, confidence, reuse, and the audit store."""
 
     model_config = SettingsConfigDict(env_prefix="AGENT_", extra="ignore")
@@ -28,15 +31,68 @@ class AgentSettings(BaseSettings):
     """File holding the key (a mounted Secret); used when the key variable is empty."""
 
     signing_key: SecretStr | None = None
-    """HMAC key the agent signs its `plan.proposed` events with; the executor verifies them with
-    the same key (`EXECUTOR_AGENT_KEY`) and refuses unsigned or forged proposals. Without it
-    the agent still plans, but the executor will act on none of its plans."""
+    """This function's Ed25519 private key (PKCS#8 PEM), signing every plan and escalation it emits.
+    Unset (and no file) = nothing it emits verifies, so it refuses to emit."""
 
     signing_key_file: Path | None = None
-    """File holding `signing_key` (a mounted Secret); used when `signing_key` is empty."""
+    """File holding `signing_key` (the chart mounts `agent.key` from its keys Secret)."""
+
+    public_keys_dir: Path | None = None
+    """Folder of the other functions' Ed25519 public keys (`<function>.crt` certificates or `.pem`
+    public keys; several per function while keys rotate). Contexts (the router's) are verified with
+    them; without it every delivery is refused with 401."""
+
+    event_max_age_seconds: float = Field(default=900.0, gt=0)
+    """Freshness window of a delivered event's signed time, in seconds (15 min): older events are
+    refused with 401 (the broker dead-letters them), so a captured event cannot be replayed later.
+    Longer than the broker's retry schedule (about 16 s) and a scale-from-zero."""
+
+    clock_skew_seconds: float = Field(default=60.0, ge=0)
+    """Tolerated clock difference between functions, in seconds, for signed times."""
+
+    llm_provider: Literal["gemini", "openai"] = Field(
+        default="gemini", validation_alias=AliasChoices("AGENT_LLM_PROVIDER", "LLM_PROVIDER")
+    )
+    """Which LLM API plans: `gemini` (Google's, `gemini_*` settings) or `openai` (the OpenAI
+    chat completions API as OpenAI, Azure OpenAI, vLLM, Ollama and other compatible servers
+    speak it, `openai_*` settings). Either way, no key means the offline planner. The
+    unprefixed names (`LLM_PROVIDER`, `OPENAI_*`) are what `orchestrator up` passes on from the
+    shell: it drops every `AGENT_` variable of its own environment."""
 
     model: str = "gemini-2.5-flash"
     """Gemini model name: fast and cheap enough to plan within a function's request timeout."""
+
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("AGENT_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    """Key for the OpenAI-compatible server (provider `openai`). Without one (nor a key file) the
+    offline planner plans and the `openai` client is never imported. Servers that ask for none
+    (a local Ollama or vLLM) take any non-empty value. `AGENT_OPENAI_API_KEY` wins over the
+    conventional `OPENAI_API_KEY`."""
+
+    openai_api_key_file: Path | None = None
+    """File holding the OpenAI key (a mounted Secret); used when the key variable is empty."""
+
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("AGENT_OPENAI_BASE_URL", "OPENAI_BASE_URL")
+    )
+    """Base URL of the chat completions API, up to and without `/chat/completions`: e.g.
+    `http://ollama:11434/v1`, `http://vllm:8000/v1`, Azure's
+    `https://RESOURCE.openai.azure.com/openai/v1`. None = OpenAI's own."""
+
+    openai_model: str = Field(
+        default="gpt-4.1-mini",
+        validation_alias=AliasChoices("AGENT_OPENAI_MODEL", "OPENAI_MODEL"))
+    """Model name the OpenAI-compatible server knows (on Azure, the deployment name). It must
+    support structured output (`response_format` with a strict JSON schema)."""
+
+    openai_api_version: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("AGENT_OPENAI_API_VERSION", "OPENAI_API_VERSION"))
+    """Only for Azure OpenAI's dated API (`2024-10-21`, with the base URL
+    `https://RESOURCE.openai.azure.com/openai/deployments/DEPLOYMENT`): sent as the `api-version`
+    query parameter, the key then goes in Azure's `api-key` header. None for every other server
+    and for Azure's v1 API."""
 
     base_url: str | None = None
     """Gemini API base URL (a proxy, a regional endpoint, a test server); None = Google's."""
@@ -45,11 +101,17 @@ class AgentSettings(BaseSettings):
     """Gemini API version path segment (`v1`, `v1beta`); None = the SDK's default (v1)."""
 
     timeout_seconds: float = Field(default=30.0, gt=0)
-    """Per-request timeout towards Gemini, in seconds. Attempts x timeout must fit well inside
-    the function's request timeout (Knative's default is 300 s)."""
+    """Per-request timeout towards the LLM (either provider), in seconds. Attempts x timeout
+    must fit well inside the function's request timeout (Knative's default is 300 s)."""
 
     retries: int = Field(default=2, ge=0, le=5)
     """Retries after a 429, a 5xx or a timeout, before falling back to the offline planner."""
+
+    retry_after_max_seconds: float = Field(default=10.0, ge=0)
+    """Longest wait a 429's or 503's `Retry-After` may impose before the next attempt, in
+    seconds. The planner never retries sooner than the server asked; when it asks for longer
+    than this, the offline planner plans at once rather than hold the delivery past its
+    timeout (the claim holder's deadline counts this wait too)."""
 
     backoff_seconds: float = Field(default=1.0, ge=0)
     """First retry delay in seconds; it doubles per retry (with jitter), so 2 retries wait ~3 s."""

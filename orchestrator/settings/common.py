@@ -1,4 +1,5 @@
-"""Pieces every settings class shares: reading a secret from a value or a mounted file."""
+"""Pieces every settings class shares: reading a secret from a value or a mounted file, and the
+sender identity fields of the functions the broker delivers to."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, SecretStr
+from pydantic import AliasChoices, BaseModel, ConfigDict, SecretStr, model_validator
 
 from orchestrator.errors import PermanentError
 
@@ -54,3 +55,41 @@ class LeanSettings(BaseModel):
                     values[name] = env[candidate]
                     break
         return cls.model_validate(values)
+
+
+class SenderIdentitySettings(BaseModel):
+    """Knative's sender identity (OIDC), verified as defence in depth beside the event
+    signatures: the same fields, under each function's own prefix (`ROUTER_OIDC_AUDIENCE`...).
+    Off unless `oidc_audience` is set."""
+
+    oidc_audience: str | None = None
+    """The audience a delivery's `Authorization: Bearer` token must be issued for: the one the
+    Trigger names as `subscriber.audience` (the chart uses Knative's form for a Service,
+    `serving.knative.dev/service/<namespace>/<name>`). Unset = not checked (the default, and
+    the local stack, whose broker sends no token). Set = a delivery without a valid token for
+    it is refused with 401 before its body is read."""
+
+    oidc_issuer: str | None = None
+    """The `iss` a token must carry: the cluster's service-account issuer
+    (`kubectl get --raw /.well-known/openid-configuration`, field `issuer`). Required with an
+    audience."""
+
+    oidc_jwks_url: str | None = None
+    """Where the issuer's public keys are (JWKS). Unset = the `jwks_uri` of
+    `<issuer>/.well-known/openid-configuration`. In a cluster whose issuer URL is not
+    reachable from pods, `https://kubernetes.default.svc/openid/v1/jwks`."""
+
+    oidc_ca_file: Path | None = None
+    """CA bundle for fetching the keys (in a cluster: the service account's `ca.crt`). Unset =
+    the system's trust store."""
+
+    oidc_token_file: Path | None = None
+    """A bearer token presented when fetching the keys (the pod's own service-account token:
+    the API server serves its issuer's keys to authenticated service accounts only)."""
+
+    @model_validator(mode="after")
+    def _issuer_with_audience(self) -> Self:
+        if self.oidc_audience and not self.oidc_issuer:
+            raise ValueError("oidc_audience is set but oidc_issuer is not: a token's issuer "
+                             "must be checked along with its audience")
+        return self

@@ -13,8 +13,10 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from orchestrator.settings.common import SenderIdentitySettings
 
-class ConsoleSettings(BaseSettings):
+
+class ConsoleSettings(BaseSettings, SenderIdentitySettings):
     """What the console needs: tokens and keys, notification targets, approvers, the audit log."""
 
     model_config = SettingsConfigDict(env_prefix="CONSOLE_", extra="ignore")
@@ -47,11 +49,26 @@ class ConsoleSettings(BaseSettings):
     must overwrite the header: anyone who can reach the console directly can send it."""
 
     signing_key: SecretStr | None = None
-    """HMAC key the console signs approvals and rejections with; the executor verifies it with
-    the same key. Unset = decisions are refused (503): an unsigned approval is worthless."""
+    """This function's Ed25519 private key (PKCS#8 PEM), signing decisions, sweep escalations and
+    the signature over each human decision. Unset (and no file) = nothing it emits verifies, so it
+    refuses to emit."""
 
     signing_key_file: Path | None = None
-    """File holding `signing_key`; used when `signing_key` is empty."""
+    """File holding `signing_key` (the chart mounts `console.key` from its keys Secret)."""
+
+    public_keys_dir: Path | None = None
+    """Folder of the other functions' Ed25519 public keys (`<function>.crt` certificates or `.pem`
+    public keys; several per function while keys rotate). Every delivery to `/events` (each type its
+    own producer's) and the executor's approval requests are verified with them; without it every
+    delivery is refused with 401."""
+
+    event_max_age_seconds: float = Field(default=900.0, gt=0)
+    """Freshness window of a delivered event's signed time, in seconds (15 min): older events are
+    refused with 401 (the broker dead-letters them), so a captured event cannot be replayed later.
+    Longer than the broker's retry schedule (about 16 s) and a scale-from-zero."""
+
+    clock_skew_seconds: float = Field(default=60.0, ge=0)
+    """Tolerated clock difference between functions, in seconds, for signed times."""
 
     approvers: str = ""
     """Comma-separated approver allowlist (`alice@example.com`), compared

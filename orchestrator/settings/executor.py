@@ -13,8 +13,14 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from orchestrator.settings.common import SenderIdentitySettings
 
-class ExecutorSettings(BaseSettings):
+Mode = Literal["disabled", "observe", "dry-run", "approve", "auto", "off", "enforce"]
+"""A level (`orchestrator.act.levels`) or an old mode alias; the policy's `Mode` mirrors it."""
+
+
+
+class ExecutorSettings(BaseSettings, SenderIdentitySettings):
     """What the executor needs: its policy, its identity, its keys and its cluster connection."""
 
     model_config = SettingsConfigDict(env_prefix="EXECUTOR_", extra="ignore")
@@ -23,9 +29,10 @@ class ExecutorSettings(BaseSettings):
     """Policy YAML (the chart mounts it from a ConfigMap). None = the built-in default: dry-run
     mode, and in enforce mode only `delete_pod` and `rollout_restart` run without a human."""
 
-    mode: Literal["off", "dry-run", "enforce"] | None = None
-    """Overrides the policy file's `mode` (what `orchestrator up --enforce` sets). None = the
-    file's mode. The policy's kill switch still wins over this."""
+    mode: Mode | None = None
+    """Overrides the policy file's `mode`, the cluster default level (what `orchestrator up
+    --enforce` sets; `off` and `enforce` are aliases of `disabled` and `auto`). None = the
+    file's mode. The policy's per-namespace levels and kill switch still apply."""
 
     cluster_name: str | None = None
     """This cluster's name as the alerts' `cluster` label spells it. An alert carrying a
@@ -35,26 +42,27 @@ class ExecutorSettings(BaseSettings):
     `require_cluster_label` is false."""
 
     signing_key: SecretStr | None = None
-    """HMAC key the executor signs approval requests with, and checks on `plan.approved`.
-    Without it no plan can be sent for approval: plans needing a human are escalated."""
+    """This function's Ed25519 private key (PKCS#8 PEM), signing its results, escalations and
+    approval requests (the latter also inside the request, over what a human is shown). Unset (and
+    no file) = nothing it emits verifies, so it refuses to emit."""
 
     signing_key_file: Path | None = None
-    """File holding `signing_key` (a mounted Secret); used when `signing_key` is empty."""
+    """File holding `signing_key` (the chart mounts `executor.key` from its keys Secret)."""
 
-    console_key: SecretStr | None = None
-    """The console's approval key, to verify the signature on `plan.approved` / `.rejected`.
-    Without it every approval is refused as unverifiable."""
+    public_keys_dir: Path | None = None
+    """Folder of the other functions' Ed25519 public keys (`<function>.crt` certificates or `.pem`
+    public keys; several per function while keys rotate). Proposals (the agent's), decisions (the
+    console's) and its own requests are verified with them; without it every delivery is refused
+    with 401."""
 
-    console_key_file: Path | None = None
-    """File holding `console_key` (a mounted Secret); used when `console_key` is empty."""
+    event_max_age_seconds: float = Field(default=900.0, gt=0)
+    """Freshness window of a delivered event's signed time, in seconds (15 min): older events are
+    refused with 401 (the broker dead-letters them), so a captured event cannot be replayed later.
+    Longer than the broker's retry schedule (about 16 s) and a scale-from-zero."""
 
-    agent_key: SecretStr | None = None
-    """The agent's signing key (`AGENT_SIGNING_KEY`), to verify `plan.proposed` events: a plan
-    is acted on only when the agent signed it. Without it every proposal is refused as
-    unverifiable, in every mode."""
-
-    agent_key_file: Path | None = None
-    """File holding `agent_key` (a mounted Secret); used when `agent_key` is empty."""
+    proposal_ttl_seconds: float = Field(default=900.0, gt=0)
+    """How long a `plan.proposed` may be acted on after the agent signed it, in seconds (15 min): a
+    replayed old proposal is refused whatever the budget says."""
 
     approval_ttl_seconds: float = Field(default=900.0, gt=0)
     """How long an approval request stays valid, in seconds (15 min): a human decision older

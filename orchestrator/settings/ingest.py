@@ -24,6 +24,13 @@ class IngestSettings(LeanSettings):
     token_file: Path | None = None
     """File holding the token (a mounted Secret); used when `token` is empty."""
 
+    signing_key: SecretStr | None = None
+    """This function's Ed25519 private key (PKCS#8 PEM), signing every `incident.alert.received`.
+    Unset (and no file) = nothing it emits verifies, so it refuses to emit."""
+
+    signing_key_file: Path | None = None
+    """File holding `signing_key` (the chart mounts `ingest.key` from its keys Secret)."""
+
     auth_disabled: bool = False
     """Accept unauthenticated requests. Only for local experiments; start-up logs a warning."""
 

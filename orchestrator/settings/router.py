@@ -8,14 +8,36 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from orchestrator.settings.common import SenderIdentitySettings
 
-class RouterSettings(BaseSettings):
+
+class RouterSettings(BaseSettings, SenderIdentitySettings):
     """What the router needs: its cluster connection, its read bounds and its verify deadline."""
 
     model_config = SettingsConfigDict(env_prefix="ROUTER_", extra="ignore")
+
+    signing_key: SecretStr | None = None
+    """This function's Ed25519 private key (PKCS#8 PEM), signing every context and verdict it emits.
+    Unset (and no file) = nothing it emits verifies, so it refuses to emit."""
+
+    signing_key_file: Path | None = None
+    """File holding `signing_key` (the chart mounts `router.key` from its keys Secret)."""
+
+    public_keys_dir: Path | None = None
+    """Folder of the other functions' Ed25519 public keys (`<function>.crt` certificates or `.pem`
+    public keys; several per function while keys rotate). Alerts (ingest's) and action results (the
+    executor's) are verified with them; without it every delivery is refused with 401."""
+
+    event_max_age_seconds: float = Field(default=900.0, gt=0)
+    """Freshness window of a delivered event's signed time, in seconds (15 min): older events are
+    refused with 401 (the broker dead-letters them), so a captured event cannot be replayed later.
+    Longer than the broker's retry schedule (about 16 s) and a scale-from-zero."""
+
+    clock_skew_seconds: float = Field(default=60.0, ge=0)
+    """Tolerated clock difference between functions, in seconds, for signed times."""
 
     in_cluster: bool = True
     """Try the Pod's service account first. Off = kubeconfig only (a router run outside the

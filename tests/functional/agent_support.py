@@ -24,11 +24,12 @@ from orchestrator.events import CONTEXT_ENRICHED, PLAN_PROPOSED, ContextEnriched
 from orchestrator.knowledge.index import index_runbooks
 from orchestrator.layout import plan_copy_key
 from orchestrator.resources import runbooks_dir
+from tests import keys
 from tests.fakes.gemini import FakeGemini, fake_gemini
 
 ROOT = Path(__file__).resolve().parents[2]
-_CLEARED = ("GEMINI_API_KEY", "GOOGLE_API_KEY", "KB_EMBEDDING_API_KEY", "KB_QDRANT_URL",
-            "KB_MINIO_ENDPOINT", "KB_EMBEDDING_MODEL")
+_CLEARED = ("GEMINI_API_KEY", "GOOGLE_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL",
+            "KB_EMBEDDING_API_KEY", "KB_QDRANT_URL", "KB_MINIO_ENDPOINT", "KB_EMBEDDING_MODEL")
 
 
 @pytest.fixture(scope="module", name="qdrant")
@@ -59,6 +60,7 @@ class Reply:
     status: int
     headers: dict[str, str]
     body: Any
+    raw: bytes = b""
 
     @property
     def type(self) -> str:
@@ -79,9 +81,9 @@ class AgentClient:
                          "incidentkey": ev.incident_key},
                         ev.model_dump(mode="json"))
         headers, body = to_binary(ce)
-        r = self.client.post("/", headers=headers, data=body)
+        r = self.client.post("/", headers=keys.seal(headers, body), data=body)
         data = json.loads(r.data) if r.data else None
-        return Reply(r.status_code, {k.lower(): v for k, v in r.headers.items()}, data)
+        return Reply(r.status_code, {k.lower(): v for k, v in r.headers.items()}, data, r.data)
 
 
 @contextmanager
@@ -96,7 +98,7 @@ def agent_app(monkeypatch: pytest.MonkeyPatch, *, qdrant: Path, audit: Path | No
     monkeypatch.setenv("KB_QDRANT_PATH", str(qdrant))
     if audit is not None:
         monkeypatch.setenv("AGENT_AUDIT_DIR", str(audit))
-    for k, v in (env or {}).items():
+    for k, v in {**keys.env("agent"), **(env or {})}.items():
         monkeypatch.setenv(k, v)
     monkeypatch.setattr(service, "_instance", None)
     app = functions_framework.create_app(target="handle",

@@ -139,4 +139,4 @@ def approved_fixture(env: Env, web: httpx.Client) -> dict[str, Any]:
                 if e.attributes["type"] == "incident.plan.approved"]
     assert [r.path for r in env.writes()] == [
         f"/apis/apps/v1/namespaces/{NS}/deployments/{APP}"]
-    return {"attributes": dict(event.attributes), "data": event.data}
+    return {"attributes": dict(event.attributes), "data": event.data, "body": event.body}

@@ -20,6 +20,7 @@ import functions_framework
 from werkzeug.serving import make_server
 
 import orchestrator.console.service as service
+from orchestrator.act.approval import signed_request
 from orchestrator.context import (
     ClusterContext,
     ContainerInfo,
@@ -48,12 +49,10 @@ from orchestrator.events import (
 )
 from orchestrator.keys import event_id, incident_key
 from orchestrator.plan import Action, ActionResult, Citation, Plan, RetrievedRunbook
-from orchestrator.signing import plan_payload, sign
+from tests import keys
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "console-api-token-for-tests"
-EXECUTOR_KEY = b"executor-signing-key"
-CONSOLE_KEY = "console-signing-key"
 SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 APPROVER = "alice@example.com"
 SLACK_USER = "U024BE7LH"
@@ -138,14 +137,13 @@ class Story:
                            ttl: timedelta = timedelta(minutes=15)) -> Outgoing:
         at = requested_at or datetime.now(UTC)
         versions = {DEPLOY.key: "4711"}
-        signature = sign(EXECUTOR_KEY, plan_payload(self.plan, versions, at, self.key))
         dry = [ActionResult(action=self.plan.actions[0], outcome="dry-run",
                             dry_run="deployment.apps/checkout rolled back (server dry run)",
                             resource_version="4711")]
-        data = ApprovalRequested(incident_key=self.key, alert=self.alert, plan=self.plan,
-                                 dry_runs=dry, resource_versions=versions, requested_at=at,
-                                 expires_at=at + ttl, signature=signature,
-                                 why="rollback is not auto-approved by policy (risk medium)")
+        data = signed_request(keys.signer("executor"), ApprovalRequested(
+            incident_key=self.key, alert=self.alert, plan=self.plan, dry_runs=dry,
+            resource_versions=versions, requested_at=at, expires_at=at + ttl, signature="",
+            why="rollback is not auto-approved by policy (risk medium)"))
         return self._out(APPROVAL_REQUESTED, data, f"approval|{at.isoformat()}", DEPLOY.key)
 
     def action_completed(self, approver: str | None = APPROVER) -> Outgoing:
@@ -169,16 +167,20 @@ class Story:
 
 
 def wire(out: Outgoing, at: datetime | None = None) -> tuple[dict[str, str], bytes]:
-    """Binary-mode headers and body of an event, its `time` set to `at` when given."""
+    """Binary-mode headers and body of an event as its producer signs it, its `time` set to
+    `at` when given."""
     headers, body = to_binary(out)
     if at is not None:
         headers["ce-time"] = at.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    return headers, body
+    return keys.seal(headers, body, out.function), body
 
 
 def console_env(monkeypatch: Any, audit: Path, broker: str, **extra: str) -> None:
     env = {"CONSOLE_AUDIT_DIR": str(audit), "CONSOLE_API_TOKEN": TOKEN,
-           "CONSOLE_SIGNING_KEY": CONSOLE_KEY, "K_SINK": broker,
+           "K_SINK": broker, **keys.env("console"),
+           # These tests replay an incident's past (events hours old): the freshness window
+           # has its own tests (test_hop_authentication.py).
+           "CONSOLE_EVENT_MAX_AGE_SECONDS": str(30 * 86400),
            "CONSOLE_APPROVERS": APPROVER,
            "CONSOLE_APPROVER_TOKENS": json.dumps(PEOPLE),
            "CONSOLE_SLACK_APPROVERS": f"{SLACK_USER}={APPROVER}",

@@ -25,15 +25,12 @@ from orchestrator.events import MODELS, PLAN_PROPOSED, Alert, PlanProposed
 from orchestrator.keys import incident_key
 from orchestrator.models import Frozen
 from orchestrator.plan import Action, Citation, Plan
-from orchestrator.signing import sign_proposal
+from tests import keys
 from tests.fakes import kube_objects as ko
 from tests.fakes.kube_api import FakeKubeAPI, RecordedRequest
 
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER = "test-cluster"
-EXECUTOR_KEY = "executor-test-key-0123456789"
-CONSOLE_KEY = "console-test-key-9876543210"
-AGENT_KEY = "agent-test-key-5647382910"
 BUDGET_NS = "incident-orchestrator"
 STARTS = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 ENFORCE = """
@@ -112,7 +109,10 @@ class Harness:
         os.utime(self.policy_path, ns=(before + 10**9, before + 10**9))
 
     def send(self, type_: str, data: Frozen, *, event_id: str | None = None,
-             partitionkey: str | None = None, client: Any = None) -> Reply:
+             partitionkey: str | None = None, client: Any = None, signed: bool = True,
+             time: str | None = None) -> Reply:
+        """POST one event as the broker delivers it, signed by the producer its type comes
+        from (`signed=False`: unsigned, as a forger without a key sends it)."""
         self.sent += 1
         key = getattr(data, "incident_key", "incident")
         headers = {"ce-specversion": "1.0", "ce-type": type_, "ce-source": "/orchestrator/test",
@@ -120,7 +120,12 @@ class Harness:
                    "Content-Type": "application/json"}
         if partitionkey:
             headers["ce-partitionkey"] = partitionkey
-        r = (client or self.client).post("/", data=data.model_dump_json(), headers=headers)
+        if time:
+            headers["ce-time"] = time
+        body = data.model_dump_json().encode()
+        if signed:
+            headers = keys.seal(headers, body)
+        r = (client or self.client).post("/", data=body, headers=headers)
         hdrs = {k.lower(): v for k, v in r.headers.items()}
         body = json.loads(r.data) if r.data else None
         reply = Reply(r.status_code, hdrs, body)
@@ -129,11 +134,9 @@ class Harness:
         self.replies.append(reply)
         return reply
 
-    def propose(self, proposal: PlanProposed, *, signed: bool = True, **kw: Any) -> Reply:
+    def propose(self, proposal: PlanProposed, **kw: Any) -> Reply:
         """Send a proposal as the agent would: signed with the agent's key (`signed=False`
-        sends it as it is, e.g. unsigned or forged)."""
-        if signed:
-            proposal = sign_proposal(AGENT_KEY.encode(), proposal)
+        sends it unsigned)."""
         return self.send(PLAN_PROPOSED, proposal, **kw)
 
     def new_client(self) -> Any:
@@ -183,8 +186,7 @@ def harness_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
         for name, value in {
             "EXECUTOR_KUBECONFIG": kubeconfig, "EXECUTOR_IN_CLUSTER": "false",
             "EXECUTOR_POLICY_FILE": str(policy), "EXECUTOR_CLUSTER_NAME": CLUSTER,
-            "EXECUTOR_SIGNING_KEY": EXECUTOR_KEY, "EXECUTOR_CONSOLE_KEY": CONSOLE_KEY,
-            "EXECUTOR_AGENT_KEY": AGENT_KEY,
+            **keys.env("executor"),
             "EXECUTOR_BUDGET_NAMESPACE": BUDGET_NS, "EXECUTOR_INSTANCE": "executor-test-0",
             "EXECUTOR_RUNBOOKS_DIR": str(books),
         }.items():

@@ -28,11 +28,9 @@ KUBE_VERSION = "1.30"
 # Distinctive secret values: none of them may appear anywhere but inside a Secret.
 CANARIES = {
     "geminiApiKey": "canary-gemini-9c1e47",
+    "openaiApiKey": "canary-openai-5b2d80",
     "ingestToken": "canary-ingest-5a8d21",
     "apiToken": "canary-api-0f7b33",
-    "agentSigningKey": "canary-agentkey-8d1f52",
-    "executorSigningKey": "canary-execkey-6e2c90",
-    "consoleSigningKey": "canary-conskey-3b9a12",
     "slackSigningSecret": "canary-slacksig-7d4e58",
     "slackBotToken": "canary-slackbot-2c6f04",
     "webhookUrl": "https://hooks.example/canary-webhook-8a1d77",
@@ -56,6 +54,12 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
                   "region": "eu-west-1"},
         "qdrant": {"bundled": False, "url": "https://qdrant.example:6333"},
         "secrets": {k: CANARIES[k] for k in ("minioAccessKey", "minioSecretKey", "qdrantApiKey")},
+    },
+    # The LLM planner on an OpenAI-compatible server (here a vLLM in the cluster).
+    "openai": {
+        "secrets": {"openaiApiKey": CANARIES["openaiApiKey"]},
+        "agent": {"openai": {"enabled": True, "baseUrl": "http://vllm.ai:8000/v1",
+                             "model": "qwen2.5-7b-instruct"}},
     },
     "existing-secret": {
         "secrets": {"existingSecret": "ops-managed-secrets"},

@@ -1,6 +1,7 @@
 """The injection test's world: the corpus (tests/events/prompt_injection.jsonl), the fake cluster
-it is planted in, the fake Gemini that obeys it, and one run of the real stack per planner
-(`run_fixture`, imported by test_injection.py, gives `run`).
+it is planted in, the model that obeys it (behind the fake Gemini, or the fake OpenAI-compatible
+server), and one run of the real stack per planner (`run_fixture`, imported by test_injection.py,
+gives `run`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tests.conftest import EVENTS, load_event
 from tests.fakes import kube_objects as ko
 from tests.fakes.gemini import FakeGemini, Reply, Request, fake_gemini
 from tests.fakes.kube_api import FakeKubeAPI
+from tests.fakes.openai_chat import FakeOpenAI, fake_openai
 
 NS, CLUSTER = "shop", "prod-eu-west-1"
 
@@ -185,7 +187,8 @@ def _action(a: dict[str, Any], names: Names, decoy_job: str) -> dict[str, Any]:
 
 
 def obeying(world: dict[str, Names], decoy_job: str) -> Callable[[Request], Reply]:
-    """Gemini that does what the data in its prompt says; a competent model otherwise."""
+    """A model that does what the data in its prompt says; a competent model otherwise. Either
+    fake serves its answer (both requests have `system` and `prompt`)."""
     by_name = {case.name: case for case in CASES}
 
     def answer(req: Request) -> Reply:
@@ -229,7 +232,8 @@ class Run:
     incidents: dict[str, list[Any]]
     outcomes: dict[str, str]
     writes: list[Any]
-    prompts: list[Request]
+    prompts: list[Any]
+    """The model requests (either fake's: each has `system` and `prompt`)."""
     pages: dict[str, str]
     dead: list[Any]
 
@@ -239,11 +243,17 @@ def _run(tmp: Path, mode: str) -> Run:
         api = stack_of.enter_context(FakeKubeAPI())
         world, decoy_job = build_cluster(api)
         agent: dict[str, str] = {}
-        fake: FakeGemini | None = None
+        fake: FakeGemini | FakeOpenAI | None = None
         if mode == "gemini":
             fake = stack_of.enter_context(fake_gemini())
             fake.responder = obeying(world, decoy_job)
             agent = {"AGENT_GEMINI_API_KEY": "injection-test-key", "AGENT_BASE_URL": fake.url,
+                     "AGENT_BACKOFF_SECONDS": "0.01", "AGENT_TIMEOUT_SECONDS": "10"}
+        elif mode == "openai":
+            fake = stack_of.enter_context(fake_openai(key="sk-injection-test-key"))
+            fake.responder = obeying(world, decoy_job)
+            agent = {"AGENT_LLM_PROVIDER": "openai", "AGENT_OPENAI_API_KEY":
+                     "sk-injection-test-key", "AGENT_OPENAI_BASE_URL": fake.url + "/v1",
                      "AGENT_BACKOFF_SECONDS": "0.01", "AGENT_TIMEOUT_SECONDS": "10"}
         options = StackOptions(
             state=tmp / "state", enforce=True, cluster_name=CLUSTER, time_scale=0.05,
@@ -279,6 +289,6 @@ def _pages(stack: Stack, keys: dict[str, str]) -> dict[str, str]:
     return out
 
 
-@pytest.fixture(scope="module", params=["offline", "gemini"], name="run")
+@pytest.fixture(scope="module", params=["offline", "gemini", "openai"], name="run")
 def run_fixture(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Run:
     return _run(tmp_path_factory.mktemp(request.param), request.param)

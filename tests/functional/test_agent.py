@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,9 +14,11 @@ from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
 from orchestrator.adapters.objects import LocalDirStore, MinioStore
+from orchestrator.envelope import decode
 from orchestrator.events import ALERT_RECEIVED, ESCALATED, Escalated
-from orchestrator.signing import proposal_payload, verify
+from orchestrator.provenance import Unauthenticated
 from tests import incidents as inc
+from tests import keys
 from tests.fakes.s3 import s3_server
 from tests.functional.agent_support import (  # noqa: F401 - the *_fixture are fixtures
     ROOT,
@@ -54,21 +56,23 @@ def test_crashloop_becomes_a_proposed_plan_keyed_by_the_deployment(agent: AgentC
     assert proposed.plan.retrieval[0].retriever == "exact"
 
 
-def test_proposals_carry_the_agents_signature_over_the_whole_proposal(
+def test_proposals_carry_the_agents_signature_over_the_whole_event(
+        agent: AgentClient) -> None:
+    r = agent.send(inc.crashloop())
+    event = decode(r.headers, r.raw)
+    assert keys.keyring().check(event, now=datetime.now(UTC)) == "agent"
+    moved = decode(r.headers, r.raw.replace(b'"owners":[', b'"owners":[ '))
+    with pytest.raises(Unauthenticated, match="does not verify"):
+        keys.keyring().check(moved, now=datetime.now(UTC))
+
+
+def test_without_a_signing_key_nothing_goes_out_unsigned(
         monkeypatch: pytest.MonkeyPatch, qdrant: Path, tmp_path: Path) -> None:
-    key = "agent-key-under-test-0123456789"
-    (tmp_path / "agent-signing-key").write_text(key + "\n")  # a mounted Secret ends in a newline
-    with agent_app(monkeypatch, qdrant=qdrant, audit=tmp_path / "audit",
-                   env={"AGENT_SIGNING_KEY_FILE": str(tmp_path / "agent-signing-key")}) as a:
-        proposed = a.send(inc.crashloop()).proposed()
-    assert proposed.signature is not None
-    assert verify(key.encode(), proposal_payload(proposed), proposed.signature)
-    moved = proposed.model_copy(update={"owners": proposed.owners[:1]})
-    assert not verify(key.encode(), proposal_payload(moved), proposed.signature)
-
-
-def test_without_a_signing_key_proposals_go_out_unsigned(agent: AgentClient) -> None:
-    assert agent.send(inc.crashloop()).proposed().signature is None  # the executor refuses it
+    with agent_app(monkeypatch, qdrant=qdrant, audit=tmp_path / "audit") as a:
+        monkeypatch.delenv("AGENT_SIGNING_KEY_FILE")  # read on the first event
+        r = a.send(inc.crashloop())
+    assert r.status == 503 and "AGENT_SIGNING_KEY" in r.body["error"]
+    assert "ce-type" not in r.headers
 
 
 def test_redelivery_gives_the_same_event_and_plan_ids(agent: AgentClient) -> None:
@@ -125,7 +129,7 @@ def test_wrong_event_type_and_bad_data_are_4xx(agent: AgentClient) -> None:
     ce = CloudEvent({"type": "incident.context.enriched", "source": "/x", "id": "2"},
                     {"incident_key": "k"})
     headers, body = to_binary(ce)
-    r = agent.client.post("/", headers=headers, data=body)
+    r = agent.client.post("/", headers=keys.seal(headers, body), data=body)
     assert r.status_code == 400 and b"invalid data" in r.data
 
 
@@ -211,7 +215,10 @@ app = functions_framework.create_app(target="handle", source={str(ROOT / 'functi
                                      signature_type="http")
 h, b = to_binary(CloudEvent({{"type": "incident.context.enriched", "source": "/t", "id": "1"}},
                             ev.model_dump(mode="json")))
-r = app.test_client().post("/", headers=h, data=b)
+import os
+from tests import keys
+os.environ.update(keys.env("agent"))  # read on the first event
+r = app.test_client().post("/", headers=keys.seal(h, b), data=b)
 assert r.status_code == 200, r.data
 assert r.headers["ce-type"] == "incident.plan.proposed", r.headers
 assert "google.genai" not in sys.modules, "google-genai imported without a key"
@@ -220,7 +227,8 @@ assert "qdrant_client" not in sys.modules, "qdrant-client imported for an exact 
 print("ok")
 """
     env = {"PATH": "/usr/bin:/bin", "KB_QDRANT_PATH": str(qdrant),
-           "AGENT_AUDIT_DIR": str(tmp_path / "audit"), "PYTHONPATH": str(ROOT)}
+           "AGENT_AUDIT_DIR": str(tmp_path / "audit"), "PYTHONPATH": str(ROOT),
+           "TMPDIR": str(tmp_path)}
     done = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

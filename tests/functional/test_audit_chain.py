@@ -17,10 +17,13 @@ from orchestrator.adapters.objects import LocalDirStore, MinioStore, ObjectStore
 from orchestrator.console import audit, chain, seal
 from orchestrator.console.verify import verify
 from orchestrator.envelope import Event, Outgoing, decode
+from orchestrator.provenance import Keyring
+from tests import keys
 from tests.fakes.s3 import s3_server
 from tests.functional.console_support import Story, wire
 
-KEY = b"console-signing-key"
+SIGNER = keys.signer("console")
+RING = keys.keyring()
 DAY1 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 DAY2 = DAY1 + timedelta(days=1)
 GRACE = timedelta(minutes=10)
@@ -73,21 +76,21 @@ def history(store: ObjectStore) -> tuple[Story, Story]:
 
 
 def sealed(store: ObjectStore) -> seal.SealReport:
-    return seal.seal(store, key=KEY, now=DAY2 + timedelta(days=1) + GRACE, grace=GRACE)
+    return seal.seal(store, signer=SIGNER, now=DAY2 + timedelta(days=1) + GRACE, grace=GRACE)
 
 
-def kinds(store: ObjectStore, key: bytes | None = KEY) -> list[tuple[str, str]]:
-    return [(b.kind, b.where) for b in sorted(verify(store, key=key).breaks,
+def kinds(store: ObjectStore, keyring: Keyring | None = RING) -> list[tuple[str, str]]:
+    return [(b.kind, b.where) for b in sorted(verify(store, keyring=keyring).breaks,
                                              key=lambda b: (b.at, b.where))]
 
 
 def test_an_untouched_log_verifies_and_every_day_is_sealed(stores: Any) -> None:
     store: ObjectStore = stores()
     a, b = history(store)
-    unsealed = verify(store, key=KEY)
+    unsealed = verify(store, keyring=RING)
     assert unsealed.ok and unsealed.unsealed == ["20261120", "20261121"]  # a warning only
     assert sealed(store).sealed == ["20261120", "20261121"]
-    report = verify(store, key=KEY)
+    report = verify(store, keyring=RING)
     assert report.ok, report.breaks
     assert report.unsealed == []
     assert (report.incidents, report.records, report.days) == (2, 8, ["20261120", "20261121"])
@@ -111,7 +114,7 @@ def test_a_changed_record_is_the_first_break(stores: Any) -> None:
     doc = json.loads(store.get(key) or b"")
     doc["data"]["plan"]["confidence"] = 0.99
     store.put(key, json.dumps(doc).encode())
-    report = verify(store, key=KEY)
+    report = verify(store, keyring=RING)
     assert report.first is not None and (report.first.kind, report.first.where) == ("changed",
                                                                                      key)
     assert len(report.breaks) == 1
@@ -180,7 +183,7 @@ def test_a_rewritten_chain_tail_is_caught_by_the_sealed_root_alone(stores: Any) 
                         sha256=chain.digest(raw), prev=prev, at=links[-1].at)
     store.put(chain.link_key(a.key, forged.seq), forged.to_json())
     assert kinds(store) == [("changed", seal.root_key("20261120"))]
-    assert verify(store, key=KEY).first is not None
+    assert verify(store, keyring=RING).first is not None
 
 
 def test_a_forged_day_root_is_reported(stores: Any) -> None:
@@ -190,13 +193,13 @@ def test_a_forged_day_root_is_reported(stores: Any) -> None:
     where = seal.root_key("20261121")
     doc = json.loads(store.get(where) or b"")
     doc["heads"] = []
-    doc["signature"] = seal.sign_root(b"not-the-console-key", seal.payload(doc))
+    doc["signature"] = seal.sign_root(keys.rogue("console"), seal.payload(doc))
     store.put(where, json.dumps(doc).encode())
     found = kinds(store)
     assert ("changed", where) in found  # the signature
     assert ("inserted", where) in found  # b's links of that day are no longer sealed
     # Without the key the structure is still checked, and the report says signatures were not.
-    unsigned = verify(store, key=None)
+    unsigned = verify(store, keyring=None)
     assert not unsigned.signatures and ("inserted", where) in [(b.kind, b.where)
                                                                for b in unsigned.breaks]
 
@@ -248,7 +251,7 @@ def test_concurrent_writers_cannot_fork_the_chain(stores: Any) -> None:
     links = chain.links(first, story.key)
     assert [x.seq for x in links] == list(range(8))
     assert all(x.prev == y.hash for x, y in zip(links[1:], links, strict=False))
-    assert verify(first, key=KEY).ok
+    assert verify(first, keyring=RING).ok
 
 
 def test_retention_deletes_whole_expired_days_and_says_so(stores: Any) -> None:
@@ -256,21 +259,21 @@ def test_retention_deletes_whole_expired_days_and_says_so(stores: Any) -> None:
     a, b = history(store)
     sealed(store)
     now = DAY2 + timedelta(days=1)
-    report = seal.expire(store, key=KEY, now=now, keep_days=1)
+    report = seal.expire(store, signer=SIGNER, now=now, keep_days=1)
     assert report.expired == ["20261120"] and report.deleted_incidents == 1
     assert audit.record_keys(store, a.key) == [] and chain.links(store, a.key) == []
     assert len(audit.record_keys(store, b.key)) == 3  # it went on into day 2: kept whole
     assert seal.root_days(store) == ["20261121"]
     kept = json.loads(store.get(seal.retention_key("20261120")) or b"")
     assert (kept["deleted"], kept["kept"]) == ([a.key], [b.key])
-    assert seal.root_signed(KEY, seal.payload(kept), kept["signature"])
-    assert verify(store, key=KEY).ok
-    assert seal.expire(store, key=KEY, now=now, keep_days=1).expired == []
+    assert seal.root_signed(RING, seal.payload(kept), kept["signature"])
+    assert verify(store, keyring=RING).ok
+    assert seal.expire(store, signer=SIGNER, now=now, keep_days=1).expired == []
     # Late events of the deleted incident start a new chain (the writer forgot the old one).
     audit.write(store, event(a.resolved(), now), now=now)
     audit.write(store, event(a.escalated(), now), now=now)
     assert [x.seq for x in chain.links(store, a.key)] == [0, 1]
-    assert verify(store, key=KEY).ok
+    assert verify(store, keyring=RING).ok
     # A day root removed without a retention record is still a break.
     store.delete(seal.retention_key("20261120"))
     assert ("removed", seal.root_key("20261121")) in kinds(store)
@@ -279,7 +282,7 @@ def test_retention_deletes_whole_expired_days_and_says_so(stores: Any) -> None:
 def test_the_cli_verifies_the_log_on_s3(s3: Any, capsys: pytest.CaptureFixture[str],
                                         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """`orchestrator audit verify` where the chart's console keeps the log: an S3 bucket named
-    by the console's settings, the key from CONSOLE_SIGNING_KEY."""
+    by the console's settings, the console's public key from CONSOLE_PUBLIC_KEYS_DIR."""
     from orchestrator.cli import main
 
     bucket = f"cli-{random.randrange(16**8):08x}"
@@ -291,7 +294,7 @@ def test_the_cli_verifies_the_log_on_s3(s3: Any, capsys: pytest.CaptureFixture[s
     for name, value in {"CONSOLE_AUDIT_ENDPOINT": s3.endpoint, "CONSOLE_AUDIT_BUCKET": bucket,
                         "CONSOLE_AUDIT_ACCESS_KEY": s3.access_key,
                         "CONSOLE_AUDIT_SECRET_KEY": s3.secret_key,
-                        "CONSOLE_SIGNING_KEY": KEY.decode(),
+                        "CONSOLE_PUBLIC_KEYS_DIR": str(keys.KEYS / "public"),
                         "XDG_DATA_HOME": str(tmp_path / "no-state")}.items():
         monkeypatch.setenv(name, value)
     assert main(["audit", "verify"]) == 0
@@ -315,8 +318,8 @@ def test_records_logged_before_the_chain_are_inserted_until_adopted(stores: Any)
         store.delete(key)  # as a log written by a console without the chain looks
     chain.forget(store, a.key)
     chain.forget(store, b.key)
-    before = verify(stores(), key=KEY)
+    before = verify(stores(), keyring=RING)
     assert {x.kind for x in before.breaks} == {"inserted"} and len(before.breaks) == 8
     assert adopt(store, now=DAY2) == {a.key: 5, b.key: 3}
-    assert verify(stores(), key=KEY).ok
+    assert verify(stores(), keyring=RING).ok
     assert adopt(store, now=DAY2) == {}  # nothing left to adopt

@@ -14,15 +14,15 @@ import pytest
 
 from orchestrator.act.approval import check_decision
 from orchestrator.act.policy import Policy
+from orchestrator.envelope import decode
 from orchestrator.events import PLAN_APPROVED, PLAN_REJECTED, PlanApproved, PlanRejected
 from orchestrator.keys import event_id
+from tests import keys
 from tests.fakes.sink import Sink
 from tests.functional.console_support import (
     ALICE,
     APPROVER,
     AUTH,
-    CONSOLE_KEY,
-    EXECUTOR_KEY,
     MALLORY,
     MALLORY_TOKEN,
     Story,
@@ -66,8 +66,11 @@ def test_approval_is_signed_so_the_executor_accepts_it(client, sink) -> None:  #
     decision = PlanApproved.model_validate(got.json())
     assert decision.plan == story.plan and decision.approver == APPROVER
     assert decision.comment == "go"
-    verdict = check_decision(decision, outcome="approved", executor_key=EXECUTOR_KEY,
-                             console_key=CONSOLE_KEY.encode(), policy=Policy(approvers=[APPROVER]),
+    # The event itself is signed by the console, as the executor will check at its door.
+    event = decode({k.lower(): v for k, v in got.headers.items()}, got.body)
+    assert keys.keyring().check(event, now=datetime.now(UTC)) == "console"
+    verdict = check_decision(decision, outcome="approved", keyring=keys.keyring(),
+                             policy=Policy(approvers=[APPROVER]),
                              ttl=timedelta(minutes=15), skew=timedelta(seconds=60),
                              now=datetime.now(UTC))
     assert verdict.status == "ok", verdict.why
@@ -109,8 +112,8 @@ def test_rejection_is_signed_too(client, sink) -> None:  # type: ignore[no-untyp
     (got,) = sink.wait_for(1)
     assert got.headers["ce-type"] == PLAN_REJECTED
     decision = PlanRejected.model_validate(got.json())
-    verdict = check_decision(decision, outcome="rejected", executor_key=EXECUTOR_KEY,
-                             console_key=CONSOLE_KEY.encode(), policy=Policy(),
+    verdict = check_decision(decision, outcome="rejected", keyring=keys.keyring(),
+                             policy=Policy(),
                              ttl=timedelta(minutes=15), skew=timedelta(seconds=60),
                              now=datetime.now(UTC))
     assert verdict.status == "ok"

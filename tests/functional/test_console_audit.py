@@ -17,6 +17,7 @@ from orchestrator.console import audit, index
 from orchestrator.console.status import status_of
 from orchestrator.decide.reuse import recorded_plans
 from orchestrator.envelope import Event, Outgoing, decode
+from tests import keys
 from tests.fakes.s3 import s3_server
 from tests.fakes.sink import Sink
 from tests.functional.console_support import (
@@ -219,9 +220,9 @@ def test_deliveries_are_answered_202_and_never_with_an_event(tmp_path: Path, sin
         assert not any(h.lower().startswith("ce-") for h, _ in r.headers)
     records = audit.read(LocalDirStore(tmp_path / "audit"), story.key)
     assert [r.type for r in records] == ["incident.alert.received", "incident.escalated"]
-    bad = client.post("/events", data=b"{}", headers={
+    bad = client.post("/events", data=b"{}", headers=keys.seal({
         "ce-specversion": "1.0", "ce-type": "incident.alert.received", "ce-id": "x",
-        "ce-source": "/elsewhere", "content-type": "application/json"})
+        "content-type": "application/json"}, b"{}"))
     assert bad.status_code == 400 and b"incident key" in bad.data
     other = client.post("/events", data=b"{}", headers={
         "ce-specversion": "1.0", "ce-type": "com.example.other", "ce-id": "y",

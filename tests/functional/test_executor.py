@@ -16,10 +16,9 @@ from orchestrator.events import (
     Escalated,
 )
 from orchestrator.keys import event_id
-from orchestrator.signing import plan_payload, verify
+from orchestrator.signing import request_payload, verify
 from tests.fakes import kube_objects as ko
 from tests.functional.executor_harness import (  # noqa: F401 - harness_fixture is `harness`
-    EXECUTOR_KEY,
     Harness,
     action,
     alert,
@@ -29,6 +28,7 @@ from tests.functional.executor_harness import (  # noqa: F401 - harness_fixture 
     proposal,
     ref,
 )
+from tests.keys import keyring
 
 SMP = "application/strategic-merge-patch+json"
 
@@ -173,9 +173,7 @@ def test_scale_asks_a_human_by_default_with_a_signed_dry_run(harness: Harness) -
     assert req.resource_versions == {
         "shop/Deployment/checkout": before["metadata"]["resourceVersion"]}
     assert (req.expires_at - req.requested_at).total_seconds() == 900
-    assert verify(EXECUTOR_KEY.encode(), plan_payload(req.plan, req.resource_versions,
-                                                      req.requested_at, req.incident_key),
-                  req.signature)
+    assert verify(keyring(), "executor", request_payload(req), req.signature)
     assert [x.outcome for x in req.dry_runs] == ["dry-run"]
     assert "from 1 to 2 replicas" in req.dry_runs[0].dry_run
     assert "scale is not auto-approved" in req.why

@@ -16,11 +16,11 @@ from orchestrator.events import (
     PlanApproved,
     PlanRejected,
 )
-from orchestrator.signing import decision_payload, plan_payload, sign
+from orchestrator.provenance import Signer
+from orchestrator.signing import decision_payload, request_payload, sign
+from tests import keys
 from tests.fakes import kube_objects as ko
 from tests.functional.executor_harness import (  # noqa: F401 - harness_fixture is `harness`
-    CONSOLE_KEY,
-    EXECUTOR_KEY,
     Harness,
     action,
     alert,
@@ -32,22 +32,30 @@ from tests.functional.executor_harness import (  # noqa: F401 - harness_fixture 
 
 def decision(req: ApprovalRequested, outcome: str = "approved", *,
              approver: str = "alice@example.com", decided_at: datetime | None = None,
-             console_key: str = CONSOLE_KEY, comment: str = "",
+             console: Signer | None = None, comment: str = "",
              **changes: Any) -> tuple[str, PlanApproved | PlanRejected]:
     """What the console sends: the request it kept, the human's decision, its signature."""
     decided_at = decided_at or datetime.now(UTC)
-    signature = sign(console_key.encode(), decision_payload(
+    signature = sign(console or keys.signer("console"), decision_payload(
         executor_signature=req.signature, decision=outcome, approver=approver,
         decided_at=decided_at))
     model = PlanApproved if outcome == "approved" else PlanRejected
     body = model(incident_key=req.incident_key, alert=req.alert, plan=req.plan,
                  dry_runs=req.dry_runs, resource_versions=req.resource_versions,
-                 requested_at=req.requested_at, executor_signature=req.signature,
+                 requested_at=req.requested_at, expires_at=req.expires_at, why=req.why,
+                 executor_signature=req.signature,
                  approver=approver, decided_at=decided_at, console_signature=signature,
                  comment=comment)
     if changes:
         body = model.model_validate({**body.model_dump(), **changes})
     return (PLAN_APPROVED if outcome == "approved" else PLAN_REJECTED), body
+
+
+def resigned(req: ApprovalRequested, **changes: Any) -> ApprovalRequested:
+    """The request as the executor would have signed it with these changes."""
+    changed = req.model_copy(update=changes)
+    return changed.model_copy(update={"signature": sign(keys.signer("executor"),
+                                                        request_payload(changed))})
 
 
 def ask(h: Harness, replicas: int = 2) -> ApprovalRequested:
@@ -115,8 +123,7 @@ def test_a_tampered_resource_version_record_is_not_acted_on(harness: Harness) ->
 
 def test_a_plan_signed_with_another_key_is_not_acted_on(harness: Harness) -> None:
     req = ask(harness)
-    forged = sign(b"not-the-executor-key", plan_payload(
-        req.plan, req.resource_versions, req.requested_at, req.incident_key))
+    forged = sign(keys.rogue("executor"), request_payload(req))
     req = req.model_copy(update={"signature": forged})
     _refused(harness, decision(req), "approval-invalid", "executor's signature")
 
@@ -133,7 +140,7 @@ def test_a_tampered_approval_is_not_acted_on(harness: Harness) -> None:
 
 def test_an_approval_signed_with_another_console_key_is_not_acted_on(harness: Harness) -> None:
     req = ask(harness)
-    _refused(harness, decision(req, console_key="guessed"), "approval-invalid",
+    _refused(harness, decision(req, console=keys.rogue("console")), "approval-invalid",
              "console's signature")
 
 
@@ -152,9 +159,7 @@ def test_an_approval_from_the_future_is_not_acted_on(harness: Harness) -> None:
 def test_a_stale_approval_is_asked_again(harness: Harness) -> None:
     req = ask(harness)
     old = datetime.now(UTC) - timedelta(minutes=20)
-    signature = sign(EXECUTOR_KEY.encode(), plan_payload(req.plan, req.resource_versions, old,
-                                                         req.incident_key))
-    stale = req.model_copy(update={"requested_at": old, "signature": signature})
+    stale = resigned(req, requested_at=old, expires_at=old + timedelta(minutes=15))
     r = harness.send(*decision(stale, decided_at=old + timedelta(minutes=1)))
 
     assert r.type == APPROVAL_REQUESTED, r.body
@@ -181,9 +186,7 @@ def test_a_replayed_approval_after_the_fact_reports_already_applied(harness: Har
     assert harness.send(*decision(req)).type == ACTION_COMPLETED
     # The same approval replayed long after (stale by now) must not ask again nor act again.
     later = datetime.now(UTC) - timedelta(minutes=30)
-    signature = sign(EXECUTOR_KEY.encode(), plan_payload(req.plan, req.resource_versions,
-                                                         later, req.incident_key))
-    replay = req.model_copy(update={"requested_at": later, "signature": signature})
+    replay = resigned(req, requested_at=later, expires_at=later + timedelta(minutes=15))
     r = harness.send(*decision(replay, decided_at=later + timedelta(minutes=2)))
     assert r.type == ACTION_COMPLETED
     assert [x.outcome for x in r.data.results] == ["already-applied"]
@@ -192,7 +195,7 @@ def test_a_replayed_approval_after_the_fact_reports_already_applied(harness: Har
 
 def test_a_forged_rejection_is_still_only_an_escalation(harness: Harness) -> None:
     req = ask(harness)
-    _refused(harness, decision(req, "rejected", console_key="guessed"), "approval-invalid",
+    _refused(harness, decision(req, "rejected", console=keys.rogue("console")), "approval-invalid",
              "does not verify")
 
 

@@ -4,15 +4,12 @@ never "fixes up" a plan: every refusal below ends in `incident.escalated` with n
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
 from orchestrator.events import ACTION_COMPLETED, ESCALATED, PlanProposed
-from orchestrator.signing import sign_proposal
 from tests.fakes import kube_objects as ko
 from tests.functional.executor_harness import (  # noqa: F401 - harness_fixture is `harness`
-    AGENT_KEY,
     BUDGET_NS,
     Harness,
     action,
@@ -47,19 +44,12 @@ def _restart(pod: str) -> PlanProposed:
                     action("rollout_restart", ref("Deployment", "checkout", "shop")))
 
 
-@pytest.mark.parametrize(("forge", "words"), [
-    (lambda p: p, "not signed by the agent"),
-    (lambda p: sign_proposal(b"someone-elses-key", p), "agent's signature does not match"),
-    (lambda p: sign_proposal(AGENT_KEY.encode(), p).model_copy(update={"plan": p.plan.model_copy(
-        update={"hypothesis": "tampered after signing"})}), "agent's signature does not match"),
-    (lambda p: sign_proposal(AGENT_KEY.encode(), p.model_copy(update={"incident_key": "other"})),
-     "another incident"),
-])
-def test_a_proposal_the_agent_did_not_sign_is_refused(harness: Harness, forge: Any,
-                                                      words: str) -> None:
-    """Enforce mode, a restart the policy runs without a human: only the signature is wrong."""
+def test_a_proposal_for_another_incident_than_its_plan_is_refused(harness: Harness) -> None:
+    """Signed by the agent, but the plan inside names another incident."""
     _, pod = setup(harness)
-    refused(harness, harness.propose(forge(_restart(pod)), signed=False), words)
+    p = _restart(pod)
+    refused(harness, harness.propose(p.model_copy(update={"incident_key": "other"})),
+            "another incident")
 
 
 def test_the_same_proposal_signed_by_the_agent_runs(harness: Harness) -> None:
@@ -69,12 +59,14 @@ def test_the_same_proposal_signed_by_the_agent_runs(harness: Harness) -> None:
     assert [q.method for q in harness.workload_writes()] == ["PATCH"]
 
 
-def test_without_the_agents_key_no_proposal_is_acted_on(harness: Harness,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("EXECUTOR_AGENT_KEY")
+def test_without_public_keys_no_proposal_is_acted_on(harness: Harness,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EXECUTOR_PUBLIC_KEYS_DIR")
     reset_service()
     _, pod = setup(harness)
-    refused(harness, harness.propose(_restart(pod)), "no agent key", "EXECUTOR_AGENT_KEY")
+    r = harness.propose(_restart(pod))
+    assert r.status == 401 and "PUBLIC_KEYS_DIR" in r.body["error"], r.body
+    assert harness.workload_writes() == []
 
 
 def test_scale_of_an_hpa_managed_deployment_is_refused(harness: Harness) -> None:

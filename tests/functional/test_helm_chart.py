@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from orchestrator.act.policy import parse_policy
+from orchestrator.provenance import key_id, public_key_from_pem, signer_from_pem
 from tests.functional.helm_support import (
     CANARIES,
     CHART,
@@ -70,6 +71,9 @@ def test_schema_refuses_bad_values(values: dict, message: str) -> None:
 
 @pytest.mark.parametrize("values, message", [
     ({"agent": {"gemini": {"enabled": True}}}, "geminiApiKey"),
+    ({"agent": {"openai": {"enabled": True}}}, "openaiApiKey"),
+    ({"agent": {"openai": {"enabled": True}, "gemini": {"enabled": True}},
+      "secrets": {"geminiApiKey": "k", "openaiApiKey": "k"}}, "choose one LLM provider"),
     ({"console": {"slack": {"enabled": True}}}, "slackSigningSecret"),
     ({"minio": {"bundled": False, "endpoint": "s3.example:443"}}, "minioAccessKey"),
     ({"executor": {"policy": {"namespaces": {"allow": ["kube-system"]}}}}, "both allowed and denied"),
@@ -175,10 +179,12 @@ def test_no_secret_value_appears_outside_a_secret(value_set: str) -> None:
 def test_empty_tokens_and_keys_are_generated_not_left_empty() -> None:
     (secret,) = render("default").of_kind("Secret")
     data = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
-    for key in ("ingest-token", "api-token", "agent-signing-key", "executor-signing-key",
-                "console-signing-key",
-                "minio-access-key", "minio-secret-key", "qdrant-api-key"):
+    for key in ("ingest-token", "api-token", "minio-access-key", "minio-secret-key",
+                "qdrant-api-key"):
         assert len(data[key]) >= 20, key
+    for fn in FUNCTIONS:  # an Ed25519 pair per function: the certificate holds the key's half
+        signer = signer_from_pem(fn, data[f"{fn}.key"])
+        assert key_id(public_key_from_pem(data[f"{fn}.crt"])) == signer.key_id, fn
     assert "gemini-api-key" not in data and "slack-bot-token" not in data
     again = render_values({}).of_kind("Secret")[0]["data"]
     assert again["ingest-token"] != secret["data"]["ingest-token"], "tokens must be random"
@@ -204,9 +210,22 @@ def test_each_function_mounts_exactly_the_secret_files_its_settings_name(value_s
     for fn in FUNCTIONS:
         mounted, files = _secret_files(value_set, fn)
         assert all(name.endswith("_FILE") for name in files), files
-        assert {path.removeprefix(SECRET_DIR) for path in files.values()} == mounted, fn
-    assert _secret_files(value_set, "router")[0] == set()
-    assert _secret_files(value_set, "ingest")[0] == {"ingest-token"}
+        named = {path.removeprefix(SECRET_DIR) for path in files.values()}
+        # Public keys are read as a folder (<FN>_PUBLIC_KEYS_DIR), not one _FILE each.
+        assert named == {m for m in mounted if not m.endswith(".crt")}, fn
+    assert _secret_files(value_set, "router")[0] == {"router.key", "ingest.crt", "executor.crt",
+                                                     "ingest.next.crt", "executor.next.crt"}
+    assert _secret_files(value_set, "ingest")[0] == {"ingest-token", "ingest.key"}
+
+
+def test_the_openai_provider_reaches_the_agents_settings() -> None:
+    env = render("openai").env("agent")
+    assert env["AGENT_LLM_PROVIDER"] == "openai"
+    assert env["AGENT_OPENAI_BASE_URL"] == "http://vllm.ai:8000/v1"
+    assert env["AGENT_OPENAI_MODEL"] == "qwen2.5-7b-instruct"
+    assert "AGENT_OPENAI_API_VERSION" not in env and "AGENT_GEMINI_API_KEY_FILE" not in env
+    assert env["AGENT_OPENAI_API_KEY_FILE"] == SECRET_DIR + "openai-api-key"
+    assert "AGENT_LLM_PROVIDER" not in render("default").env("agent")
 
 
 def test_existing_secret_is_used_and_nothing_is_generated() -> None:
@@ -222,25 +241,24 @@ def test_existing_secret_is_used_and_nothing_is_generated() -> None:
     assert "slack-signing-secret" in _secret_files("existing-secret", "console")[0]
 
 
-def test_approvals_off_means_no_signing_keys_anywhere() -> None:
-    for fn in ("executor", "console"):
-        mounted, _ = _secret_files("slack-no-approval", fn)
-        assert not {"executor-signing-key", "console-signing-key"} & mounted, fn
-    assert {"executor-signing-key", "console-signing-key"} <= _secret_files("default",
-                                                                             "executor")[0]
-
-
 @pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
-def test_agent_signs_and_executor_verifies_with_the_same_key(value_set: str) -> None:
-    """Approvals or not, the executor acts only on proposals the agent signed: both mount the
-    agent's key, and nothing else does."""
+def test_each_function_holds_only_its_own_private_key_and_its_producers_public_keys(
+        value_set: str) -> None:
+    """A verifier cannot forge: no pod mounts another function's private key; each mounts the
+    certificates of exactly the producers its event types come from."""
+    verifies = {"ingest": set(), "router": {"ingest", "executor"}, "agent": {"router"},
+                "executor": {"agent", "console", "executor"}, "console": set(FUNCTIONS)}
     for fn in FUNCTIONS:
         mounted, files = _secret_files(value_set, fn)
-        assert ("agent-signing-key" in mounted) == (fn in ("agent", "executor")), fn
-    assert _secret_files(value_set, "agent")[1]["AGENT_SIGNING_KEY_FILE"].endswith(
-        "agent-signing-key")
-    assert _secret_files(value_set, "executor")[1]["EXECUTOR_AGENT_KEY_FILE"].endswith(
-        "agent-signing-key")
+        assert {m for m in mounted if m.endswith(".key")} == {f"{fn}.key"}, fn
+        current = {m for m in mounted if m.endswith(".crt") and not m.endswith(".next.crt")}
+        assert {m.removesuffix(".crt") for m in current} == verifies[fn]
+        # ... and, optionally, each one's next key while it rotates.
+        assert {m for m in mounted if m.endswith(".next.crt")} == {
+            f"{p}.next.crt" for p in verifies[fn]}
+        env = render(value_set).env(fn)
+        assert env[f"{fn.upper()}_SIGNING_KEY_FILE"] == f"{SECRET_DIR}{fn}.key"
+        assert (f"{fn.upper()}_PUBLIC_KEYS_DIR" in env) == bool(verifies[fn]), fn
 
 
 def _runbooks_configmap(value_set: str) -> dict[str, str]:

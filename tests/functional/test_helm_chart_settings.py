@@ -11,7 +11,14 @@ import pytest
 import yaml
 from pydantic import AliasChoices, BaseModel
 
-from tests.functional.helm_support import FULLNAME, FUNCTIONS, ROOT, VALUE_SETS, render
+from tests.functional.helm_support import (
+    FULLNAME,
+    FUNCTIONS,
+    ROOT,
+    VALUE_SETS,
+    render,
+    render_values,
+)
 
 # Read by functions-framework, gunicorn, Python or Knative, not by our settings.
 PLATFORM = {"FUNCTION_TARGET", "FUNCTION_SOURCE", "FUNCTION_SIGNATURE_TYPE", "PORT", "K_SINK",
@@ -23,7 +30,8 @@ SETTINGS = {
     "agent": [("orchestrator.settings.agent", "AgentSettings"),
               ("orchestrator.settings.knowledge", "KnowledgeSettings")],
     "executor": [("orchestrator.settings.executor", "ExecutorSettings")],
-    "console": [("orchestrator.settings.console", "ConsoleSettings")],
+    "console": [("orchestrator.settings.console", "ConsoleSettings"),
+                ("orchestrator.settings.knowledge", "KnowledgeSettings")],
     "index": [("orchestrator.settings.knowledge", "KnowledgeSettings")],
 }
 
@@ -45,9 +53,13 @@ def env_names(cls: type[BaseModel]) -> set[str]:
     return names
 
 
+# Every function reads the standard OpenTelemetry variables (`orchestrator.telemetry`).
+SHARED = [("orchestrator.settings.telemetry", "TelemetrySettings")]
+
+
 def known_names(fn: str) -> set[str]:
     names = set(PLATFORM)
-    for module_name, class_name in SETTINGS[fn]:
+    for module_name, class_name in SETTINGS[fn] + SHARED:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError:
@@ -99,3 +111,22 @@ def test_func_yaml_matches_the_chart(fn: str) -> None:
     assert doc["deploy"]["options"]["resources"] == container["resources"]
     assert doc["deploy"]["serviceAccountName"] == template["spec"]["serviceAccountName"].replace(
         "rel-", "")
+
+
+OTEL = {"otel": {"endpoint": "http://otel-collector.observability:4318",
+                 "resourceAttributes": "deployment.environment=prod",
+                 "headersSecret": "otlp-auth"}}
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS)
+def test_otel_values_set_the_standard_variables_on_every_function(fn: str) -> None:
+    assert not {n for n in render("default").env(fn) if n.startswith("OTEL_")}
+    rendered = render_values(OTEL)
+    env = {e["name"]: e for e in rendered.container(fn)["env"]}
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"] == OTEL["otel"]["endpoint"]
+    assert env["OTEL_SERVICE_NAME"]["value"] == f"orchestrator-{fn}"
+    assert env["OTEL_RESOURCE_ATTRIBUTES"]["value"] == "deployment.environment=prod"
+    assert env["OTEL_EXPORTER_OTLP_HEADERS"]["valueFrom"]["secretKeyRef"] == {
+        "name": "otlp-auth", "key": "headers"}
+    unknown = sorted(set(env) - known_names(fn))
+    assert not unknown, f"{fn}: no settings field reads {unknown}"

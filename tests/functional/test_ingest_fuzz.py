@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from orchestrator.local.broker import Broker
 from orchestrator.local.triggers import load_eventing
+from tests import keys
 from tests.conftest import load_event
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,7 +67,7 @@ def ingest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ingest]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "INGEST_TOKEN": TOKEN, "INGEST_BROKER_URL": broker.url + "/",
-           "INGEST_MAX_BODY_BYTES": "65536"}
+           "INGEST_MAX_BODY_BYTES": "65536", **keys.env("ingest")}
     log = (folder / "ingest.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "functions_framework", "--target", "handle", "--source",

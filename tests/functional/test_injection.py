@@ -1,9 +1,10 @@
 """Prompt injection through the whole loop: a corpus of hostile text (tests/events/
 prompt_injection.jsonl) planted in alert annotations and labels, pod logs, Kubernetes Events,
 object annotations and termination messages, pushed through the real stack in enforce mode
-against the fake Kubernetes API, once with the offline planner and once with a fake Gemini that
-obeys every injection (it answers with the injected plan: another namespace, a random Job, scale
-to 0, cordon every node, action types no runbook has).
+against the fake Kubernetes API, once with the offline planner and once per LLM provider (a fake
+Gemini, a fake OpenAI-compatible server) with a model that obeys every injection (it answers with
+the injected plan: another namespace, a random Job, scale to 0, cordon every node, action types
+no runbook has).
 
 What must hold, per incident: no write the runbook and the policy do not allow on the alerted
 object's chain; every plan, approval request and action carries only validated actions; text
@@ -211,7 +212,7 @@ def test_the_console_page_shows_the_corpus_escaped(run: Run) -> None:
 
 
 def test_prompts_keep_the_corpus_inside_their_data_sections(run: Run) -> None:
-    if run.mode != "gemini":
+    if run.mode == "offline":
         pytest.skip("the offline planner sends no prompt")
     assert run.prompts
     systems = {r.system for r in run.prompts}

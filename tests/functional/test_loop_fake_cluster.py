@@ -128,7 +128,7 @@ def test_a_fresh_bad_rollout_asks_a_human_and_acts_on_the_approval(
     result = _run(tmp_path, cluster, scenario, enforce=True, during=approve)
     request = seen["request"]
     assert [a["type"] for a in request["plan"]["actions"]] == ["rollback"]
-    assert request["signature"].startswith("hmac-sha256:")
+    assert request["signature"].startswith("ed25519:executor/")
     assert "incident.plan.approved" in result["types"], result["types"]
     completed = next(e for e in result["events"] if e.type == "incident.action.completed")
     assert completed.data["approver"] == local_user()

@@ -24,6 +24,7 @@ from orchestrator.events import (
 from orchestrator.ingest.alertmanager import parse_webhook
 from orchestrator.ingest.core import alert_event
 from orchestrator.keys import event_id
+from tests import keys
 from tests.conftest import load_event
 from tests.fakes import kube_objects as ko
 from tests.fakes.kube_api import FakeKubeAPI
@@ -60,7 +61,8 @@ def _alert_events(payload: str) -> list[Any]:
 
 
 def _post(client: Any, out: Any) -> Any:
-    headers, body = to_binary(out)
+    """POST an event as the broker delivers it, signed by its producer."""
+    headers, body = keys.signer(out.function).encode(out)
     return client.post("/", data=body, headers=headers)
 
 
@@ -142,7 +144,8 @@ def test_bad_input_is_a_4xx() -> None:
     (incoming,) = _alert_events("alertmanager_crashloop")
     client = _client()
     headers, _ = to_binary(incoming)
-    r = client.post("/", data=b'{"incident_key": 3}', headers=headers)
+    r = client.post("/", data=b'{"incident_key": 3}',
+                    headers=keys.seal(headers, b'{"incident_key": 3}'))
     assert r.status_code == 400
     other = {**headers, "ce-type": "incident.plan.proposed"}
     r = client.post("/", data=json.dumps(incoming.data.model_dump(mode="json")), headers=other)

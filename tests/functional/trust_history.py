@@ -76,9 +76,10 @@ class Case:
         model = PlanApproved if approve else PlanRejected
         data = model(incident_key=req.incident_key, alert=req.alert, plan=req.plan,
                      dry_runs=req.dry_runs, resource_versions=req.resource_versions,
-                     requested_at=req.requested_at, executor_signature=req.signature,
+                     requested_at=req.requested_at, expires_at=req.expires_at,
+                     why=req.why, executor_signature=req.signature,
                      approver=APPROVER, decided_at=req.requested_at + timedelta(minutes=1),
-                     console_signature="hmac-sha256:" + "0" * 64)
+                     console_signature="ed25519:console/0:" + "A" * 88)
         kind = PLAN_APPROVED if approve else PLAN_REJECTED
         self.events.append(Outgoing(type=kind, id=event_id(self.story.key, "console", kind),
                                     function="console", incident_key=self.story.key, data=data,

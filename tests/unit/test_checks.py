@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from orchestrator.act.approval import check_decision, sign_request
+from orchestrator.act.approval import check_decision, check_proposal, signed_request
 from orchestrator.act.budget import Entry, decide, lease_name
 from orchestrator.act.checks import (
     gitops_manager,
@@ -22,13 +22,15 @@ from orchestrator.act.policy import BudgetPolicy, Policy, parse_policy
 from orchestrator.act.targets import alerted_refs
 from orchestrator.context import ObjectRef
 from orchestrator.decide.facts import _gitops
-from orchestrator.events import Alert, PlanApproved
+from orchestrator.events import Alert, ApprovalRequested, PlanApproved, PlanProposed
 from orchestrator.keys import incident_key
 from orchestrator.knowledge.runbook import Predicate, Runbook, RunbookAction
 from orchestrator.orient.objects import Scrubber
 from orchestrator.orient.workloads import workload_info
 from orchestrator.plan import Action, Citation, Plan
+from orchestrator.provenance import Keyring
 from orchestrator.signing import decision_payload, sign
+from tests import keys
 
 T0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 
@@ -233,18 +235,25 @@ def test_lease_names_are_valid_and_distinct() -> None:
 
 
 def _approval(*, approver: str = "alice@example.com", decided: datetime,
-              requested: datetime, exec_key: bytes = b"e", console_key: bytes = b"c",
+              requested: datetime, executor: str = "executor", console: str = "console",
               tamper: dict | None = None) -> PlanApproved:
+    """A decision as the console sends it; `executor`/`console` = "rogue" signs with a key
+    that is in nobody's keyring."""
     a = alert(namespace="shop")
     p = plan(a, RESTART)
-    sig = sign_request(exec_key, plan=p, resource_versions={"shop/Deployment/checkout": "7"},
-                       requested_at=requested, incident_key=p.incident_key)
-    console = sign(console_key, decision_payload(executor_signature=sig, decision="approved",
-                                                 approver=approver, decided_at=decided))
+    ex = keys.rogue("executor") if executor == "rogue" else keys.signer("executor")
+    co = keys.rogue("console") if console == "rogue" else keys.signer("console")
+    req = signed_request(ex, ApprovalRequested(
+        incident_key=p.incident_key, alert=a, plan=p, dry_runs=[],
+        resource_versions={"shop/Deployment/checkout": "7"}, requested_at=requested,
+        expires_at=requested + timedelta(minutes=15), signature=""))
+    signature = sign(co, decision_payload(executor_signature=req.signature, decision="approved",
+                                          approver=approver, decided_at=decided))
     body = PlanApproved(incident_key=p.incident_key, alert=a, plan=p, dry_runs=[],
                         resource_versions={"shop/Deployment/checkout": "7"},
-                        requested_at=requested, executor_signature=sig, approver=approver,
-                        decided_at=decided, console_signature=console)
+                        requested_at=requested, expires_at=req.expires_at,
+                        executor_signature=req.signature, approver=approver,
+                        decided_at=decided, console_signature=signature)
     return body.model_copy(update=tamper or {})
 
 
@@ -252,8 +261,9 @@ def _approval(*, approver: str = "alice@example.com", decided: datetime,
     ({}, "ok", ""),
     ({"tamper": {"resource_versions": {"shop/Deployment/checkout": "8"}}}, "invalid",
      "executor's signature"),
-    ({"exec_key": b"other"}, "invalid", "executor's signature"),
-    ({"console_key": b"other"}, "invalid", "console's signature"),
+    ({"tamper": {"why": "a harmless restart"}}, "invalid", "executor's signature"),
+    ({"executor": "rogue"}, "invalid", "executor's signature"),
+    ({"console": "rogue"}, "invalid", "console's signature"),
     ({"approver": "mallory"}, "invalid", "allowlist"),
     ({"decided": T0 + timedelta(minutes=30)}, "invalid", "future"),
     ({"requested": T0 - timedelta(minutes=20), "decided": T0 - timedelta(minutes=19)}, "stale",
@@ -263,16 +273,27 @@ def test_approval_verdicts(kwargs: dict, status: str, why: str) -> None:
     args = {"decided": T0 - timedelta(minutes=1), "requested": T0 - timedelta(minutes=3),
             **kwargs}
     body = _approval(**args)
-    v = check_decision(body, outcome="approved", executor_key=b"e", console_key=b"c",
+    v = check_decision(body, outcome="approved", keyring=keys.keyring(),
                        policy=parse_policy("approvers: [alice@example.com]\n"),
                        ttl=timedelta(minutes=15), skew=timedelta(seconds=60), now=T0)
     assert v.status == status and why in v.why
 
 
-def test_without_keys_nothing_verifies() -> None:
+def test_without_public_keys_nothing_verifies() -> None:
     body = _approval(decided=T0, requested=T0)
-    for ek, ck, why in ((None, b"c", "no signing key"), (b"e", None, "no console key")):
-        v = check_decision(body, outcome="approved", executor_key=ek, console_key=ck,
-                           policy=Policy(approvers=["alice@example.com"]),
-                           ttl=timedelta(minutes=15), skew=timedelta(0), now=T0)
-        assert v.status == "invalid" and why in v.why
+    v = check_decision(body, outcome="approved", keyring=Keyring({}),
+                       policy=Policy(approvers=["alice@example.com"]),
+                       ttl=timedelta(minutes=15), skew=timedelta(0), now=T0)
+    assert v.status == "invalid" and "executor's signature" in v.why
+
+
+@pytest.mark.parametrize(("age", "refused"), [
+    (timedelta(minutes=14), None), (timedelta(minutes=16), "expired"),
+    (timedelta(days=90), "expired"), (-timedelta(minutes=5), "future")])
+def test_a_proposal_expires_after_its_ttl(age: timedelta, refused: str | None) -> None:
+    a = alert(namespace="shop")
+    proposed = PlanProposed(incident_key=plan(a, RESTART).incident_key, alert=a,
+                            plan=plan(a, RESTART))
+    why = check_proposal(proposed, signed_at=T0 - age, ttl=timedelta(minutes=15),
+                         skew=timedelta(minutes=1), now=T0)
+    assert (why is None) if refused is None else (why is not None and refused in why)

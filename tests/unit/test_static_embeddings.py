@@ -101,5 +101,8 @@ def test_the_table_ships_in_the_package_and_loads_offline() -> None:
 
 
 def test_package_data_includes_the_table() -> None:
-    pyproject = (ROOT / "pyproject.toml").read_text()
-    assert '"orchestrator.adapters" = ["data/*.npz"' in pyproject
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "orchestrator.adapters.data" in config["packages"]
+    assert "*.npz" in config["package-data"]["orchestrator.adapters.data"]

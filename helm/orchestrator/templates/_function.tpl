@@ -76,10 +76,35 @@ spec:
               value: {{ $cfg.threads | quote }}
             - name: HOME
               value: /tmp
+            {{- with $root.Values.otel }}
+            {{- if .endpoint }}
+            # OpenTelemetry export (orchestrator.telemetry); unset = the SDK is never imported.
+            - name: OTEL_EXPORTER_OTLP_ENDPOINT
+              value: {{ .endpoint | quote }}
+            - name: OTEL_EXPORTER_OTLP_PROTOCOL
+              value: http/protobuf
+            - name: OTEL_SERVICE_NAME
+              value: {{ printf "orchestrator-%s" $component | quote }}
+            {{- with .resourceAttributes }}
+            - name: OTEL_RESOURCE_ATTRIBUTES
+              value: {{ . | quote }}
+            {{- end }}
+            {{- with .headersSecret }}
+            - name: OTEL_EXPORTER_OTLP_HEADERS
+              valueFrom:
+                secretKeyRef:
+                  name: {{ . | quote }}
+                  key: headers
+            {{- end }}
+            {{- end }}
+            {{- end }}
             {{- with .env }}
             {{- . | nindent 12 }}
             {{- end }}
             {{- with include "orchestrator.settingsEnv" (dict "prefix" .prefix "settings" $cfg.settings) | trim }}
+            {{- . | nindent 12 }}
+            {{- end }}
+            {{- with include "orchestrator.senderIdentityEnv" (dict "root" $root "fn" $fn "component" $component "prefix" .prefix) | trim }}
             {{- . | nindent 12 }}
             {{- end }}
           resources:
@@ -121,4 +146,35 @@ spec:
         {{- with .extraVolumes }}
         {{- . | nindent 8 }}
         {{- end }}
+{{- end }}
+
+
+{{/*
+Knative's sender identity (oidc.enabled + oidc.verifySender): the Trigger names this function's
+audience, so the dispatcher sends a token for it, and the function verifies it before reading a
+delivery (defence in depth beside the event signatures). Only the functions the broker delivers
+to, and not the public console, which takes no deliveries.
+*/}}
+{{- define "orchestrator.senderIdentityEnv" -}}
+{{- $oidc := .root.Values.oidc }}
+{{- if and $oidc.enabled $oidc.verifySender (has .fn (list "router" "agent" "executor" "console")) (eq .component .fn) }}
+- name: {{ .prefix }}OIDC_AUDIENCE
+  value: {{ include "orchestrator.audience" (dict "root" .root "fn" .fn) | quote }}
+- name: {{ .prefix }}OIDC_ISSUER
+  value: {{ required "oidc.issuer: the cluster's service-account issuer (kubectl get --raw /.well-known/openid-configuration)" $oidc.issuer | quote }}
+{{- with $oidc.jwksUrl }}
+- name: {{ $.prefix }}OIDC_JWKS_URL
+  value: {{ . | quote }}
+{{- end }}
+# The API server serves its issuer's keys to authenticated service accounts, over its own CA.
+- name: {{ .prefix }}OIDC_CA_FILE
+  value: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt
+- name: {{ .prefix }}OIDC_TOKEN_FILE
+  value: /var/run/secrets/kubernetes.io/serviceaccount/token
+{{- end }}
+{{- end }}
+
+{{/* The OIDC audience of a function's Knative Service, in Knative's form for addressables. */}}
+{{- define "orchestrator.audience" -}}
+{{- printf "serving.knative.dev/service/%s/%s" .root.Release.Namespace (include "orchestrator.serviceName" (dict "root" .root "fn" .fn)) }}
 {{- end }}

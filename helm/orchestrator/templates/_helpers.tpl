@@ -122,6 +122,20 @@ A projected volume holding exactly the Secret keys one pod needs; call with
             - key: {{ . }}
               path: {{ . }}
             {{- end }}
+      {{- $next := list }}
+      {{- range .keys }}{{ if hasSuffix ".crt" . }}{{ $next = append $next (replace ".crt" ".next.crt" .) }}{{ end }}{{ end }}
+      {{- if $next }}
+      {{- /* A producer's next public key, trusted beside the current one while keys rotate
+           (README, "Trust model"); absent the rest of the time. */}}
+      - secret:
+          name: {{ include "orchestrator.secretName" .root }}
+          optional: true
+          items:
+            {{- range $next }}
+            - key: {{ . }}
+              path: {{ . }}
+            {{- end }}
+      {{- end }}
 {{- end }}
 
 {{/* `- name: <PREFIX><FIELD>_FILE` entries for (dict "prefix" "KB_" "files" (dict "field" "key")). */}}
@@ -212,4 +226,26 @@ runAsGroup: {{ .uid }}
 fsGroup: {{ .uid }}
 seccompProfile:
   type: RuntimeDefault
+{{- end }}
+
+{{/*
+Hop signatures: (dict "fn" "router" "verifies" (list "ingest" "executor")). `keyEnv` gives the
+function its private key file and, when it verifies anyone, the folder of public keys;
+`keyFiles` (JSON list) the Secret items to mount: its own `.key` and only the `.crt` of the
+producers it verifies. The public keys share the secrets folder: only `.crt` files are read.
+*/}}
+{{- define "orchestrator.keyEnv" -}}
+{{- $prefix := .fn | upper }}
+- name: {{ $prefix }}_SIGNING_KEY_FILE
+  value: {{ include "orchestrator.secretPath" (printf "%s.key" .fn) | quote }}
+{{- if .verifies }}
+- name: {{ $prefix }}_PUBLIC_KEYS_DIR
+  value: {{ include "orchestrator.secretPath" "" | trimSuffix "/" | quote }}
+{{- end }}
+{{- end }}
+
+{{- define "orchestrator.keyFiles" -}}
+{{- $files := list (printf "%s.key" .fn) }}
+{{- range .verifies }}{{ $files = append $files (printf "%s.crt" .) }}{{ end }}
+{{- $files | toJson }}
 {{- end }}
