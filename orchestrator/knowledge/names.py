@@ -118,8 +118,10 @@ def name_scores(alert: Alert, entries: Sequence[Entry]) -> dict[str, float]:
     ordered = {e.id: name_words(e) for e in entries}
     out = {}
     for rid, words in names.items():
-        total = sum(math.log(1 + n / df[w]) for w in words)
-        hit = sum(math.log(1 + n / df[w]) for w in words & _covered(ordered[rid], measured))
+        # fsum: exactly rounded whatever the set's order (which the hash seed picks), so a
+        # fully covered name scores exactly 1.0 in every process.
+        total = math.fsum(math.log(1 + n / df[w]) for w in words)
+        hit = math.fsum(math.log(1 + n / df[w]) for w in words & _covered(ordered[rid], measured))
         if hit > 0 and total > 0:
             out[rid] = hit / total
     return out
