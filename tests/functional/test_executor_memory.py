@@ -28,7 +28,8 @@ def _seed(harness: Harness, monkeypatch: pytest.MonkeyPatch, *hours_ago: float) 
     monkeypatch.setenv("EXECUTOR_MEMORY_DIR", str(folder))
     store = LocalDirStore(folder)
     now = datetime.now(UTC)
-    outcomes = [memory.Outcome(runbook="k8s_crashloop", action="rollout_restart",
+    # The runbook the harness's proposals cite: memory is kept per (runbook, action, workload).
+    outcomes = [memory.Outcome(runbook="mechanics_test", action="rollout_restart",
                                workload=WORKLOAD, alertname="KubePodCrashLooping",
                                incident_key=f"inc-{n}", result="failed",
                                at=now - timedelta(hours=h)) for n, h in enumerate(hours_ago)]

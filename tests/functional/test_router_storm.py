@@ -27,6 +27,7 @@ from orchestrator.context import ObjectRef
 from orchestrator.envelope import Outgoing, to_binary
 from orchestrator.events import ACTION_COMPLETED, ActionCompleted
 from orchestrator.plan import Action, ActionResult
+from tests import keys
 from tests.fakes import kube_objects as ko
 from tests.fakes.kube_api import FakeKubeAPI
 from tests.functional.helm_support import chart_values
@@ -59,7 +60,7 @@ def _router(api: FakeKubeAPI, tmp_path: Path, *, threads: int,
                ROUTER_KUBECONFIG=api.write_kubeconfig(str(tmp_path / "kubeconfig")),
                ROUTER_IN_CLUSTER="false", ROUTER_MAX_VERIFICATIONS=str(max_verifications),
                ROUTER_VERIFY_TIMEOUT_SECONDS=str(VERIFY_SECONDS),
-               ROUTER_VERIFY_SETTLE_SECONDS="1")
+               ROUTER_VERIFY_SETTLE_SECONDS="1", **keys.env("router"))
     log = (tmp_path / "router.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "functions_framework", "--target", "handle",
                              "--source", str(ROOT / "functions/router/main.py"),
@@ -92,8 +93,9 @@ def _completed(i: int) -> tuple[dict[str, str], bytes]:
                           api_result="200 OK")
     data = ActionCompleted(incident_key=f"inc-{i}", alert=alert({"namespace": "shop"}),
                            plan_id=f"plan-{i}", mode="enforce", results=[result])  # type: ignore[arg-type]
-    return to_binary(Outgoing(ACTION_COMPLETED, f"done-{i}", "executor", f"inc-{i}", data,
-                              partition_key="shop/Deployment/checkout"))
+    headers, body = to_binary(Outgoing(ACTION_COMPLETED, f"done-{i}", "executor", f"inc-{i}",
+                                       data, partition_key="shop/Deployment/checkout"))
+    return keys.seal(headers, body), body  # the router verifies the executor signed it
 
 
 def _storm(url: str, count: int) -> tuple[list[threading.Thread], dict[int, int]]:

@@ -17,6 +17,7 @@ class _AlwaysBusy:
     `Retry-After` when `retry_after` is set."""
 
     name = "busy model"
+    model = "busy-model-1"
     calls = 0
 
     def __init__(self, retry_after: float | None = None) -> None:
