@@ -9,6 +9,7 @@ executor signs it) → decision → action → resolution or escalation.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -227,3 +228,18 @@ def serve(app: Any) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of a console page's forms."""
+    m = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert m, "no CSRF field on the page"
+    return m.group(1)
+
+
+def awaiting_approval(client: Any) -> Story:
+    """A story delivered up to its approval request: a plan waiting for a human."""
+    story = Story()
+    for out in (story.alert_received(), story.plan_proposed(), story.approval_requested()):
+        deliver(client, out)
+    return story
