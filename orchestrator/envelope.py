@@ -1,5 +1,6 @@
-"""CloudEvents at the edge: decode once (binary or structured), validate `data`, encode replies.
+"""CloudEvents at a function's edge: the decoded event, validating its `data`, the reply to encode.
 
+The wire itself (binary and structured mode, header encoding) is `orchestrator.cloudevent_http`'s.
 Replies are always binary mode, the mode both Knative brokers send in. Extension names follow the
 CloudEvents rule (lowercase alphanumerics, at most 20 characters).
 """
@@ -58,36 +59,27 @@ _CORE = {"specversion", "type", "source", "id", "subject", "time", "datacontentt
 
 
 def decode(headers: dict[str, str], body: bytes) -> Event:
-    """Decode an HTTP request carrying a CloudEvent in binary or structured mode."""
-    from cloudevents.exceptions import GenericException
-    from cloudevents.http import from_http
-
+    """The CloudEvent a function was delivered (binary or structured mode, read strictly by
+    `cloudevent_http`), its data parsed as JSON; `headers` lowercased where the request entered."""
+    from orchestrator.cloudevent_http import read
     from orchestrator.limits import check_depth
 
     check_depth(body)
+    message = read(headers, body)
     try:
-        ce = from_http(headers, body)
-    except GenericException as e:
-        raise PermanentError(f"not a CloudEvent: {e}") from e
-    except (ValueError, TypeError) as e:
-        raise PermanentError(f"not a CloudEvent: {e}") from e
-    attrs = ce.get_attributes()
-    data = ce.data
-    if isinstance(data, bytes | bytearray):
-        try:
-            data = json.loads(data) if data else None
-        except ValueError as e:
-            raise PermanentError(f"CloudEvent data is not JSON: {e}") from e
-    ext = {k: str(v) for k, v in attrs.items() if k not in _CORE}
+        data = json.loads(message.data) if message.data else None
+    except ValueError as e:
+        raise PermanentError(f"CloudEvent data is not JSON: {e}") from e
+    attrs = message.attributes
     return Event(
-        type=str(attrs["type"]),
-        id=str(attrs["id"]),
-        source=str(attrs["source"]),
+        type=attrs["type"],
+        id=attrs["id"],
+        source=attrs["source"],
         data=data,
         subject=attrs.get("subject"),
         time=attrs.get("time"),
-        extensions=ext,
-        raw=body if any(k.lower() == "ce-specversion" for k in headers) else None,
+        extensions={k: v for k, v in attrs.items() if k not in _CORE},
+        raw=body if message.binary else None,
     )
 
 
@@ -125,7 +117,7 @@ class Outgoing:
 
 def to_binary(out: Outgoing) -> tuple[dict[str, str], bytes]:
     """Binary-mode HTTP headers and body for an outgoing event (no SDK needed for this)."""
-    headers = {"content-type": "application/json"}
+    from orchestrator.cloudevent_http import binary_headers
     from orchestrator.telemetry import trace_extensions
 
     attrs = out.attributes()
@@ -134,22 +126,7 @@ def to_binary(out: Outgoing) -> tuple[dict[str, str], bytes]:
     body = out.data.model_dump_json(exclude_none=False).encode()
     if out.seal is not None:
         attrs.update(out.seal(attrs, body))
-    for name, value in attrs.items():
-        if name == "datacontenttype":
-            continue
-        headers[f"ce-{name}"] = _header_value(value)
-    return headers, body
-
-
-def _header_value(value: str) -> str:
-    """Percent-encode what the CloudEvents HTTP binding says a header value may not carry raw:
-    space, `"`, `%`, and anything outside printable ASCII (so no text can split a header)."""
-    if all(0x21 <= ord(c) <= 0x7E and c not in '"%' for c in value):
-        return value
-    return "".join(
-        c if 0x21 <= ord(c) <= 0x7E and c not in '"%'
-        else "".join(f"%{b:02X}" for b in c.encode()) for c in value
-    )
+    return binary_headers(attrs), body
 
 
 def _brief(e: ValidationError, limit: int = 5) -> str:

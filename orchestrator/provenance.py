@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from orchestrator.cloudevent_http import attributes_of, binary_headers
 from orchestrator.envelope import SOURCE_PREFIX, Event, Outgoing, to_binary
 from orchestrator.errors import PermanentError
 from orchestrator.events import (
@@ -310,12 +311,12 @@ class SealingPublisher:
         self.signer = signer
 
     def publish(self, headers: dict[str, str], body: bytes) -> None:
-        attrs = {k.lower()[3:]: v for k, v in headers.items() if k.lower().startswith("ce-")}
+        attrs = attributes_of(headers)
         if attrs.get("source") != SOURCE_PREFIX + self.signer.function:
             # Another producer's event re-sent as it was (a dead letter): it keeps its own
             # signature, which its consumer checks, freshness included. Never re-signed here.
             self.inner.publish(headers, body)
             return
-        sealed = {k: v for k, v in headers.items() if k.lower() not in _SEAL_HEADERS}
-        sealed.update({f"ce-{k}": v for k, v in self.signer.seal(attrs, body).items()})
+        sealed = {k: v for k, v in headers.items() if k not in _SEAL_HEADERS}
+        sealed.update(binary_headers(self.signer.seal(attrs, body)))
         self.inner.publish(sealed, body)

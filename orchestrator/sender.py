@@ -19,6 +19,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
+from orchestrator.cloudevent_http import lower_headers
 from orchestrator.errors import OrchestratorError
 from orchestrator.limits import Body, body_limit, read_body
 
@@ -83,7 +84,7 @@ def check_sender(function: str, request: Delivery) -> None:
     if identity is None:
         return
     try:
-        subject = identity.check(request.headers)
+        subject = identity.check(lower_headers(request.headers))
     except OrchestratorError:
         request.stream = io.BytesIO()
         raise

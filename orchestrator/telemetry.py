@@ -107,8 +107,7 @@ def stage(function: str, *, event: Event | None = None,
             attrs["incident.key"] = event.incident_key
         name, kind = f"{function} process {event.type}", "consumer"
     else:
-        lower = {k.lower(): v for k, v in (headers or {}).items()}
-        carrier = {k: lower[k] for k in ("traceparent", "tracestate") if k in lower}
+        carrier = {k: v for k in ("traceparent", "tracestate") if (v := (headers or {}).get(k))}
         name, kind = f"{function} receive", "server"
     with b.span(name, attrs, kind=kind, carrier=carrier) as s:
         yield Span(b, s)

@@ -2,6 +2,7 @@
 
 import functions_framework
 
+from orchestrator.cloudevent_http import lower_headers
 from orchestrator.decide.service import handle_event
 from orchestrator.handler import guarded, json_response, serve_event
 from orchestrator.sender import receive
@@ -11,5 +12,5 @@ from orchestrator.sender import receive
 def handle(request):  # type: ignore[no-untyped-def]
     if request.method == "GET":
         return json_response(200, {"status": "ok"})
-    return guarded(lambda: serve_event(dict(request.headers), receive("agent", request),
+    return guarded(lambda: serve_event(lower_headers(request.headers), receive("agent", request),
                                        handle_event, function="agent"))

@@ -5,6 +5,7 @@ the API and Slack."""
 
 import functions_framework
 
+from orchestrator.cloudevent_http import is_event, lower_headers
 from orchestrator.console import api, web
 from orchestrator.console.request import Request
 from orchestrator.console.service import instance
@@ -22,9 +23,9 @@ def handle(request):  # type: ignore[no-untyped-def]
         console = instance()
     except OrchestratorError as e:
         return error_response(e)
-    headers, path = dict(request.headers), request.path
+    headers, path = lower_headers(request.headers), request.path  # names lowercased once
     delivery = request.method == "POST" and (
-        path == "/events" or (path == "/" and _is_event(headers)))
+        path == "/events" or (path == "/" and is_event(headers)))
     try:
         if delivery or path == "/deadletter":  # the broker's: Knative's token when configured
             check_sender("console", request)
@@ -49,8 +50,3 @@ def handle(request):  # type: ignore[no-untyped-def]
         return http.route(console, req)
     return api.route(console, req) if path.startswith("/api/") else web.route(console, req)
 
-
-def _is_event(headers: dict[str, str]) -> bool:
-    lower = {k.lower(): v for k, v in headers.items()}
-    return "ce-specversion" in lower or lower.get("content-type", "").startswith(
-        "application/cloudevents")

@@ -3,6 +3,7 @@
 import functions_framework
 
 from orchestrator.act.service import handle_event
+from orchestrator.cloudevent_http import lower_headers
 from orchestrator.handler import guarded, json_response, serve_event
 from orchestrator.sender import receive
 
@@ -11,5 +12,5 @@ from orchestrator.sender import receive
 def handle(request):  # type: ignore[no-untyped-def]
     if request.method == "GET":
         return json_response(200, {"status": "ok"})
-    return guarded(lambda: serve_event(dict(request.headers), receive("executor", request),
+    return guarded(lambda: serve_event(lower_headers(request.headers), receive("executor", request),
                                        handle_event, function="executor"))

@@ -2,6 +2,7 @@
 
 import functions_framework
 
+from orchestrator.cloudevent_http import lower_headers
 from orchestrator.handler import guarded
 from orchestrator.ingest.service import instance
 from orchestrator.limits import read_body
@@ -11,7 +12,7 @@ from orchestrator.telemetry import stage
 @functions_framework.http
 def handle(request):  # type: ignore[no-untyped-def]
     ingest = instance()
-    headers = dict(request.headers)
+    headers = lower_headers(request.headers)  # once, where the request enters
     if request.method != "POST":  # health checks: no trace
         return guarded(lambda: ingest.handle(request.method, request.path, headers, b""))
     with stage("ingest", headers=headers) as span:  # where the incident's trace starts

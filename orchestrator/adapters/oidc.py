@@ -179,7 +179,7 @@ class SenderIdentity:
 
 
 def _bearer(headers: Mapping[str, str]) -> str:
-    value = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+    value = headers.get("authorization", "")
     scheme, _, token = value.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise BadSender("no sender identity token (Authorization: Bearer): this function "

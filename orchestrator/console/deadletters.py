@@ -27,8 +27,9 @@ from typing import Any
 
 from orchestrator.adapters.broker import Publisher
 from orchestrator.adapters.objects import ObjectStore
+from orchestrator.cloudevent_http import binary_headers, read
 from orchestrator.errors import PermanentError, TransientError
-from orchestrator.limits import check_depth, json_depth_exceeds
+from orchestrator.limits import json_depth_exceeds
 
 log = logging.getLogger(__name__)
 
@@ -40,45 +41,13 @@ PREVIEW = 4096
 ERROR_CHARS = 1024
 PAGE = 50
 ERROR_EXTENSIONS = ("knativeerrordest", "knativeerrorcode", "knativeerrordata")
-_STRUCTURED = "application/cloudevents+json"
-
-
-def _lower(headers: dict[str, str]) -> dict[str, str]:
-    return {k.lower(): v for k, v in headers.items()}
 
 
 def parse(headers: dict[str, str], body: bytes) -> tuple[dict[str, str], bytes]:
-    """Attributes and data bytes of a CloudEvent in binary or structured mode, leniently."""
-    h = _lower(headers)
-    content_type = h.get("content-type", "")
-    if content_type.split(";")[0].strip().lower() == _STRUCTURED:
-        check_depth(body)
-        try:
-            doc = json.loads(body)
-        except ValueError as e:
-            raise PermanentError(f"structured CloudEvent is not JSON: {e}") from e
-        if not isinstance(doc, dict):
-            raise PermanentError("structured CloudEvent is not a JSON object")
-        attrs = {k: str(v) for k, v in doc.items() if k not in ("data", "data_base64")}
-        if "data_base64" in doc:
-            try:
-                data = base64.b64decode(str(doc["data_base64"]), validate=True)
-            except (binascii.Error, ValueError) as e:
-                raise PermanentError("data_base64 is not base64") from e
-        elif "data" in doc:
-            value = doc["data"]
-            data = value.encode() if isinstance(value, str) else json.dumps(value).encode()
-        else:
-            data = b""
-    else:
-        attrs = {k[3:]: v for k, v in h.items() if k.startswith("ce-")}
-        if content_type:
-            attrs.setdefault("datacontenttype", content_type)
-        data = body
-    missing = [a for a in ("id", "type", "source") if not attrs.get(a)]
-    if missing:
-        raise PermanentError(f"not a CloudEvent: missing {', '.join(missing)}")
-    return attrs, data
+    """Attributes and data bytes of a CloudEvent in binary or structured mode, read leniently
+    (`cloudevent_http.read`): a dead letter is kept whenever it says what it is."""
+    message = read(headers, body, lenient=True)
+    return message.attributes, message.data
 
 
 def letter_id(attrs: dict[str, str]) -> str:
@@ -238,8 +207,7 @@ def resend(store: ObjectStore, publisher: Publisher | None, lid: str, *,
     if publisher is None:
         raise TransientError("no broker URL configured (K_SINK or CONSOLE_BROKER_URL)")
     attrs = {k: v for k, v in record["attributes"].items() if k not in ERROR_EXTENSIONS}
-    headers = {f"ce-{k}": v for k, v in attrs.items() if k != "datacontenttype"}
-    headers["content-type"] = attrs.get("datacontenttype", "application/json")
+    headers = binary_headers({"datacontenttype": "application/json", **attrs})
     publisher.publish(headers, base64.b64decode(record["data_base64"]))
     record["resent"] = [*record.get("resent", []), now.isoformat()]
     store.put(f"{PREFIX}/{lid}.json", json.dumps(record).encode())

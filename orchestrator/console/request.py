@@ -16,12 +16,12 @@ class Request:
     method: str
     path: str
     headers: dict[str, str]
+    """Lowercase names (`cloudevent_http.lower_headers`, where the request entered)."""
     body: bytes = b""
     query: dict[str, str] = field(default_factory=dict)
 
     def header(self, name: str) -> str | None:
-        name = name.lower()
-        return next((v for k, v in self.headers.items() if k.lower() == name), None)
+        return self.headers.get(name.lower())
 
     def form(self) -> dict[str, str]:
         """An `application/x-www-form-urlencoded` body (first value of each field)."""

@@ -235,8 +235,7 @@ class Console:
 
 
 def _bearer(headers: dict[str, str]) -> str | None:
-    return bearer_from_header(next((v for k, v in headers.items()
-                                    if k.lower() == "authorization"), None))
+    return bearer_from_header(headers.get("authorization"))
 
 
 def audit_store(s: ConsoleSettings) -> ObjectStore:

@@ -106,7 +106,7 @@ class Sessions:
 
 def cookie_value(headers: dict[str, str]) -> str | None:
     """Our cookie's value from a Cookie header (other cookies ignored)."""
-    raw = next((v for k, v in headers.items() if k.lower() == "cookie"), "")
+    raw = headers.get("cookie", "")
     for part in raw.split(";"):
         name, _, value = part.strip().partition("=")
         if name == COOKIE and value:

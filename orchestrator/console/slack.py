@@ -152,17 +152,12 @@ def _message(fallback: str, blocks: list[dict[str, Any]]) -> dict[str, Any]:
             "unfurl_links": False, "unfurl_media": False}
 
 
-def _header(headers: dict[str, str], name: str) -> str | None:
-    return next((v for k, v in headers.items() if k.lower() == name), None)
-
-
 def verify(secret: str | None, headers: dict[str, str], body: bytes, *, now: float,
            store: ObjectStore | None = None) -> None:
     """Raise AuthError unless this is a fresh, genuine, first-seen request from Slack."""
     if not secret:
         raise AuthError("no Slack signing secret is configured (CONSOLE_SLACK_SIGNING_SECRET)")
-    stamp, given = _header(headers, "x-slack-request-timestamp"), _header(headers,
-                                                                          "x-slack-signature")
+    stamp, given = headers.get("x-slack-request-timestamp"), headers.get("x-slack-signature")
     if not stamp or not given:
         raise AuthError("missing Slack signature headers")
     if not _STAMP.fullmatch(stamp):

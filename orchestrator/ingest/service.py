@@ -10,9 +10,10 @@ import threading
 from typing import Any
 
 from orchestrator.adapters.broker import HttpPublisher, Publisher
+from orchestrator.cloudevent_http import is_event
 from orchestrator.errors import OrchestratorError, PermanentError, TransientError
 from orchestrator.handler import Response, error_response, json_response
-from orchestrator.ingest.core import STAGE, Auth, accept_manual, accept_webhook, is_cloudevent
+from orchestrator.ingest.core import STAGE, Auth, accept_manual, accept_webhook
 from orchestrator.limits import too_large
 
 log = logging.getLogger(__name__)
@@ -84,11 +85,10 @@ class Ingest:
             raise PermanentError(f"no such endpoint {path!r}: POST to / or /alert", status=404)
         if self.publisher is None:
             raise TransientError(self.unavailable)
-        if is_cloudevent(headers):
+        if is_event(headers):
             return accept_manual(headers=headers, body=body, auth=self.auth,
                                  publisher=self.publisher)
-        auth_header = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
-        return accept_webhook(body=body, authorization=auth_header, auth=self.auth,
+        return accept_webhook(body=body, authorization=headers.get("authorization"), auth=self.auth,
                               publisher=self.publisher, max_alerts=self.max_alerts)
 
 

@@ -32,20 +32,12 @@ from types import TracebackType
 
 import httpx
 
+from orchestrator.cloudevent_http import binary_headers, lower_headers
 from orchestrator.errors import PermanentError, TransientError
 from orchestrator.local import deadletters as dl
 from orchestrator.local.queue import Claimed, DeadLetter, Queue, StoredEvent, Tx
 from orchestrator.local.triggers import Destination, EventingConfig, Trigger, load_eventing
-from orchestrator.local.wire import (
-    IngressServer,
-    Outcome,
-    WireError,
-    WireEvent,
-    binary_headers,
-    lower_headers,
-    parse,
-    send,
-)
+from orchestrator.local.wire import IngressServer, Outcome, WireEvent, parse, send
 from orchestrator.resources import eventing_dir
 
 logger = logging.getLogger(__name__)
@@ -157,10 +149,7 @@ class Broker:
         """
         if len(body) > self._max_body:
             raise PermanentError(f"event larger than {self._max_body} bytes", status=413)
-        try:
-            event = parse(lower_headers(headers), body)
-        except WireError as e:
-            raise PermanentError(str(e)) from e
+        event = parse(lower_headers(headers), body)  # a WireError is a PermanentError (400)
         ttl = self._max_ttl if event.ttl is None else event.ttl
         try:
             with self._queue.tx() as tx:

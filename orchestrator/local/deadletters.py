@@ -20,9 +20,10 @@ import logging
 
 import httpx
 
+from orchestrator.cloudevent_http import binary_headers
 from orchestrator.local.queue import Claimed, DeadLetter, Queue
 from orchestrator.local.triggers import Delivery
-from orchestrator.local.wire import ERROR_DATA_MAX, binary_headers, send
+from orchestrator.local.wire import ERROR_DATA_MAX, send
 
 logger = logging.getLogger(__name__)
 
