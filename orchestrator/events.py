@@ -8,7 +8,7 @@ redelivered input yields the same output event.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -86,32 +86,34 @@ class PlanProposed(Frozen):
     owners: list[ObjectRef] = []
 
 
-class ApprovalRequested(Frozen):
+class ShownForApproval(Frozen):
+    """What a human is shown and decides on: carried verbatim by the request and the decision
+    (`orchestrator.signing.request_of` rebuilds the one from the other)."""
+
+    incident_key: str
+    alert: Alert
+    plan: Plan
+    dry_runs: list[ActionResult]
+    resource_versions: dict[str, str] = {}
+    requested_at: datetime
+    expires_at: datetime
+    why: str = ""
+
+    def shown(self) -> dict[str, Any]:
+        """These fields alone, to build the request or the decision that carries them."""
+        return {name: getattr(self, name) for name in ShownForApproval.model_fields}
+
+
+class ApprovalRequested(ShownForApproval):
     """`incident.approval.requested`: executor → console. `signature` is the executor's
     Ed25519 signature over every other field (`orchestrator.signing.request_payload`)."""
 
-    incident_key: str
-    alert: Alert
-    plan: Plan
-    dry_runs: list[ActionResult]
-    resource_versions: dict[str, str] = {}
-    requested_at: datetime
-    expires_at: datetime
     signature: str
-    why: str = ""
 
 
-class PlanDecision(Frozen):
+class PlanDecision(ShownForApproval):
     """Common body of `incident.plan.approved` / `.rejected` (console → executor)."""
 
-    incident_key: str
-    alert: Alert
-    plan: Plan
-    dry_runs: list[ActionResult]
-    resource_versions: dict[str, str] = {}
-    requested_at: datetime
-    expires_at: datetime
-    why: str = ""
     executor_signature: str
     approver: str
     decided_at: datetime

@@ -67,8 +67,4 @@ def verify(keyring: Keyring, function: str, payload: bytes, signature: str) -> b
 
 def request_of(decision: PlanDecision) -> ApprovalRequested:
     """The approval request a decision answers, rebuilt from the fields it carries verbatim."""
-    return ApprovalRequested(
-        incident_key=decision.incident_key, alert=decision.alert, plan=decision.plan,
-        dry_runs=decision.dry_runs, resource_versions=decision.resource_versions,
-        requested_at=decision.requested_at, expires_at=decision.expires_at,
-        signature=decision.executor_signature, why=decision.why)
+    return ApprovalRequested(**decision.shown(), signature=decision.executor_signature)

@@ -193,10 +193,7 @@ def _event(signer: Signer, record: audit.Record, req: ApprovalRequested, *, deci
     signature = sign(signer, decision_payload(executor_signature=req.signature, decision=decision,
                                            approver=approver, decided_at=now))
     model = PlanApproved if decision == "approved" else PlanRejected
-    data = model(incident_key=req.incident_key, alert=req.alert, plan=req.plan,
-                 dry_runs=req.dry_runs, resource_versions=req.resource_versions,
-                 requested_at=req.requested_at, expires_at=req.expires_at, why=req.why,
-                 executor_signature=req.signature,
+    data = model(**req.shown(), executor_signature=req.signature,
                  approver=approver, decided_at=now, console_signature=signature, comment=comment)
     # The request time is part of the id: when the executor asks again for the same plan (its
     # first request went stale), the new decision must not look like a redelivery of the old.

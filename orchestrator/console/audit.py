@@ -26,9 +26,10 @@ import re
 import threading
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -40,6 +41,7 @@ from orchestrator.events import ACTION_COMPLETED, ESCALATED, PLAN_PROPOSED, RESO
 from orchestrator.layout import file_id, plan_copy_key, safe_name, stamp
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 INCIDENTS = "incidents"
 IDS = "ids"
@@ -228,6 +230,19 @@ def _cache_for(store: ObjectStore) -> _Cache:
         return cache
 
 
+def read_object(store: ObjectStore, key: str, parse: Callable[[bytes], T], what: str) -> T | None:
+    """The object at `key` as `parse` reads it; None when it is gone or unreadable (warned and
+    skipped, so one bad object never hides the others in a listing)."""
+    raw = store.get(key)
+    if raw is None:
+        return None
+    try:
+        return parse(raw)
+    except (ValueError, KeyError, TypeError) as e:
+        log.warning("skipping unreadable %s %s: %s", what, key, e)
+        return None
+
+
 def record_keys(store: ObjectStore, incident: str) -> list[str]:
     if not safe_name(incident):
         return []
@@ -241,13 +256,8 @@ def read(store: ObjectStore, incident: str, keys: list[str] | None = None) -> li
     for key in record_keys(store, incident) if keys is None else keys:
         cached = cache.get(key)
         if cached is None:
-            raw = store.get(key)
-            if raw is None:
-                continue
-            try:
-                cached = Record.from_json(raw)
-            except (ValueError, KeyError, TypeError) as e:
-                log.warning("skipping unreadable audit record %s: %s", key, e)
+            cached = read_object(store, key, Record.from_json, "audit record")
+            if cached is None:
                 continue
             cache.put(key, cached)
         records.append(cached)

@@ -28,6 +28,7 @@ from typing import Any
 from orchestrator.adapters.broker import Publisher
 from orchestrator.adapters.objects import ObjectStore
 from orchestrator.cloudevent_http import binary_headers, read
+from orchestrator.console.audit import read_object
 from orchestrator.errors import PermanentError, TransientError
 from orchestrator.limits import json_depth_exceeds
 
@@ -141,20 +142,22 @@ def list_letters(store: ObjectStore, *, limit: int = PAGE, before: str | None = 
     page = keys[-limit:][::-1]
     letters, seen = [], set()
     for key in page:
-        raw = store.get(key)
-        if raw is None:
+        summary = read_object(store, key, _summary_of, "dead-letter summary")
+        if summary is None:
             continue
-        try:
-            summary = json.loads(raw)
-            lid = summary["id"]
-        except (ValueError, KeyError, TypeError) as e:
-            log.warning("unreadable dead-letter summary %s: %s", key, e)
-            continue
+        lid = summary["id"]
         if lid not in seen:
             seen.add(lid)
             letters.append(summary)
     more = len(keys) > limit
     return Page(letters, page[-1].removeprefix(f"{INDEX}/") if more and page else None)
+
+
+def _summary_of(raw: bytes) -> dict[str, Any]:
+    summary = json.loads(raw)
+    if not isinstance(summary, dict) or "id" not in summary:
+        raise TypeError("not a dead-letter summary (no id)")
+    return summary
 
 
 def _summarize_older(store: ObjectStore, index: list[str], most: int = PAGE) -> int:

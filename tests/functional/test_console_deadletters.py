@@ -209,3 +209,20 @@ def test_sweep_escalates_stuck_incidents_and_leaves_fresh_ones(client, sink) -> 
     sweep(client)
     a, b = sink.wait_for(2)
     assert a.headers["ce-id"] == b.headers["ce-id"]
+
+
+def test_an_unreadable_object_hides_no_other_letter_or_record(tmp_path: Path) -> None:
+    from orchestrator.adapters.objects import LocalDirStore
+    from orchestrator.console import audit, deadletters
+
+    store = LocalDirStore(tmp_path / "audit")
+    deadletters.store_letter(store, letter_headers(1), b"x", now=datetime.now(UTC))
+    store.put("deadletter-index/20990101T000000.000000Z-aaa.json", b"not json")
+    store.put("deadletter-index/20990101T000001.000000Z-bbb.json", b"[1]")
+    store.put("deadletter-index/20990101T000002.000000Z-ccc.json", b'{"no": "id"}')
+    assert [d["event_id"] for d in deadletters.list_letters(store).letters] == ["big-1"]
+    good = {"id": "e1", "type": "incident.resolved", "incidentkey": "k1", "time": "t"}
+    store.put("incidents/k1/1-e1.json", json.dumps(good).encode())
+    store.put("incidents/k1/2-e2.json", b'{"id": "e2"}')
+    store.put("incidents/k1/3-e3.json", b"\xff")
+    assert [r.id for r in audit.read(store, "k1")] == ["e1"]
