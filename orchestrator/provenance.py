@@ -24,7 +24,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from orchestrator.events import (
     PLAN_REJECTED,
     RESOLVED,
 )
+from orchestrator.times import rfc3339
 
 SIGNATURE = "signature"
 """Extension attribute: base64 of the 64-byte Ed25519 signature."""
@@ -224,10 +225,9 @@ class Keyring:
 def signed_time(event: Event) -> datetime:
     """The event's `time` attribute (covered by its signature), timezone-aware."""
     try:
-        at = datetime.fromisoformat(str(event.time).replace("Z", "+00:00"))
+        return rfc3339(event.time, naive_as_utc=True)
     except ValueError as e:
         raise Unauthenticated(f"signed time {event.time!r} is not a timestamp") from e
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _valid(public_raw: bytes, signature: str, message: bytes) -> bool:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import weakref
 from collections import OrderedDict
@@ -39,25 +38,14 @@ from orchestrator.envelope import Event
 from orchestrator.errors import PermanentError
 from orchestrator.events import ACTION_COMPLETED, ESCALATED, PLAN_PROPOSED, RESOLVED, PlanProposed
 from orchestrator.layout import file_id, plan_copy_key, safe_name, stamp
+from orchestrator.times import rfc3339_or_none
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 INCIDENTS = "incidents"
 IDS = "ids"
-_FRACTION = re.compile(r"(\.\d{6})\d+")
 _CACHE_SIZE = 4096
-
-
-def parse_time(value: str | None) -> datetime | None:
-    """An RFC 3339 timestamp (any fraction length, `Z` or an offset), or None."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(_FRACTION.sub(r"\1", value.strip()))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -75,7 +63,7 @@ class Record:
 
     @property
     def when(self) -> datetime:
-        return parse_time(self.time) or datetime.min.replace(tzinfo=UTC)
+        return rfc3339_or_none(self.time, naive_as_utc=True) or datetime.min.replace(tzinfo=UTC)
 
     def to_json(self) -> bytes:
         return json.dumps({"id": self.id, "type": self.type, "source": self.source,
@@ -103,7 +91,7 @@ def incident_of(event: Event) -> str:
 
 
 def record_of(event: Event, *, now: datetime) -> Record:
-    when = parse_time(event.time)
+    when = rfc3339_or_none(event.time, naive_as_utc=True)
     text = event.time if when is not None and event.time else now.isoformat()
     return Record(id=event.id, type=event.type, source=event.source, subject=event.subject,
                   time=text, incidentkey=incident_of(event),

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from orchestrator.console.audit import Record, parse_time
+from orchestrator.console.audit import Record
 from orchestrator.events import (
     ACTION_COMPLETED,
     ACTION_FAILED,
@@ -27,6 +27,7 @@ from orchestrator.events import (
     PLAN_REJECTED,
     RESOLVED,
 )
+from orchestrator.times import rfc3339_or_none
 
 Status = Literal["open", "awaiting approval", "acting", "resolved", "escalated"]
 STATUSES: tuple[str, ...] = ("open", "awaiting approval", "acting", "resolved", "escalated")
@@ -156,7 +157,7 @@ def summarize(incident: str, records: list[Record], keys: list[str]) -> Summary:
         severity=labels.get("severity", ""),
         summary=annotations.get("summary") or annotations.get("description") or "",
         fingerprint=str(alert.get("fingerprint") or ""),
-        started_at=parse_time(alert.get("starts_at")),
+        started_at=rfc3339_or_none(alert.get("starts_at"), naive_as_utc=True),
         updated_at=max((r.when for r in records), default=None),
         events=len(records), digest=digest(keys), plan_id=plan_id or None,
         approval=_pending(decisive) if status == "awaiting approval" else None,
@@ -168,7 +169,8 @@ def _pending(r: Record | None) -> PendingApproval | None:
     if r is None:
         return None
     d = _data(r)
-    requested, expires = parse_time(d.get("requested_at")), parse_time(d.get("expires_at"))
+    requested = rfc3339_or_none(d.get("requested_at"), naive_as_utc=True)
+    expires = rfc3339_or_none(d.get("expires_at"), naive_as_utc=True)
     plan = d.get("plan") or {}
     if requested is None or expires is None or not plan.get("plan_id"):
         return None

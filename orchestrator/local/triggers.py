@@ -12,7 +12,6 @@ Trigger winning; with no `retry` there are no retries; the per-request timeout d
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 import yaml
 
 from orchestrator.local.filters import Filter, FilterError, compile_trigger_filter
+from orchestrator.times import iso_duration
 
 logger = logging.getLogger(__name__)
 
@@ -31,28 +31,8 @@ DEFAULT_TIMEOUT = 600.0
 # one second is our pick, not a value Knative promises: set backoffDelay to be explicit.
 DEFAULT_BACKOFF_DELAY = 1.0
 
-_DURATION = re.compile(
-    r"^P(?:(?P<w>\d+(?:\.\d+)?)W)?(?:(?P<d>\d+(?:\.\d+)?)D)?"
-    r"(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
-)
-_SECONDS = {"w": 604800.0, "d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
-
-
 class EventingConfigError(ValueError):
     """The eventing YAML is invalid, or asks for something the local broker does not do."""
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in an ISO-8601 duration such as `PT0.5S`, `PT30S`, `PT2M`, `P1DT2H`.
-
-    Years and months are refused: their length is ambiguous and no delivery setting needs them.
-    """
-    match = _DURATION.match(text.strip().upper()) if isinstance(text, str) else None
-    if not match or text.strip().upper() in ("P", "PT") or text.strip().upper().endswith("T"):
-        raise EventingConfigError(
-            f"{text!r} is not an ISO-8601 duration like PT0.5S, PT30S or PT2M (years and months "
-            "are not supported)")
-    return sum(float(v) * _SECONDS[k] for k, v in match.groupdict().items() if v)
 
 
 @dataclass(frozen=True)
@@ -267,8 +247,8 @@ def _delivery(raw: Any, where: str) -> DeliverySpec:
 
 def _duration(value: Any, where: str) -> float:
     try:
-        return parse_duration(str(value))
-    except EventingConfigError as e:
+        return iso_duration(str(value))
+    except ValueError as e:
         raise EventingConfigError(f"{where}: {e}") from e
 
 

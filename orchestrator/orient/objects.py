@@ -15,6 +15,7 @@ from orchestrator.adapters.kube_reads import KINDS
 from orchestrator.context import Condition, ObjectRef
 from orchestrator.owners import qualified_kind
 from orchestrator.redact import redact_mapping, scan, summarize
+from orchestrator.times import rfc3339_or_none
 
 Json = dict[str, Any]
 
@@ -113,13 +114,8 @@ def controller_of(obj: Json) -> ObjectRef | None:
 
 
 def when(value: Any) -> datetime | None:
-    """An RFC 3339 timestamp (`...Z`, maybe with fractions), or None."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
+    """A Kubernetes timestamp (RFC 3339, `orchestrator.times`), or None when there is none."""
+    return rfc3339_or_none(value)
 
 
 def integer(value: Any, default: int = 0) -> int:

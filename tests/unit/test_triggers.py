@@ -14,7 +14,6 @@ from orchestrator.local.triggers import (
     EventingConfigError,
     load_documents,
     load_eventing,
-    parse_duration,
 )
 from orchestrator.resources import eventing_dir
 
@@ -40,20 +39,6 @@ def load(*triggers: str, broker: str = BROKER) -> Any:
 def trigger(spec: str = "", meta: str = "") -> str:
     return (f"kind: Trigger\nmetadata: {{name: t{meta}}}\n"
             f"spec: {{broker: b, subscriber: {{ref: {{name: fn}}}}{spec}}}")
-
-
-@pytest.mark.parametrize(("text", "seconds"), [
-    ("PT0.5S", 0.5), ("PT30S", 30), ("PT2M", 120), ("PT1M30.5S", 90.5), ("PT1H", 3600),
-    ("P1DT2H", 93600), ("P1W", 604800), ("pt10s", 10),
-])
-def test_parse_iso8601_durations(text: str, seconds: float) -> None:
-    assert parse_duration(text) == pytest.approx(seconds)
-
-
-@pytest.mark.parametrize("text", ["", "30s", "P", "PT", "P1DT", "P1Y", "P2M", "-PT1S", "PT1.S"])
-def test_reject_what_is_not_a_supported_duration(text: str) -> None:
-    with pytest.raises(EventingConfigError, match="ISO-8601"):
-        parse_duration(text)
 
 
 def test_packaged_eventing_loads_with_merged_delivery() -> None:

@@ -18,9 +18,9 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from orchestrator.console import api, approvals, audit, index, pages
-from orchestrator.console.audit import parse_time
 from orchestrator.console.status import Summary
 from orchestrator.errors import PermanentError
+from orchestrator.times import rfc3339_or_none
 
 if TYPE_CHECKING:
     from orchestrator.console.service import Console
@@ -48,7 +48,7 @@ def since_of(since: str | None, now: datetime) -> datetime | None:
     text = since.strip()
     if m := _SPAN.match(text):
         return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
-    when = parse_time(text)
+    when = rfc3339_or_none(text, naive_as_utc=True)
     if when is None:
         raise PermanentError(f"since must be an ISO-8601 time or a span like 30m, 2h, 7d; got "
                              f"{since[:40]!r}")
