@@ -1,7 +1,8 @@
 """Manual triggers: a CloudEvent of type `incident.alert.manual`, as `kn func invoke` sends it.
 
 `kn func invoke` cannot set headers, so the data may carry the bearer token itself; the token is
-checked and then dropped, never forwarded.
+checked and then dropped, never forwarded. The data is `inputs.ManualIn`: an alert typed by
+hand, with unknown fields refused by name.
 """
 
 from __future__ import annotations
@@ -13,15 +14,15 @@ from typing import Any
 from orchestrator.envelope import Event
 from orchestrator.errors import PermanentError
 from orchestrator.events import ALERT_MANUAL, Alert
-from orchestrator.ingest.alertmanager import parse_alert
-from orchestrator.keys import label_fingerprint
+from orchestrator.ingest.alertmanager import to_alert
+from orchestrator.ingest.inputs import ManualIn, validated
+from orchestrator.times import rfc3339
 
 EXPECTED = (
     f"send a CloudEvent of type {ALERT_MANUAL!r} with JSON data "
     '{"labels": {"alertname": "...", "namespace": "...", ...}, "annotations": {...}, '
     '"status": "firing"|"resolved", "token": "<ingest token, if no Authorization header>"}'
 )
-_ALLOWED = {"labels", "annotations", "status", "startsAt", "token", "test", "fingerprint"}
 
 
 def data_token(data: Any) -> str | None:
@@ -46,28 +47,14 @@ def manual_alert(event: Event) -> tuple[Alert, str | None, bool]:
             data = json.loads(data)
         except ValueError as e:
             raise PermanentError(f"data is not JSON: {EXPECTED}") from e
-    if not isinstance(data, dict):
-        raise PermanentError(f"data must be a JSON object: {EXPECTED}")
-    unknown = sorted(set(data) - _ALLOWED)
-    if unknown:
-        raise PermanentError(f"unexpected data fields {unknown}: {EXPECTED}")
-    if "labels" not in data:
-        raise PermanentError(f"data has no 'labels': {EXPECTED}")
-    token = data.get("token")
-    if token is not None and not isinstance(token, str):
-        raise PermanentError("data.token must be a string")
-    test = data.get("test", False)
-    if not isinstance(test, bool):
-        raise PermanentError("data.test must be a boolean")
-    starts = data.get("startsAt") or event.time or datetime.now(UTC).isoformat()
-    labels = data["labels"]
-    raw = {
-        "status": data.get("status", "firing"),
-        "labels": labels,
-        "annotations": data.get("annotations", {}),
-        "startsAt": starts,
-        "fingerprint": data.get("fingerprint")
-        or (label_fingerprint(labels) if isinstance(labels, dict) else None),
-    }
-    alert = parse_alert(raw, source="manual")
-    return alert, token, test
+    # No startsAt: the event's time, else now (part of the incident key, so say it to repeat).
+    try:
+        starts = rfc3339(event.time) if event.time else datetime.now(UTC)
+    except ValueError as e:
+        raise PermanentError(f"the event's time attribute is not an RFC 3339 time: {e}") from e
+    try:
+        given = validated(ManualIn, data, "data", within=True)
+        alert = to_alert(given, source="manual", starts_at_default=starts)
+    except PermanentError as e:
+        raise PermanentError(f"{e}: {EXPECTED}") from None
+    return alert, given.token, given.test

@@ -102,10 +102,12 @@ def test_one_bad_alert_does_not_sink_the_batch(client, sink) -> None:  # type: i
         (b"[1, 2]", 400, "webhook body must be a JSON object, got list"),
         (json.dumps({"version": "3", "alerts": []}).encode(), 400,
          "unsupported webhook version '3': expected \"4\""),
-        (json.dumps({"version": "4"}).encode(), 400, "field 'alerts' must be a list, got null"),
+        (json.dumps({"version": "4"}).encode(), 400, "alerts is required"),
+        (json.dumps({"version": "4", "alerts": {}}).encode(), 400,
+         "alerts must be a list, got object"),
         (json.dumps({"version": "4", "alerts": []}).encode(), 400, "webhook has no alerts"),
         (json.dumps({"version": "4", "status": 3, "alerts": []}).encode(), 400,
-         "field 'status' must be string, got int"),
+         "status must be a string, got int"),
         (json.dumps({"version": "4", "alerts": [{"status": "firing", "labels": {}}]}).encode(),
          400, "alert 0: alert has no 'alertname' label"),
         (json.dumps({"version": "4", "alerts": [{"status": "firing",
@@ -193,6 +195,27 @@ def test_kn_func_invoke_default_event_is_told_what_to_send(client, sink) -> None
     assert r.status_code == 400
     error = r.get_json()["error"]
     assert "'boson.fn'" in error and "incident.alert.manual" in error and '"labels"' in error
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"colour": "red"}, "unexpected field 'data.colour'"),
+    ({"labels": None}, "data.labels must be an object, got null"),
+    ({"labels": {"alertname": "X", "restarts": 5}}, "data.labels.restarts must be a string, got int"),
+    ({"test": "yes"}, "data.test must be a boolean, got string"),
+    ({"status": "open"}, "data.status: Input should be 'firing' or 'resolved'"),
+    ({"startsAt": "soon"}, "data.startsAt is not an RFC 3339 time"),
+    ({"labels": {"namespace": "shop"}}, "alert has no 'alertname' label"),
+])
+def test_manual_trigger_data_is_validated_naming_the_field(client, sink, data, message) -> None:  # type: ignore[no-untyped-def]
+    given = {"labels": {"alertname": "X"}, "token": TOKEN, **data}
+    headers, body = to_binary(_manual(given))
+    r = client.post("/", data=body, headers=headers)
+    assert r.status_code == 400, r.data
+    assert message in r.get_json()["error"] and "incident.alert.manual" in r.get_json()["error"]
+    headers, body = to_binary(_manual({k: v for k, v in given.items() if k != "labels"}))
+    assert "data.labels is required" in client.post("/", data=body, headers=headers).get_json()[
+        "error"]
+    assert sink.received == []
 
 
 def test_manual_trigger_without_token_is_refused(client, sink) -> None:  # type: ignore[no-untyped-def]
