@@ -2,11 +2,12 @@
 trigger's data.
 
 Validation is strict (no `3` for a string, no `"true"` for a boolean) and its errors become 4xx
-messages that name the field and say what it got (`problem`). The webhook is validated in two
-steps, the group and then each alert on its own, so one bad alert is reported by index and does
-not sink the rest. Fields newer Alertmanagers add (`notification_reason`, `routeLabels`, …) are
-ignored; the manual trigger's data forbids unknown fields (it is typed by a person). Times go
-through `orchestrator.times`, like every RFC 3339 time the project reads.
+messages that name the field and say what it got (`orchestrator.validation.problem`). The
+webhook is validated in two steps, the group and then each alert on its own, so one bad alert
+is reported by index and does not sink the rest. Fields newer Alertmanagers add
+(`notification_reason`, `routeLabels`, …) are ignored; the manual trigger's data forbids
+unknown fields (it is typed by a person). Times go through `orchestrator.times`, like every
+RFC 3339 time the project reads.
 
 Models are built on first use (`defer_build`), the first webhook's cost; measured in the commit
 that introduced them.
@@ -21,12 +22,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from orchestrator.errors import PermanentError
 from orchestrator.times import ZERO_TIME, rfc3339
-
-
-def kind(value: Any) -> str:
-    """A JSON value's kind, as a message names it."""
-    return {dict: "object", list: "list", str: "string", bool: "boolean", type(None): "null",
-            int: "int", float: "number"}.get(type(value), type(value).__name__)
+from orchestrator.validation import kind, problem
 
 
 def _time(value: Any) -> datetime | None:
@@ -42,32 +38,6 @@ def _time(value: Any) -> datetime | None:
 
 
 Time = Annotated[datetime | None, BeforeValidator(_time)]
-
-_EXPECTED = {"string_type": "a string", "dict_type": "an object", "list_type": "a list",
-             "int_type": "an integer", "bool_type": "a boolean", "model_type": "an object",
-             "model_attributes_type": "an object"}
-
-
-def problem(e: ValidationError, what: str, *, within: bool = False) -> str:
-    """The first errors of a validation, each naming its field (`what` when it is the whole;
-    `within`: fields are named under it, as `data.labels`)."""
-    parts = []
-    for err in e.errors()[:5]:
-        where = ".".join(str(p) for p in ([what] if within else []) + list(err["loc"])) or what
-        kind_of = err["type"]
-        if kind_of in _EXPECTED:
-            parts.append(f"{where} must be {_EXPECTED[kind_of]}, got {kind(err['input'])}")
-        elif kind_of == "missing":
-            parts.append(f"{where} is required")
-        elif kind_of == "extra_forbidden":
-            parts.append(f"unexpected field {where!r}")
-        elif kind_of == "value_error":
-            parts.append(f"{where} {err['msg'].removeprefix('Value error, ')}")
-        else:
-            parts.append(f"{where}: {err['msg']}")
-    more = len(e.errors()) - 5
-    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
-
 
 class _Input(BaseModel):
     model_config = ConfigDict(frozen=True, strict=True, extra="ignore", defer_build=True)

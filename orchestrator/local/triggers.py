@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from orchestrator.local.filters import Filter, FilterError, compile_trigger_filter
 from orchestrator.times import iso_duration
+from orchestrator.validation import problem
 
 logger = logging.getLogger(__name__)
+Y = TypeVar("Y", bound="_Yaml")
 
 ORDER_ANNOTATION = "kafka.eventing.knative.dev/delivery.order"
 # EKB's WebClientCloudEventSender DEFAULT_TIMEOUT_MS: a request may take 10 minutes by default.
@@ -210,60 +213,74 @@ def _trigger(origin: str, doc: Mapping[str, Any], broker: BrokerSpec) -> Trigger
                    ordered=order == "ordered")
 
 
+def _seconds(value: Any) -> float:
+    if not isinstance(value, str):
+        raise ValueError(f"must be an ISO-8601 duration like PT30S, got {value!r}")
+    return iso_duration(value)
+
+
+Seconds = Annotated[float, BeforeValidator(_seconds)]
+
+
+class _Yaml(BaseModel):
+    # Strict: `retry: "3"` or `retry: true` is a mistake in the file, not a number.
+    model_config = ConfigDict(frozen=True, strict=True, extra="allow", defer_build=True)
+
+
+class RefIn(_Yaml):
+    name: str = Field(min_length=1)
+
+
+class DestinationIn(_Yaml):
+    """A Knative Destination as written: `ref` plus optional `uri` path, or an absolute `uri`."""
+
+    ref: RefIn | None = None
+    uri: str = ""
+
+
+class DeliveryIn(_Yaml):
+    """`spec.delivery` as written (Knative's DeliverySpec); unknown fields are warned about."""
+
+    retry: int | None = Field(default=None, ge=0)
+    backoffPolicy: Literal["linear", "exponential"] | None = None  # noqa: N815 (Knative's names)
+    backoffDelay: Seconds | None = None  # noqa: N815
+    timeout: Seconds | None = Field(default=None, gt=0)
+    deadLetterSink: DestinationIn | None = None  # noqa: N815
+    format: str | None = None
+
+
 def _delivery(raw: Any, where: str) -> DeliverySpec:
     if raw is None:
         return DeliverySpec()
-    if not isinstance(raw, Mapping):
-        raise EventingConfigError(f"{where}: spec.delivery must be a mapping")
+    given = _validated(DeliveryIn, raw, where, "spec.delivery")
     where = f"{where}: spec.delivery"
-    spec = DeliverySpec()
-    if "retry" in raw:
-        retry = raw["retry"]
-        if not isinstance(retry, int) or isinstance(retry, bool) or retry < 0:
-            raise EventingConfigError(f"{where}.retry must be an integer >= 0")
-        spec = replace(spec, retry=retry)
-    if "backoffPolicy" in raw:
-        if raw["backoffPolicy"] not in ("linear", "exponential"):
-            raise EventingConfigError(f"{where}.backoffPolicy must be linear or exponential")
-        spec = replace(spec, backoff_policy=raw["backoffPolicy"])
-    if "backoffDelay" in raw:
-        spec = replace(spec, backoff_delay=_duration(raw["backoffDelay"], f"{where}.backoffDelay"))
-    if "timeout" in raw:
-        timeout = _duration(raw["timeout"], f"{where}.timeout")
-        if timeout <= 0:
-            raise EventingConfigError(f"{where}.timeout must be greater than zero")
-        spec = replace(spec, timeout=timeout)
-    if raw.get("deadLetterSink") is not None:
-        spec = replace(spec, dead_letter_sink=_destination(raw["deadLetterSink"],
-                                                           f"{where}.deadLetterSink"))
-    if raw.get("format") not in (None, "binary"):
+    if given.format not in (None, "binary"):
         raise EventingConfigError(f"{where}.format: only binary delivery is supported by the "
                                   "local broker (the Kafka broker always sends binary)")
-    for ignored in sorted(set(raw) - {"retry", "backoffPolicy", "backoffDelay", "timeout",
-                                      "deadLetterSink", "format"}):
+    for ignored in sorted(given.model_extra or {}):
         logger.warning("eventing: %s.%s is ignored by the local broker", where, ignored)
-    return spec
-
-
-def _duration(value: Any, where: str) -> float:
-    try:
-        return iso_duration(str(value))
-    except ValueError as e:
-        raise EventingConfigError(f"{where}: {e}") from e
+    sink = given.deadLetterSink
+    return DeliverySpec(
+        retry=given.retry, backoff_policy=given.backoffPolicy, backoff_delay=given.backoffDelay,
+        timeout=given.timeout,
+        dead_letter_sink=None if sink is None else _destination(sink, f"{where}.deadLetterSink"))
 
 
 def _destination(raw: Any, where: str) -> Destination:
-    if not isinstance(raw, Mapping):
-        raise EventingConfigError(f"{where} must be a mapping with `ref` and/or `uri`")
-    uri = str(raw.get("uri") or "")
-    ref = raw.get("ref")
-    if ref is None:
-        if not uri.startswith(("http://", "https://")):
+    head, _, tail = where.rpartition(": ")
+    given = raw if isinstance(raw, DestinationIn) else _validated(DestinationIn, raw, head, tail)
+    if given.ref is None:
+        if not given.uri.startswith(("http://", "https://")):
             raise EventingConfigError(f"{where} needs ref.name or an absolute uri")
-        return Destination(name=None, uri=uri)
-    if not isinstance(ref, Mapping) or not isinstance(ref.get("name"), str) or not ref["name"]:
-        raise EventingConfigError(f"{where}.ref needs a name")
-    return Destination(name=ref["name"], uri=uri)
+        return Destination(name=None, uri=given.uri)
+    return Destination(name=given.ref.name, uri=given.uri)
+
+
+def _validated(model: type[Y], raw: Any, where: str, what: str) -> Y:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as e:
+        raise EventingConfigError(f"{where}: {problem(e, what, within=bool(what))}") from None
 
 
 def _section(doc: Mapping[str, Any], key: str, origin: str) -> Mapping[str, Any]:

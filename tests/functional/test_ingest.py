@@ -202,7 +202,7 @@ def test_kn_func_invoke_default_event_is_told_what_to_send(client, sink) -> None
     ({"labels": None}, "data.labels must be an object, got null"),
     ({"labels": {"alertname": "X", "restarts": 5}}, "data.labels.restarts must be a string, got int"),
     ({"test": "yes"}, "data.test must be a boolean, got string"),
-    ({"status": "open"}, "data.status: Input should be 'firing' or 'resolved'"),
+    ({"status": "open"}, "data.status must be 'firing' or 'resolved', got 'open'"),
     ({"startsAt": "soon"}, "data.startsAt is not an RFC 3339 time"),
     ({"labels": {"namespace": "shop"}}, "alert has no 'alertname' label"),
 ])

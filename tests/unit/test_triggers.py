@@ -79,9 +79,14 @@ def test_no_retry_means_no_retries_and_the_kafka_default_timeout() -> None:
 
 
 @pytest.mark.parametrize(("spec", "meta", "message"), [
-    (", delivery: {retry: -1}", "", "retry must be an integer"),
-    (", delivery: {backoffPolicy: random}", "", "linear or exponential"),
-    (", delivery: {timeout: PT0S}", "", "greater than zero"),
+    (", delivery: {retry: -1}", "", "spec.delivery.retry must be at least 0"),
+    (", delivery: {retry: '3'}", "", "spec.delivery.retry must be an integer, got string"),
+    (", delivery: {retry: true}", "", "spec.delivery.retry must be an integer, got boolean"),
+    (", delivery: {backoffPolicy: random}", "", "'linear' or 'exponential', got 'random'"),
+    (", delivery: {backoffDelay: 5}", "", "backoffDelay must be an ISO-8601 duration"),
+    (", delivery: {timeout: PT0S}", "", "spec.delivery.timeout must be greater than 0"),
+    (", delivery: [1]", "", "spec.delivery must be an object, got list"),
+    (", delivery: {deadLetterSink: {ref: {}}}", "", "deadLetterSink.ref.name is required"),
     (", delivery: {format: json}", "", "only binary"),
     (", filters: [{cesql: \"type = 'a'\"}]", "", "not supported by the local broker"),
     ("", ", annotations: {kafka.eventing.knative.dev/delivery.order: sorted}", "Allowed values"),
@@ -160,3 +165,13 @@ def test_legacy_attributes_and_precedence() -> None:
 def test_invalid_filters(filters: Any, message: str) -> None:
     with pytest.raises(FilterError, match=message):
         compile_trigger_filter(None, filters, where="t")
+
+
+def test_delivery_fields_the_local_broker_does_not_run_are_warned_about(
+        caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="orchestrator.local.triggers"):
+        config = load(trigger(", delivery: {retry: 2, retryAfterMax: PT5S}"))
+    assert config.triggers[0].delivery.retry == 2
+    assert "Trigger t: spec.delivery.retryAfterMax is ignored by the local broker" in caplog.text
+    with pytest.raises(EventingConfigError, match="Trigger t: spec.subscriber must be an object"):
+        load("kind: Trigger\nmetadata: {name: t}\nspec: {broker: b, subscriber: [fn]}")
