@@ -52,7 +52,10 @@ class Event:
         try:
             return model.model_validate(self.data)
         except ValidationError as e:
-            raise PermanentError(f"invalid data for {self.type!r}: {_brief(e)}") from e
+            from orchestrator.validation import problem
+
+            what = problem(e, "data", within=True)
+            raise PermanentError(f"invalid data for {self.type!r}: {what}") from e
 
 
 _CORE = {"specversion", "type", "source", "id", "subject", "time", "datacontenttype", "dataschema"}
@@ -127,19 +130,3 @@ def to_binary(out: Outgoing) -> tuple[dict[str, str], bytes]:
     if out.seal is not None:
         attrs.update(out.seal(attrs, body))
     return binary_headers(attrs), body
-
-
-def _brief(e: ValidationError, limit: int = 5) -> str:
-    parts = []
-    for err in e.errors()[:limit]:
-        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
-        parts.append(f"{loc}: {err['msg']}")
-    more = len(e.errors()) - limit
-    if more > 0:
-        parts.append(f"and {more} more")
-    return "; ".join(parts)
-
-
-def describe_validation(e: ValidationError) -> str:
-    """A short, human-readable summary of a pydantic validation error."""
-    return _brief(e)

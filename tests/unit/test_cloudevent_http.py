@@ -19,6 +19,7 @@ from orchestrator.cloudevent_http import (
     read,
 )
 from orchestrator.envelope import Outgoing, decode, to_binary
+from orchestrator.errors import PermanentError
 from orchestrator.events import RESOLVED, Resolved
 from orchestrator.local.keyring import ensure_keyring
 from orchestrator.provenance import load_keyring, signer_from_pem
@@ -139,3 +140,14 @@ def test_header_names_are_lowercased_once_and_a_repeated_name_keeps_both_values(
     assert lower_headers({"Ce-Id": "1", "Content-Type": "a"}) == {"ce-id": "1",
                                                                  "content-type": "a"}
     assert lower_headers([("X-User", "alice"), ("x-user", "bob")]) == {"x-user": "alice, bob"}
+
+
+def test_bad_event_data_is_a_400_naming_the_field() -> None:
+    headers = {**BASE, "ce-type": RESOLVED, "content-type": "application/json"}
+    event = decode(headers, json.dumps({"how": "alert-resolved", "bogus": 1}).encode())
+    with pytest.raises(PermanentError) as err:
+        event.parse(Resolved)
+    assert err.value.status == 400
+    assert "invalid data for 'incident.resolved'" in str(err.value)
+    assert "data.incident_key is required" in str(err.value)
+    assert "unexpected field 'data.bogus'" in str(err.value)
