@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from orchestrator.cloudevent_http import lower_headers
 from orchestrator.console.identity import SERVICE, Directory, Identity
 from orchestrator.errors import AuthError, PermanentError, TransientError
 
@@ -70,12 +71,16 @@ def test_slack_ids_map_to_people_and_nobody_else() -> None:
 
 
 def test_the_identity_header_is_read_only_when_named() -> None:
-    assert people().by_header({"X-Auth-Request-Email": "alice@example.com"}) is None
+    # Headers reach the console with lowercase names (cloudevent_http.lower_headers).
+    assert people().by_header({"x-auth-request-email": "alice@example.com"}) is None
     d = people(header="X-Auth-Request-Email")
     assert d.by_header({"x-auth-request-email": "alice@example.com"}) == Identity(
         "alice@example.com", "header")
     assert d.by_header({}) is None
-    assert d.by_header({"X-Auth-Request-Email": "alice@example.com\r\nx: y"}) is None
+    assert d.by_header({"x-auth-request-email": "alice@example.com\r\nx: y"}) is None
+    sent_twice = lower_headers([("X-Auth-Request-Email", "alice@example.com"),
+                                ("x-auth-request-email", "mallory@example.com")])
+    assert d.by_header(sent_twice) is None
     with pytest.raises(TransientError, match="needs CONSOLE_API_TOKEN"):
         Directory.build(service_token=None, header="X-Auth-Request-Email")
 
