@@ -57,6 +57,7 @@ def serve_event(
     *, function: str = "orchestrator",
 ) -> Response:
     """Decode one delivered CloudEvent, run the stage on it, and answer as the broker expects.
+    `headers` have lowercase names (`cloudevent_http.lower_headers`, where the request entered);
     `function` names the stage's span (`orchestrator.telemetry`)."""
     from orchestrator.envelope import decode
     from orchestrator.logs import correlate
