@@ -11,6 +11,7 @@ import threading
 from datetime import datetime
 from typing import Any
 
+from orchestrator.adapters.kube_kinds import prefixes
 from orchestrator.adapters.kube_reads import KINDS
 from orchestrator.context import Condition, ObjectRef
 from orchestrator.owners import qualified_kind
@@ -21,7 +22,7 @@ Json = dict[str, Any]
 # Holds the whole previous spec, env values included; nothing in it is worth its size.
 DROPPED_ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configuration"})
 MAX_TEXT = 1000  # characters of one message or annotation value kept
-_PREFIXES = {kind: prefix for kind, (prefix, _, _) in KINDS.items()}
+_PREFIXES = prefixes(KINDS)
 
 
 class Scrubber:

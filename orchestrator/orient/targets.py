@@ -14,6 +14,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from orchestrator.adapters.kube_kinds import namespaced
 from orchestrator.context import ObjectRef
 
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -28,8 +29,10 @@ SCRAPE_JOBS = frozenset({
     "blackbox-exporter", "blackbox", "grafana", "kube-etcd", "etcd", "node", "pushgateway",
 })
 
-# (label, kind), strongest first. All of these are namespaced.
-_NAMESPACED = (
+# Label → kind, strongest first, as kube-state-metrics and the kube-prometheus alerts name
+# them; the one cluster-scoped kind (a node) last. `job` is the Prometheus scrape job, not a
+# Kubernetes Job: that one is `job_name`. The executor reads the same table (`act/targets`).
+OBJECT_LABELS: tuple[tuple[str, str], ...] = (
     ("pod", "Pod"),
     ("deployment", "Deployment"),
     ("statefulset", "StatefulSet"),
@@ -39,6 +42,7 @@ _NAMESPACED = (
     ("cronjob", "CronJob"),
     ("horizontalpodautoscaler", "HorizontalPodAutoscaler"),
     ("persistentvolumeclaim", "PersistentVolumeClaim"),
+    ("node", "Node"),
 )
 
 
@@ -85,19 +89,16 @@ def resolve(labels: dict[str, str]) -> Target:
     ns = labels.get("namespace") or None
     container = labels.get("container") or None
     missing_ns = None
-    for label, kind in _NAMESPACED:
+    for label, kind in OBJECT_LABELS:
         name = labels.get(label)
-        if not name:
+        if not name or not valid_name(name):
             continue
-        if not valid_name(name):
-            continue
+        if not namespaced(kind):
+            return Target(ObjectRef(kind=kind, name=name), container=container)
         if ns is None:
             missing_ns = missing_ns or f"label {label}={name} but no namespace label"
             continue
         return Target(ObjectRef(kind=kind, name=name, namespace=ns), container=container)
-    node = labels.get("node")
-    if node and valid_name(node):
-        return Target(ObjectRef(kind="Node", name=node), container=container)
     if ns is not None:
         service = labels.get("service")
         if service and valid_name(service) and service not in SCRAPE_JOBS:
