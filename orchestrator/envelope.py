@@ -161,8 +161,3 @@ def _brief(e: ValidationError, limit: int = 5) -> str:
     if more > 0:
         parts.append(f"and {more} more")
     return "; ".join(parts)
-
-
-def describe_validation(e: ValidationError) -> str:
-    """A short, human-readable summary of a pydantic validation error."""
-    return _brief(e)

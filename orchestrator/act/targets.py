@@ -128,7 +128,3 @@ def resolve(kube: KubeWrites, ref: ObjectRef) -> Resolved | None:
 
 def annotations_of(obj: Json) -> dict[str, str]:
     return dict((obj.get("metadata") or {}).get("annotations") or {})
-
-
-def labels_of(obj: Json) -> dict[str, str]:
-    return dict((obj.get("metadata") or {}).get("labels") or {})
