@@ -90,6 +90,18 @@ def ref_of(obj: Json, kind: str | None = None) -> ObjectRef:
                      namespace=m.get("namespace") or None, uid=m.get("uid") or None)
 
 
+def created(obj: Json) -> str:
+    """The object's creationTimestamp, "" when missing: RFC 3339 in UTC sorts as text, so this
+    is the sort key for "newest first"."""
+    return str(meta(obj).get("creationTimestamp") or "")
+
+
+def owned_by(obj: Json, uid: str | None) -> bool:
+    """Whether one of the object's ownerReferences points at the object with this uid."""
+    return any(isinstance(o, dict) and o.get("uid") == uid
+               for o in meta(obj).get("ownerReferences") or [])
+
+
 def describe(obj: Json) -> str:
     """`Kind ns/name` for error and redaction records."""
     m = meta(obj)

@@ -17,7 +17,16 @@ from orchestrator.context import ObjectRef
 from orchestrator.orient.batch import owned_jobs
 from orchestrator.orient.gather import Reading
 from orchestrator.orient.nodes import mounts_claim, node_addresses
-from orchestrator.orient.objects import Json, controller_of, label_selector, meta, ref_of, spec
+from orchestrator.orient.objects import (
+    Json,
+    controller_of,
+    created,
+    label_selector,
+    meta,
+    ref_of,
+    spec,
+    status,
+)
 from orchestrator.orient.targets import Target, is_ip
 
 log = logging.getLogger(__name__)
@@ -80,8 +89,7 @@ def job(r: Reading, ref: ObjectRef, container: str | None, *, weak: bool = False
     pods = r.items(pods_f, f"pods of Job {name}")
     r.found.jobs.append((obj, pods))
     # The newest failed pod tells why the Job failed; without one, the newest pod.
-    newest = sorted(pods, key=lambda p: (p.get("status", {}).get("phase") == "Failed",
-                                         str(meta(p).get("creationTimestamp") or "")),
+    newest = sorted(pods, key=lambda p: (status(p).get("phase") == "Failed", created(p)),
                     reverse=True)
     for n, pod in enumerate(newest[: r.limits.max_pods]):
         r.describe(pod, focus=n == 0, container=container)
