@@ -8,7 +8,6 @@ hundreds of MB and seconds of import time, which a scale-to-zero agent cannot pa
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -17,8 +16,6 @@ from orchestrator.errors import PermanentError, TransientError
 
 if TYPE_CHECKING:
     from google.genai import Client
-
-log = logging.getLogger(__name__)
 
 Task = Literal["query", "document"]
 _TASKS = {"query": "RETRIEVAL_QUERY", "document": "RETRIEVAL_DOCUMENT"}

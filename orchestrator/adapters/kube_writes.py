@@ -17,15 +17,12 @@ from __future__ import annotations
 
 import builtins
 import json
-import logging
 from typing import Any, Literal, Protocol
 
 from orchestrator.adapters.kube import translated
 from orchestrator.adapters.kube_errors import NotFound
 from orchestrator.adapters.kube_kinds import Resource, resource_of, serving
 from orchestrator.errors import TransientError
-
-log = logging.getLogger(__name__)
 
 Json = dict[str, Any]
 PatchType = Literal["strategic", "merge", "json"]

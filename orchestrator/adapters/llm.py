@@ -12,7 +12,6 @@ retry" from "give up on the LLM".
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,8 +22,6 @@ from orchestrator.errors import TransientError
 
 if TYPE_CHECKING:
     from google.genai import Client
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
