@@ -16,11 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.adapters.kube_kinds import namespaced, prefixes
+from orchestrator.adapters.kube_kinds import OBJECT_LABELS, namespaced, prefixes
 from orchestrator.adapters.kube_writes import RESOURCES, KubeWrites
 from orchestrator.context import ObjectRef
 from orchestrator.events import Alert
-from orchestrator.orient.targets import OBJECT_LABELS
 from orchestrator.owners import describe, is_known, same_uid
 
 Json = dict[str, Any]

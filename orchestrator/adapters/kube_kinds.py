@@ -2,7 +2,8 @@
 
 The router's reads (`kube_reads`) and the executor's writes (`kube_writes`) each serve a subset
 of these kinds, named by `serving(...)`; the core asks this table whether a kind is namespaced
-and which API group a built-in kind belongs to (`owners.is_known`), so a kind is described once.
+and which API group a built-in kind belongs to (`owners.is_known`), and which alert label names
+which kind (`OBJECT_LABELS`, kube-state-metrics' convention), so a kind is described once.
 Modelled on kopf's `Resource`: a kind's group, version and plural, and `path()` for one object,
 a collection, or a subresource.
 """
@@ -66,6 +67,24 @@ RESOURCES: dict[str, Resource] = {
     "HorizontalPodAutoscaler": Resource("autoscaling", "v2", "horizontalpodautoscalers"),
     "Lease": Resource("coordination.k8s.io", "v1", "leases"),
 }
+
+
+# Label → kind, strongest first, as kube-state-metrics and the kube-prometheus alerts name
+# them; the one cluster-scoped kind (a node) last. `job` is the Prometheus scrape job, not a
+# Kubernetes Job: that one is `job_name`. The router's `orient/targets` and the executor's
+# `act/targets` both read this one.
+OBJECT_LABELS: tuple[tuple[str, str], ...] = (
+    ("pod", "Pod"),
+    ("deployment", "Deployment"),
+    ("statefulset", "StatefulSet"),
+    ("daemonset", "DaemonSet"),
+    ("replicaset", "ReplicaSet"),
+    ("job_name", "Job"),
+    ("cronjob", "CronJob"),
+    ("horizontalpodautoscaler", "HorizontalPodAutoscaler"),
+    ("persistentvolumeclaim", "PersistentVolumeClaim"),
+    ("node", "Node"),
+)
 
 
 def serving(*kinds: str) -> dict[str, Resource]:

@@ -6,6 +6,7 @@ about the *scrape*: `job="kube-state-metrics"`, `service="kube-state-metrics"`, 
 exporter's address>`. So the object labels are tried first, most specific first, and the scrape
 labels only when nothing else names an object, and only when their value could be one:
 `job` must not be a well-known scrape job, and `instance` is a node only once the cluster says so.
+Which label names which kind is `kube_kinds.OBJECT_LABELS`, the table the executor reads too.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-from orchestrator.adapters.kube_kinds import namespaced
+from orchestrator.adapters.kube_kinds import OBJECT_LABELS, namespaced
 from orchestrator.context import ObjectRef
 
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -28,22 +29,6 @@ SCRAPE_JOBS = frozenset({
     "prometheus", "prometheus-k8s", "alertmanager", "alertmanager-main", "prometheus-operator",
     "blackbox-exporter", "blackbox", "grafana", "kube-etcd", "etcd", "node", "pushgateway",
 })
-
-# Label → kind, strongest first, as kube-state-metrics and the kube-prometheus alerts name
-# them; the one cluster-scoped kind (a node) last. `job` is the Prometheus scrape job, not a
-# Kubernetes Job: that one is `job_name`. The executor reads the same table (`act/targets`).
-OBJECT_LABELS: tuple[tuple[str, str], ...] = (
-    ("pod", "Pod"),
-    ("deployment", "Deployment"),
-    ("statefulset", "StatefulSet"),
-    ("daemonset", "DaemonSet"),
-    ("replicaset", "ReplicaSet"),
-    ("job_name", "Job"),
-    ("cronjob", "CronJob"),
-    ("horizontalpodautoscaler", "HorizontalPodAutoscaler"),
-    ("persistentvolumeclaim", "PersistentVolumeClaim"),
-    ("node", "Node"),
-)
 
 
 @dataclass(frozen=True)
