@@ -42,3 +42,9 @@ class AuthError(PermanentError):
 
     def __init__(self, message: str = "missing or invalid bearer token") -> None:
         super().__init__(message, status=401)
+
+
+def retryable(status: int) -> bool:
+    """Whether a dependency's HTTP answer (0: none at all) is worth asking again later: a 408,
+    a 429 or a 5xx. The LLM and embeddings adapters all decide by this."""
+    return status in (0, 408, 429) or status >= 500

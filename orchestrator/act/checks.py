@@ -15,7 +15,7 @@ from orchestrator.act.actions import ACTION_SPECS
 from orchestrator.act.levels import marked_level
 from orchestrator.act.perform import previous_replicaset, template_matches
 from orchestrator.act.policy import Policy
-from orchestrator.act.targets import Json, Resolved, same_object
+from orchestrator.act.targets import Json, Resolved, controller_of, same_object
 from orchestrator.adapters.kube_writes import KubeWrites
 from orchestrator.events import Alert
 from orchestrator.gitops import gitops_tool
@@ -154,8 +154,7 @@ def _fitness(action: Action, target: Resolved, policy: Policy, kube: KubeWrites)
     """Is this object in a state where this action makes sense at all?"""
     obj = target.obj
     if action.type == "delete_pod":
-        owner = next((r for r in (obj.get("metadata") or {}).get("ownerReferences") or []
-                      if r.get("controller")), None)
+        owner = controller_of(obj)
         if owner is None or owner.get("kind") == "Node":
             return [f"pod {target.ref.name} has no controller to replace it: evicting it would "
                     "lose it"]

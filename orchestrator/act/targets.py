@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from orchestrator.adapters.kube_kinds import OBJECT_LABELS, namespaced, prefixes
 from orchestrator.adapters.kube_writes import RESOURCES, KubeWrites
 from orchestrator.context import ObjectRef
 from orchestrator.events import Alert
@@ -24,29 +25,16 @@ from orchestrator.owners import describe, is_known, same_uid
 Json = dict[str, Any]
 MAX_OWNER_DEPTH = 5
 
-# Label → kind, as kube-state-metrics and the kube-prometheus alerts name them. `job` is the
-# Prometheus scrape job, not a Kubernetes Job: that one is `job_name`.
-ALERT_LABELS: tuple[tuple[str, str], ...] = (
-    ("pod", "Pod"),
-    ("deployment", "Deployment"),
-    ("statefulset", "StatefulSet"),
-    ("daemonset", "DaemonSet"),
-    ("replicaset", "ReplicaSet"),
-    ("job_name", "Job"),
-    ("cronjob", "CronJob"),
-    ("node", "Node"),
-)
-
-
 def alerted_refs(alert: Alert) -> list[ObjectRef]:
-    """Every object the alert's labels name (namespaced ones need a `namespace` label)."""
+    """Every object the alert's labels name that the executor reads (namespaced ones need a
+    `namespace` label)."""
     namespace = alert.labels.get("namespace") or None
     refs = []
-    for label, kind in ALERT_LABELS:
+    for label, kind in OBJECT_LABELS:
         name = alert.labels.get(label)
-        if not name:
+        if not name or kind not in RESOURCES:
             continue
-        if RESOURCES[kind].namespaced:
+        if namespaced(kind):
             if namespace:
                 refs.append(ObjectRef(kind=kind, name=name, namespace=namespace))
         else:
@@ -57,9 +45,8 @@ def alerted_refs(alert: Alert) -> list[ObjectRef]:
 def ref_of(obj: Json) -> ObjectRef:
     meta = obj.get("metadata") or {}
     kind = str(obj.get("kind") or "")
-    namespaced = RESOURCES[kind].namespaced if kind in RESOURCES else True
     return ObjectRef(kind=kind, name=str(meta.get("name") or ""),
-                     namespace=(meta.get("namespace") or None) if namespaced else None,
+                     namespace=(meta.get("namespace") or None) if namespaced(kind) else None,
                      uid=meta.get("uid"))
 
 
@@ -104,12 +91,12 @@ def controller_of(obj: Json) -> Json | None:
     return None
 
 
-_PREFIXES = {kind: resource.prefix for kind, resource in RESOURCES.items()}
+_PREFIXES = prefixes(RESOURCES)
 
 
 def resolve(kube: KubeWrites, ref: ObjectRef) -> Resolved | None:
     """Read `ref` and walk its controllers up; None when the object does not exist."""
-    namespace = ref.namespace if RESOURCES[ref.kind].namespaced else None
+    namespace = ref.namespace if namespaced(ref.kind) else None
     obj = kube.get(ref.kind, namespace, ref.name)
     if obj is None:
         return None
@@ -125,7 +112,7 @@ def resolve(kube: KubeWrites, ref: ObjectRef) -> Resolved | None:
         label = describe(owner)
         if not is_known(kind, version, _PREFIXES):
             return Resolved(obj, tuple(owners), unreadable_owner=label)
-        parent = kube.get(kind, namespace if RESOURCES[kind].namespaced else None, name)
+        parent = kube.get(kind, namespace if namespaced(kind) else None, name)
         if parent is None:
             return Resolved(obj, tuple(owners), unreadable_owner=f"{label}, which is gone")
         if not uid or not same_uid(uid, parent):
@@ -140,7 +127,3 @@ def resolve(kube: KubeWrites, ref: ObjectRef) -> Resolved | None:
 
 def annotations_of(obj: Json) -> dict[str, str]:
     return dict((obj.get("metadata") or {}).get("annotations") or {})
-
-
-def labels_of(obj: Json) -> dict[str, str]:
-    return dict((obj.get("metadata") or {}).get("labels") or {})

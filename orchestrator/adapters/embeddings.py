@@ -8,17 +8,14 @@ hundreds of MB and seconds of import time, which a scale-to-zero agent cannot pa
 
 from __future__ import annotations
 
-import functools
-import logging
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
+from orchestrator.adapters.genai_errors import translated
 from orchestrator.errors import PermanentError, TransientError
 
 if TYPE_CHECKING:
     from google.genai import Client
-
-log = logging.getLogger(__name__)
 
 Task = Literal["query", "document"]
 _TASKS = {"query": "RETRIEVAL_QUERY", "document": "RETRIEVAL_DOCUMENT"}
@@ -76,8 +73,9 @@ class GeminiEmbedder:
         out: list[list[float]] = []
         for start in range(0, len(texts), _BATCH):
             batch = list(texts[start:start + _BATCH])
-            resp = _call(functools.partial(self.client.models.embed_content,
-                                           model=self.model, contents=batch, config=config))
+            with translated(f"embedding model {self.model}"):
+                resp = self.client.models.embed_content(model=self.model, contents=batch,
+                                                        config=config)
             vectors = [list(e.values or []) for e in (resp.embeddings or [])]
             if len(vectors) != len(batch) or any(len(v) != self.dimensions for v in vectors):
                 raise TransientError(
@@ -86,25 +84,6 @@ class GeminiEmbedder:
                 )
             out += vectors
         return out
-
-
-def _call(fn: Callable[[], Any]) -> Any:
-    """google-genai's errors translated: 429/5xx/network → Transient, other 4xx → Permanent."""
-    from google.genai import errors
-
-    try:
-        return fn()
-    except errors.APIError as e:
-        code = int(getattr(e, "code", 0) or 0)
-        if code == 429 or code >= 500 or code == 0:
-            raise TransientError(f"embedding service unavailable ({code}): {e.message}") from e
-        raise PermanentError(f"embedding request refused ({code}): {e.message}") from e
-    except Exception as e:
-        if type(e).__module__.startswith(("httpx", "httpcore")) or isinstance(
-            e, OSError | TimeoutError
-        ):
-            raise TransientError(f"embedding service unreachable: {type(e).__name__}") from e
-        raise
 
 
 def embedder_for(*, model: str, api_key: str | None, dimensions: int,

@@ -17,28 +17,17 @@ from typing import Any, Protocol
 
 from orchestrator.adapters.kube import status_error, translated
 from orchestrator.adapters.kube_errors import BadResponse, Gone
-from orchestrator.errors import PermanentError
+from orchestrator.adapters.kube_kinds import resource_of, serving
 
 log = logging.getLogger(__name__)
 
 Json = dict[str, Any]
 Query = list[tuple[str, str]]
 
-# kind → (API prefix, plural, namespaced)
-KINDS: dict[str, tuple[str, str, bool]] = {
-    "Pod": ("/api/v1", "pods", True),
-    "Node": ("/api/v1", "nodes", False),
-    "Event": ("/api/v1", "events", True),
-    "PersistentVolumeClaim": ("/api/v1", "persistentvolumeclaims", True),
-    "Service": ("/api/v1", "services", True),
-    "Deployment": ("/apis/apps/v1", "deployments", True),
-    "StatefulSet": ("/apis/apps/v1", "statefulsets", True),
-    "DaemonSet": ("/apis/apps/v1", "daemonsets", True),
-    "ReplicaSet": ("/apis/apps/v1", "replicasets", True),
-    "Job": ("/apis/batch/v1", "jobs", True),
-    "CronJob": ("/apis/batch/v1", "cronjobs", True),
-    "HorizontalPodAutoscaler": ("/apis/autoscaling/v2", "horizontalpodautoscalers", True),
-}
+KINDS = serving("Pod", "Node", "Event", "PersistentVolumeClaim", "Service", "Deployment",
+                "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob",
+                "HorizontalPodAutoscaler")
+"""What the router reads (the chart's router Role grants exactly these)."""
 
 
 @dataclass(frozen=True)
@@ -77,19 +66,7 @@ class KubeReads(Protocol):
 
 def path_for(kind: str, namespace: str | None, name: str | None = None,
              sub: str | None = None) -> str:
-    try:
-        prefix, plural, namespaced = KINDS[kind]
-    except KeyError:
-        raise PermanentError(f"the router does not read {kind!r} objects") from None
-    parts = [prefix]
-    if namespaced and namespace:
-        parts += ["namespaces", namespace]
-    parts.append(plural)
-    if name is not None:
-        parts.append(name)
-    if sub is not None:
-        parts.append(sub)
-    return "/".join(parts)
+    return resource_of(KINDS, kind, who="the router").path(namespace, name, sub)
 
 
 class KubeReader:

@@ -17,15 +17,12 @@ from __future__ import annotations
 
 import builtins
 import json
-import logging
-from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from orchestrator.adapters.kube import translated
 from orchestrator.adapters.kube_errors import NotFound
-from orchestrator.errors import PermanentError, TransientError
-
-log = logging.getLogger(__name__)
+from orchestrator.adapters.kube_kinds import Resource, resource_of, serving
+from orchestrator.errors import TransientError
 
 Json = dict[str, Any]
 PatchType = Literal["strategic", "merge", "json"]
@@ -36,42 +33,10 @@ _CONTENT_TYPES = {
 }
 
 
-@dataclass(frozen=True)
-class Resource:
-    """Where the API serves one kind."""
-
-    prefix: str
-    plural: str
-    namespaced: bool = True
-
-    def path(self, namespace: str | None, name: str | None = None, sub: str | None = None) -> str:
-        parts = [self.prefix]
-        if self.namespaced:
-            if not namespace:
-                raise PermanentError(f"{self.plural} are namespaced: a namespace is required")
-            parts += ["namespaces", namespace]
-        parts.append(self.plural)
-        if name is not None:
-            parts.append(name)
-        if sub is not None:
-            parts.append(sub)
-        return "/".join(parts)
-
-
-RESOURCES: dict[str, Resource] = {
-    "Pod": Resource("/api/v1", "pods"),
-    "Node": Resource("/api/v1", "nodes", namespaced=False),
-    "Namespace": Resource("/api/v1", "namespaces", namespaced=False),
-    "Event": Resource("/api/v1", "events"),
-    "Deployment": Resource("/apis/apps/v1", "deployments"),
-    "StatefulSet": Resource("/apis/apps/v1", "statefulsets"),
-    "DaemonSet": Resource("/apis/apps/v1", "daemonsets"),
-    "ReplicaSet": Resource("/apis/apps/v1", "replicasets"),
-    "Job": Resource("/apis/batch/v1", "jobs"),
-    "CronJob": Resource("/apis/batch/v1", "cronjobs"),
-    "HorizontalPodAutoscaler": Resource("/apis/autoscaling/v2", "horizontalpodautoscalers"),
-    "Lease": Resource("/apis/coordination.k8s.io/v1", "leases"),
-}
+RESOURCES = serving("Pod", "Node", "Namespace", "Event", "Deployment", "StatefulSet",
+                    "DaemonSet", "ReplicaSet", "Job", "CronJob", "HorizontalPodAutoscaler",
+                    "Lease")
+"""What the executor reads and writes (the chart's executor Roles grant these)."""
 
 
 class KubeWrites(Protocol):
@@ -104,10 +69,7 @@ class KubeWrites(Protocol):
 
 
 def resource(kind: str) -> Resource:
-    try:
-        return RESOURCES[kind]
-    except KeyError:
-        raise PermanentError(f"the executor does not handle {kind!r} objects") from None
+    return resource_of(RESOURCES, kind, who="the executor")
 
 
 class KubeWriter:
@@ -128,9 +90,7 @@ class KubeWriter:
 
     def list(self, kind: str, namespace: str | None, *,
              label_selector: str | None = None) -> builtins.list[Json]:
-        res = resource(kind)
-        path = res.path(namespace) if namespace or not res.namespaced else \
-            f"{res.prefix}/{res.plural}"
+        path = resource(kind).path(namespace)
         items: builtins.list[Json] = []
         token: str | None = None
         while True:

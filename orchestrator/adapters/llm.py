@@ -4,29 +4,24 @@
 
 google-genai takes about a second to import, so it is imported only when a client is built, and
 a client is built only when an API key is configured: the offline path never loads it. Its errors
-(and those of the httpx transport under it) are translated here: a 429, a 5xx, a timeout or a
-refused connection is a TransientError; any other 4xx (a bad key, a rejected schema) is a
-PermanentError, so the planner can tell "wait and retry" from "give up on the LLM".
+(and those of the httpx transport under it) are translated by `genai_errors`, as the embeddings
+adapter's are: a 408, a 429, a 5xx, a timeout or a refused connection is a TransientError; any
+other 4xx (a bad key, a rejected schema) is a PermanentError, so the planner can tell "wait and
+retry" from "give up on the LLM".
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
 
-from orchestrator.errors import PermanentError, TransientError
+from orchestrator.adapters.genai_errors import translated
+from orchestrator.errors import TransientError
 
 if TYPE_CHECKING:
     from google.genai import Client
-
-log = logging.getLogger(__name__)
-
-_RETRYABLE_4XX = (408, 429)
 
 
 @dataclass(frozen=True)
@@ -65,7 +60,7 @@ class LLM(Protocol):
 
 
 class GeminiLLM:
-    """Gemini's `generateContent` / `batchEmbedContents` through a google-genai client."""
+    """Gemini's `generateContent` through a google-genai client (embeddings: `embeddings.py`)."""
 
     name = "Gemini"
 
@@ -113,50 +108,5 @@ class GeminiLLM:
         return Generation(text=resp.text or "", tokens_in=tokens_in, tokens_out=tokens_out,
                           model=resp.model_version or self.model, finish_reason=finish)
 
-    def embed(self, texts: list[str], *, model: str, task_type: str,
-              dimensions: int | None = None) -> list[list[float]]:
-        """Dense vectors for `texts` (one request; the SDK batches under the hood)."""
-        from google.genai import types
-
-        config = types.EmbedContentConfig(task_type=task_type,
-                                          output_dimensionality=dimensions)
-        with translated(f"Gemini {model} embeddings"):
-            resp = self.client.models.embed_content(model=model, contents=texts, config=config)
-        vectors = [list(e.values or []) for e in (resp.embeddings or [])]
-        if len(vectors) != len(texts):
-            raise TransientError(f"Gemini returned {len(vectors)} embeddings for {len(texts)}")
-        return vectors
-
     def close(self) -> None:
         self.client.close()
-
-
-@contextmanager
-def translated(what: str) -> Iterator[None]:
-    """Map google-genai and httpx errors onto TransientError / PermanentError."""
-    from google.genai import errors
-
-    transport = _transport_errors()
-    try:
-        yield
-    except errors.APIError as e:
-        code = int(e.code or 0)
-        detail = f"{what}: HTTP {code} {e.status or ''} {(e.message or '')[:300]}".strip()
-        if code in _RETRYABLE_4XX or code >= 500 or code == 0:
-            raise TransientError(detail, status=503) from e
-        raise PermanentError(detail, status=code if 400 <= code < 500 else 400) from e
-    except transport as e:
-        raise TransientError(f"{what}: {type(e).__name__}: {e}") from e
-
-
-def _transport_errors() -> tuple[type[BaseException], ...]:
-    # google-genai talks through httpx2 when it is installed, else httpx: catch either.
-    found: list[type[BaseException]] = []
-    for name in ("httpx2", "httpx"):
-        try:
-            module = __import__(name)
-        except ImportError:
-            continue
-        found.append(module.HTTPError)
-    return tuple(found)
-

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from orchestrator.adapters.llm import Generation, Throttled
-from orchestrator.errors import PermanentError, TransientError
+from orchestrator.errors import PermanentError, TransientError, retryable
 
 if TYPE_CHECKING:
     import httpx
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OPENAI_URL = "https://api.openai.com/v1"
-_RETRYABLE_4XX = (408, 429)
 
 
 class OpenAILLM:
@@ -127,7 +126,7 @@ class OpenAILLM:
     def _error(self, resp: httpx.Response) -> TransientError | PermanentError:
         code = resp.status_code
         detail = f"{self._what()}: HTTP {code} {self._hide(_message(resp))[:300]}".strip()
-        if code in _RETRYABLE_4XX or code >= 500:
+        if retryable(code):
             wait = retry_after(resp.headers) if code in (429, 503) else None
             if wait is not None:
                 return Throttled(f"{detail} (retry after {wait:g}s)", retry_after=wait)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -127,6 +129,18 @@ def _http_client() -> Any:
         retries=urllib3.Retry(total=1, backoff_factor=0.1, status_forcelist=[500, 502, 503, 504]))
 
 
+class _Absent(TransientError):
+    """S3 says the key does not exist (a read's None, a delete's "already done")."""
+
+
+class _Taken(TransientError):
+    """A create-only write found the key taken (the record is already there)."""
+
+
+_ABSENT = ("NoSuchKey", "NoSuchObject")
+_TAKEN = ("PreconditionFailed", "ConditionalRequestConflict")
+
+
 class MinioStore:
     """One bucket of a MinIO/S3 server, through the minio SDK client passed in."""
 
@@ -145,83 +159,74 @@ class MinioStore:
                        region=region, http_client=_http_client())
         return cls(client, bucket)
 
-    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    @contextmanager
+    def _translated(self, what: str) -> Iterator[None]:
+        """Run SDK calls on the bucket (made first, once); every failure of the SDK and of the
+        urllib3 pool under it leaves as ours: `_Absent` and `_Taken` for the two answers callers
+        expect, a TransientError for anything else (the broker retries; nothing here is the
+        sender's fault). The SDK's classes are imported here, never at module import."""
         from minio.error import MinioException, S3Error
+        from urllib3.exceptions import HTTPError
 
         try:
             if not self._ready:
                 if self._create and not self.client.bucket_exists(self.bucket):
                     self.client.make_bucket(self.bucket)
                 self._ready = True
-            return fn(*args, **kwargs)
+            yield
         except S3Error as e:
             if e.code == "NoSuchBucket":
                 # The bucket is gone (a MinIO restarted on an empty volume): make it again on
                 # the next call, or every write from now on fails until this process restarts.
                 self._ready = False
-            raise
-        except (MinioException, OSError) as e:
-            raise TransientError(f"object store unreachable: {e}") from e
-        except Exception as e:  # urllib3's errors are not OSError subclasses in every version
-            if type(e).__module__.startswith("urllib3"):
-                raise TransientError(f"object store unreachable: {e}") from e
-            raise
+            kind = _Absent if e.code in _ABSENT else _Taken if e.code in _TAKEN else TransientError
+            raise kind(f"object store error {what}: {e.code}") from e
+        except (MinioException, HTTPError, OSError) as e:
+            raise TransientError(f"object store unreachable ({what}): {e}") from e
 
     def put(self, key: str, data: bytes, *, content_type: str = "application/json",
             if_absent: bool = False) -> bool:
-        from minio.error import S3Error
-
         _check_key(key)
         if not if_absent:
-            self._call(self.client.put_object, self.bucket, key, io.BytesIO(data), len(data),
-                       content_type=content_type)
+            with self._translated(f"writing {key}"):
+                self.client.put_object(self.bucket, key, io.BytesIO(data), len(data),
+                                       content_type=content_type)
             return True
         # A conditional PUT (If-None-Match: *; S3 since 2024, MinIO since 2024-08): the public
         # put_object would send that header as user metadata, hence the SDK's lower-level call.
         try:
-            self._call(self.client._put_object, self.bucket, key, data,
-                       {"Content-Type": content_type, "If-None-Match": "*"})
-        except S3Error as e:
-            if e.code in ("PreconditionFailed", "ConditionalRequestConflict"):
-                return False
-            raise TransientError(f"object store error writing {key}: {e.code}") from e
+            with self._translated(f"writing {key}"):
+                self.client._put_object(self.bucket, key, data,
+                                        {"Content-Type": content_type, "If-None-Match": "*"})
+        except _Taken:
+            return False
         return True
 
     def get(self, key: str) -> bytes | None:
-        from minio.error import S3Error
-
         try:
-            resp = self._call(self.client.get_object, self.bucket, _check_key(key))
-        except S3Error as e:
-            if e.code in ("NoSuchKey", "NoSuchObject"):
-                return None
-            raise TransientError(f"object store error on {key}: {e.code}") from e
-        try:
-            data: bytes = resp.read()
-        finally:
-            resp.close()
-            resp.release_conn()
+            with self._translated(f"reading {key}"):
+                resp = self.client.get_object(self.bucket, _check_key(key))
+                try:
+                    data: bytes = resp.read()  # a server may fail mid-body: translated too
+                finally:
+                    resp.close()
+                    resp.release_conn()
+        except _Absent:
+            return None
         return data
 
     def list(self, prefix: str) -> list[str]:
-        from minio.error import S3Error
-
-        try:
-            objects = self._call(
-                lambda: list(self.client.list_objects(self.bucket, prefix=prefix, recursive=True))
-            )
-        except S3Error as e:
-            raise TransientError(f"object store error listing {prefix}: {e.code}") from e
+        with self._translated(f"listing {prefix}"):
+            objects = list(self.client.list_objects(self.bucket, prefix=prefix, recursive=True))
         return sorted(o.object_name for o in objects)
 
     def delete(self, key: str) -> None:
-        from minio.error import S3Error
-
         try:
-            self._call(self.client.remove_object, self.bucket, _check_key(key))
-        except S3Error as e:
-            if e.code not in ("NoSuchKey", "NoSuchObject"):
-                raise TransientError(f"object store error deleting {key}: {e.code}") from e
+            with self._translated(f"deleting {key}"):
+                self.client.remove_object(self.bucket, _check_key(key))
+        except _Absent:
+            pass  # gone already: done
 
     def ping(self) -> None:
-        self._call(lambda: None)
+        with self._translated("reaching the bucket"):
+            pass

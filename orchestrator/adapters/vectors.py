@@ -70,6 +70,7 @@ class VectorStore(Protocol):
 @contextmanager
 def _translated(what: str) -> Iterator[None]:
     """Qdrant's errors (HTTP, gRPC, local storage) become TransientError at this boundary."""
+    unreachable = _client_errors()
     try:
         yield
     except TransientError:
@@ -83,13 +84,22 @@ def _translated(what: str) -> Iterator[None]:
         if "already accessed" in str(e):
             raise TransientError(f"qdrant store is open in another process: {e}") from e
         raise TransientError(f"qdrant {what} failed: {e}") from e
-    except Exception as e:
-        module = type(e).__module__
-        if module.startswith(("qdrant_client", "httpx", "httpcore", "grpc")) or isinstance(
-            e, OSError | TimeoutError
-        ):
-            raise TransientError(f"qdrant {what} failed: {type(e).__name__}: {e}") from e
-        raise
+    except unreachable as e:
+        raise TransientError(f"qdrant {what} failed: {type(e).__name__}: {e}") from e
+
+
+def _client_errors() -> tuple[type[BaseException], ...]:
+    """What qdrant-client raises when the server refuses, fails or cannot be reached: its own
+    exception trees (REST answers, a 429's Retry-After), gRPC's and httpx's, and the socket's.
+    Imported here, not at module import (cold start); the client has loaded them all by then."""
+    try:
+        import grpc  # type: ignore[import-untyped]  # no stubs; qdrant-client loads it
+        import httpx
+        from qdrant_client.common.client_exceptions import QdrantException
+        from qdrant_client.http.exceptions import ApiException
+    except ImportError:  # no client installed: none of its errors can be raised
+        return (OSError, TimeoutError)
+    return (ApiException, QdrantException, grpc.RpcError, httpx.HTTPError, OSError, TimeoutError)
 
 
 def _check_unlocked(path: Path) -> None:

@@ -206,22 +206,6 @@ def recommend(s: Scope, t: Thresholds) -> str:
     return f"ready for {nxt}"
 
 
-def summary_line(s: Scope) -> str:
-    """`payments/Deployment/checkout: 14 would-do rollback, 13 of 14 approved, 0 refusals →
-    ready for approve`."""
-    parts = [f"{s.incidents} incident(s)"]
-    if s.would_do:
-        parts.append(", ".join(f"{v} would-do {k}" for k, v in s.would_do.most_common()))
-    if s.did:
-        parts.append(", ".join(f"{v} did {k}" for k, v in s.did.most_common()))
-    if s.decisions:
-        parts.append(f"{s.approved} of {s.decisions} approved by a human")
-    if s.cleared + s.not_cleared:
-        parts.append(f"cleared after {s.cleared} of {s.cleared + s.not_cleared}")
-    parts.append(f"{sum(s.refusals.values())} refusal(s)")
-    return f"{s.workload}: {', '.join(parts)} → {s.recommendation}"
-
-
 def _started(incident: str) -> datetime | None:
     m = _STARTED.search(incident)
     return parse_stamp(m.group(1) + "000000") if m else None

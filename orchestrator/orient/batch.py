@@ -8,9 +8,11 @@ from orchestrator.orient.objects import (
     Scrubber,
     conditions,
     controller_of,
+    created,
     describe,
     integer,
     meta,
+    owned_by,
     ref_of,
     spec,
     status,
@@ -22,7 +24,7 @@ def job_info(job: Json, scrub: Scrubber, pods: list[Json]) -> JobInfo:
     """A Job, with the names of its failed pods (newest first) among `pods`."""
     sp, st = spec(job), status(job)
     failed = [p for p in pods if status(p).get("phase") == "Failed"]
-    failed.sort(key=lambda p: str(meta(p).get("creationTimestamp") or ""), reverse=True)
+    failed.sort(key=created, reverse=True)
     return JobInfo(
         ref=ref_of(job, "Job"),
         active=integer(st.get("active")),
@@ -38,10 +40,7 @@ def job_info(job: Json, scrub: Scrubber, pods: list[Json]) -> JobInfo:
 
 def owned_jobs(jobs: list[Json], cronjob_uid: str | None) -> list[Json]:
     """A CronJob's Jobs, newest first."""
-    mine = [j for j in jobs if any(o.get("uid") == cronjob_uid
-                                   for o in meta(j).get("ownerReferences") or [])]
-    mine.sort(key=lambda j: str(meta(j).get("creationTimestamp") or ""), reverse=True)
-    return mine
+    return sorted((j for j in jobs if owned_by(j, cronjob_uid)), key=created, reverse=True)
 
 
 def cronjob_info(cj: Json, jobs: list[Json]) -> CronJobInfo:

@@ -24,7 +24,15 @@ from orchestrator.context import LogTail, ObjectRef, PodInfo
 from orchestrator.errors import TransientError
 from orchestrator.orient import events as kevents
 from orchestrator.orient.logs import tail
-from orchestrator.orient.objects import Json, Scrubber, controller_of, label_selector, meta, spec
+from orchestrator.orient.objects import (
+    Json,
+    Scrubber,
+    controller_of,
+    label_selector,
+    meta,
+    ref_of,
+    spec,
+)
 from orchestrator.orient.pods import log_worthy, pod_info, trouble
 from orchestrator.owners import same_uid
 
@@ -127,6 +135,30 @@ class Reading:
                                              field_selector=kevents.field_selector(kind, name),
                                              limit=250)
 
+    def read(self, ref: ObjectRef) -> Future[Json]:
+        """Start reading an object and its Events, together."""
+        future = self.get(ref.kind, ref.namespace, ref.name)
+        self.events_of(ref.kind, ref.namespace, ref.name)
+        return future
+
+    def target(self, ref: ObjectRef, future: Future[Json], *, weak: bool = False) -> Json | None:
+        """The alerted object, which becomes the context's target: as the labels named it when
+        it cannot be read, unless they only hinted at it (`weak`: a 404 is not recorded)."""
+        obj = self.value(future, missing_ok=weak)
+        if obj is not None:
+            self.found.target = ref_of(obj, ref.kind)
+        elif not weak:
+            self.found.target = ref
+        return obj
+
+    def target_beside(self, ref: ObjectRef, kind: str,
+                      **query: object) -> tuple[Json | None, Future[Listing]]:
+        """The alerted object (as `target`), read beside a listing of `kind` in its namespace
+        (its pods, its Jobs, the HPAs that may scale it), which is left running."""
+        future = self.read(ref)
+        listing = self.listing(kind, ref.namespace, **query)
+        return self.target(ref, future), listing
+
     def node(self, name: str | None) -> None:
         if name and name not in self._nodes:
             self._nodes[name] = self.get("Node", None, name)
@@ -168,21 +200,16 @@ class Reading:
 
     def pod(self, ref: ObjectRef, container: str | None) -> None:
         """A pod alert: the pod, its Events, logs and node, and its owner chain."""
-        ns = ref.namespace
-        pod_f = self.get("Pod", ns, ref.name)
-        self.events_of("Pod", ns, ref.name)
-        hpas_f = self.listing("HorizontalPodAutoscaler", ns, limit=100)
-        pod = self.value(pod_f)
+        pod, hpas_f = self.target_beside(ref, "HorizontalPodAutoscaler", limit=100)
         if pod is None:
-            self.found.target = ref
             guess = owner_from_name(ref)
             if guess is not None:
                 self.found.cut.append(f"Pod {ref.key} not found: owners guessed from its name")
                 self.chain(guess, optional=True)
         else:
-            self.found.target = self.describe(pod, focus=True, container=container).ref
+            self.describe(pod, focus=True, container=container)
             self.chain(controller_of(pod))
-        self.found.hpas += self.items(hpas_f, f"HPAs in {ns}")
+        self.found.hpas += self.items(hpas_f, f"HPAs in {ref.namespace}")
 
     # ---- owners -------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import threading
 from datetime import datetime
 from typing import Any
 
+from orchestrator.adapters.kube_kinds import prefixes
 from orchestrator.adapters.kube_reads import KINDS
 from orchestrator.context import Condition, ObjectRef
 from orchestrator.owners import qualified_kind
@@ -22,7 +23,7 @@ Json = dict[str, Any]
 # Holds the whole previous spec, env values included; nothing in it is worth its size.
 DROPPED_ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configuration"})
 MAX_TEXT = 1000  # characters of one message or annotation value kept
-_PREFIXES = {kind: prefix for kind, (prefix, _, _) in KINDS.items()}
+_PREFIXES = prefixes(KINDS)
 
 
 class Scrubber:
@@ -88,6 +89,18 @@ def ref_of(obj: Json, kind: str | None = None) -> ObjectRef:
     m = meta(obj)
     return ObjectRef(kind=kind or str(obj.get("kind") or ""), name=str(m.get("name") or ""),
                      namespace=m.get("namespace") or None, uid=m.get("uid") or None)
+
+
+def created(obj: Json) -> str:
+    """The object's creationTimestamp, "" when missing: RFC 3339 in UTC sorts as text, so this
+    is the sort key for "newest first"."""
+    return str(meta(obj).get("creationTimestamp") or "")
+
+
+def owned_by(obj: Json, uid: str | None) -> bool:
+    """Whether one of the object's ownerReferences points at the object with this uid."""
+    return any(isinstance(o, dict) and o.get("uid") == uid
+               for o in meta(obj).get("ownerReferences") or [])
 
 
 def describe(obj: Json) -> str:

@@ -17,7 +17,16 @@ from orchestrator.context import ObjectRef
 from orchestrator.orient.batch import owned_jobs
 from orchestrator.orient.gather import Reading
 from orchestrator.orient.nodes import mounts_claim, node_addresses
-from orchestrator.orient.objects import Json, controller_of, label_selector, meta, ref_of, spec
+from orchestrator.orient.objects import (
+    Json,
+    controller_of,
+    created,
+    label_selector,
+    meta,
+    ref_of,
+    spec,
+    status,
+)
 from orchestrator.orient.targets import Target, is_ip
 
 log = logging.getLogger(__name__)
@@ -52,14 +61,8 @@ def gather(r: Reading, target: Target) -> None:
 
 def workload(r: Reading, ref: ObjectRef, container: str | None) -> None:
     ns = ref.namespace
-    obj_f = r.get(ref.kind, ns, ref.name)
-    r.events_of(ref.kind, ns, ref.name)
-    hpas_f = r.listing("HorizontalPodAutoscaler", ns, limit=100)
-    obj = r.value(obj_f)
-    if obj is None:
-        r.found.target = ref
-    else:
-        r.found.target = ref_of(obj, ref.kind)
+    obj, hpas_f = r.target_beside(ref, "HorizontalPodAutoscaler", limit=100)
+    if obj is not None:
         selector = label_selector(spec(obj).get("selector"))
         pods_f = r.listing("Pod", ns, label_selector=selector, limit=200) if selector else None
         if ref.kind == "ReplicaSet":
@@ -76,23 +79,17 @@ def workload(r: Reading, ref: ObjectRef, container: str | None) -> None:
 def job(r: Reading, ref: ObjectRef, container: str | None, *, weak: bool = False,
         as_target: bool = True) -> None:
     ns, name = ref.namespace, ref.name
-    job_f = r.get("Job", ns, name)
-    r.events_of("Job", ns, name)
+    job_f = r.read(ref)
     pods_f = r.listing("Pod", ns, label_selector=f"job-name={name}", limit=100)
-    obj = r.value(job_f, missing_ok=weak)
+    obj = r.target(ref, job_f, weak=weak) if as_target else r.value(job_f)
     if obj is None:
         if weak:
             log.info("label job=%s names no Job in %s: not an object", name, ns)
-        elif as_target:
-            r.found.target = ref
         return
-    if as_target:
-        r.found.target = ref_of(obj, "Job")
     pods = r.items(pods_f, f"pods of Job {name}")
     r.found.jobs.append((obj, pods))
     # The newest failed pod tells why the Job failed; without one, the newest pod.
-    newest = sorted(pods, key=lambda p: (p.get("status", {}).get("phase") == "Failed",
-                                         str(meta(p).get("creationTimestamp") or "")),
+    newest = sorted(pods, key=lambda p: (status(p).get("phase") == "Failed", created(p)),
                     reverse=True)
     for n, pod in enumerate(newest[: r.limits.max_pods]):
         r.describe(pod, focus=n == 0, container=container)
@@ -104,16 +101,10 @@ def job(r: Reading, ref: ObjectRef, container: str | None, *, weak: bool = False
 
 
 def cronjob(r: Reading, ref: ObjectRef, container: str | None) -> None:
-    ns = ref.namespace
-    cj_f = r.get("CronJob", ns, ref.name)
-    r.events_of("CronJob", ns, ref.name)
-    jobs_f = r.listing("Job", ns, limit=200)
-    obj = r.value(cj_f)
+    obj, jobs_f = r.target_beside(ref, "Job", limit=200)
     if obj is None:
-        r.found.target = ref
         return
-    r.found.target = ref_of(obj, "CronJob")
-    jobs = owned_jobs(r.items(jobs_f, f"Jobs in {ns}"), meta(obj).get("uid"))
+    jobs = owned_jobs(r.items(jobs_f, f"Jobs in {ref.namespace}"), meta(obj).get("uid"))
     r.found.cronjobs.append((obj, jobs))
     if jobs:
         job(r, ref_of(jobs[0], "Job"), container, as_target=False)
@@ -150,17 +141,12 @@ def instance(r: Reading, host: str) -> None:
 
 
 def pvc(r: Reading, ref: ObjectRef) -> None:
-    ns = ref.namespace
-    pvc_f = r.get("PersistentVolumeClaim", ns, ref.name)
-    r.events_of("PersistentVolumeClaim", ns, ref.name)
-    pods_f = r.listing("Pod", ns, limit=500)
-    obj = r.value(pvc_f)
+    obj, pods_f = r.target_beside(ref, "Pod", limit=500)
     if obj is None:
-        r.found.target = ref
         return
-    r.found.target = ref_of(obj, "PersistentVolumeClaim")
     r.found.pvcs.append(obj)
-    users = [p for p in r.items(pods_f, f"pods in {ns}") if mounts_claim(p, ref.name)]
+    users = [p for p in r.items(pods_f, f"pods in {ref.namespace}")
+             if mounts_claim(p, ref.name)]
     focus = r.pods(users, what=f"pods using {ref.key}")
     if focus is not None:
         # The workload behind the pod, as context: it is not the PVC's owner.
@@ -168,31 +154,22 @@ def pvc(r: Reading, ref: ObjectRef) -> None:
 
 
 def hpa(r: Reading, ref: ObjectRef) -> None:
-    ns = ref.namespace
-    hpa_f = r.get("HorizontalPodAutoscaler", ns, ref.name)
-    r.events_of("HorizontalPodAutoscaler", ns, ref.name)
-    obj = r.value(hpa_f)
+    obj = r.target(ref, r.read(ref))
     if obj is None:
-        r.found.target = ref
         return
-    r.found.target = ref_of(obj, "HorizontalPodAutoscaler")
     r.found.hpas.append(obj)
     scale = spec(obj).get("scaleTargetRef") or {}
     if scale.get("kind") in WORKLOADS and scale.get("name"):
-        r.chain(ObjectRef(kind=str(scale["kind"]), name=str(scale["name"]), namespace=ns),
-                as_owners=False)
+        owner = ObjectRef(kind=str(scale["kind"]), name=str(scale["name"]),
+                          namespace=ref.namespace)
+        r.chain(owner, as_owners=False)
 
 
 def service(r: Reading, ref: ObjectRef, container: str | None, *, weak: bool) -> None:
     ns = ref.namespace
-    svc_f = r.get("Service", ns, ref.name)
-    r.events_of("Service", ns, ref.name)
-    obj = r.value(svc_f, missing_ok=weak)
+    obj = r.target(ref, r.read(ref), weak=weak)
     if obj is None:
-        if not weak:
-            r.found.target = ref
         return
-    r.found.target = ref_of(obj, "Service")
     selector = spec(obj).get("selector") or {}
     pods: list[Json] = []
     if selector:

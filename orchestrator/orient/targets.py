@@ -6,6 +6,7 @@ about the *scrape*: `job="kube-state-metrics"`, `service="kube-state-metrics"`, 
 exporter's address>`. So the object labels are tried first, most specific first, and the scrape
 labels only when nothing else names an object, and only when their value could be one:
 `job` must not be a well-known scrape job, and `instance` is a node only once the cluster says so.
+Which label names which kind is `kube_kinds.OBJECT_LABELS`, the table the executor reads too.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from orchestrator.adapters.kube_kinds import OBJECT_LABELS, namespaced
 from orchestrator.context import ObjectRef
 
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -27,19 +29,6 @@ SCRAPE_JOBS = frozenset({
     "prometheus", "prometheus-k8s", "alertmanager", "alertmanager-main", "prometheus-operator",
     "blackbox-exporter", "blackbox", "grafana", "kube-etcd", "etcd", "node", "pushgateway",
 })
-
-# (label, kind), strongest first. All of these are namespaced.
-_NAMESPACED = (
-    ("pod", "Pod"),
-    ("deployment", "Deployment"),
-    ("statefulset", "StatefulSet"),
-    ("daemonset", "DaemonSet"),
-    ("replicaset", "ReplicaSet"),
-    ("job_name", "Job"),
-    ("cronjob", "CronJob"),
-    ("horizontalpodautoscaler", "HorizontalPodAutoscaler"),
-    ("persistentvolumeclaim", "PersistentVolumeClaim"),
-)
 
 
 @dataclass(frozen=True)
@@ -85,19 +74,16 @@ def resolve(labels: dict[str, str]) -> Target:
     ns = labels.get("namespace") or None
     container = labels.get("container") or None
     missing_ns = None
-    for label, kind in _NAMESPACED:
+    for label, kind in OBJECT_LABELS:
         name = labels.get(label)
-        if not name:
+        if not name or not valid_name(name):
             continue
-        if not valid_name(name):
-            continue
+        if not namespaced(kind):
+            return Target(ObjectRef(kind=kind, name=name), container=container)
         if ns is None:
             missing_ns = missing_ns or f"label {label}={name} but no namespace label"
             continue
         return Target(ObjectRef(kind=kind, name=name, namespace=ns), container=container)
-    node = labels.get("node")
-    if node and valid_name(node):
-        return Target(ObjectRef(kind="Node", name=node), container=container)
     if ns is not None:
         service = labels.get("service")
         if service and valid_name(service) and service not in SCRAPE_JOBS:

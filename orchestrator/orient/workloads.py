@@ -17,6 +17,7 @@ from orchestrator.orient.objects import (
     describe,
     integer,
     meta,
+    owned_by,
     ref_of,
     spec,
     status,
@@ -81,8 +82,7 @@ def revisions(replicasets: list[Json], owner_uid: str | None, keep: int) -> list
     """A Deployment's ReplicaSets as its revision history, newest first."""
     out = []
     for rs in replicasets:
-        owners = meta(rs).get("ownerReferences") or []
-        if owner_uid and not any(o.get("uid") == owner_uid for o in owners):
+        if owner_uid and not owned_by(rs, owner_uid):
             continue
         annotations = meta(rs).get("annotations") or {}
         try:

@@ -162,8 +162,7 @@ def _sort_key(obj: JSON) -> tuple[str, str]:
     return obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
 
 
-def _patch(store: Store, req: Request, rt: ResourceType, ns: str | None, name: str,
-           current: JSON) -> JSON:
+def _patch(req: Request, current: JSON) -> JSON:
     ctype = (req.content_type or "").lower()
     if ctype.startswith("application/apply-patch"):
         raise ApiError(415, "UnsupportedMediaType",
@@ -196,7 +195,7 @@ def _item(store: Store, req: Request, rt: ResourceType, ns: str | None, name: st
         return json_response(200, store.update(rt, ns, name, _json_body(req),
                                                dry_run=_dry_run(req)))
     if req.method == "PATCH":
-        patched = _patch(store, req, rt, ns, name, store.must_get(rt, ns, name))
+        patched = _patch(req, store.must_get(rt, ns, name))
         return json_response(200, store.update(rt, ns, name, patched, dry_run=_dry_run(req)))
     if req.method == "DELETE":
         options = copy.deepcopy(req.body) if isinstance(req.body, dict) else {}
@@ -232,7 +231,7 @@ def _subresource(store: Store, req: Request, rt: ResourceType, ns: str, name: st
         if req.method == "GET":
             return json_response(200, current)
         body = _json_body(req) if req.method == "PUT" else \
-            _patch(store, req, rt, ns, name, current)
+            _patch(req, current)
         return json_response(200, store.update(rt, ns, name, body, dry_run=_dry_run(req),
                                                mode="status"))
     if sub == "scale" and req.method in ("GET", "PUT", "PATCH"):
@@ -241,7 +240,7 @@ def _subresource(store: Store, req: Request, rt: ResourceType, ns: str, name: st
         if req.method == "GET":
             return json_response(200, scale)
         new_scale = _json_body(req) if req.method == "PUT" else \
-            _patch(store, req, rt, ns, name, scale)
+            _patch(req, scale)
         replicas = (new_scale.get("spec") or {}).get("replicas")
         if not isinstance(replicas, int) or replicas < 0:
             raise ApiError(422, "Invalid", f'Scale.autoscaling "{name}" is invalid: '

@@ -13,7 +13,7 @@ import secrets
 import threading
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .errors import JSON, ApiError
@@ -326,10 +326,6 @@ class Store:
             out = fn(obj)
             return self.update(rt, ns, name, obj if out is None else out, check_rv=False,
                                mode="all")
-
-    def all_objects(self) -> Iterable[JSON]:
-        with self.lock:
-            return [copy.deepcopy(o) for o in self._objs.values()]
 
 
 def conflict(rt: ResourceType, name: str) -> ApiError:

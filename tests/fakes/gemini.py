@@ -84,6 +84,8 @@ class FakeGemini:
     requests: list[Request] = field(default_factory=list)
     replies: list[Reply] = field(default_factory=list)
     responder: Callable[[Request], Reply] | None = None
+    embed_failures: list[int] = field(default_factory=list)
+    """Statuses the next batchEmbedContents requests fail with, in order."""
     cond: threading.Condition = field(default_factory=threading.Condition)
     release: threading.Event = field(default_factory=threading.Event)
 
@@ -146,6 +148,10 @@ def fake_gemini() -> Iterator[FakeGemini]:
             if not m:
                 return self._send(404, _error(404, f"no route {self.path}"))
             if m.group(3) == "batchEmbedContents":
+                with fake.cond:
+                    failure = fake.embed_failures.pop(0) if fake.embed_failures else None
+                if failure is not None:
+                    return self._send(failure, _error(failure, "scripted failure"))
                 return self._send(200, {"embeddings": [
                     {"values": embedding(
                         "".join(p.get("text", "") for p in r["content"]["parts"]),

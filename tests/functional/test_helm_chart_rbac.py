@@ -128,8 +128,7 @@ def test_router_reads_exactly_what_it_reads_with_verbs_that_exist() -> None:
     from orchestrator.adapters.kube_reads import KINDS
 
     granted = set().union(*(g for _, g in _router(render("default"))))
-    reads = {(prefix.split("/")[2] if prefix.startswith("/apis/") else "", plural)
-             for prefix, plural, _ in KINDS.values()}
+    reads = {(r.group, r.plural) for r in KINDS.values()}
     assert {(g, r) for g, r, _ in granted} == reads | {("", "pods/log")}
     assert {v for _, r, v in granted if r == "pods/log"} == {"get"}, "list/watch do nothing"
     assert {v for _, r, v in granted if r != "pods/log"} == {"get", "list", "watch"}

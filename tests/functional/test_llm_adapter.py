@@ -10,8 +10,9 @@ from collections.abc import Iterator
 import pytest
 from pydantic import BaseModel
 
+from orchestrator.adapters.embeddings import GeminiEmbedder
 from orchestrator.adapters.llm import GeminiLLM
-from orchestrator.errors import PermanentError, TransientError
+from orchestrator.errors import OrchestratorError, PermanentError, TransientError
 from tests.fakes.gemini import FakeGemini, Reply, fake_gemini
 
 
@@ -101,8 +102,39 @@ def test_unreachable_is_transient() -> None:
         llm.close()
 
 
-def test_embeddings(llm: GeminiLLM, fake: FakeGemini) -> None:
-    vectors = llm.embed(["pod crash looping", "node not ready"], model="gemini-embedding-001",
-                        task_type="RETRIEVAL_QUERY", dimensions=16)
+def test_embeddings(fake: FakeGemini) -> None:
+    embedder = GeminiEmbedder.connect(api_key="k-test", model="gemini-embedding-001",
+                                      dimensions=16, base_url=fake.url)
+    vectors = embedder.embed(["pod crash looping", "node not ready"], task="query")
     assert [len(v) for v in vectors] == [16, 16]
     assert fake.requests[0].path.endswith("/models/gemini-embedding-001:batchEmbedContents")
+
+
+@pytest.mark.parametrize("status", [408, 429, 500, 503, 400, 401, 403, 404])
+def test_generation_and_embeddings_agree_on_what_is_retryable(
+        llm: GeminiLLM, fake: FakeGemini, status: int) -> None:
+    """One translator for the SDK: a 408, a 429 or a 5xx is worth retrying, another 4xx is not,
+    whether the call was a generation or an embedding."""
+    embedder = GeminiEmbedder.connect(api_key="k-test", model="gemini-embedding-001",
+                                      dimensions=16, base_url=fake.url)
+    fake.script(Reply.error(status, "nope"))
+    fake.embed_failures.append(status)
+    with pytest.raises(OrchestratorError) as generating:
+        ask(llm)
+    with pytest.raises(OrchestratorError) as embedding:
+        embedder.embed(["pod crash looping"], task="query")
+    expected = TransientError if status in (408, 429) or status >= 500 else PermanentError
+    for e in (generating.value, embedding.value):
+        assert type(e) is expected and f"HTTP {status}" in str(e)
+        assert e.status == (503 if expected is TransientError else status)
+        assert type(e.__cause__).__module__.startswith("google.genai")
+
+
+def test_an_unreachable_embedding_service_is_transient() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    embedder = GeminiEmbedder.connect(api_key="k", model="gemini-embedding-001", dimensions=16,
+                                      base_url=f"http://127.0.0.1:{port}", timeout=1)
+    with pytest.raises(TransientError, match="ConnectError"):
+        embedder.embed(["pod"], task="query")

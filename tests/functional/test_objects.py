@@ -73,3 +73,18 @@ def test_unreachable_server_is_transient() -> None:
     store.client._http.connection_pool_kw["retries"] = 0  # fail fast instead of urllib3's retries
     with pytest.raises(TransientError, match="object store unreachable"):
         store.get("x")
+
+
+def test_a_bucket_gone_behind_the_store_is_transient_then_made_again(s3: S3Server) -> None:
+    """No minio exception crosses the adapter, whichever call meets it: a write into a bucket
+    that vanished (a MinIO restarted on an empty volume) is retried, and the retry recreates it."""
+    store = MinioStore.connect(s3.endpoint, s3.access_key, s3.secret_key, "vanishing")
+    assert store.put("a/one.json", b"{}")
+    other = MinioStore.connect(s3.endpoint, s3.access_key, s3.secret_key, "vanishing")
+    other.client.remove_object("vanishing", "a/one.json")
+    other.client.remove_bucket("vanishing")
+    with pytest.raises(TransientError, match="NoSuchBucket") as e:
+        store.put("a/two.json", b"{}")
+    assert type(e.value.__cause__).__module__.startswith("minio")
+    assert store.put("a/two.json", b"{}")
+    assert store.list("a/") == ["a/two.json"]

@@ -314,3 +314,13 @@ def test_service_alert_reads_the_pods_behind_it(api: FakeKubeAPI) -> None:
     assert svc.pods == [sc["pod"]["metadata"]["name"]] and svc.ready_pods == 0
     assert svc.ports == ["http:80/TCP→8080"]
     assert ctx.logs and ctx.logs[0].previous
+
+
+def test_a_cronjob_lists_its_own_jobs_newest_first(api: FakeKubeAPI) -> None:
+    sc = ko.failed_job().load(api)
+    with_nodes(api)
+    cj = api.get("CronJob", "batch", "nightly-report")
+    api.add(ko.job("nightly-report-older", "batch", owner=cj, succeeded=1, age=90000))
+    api.add(ko.job("adhoc-backfill", "batch", succeeded=1, age=60))  # not the CronJob's
+    ctx = context(api, alert({"namespace": "batch", "cronjob": "nightly-report"}))
+    assert ctx.cronjobs[0].jobs == [sc["job"]["metadata"]["name"], "nightly-report-older"]
