@@ -22,8 +22,15 @@ def register(sub: Any) -> None:
     ev = sub.add_parser("eval", help="score the loop on the simulated cluster's scenarios")
     ev.add_argument("--scenarios", type=Path, help="folder of scenario YAML files "
                     "(default: the packaged suite)")
-    ev.add_argument("--model", choices=("offline", "gemini"), default="offline",
-                    help="planner: offline (default) or Gemini (needs GEMINI_API_KEY)")
+    ev.add_argument("--model", choices=("offline", "gemini", "replay"), default="offline",
+                    help="planner: offline (default), Gemini (needs GEMINI_API_KEY), or Gemini's "
+                    "answers replayed from --recording (no network, no key)")
+    ev.add_argument("--record", type=Path, metavar="FILE",
+                    help="with --model gemini: save the model's raw answers per scenario here")
+    ev.add_argument("--recording", type=Path, metavar="FILE",
+                    help="with --model replay: the recorded answers to serve")
+    ev.add_argument("--note", default="", help="with --record: what made the recording "
+                    "(model, date, who), kept in the file")
     ev.add_argument("--only", action="append", default=[], metavar="NAME",
                     help="run only these scenarios (by name; repeatable)")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
@@ -125,32 +132,92 @@ def _scenarios(args: argparse.Namespace) -> list[Any]:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    import os
+    import contextlib
 
     from orchestrator.sim import evaluate
 
-    agent_env: dict[str, str] = {}
-    if args.model == "offline":
-        evaluate.offline_env()
-    elif not (os.environ.get("GEMINI_API_KEY") or os.environ.get("AGENT_GEMINI_API_KEY")):
-        raise SystemExit("--model gemini needs GEMINI_API_KEY")
-    else:  # the agent's own settings (model, base URL...) reach it as this shell sets them
-        agent_env = {k: v for k, v in os.environ.items() if k.startswith("AGENT_")}
     scenarios = _scenarios(args)
-    progress = None if args.json else (lambda r: print(_row(r), flush=True))
-    if not args.json:
-        print(_HEADER)
-    with tempfile.TemporaryDirectory(prefix="orchestrator-eval-") as tmp:
-        results = evaluate.run(scenarios, state=args.state or Path(tmp), on_result=progress,
-                               env=agent_env)
+    with contextlib.ExitStack() as stack:
+        agent_env, tape = _model(args, stack)
+        progress = None if args.json else (lambda r: print(_row(r), flush=True))
+        if not args.json:
+            print(_HEADER)
+
+        def start(scenario: Any) -> None:
+            if tape is not None:
+                tape.scenario = scenario.name
+
+        with tempfile.TemporaryDirectory(prefix="orchestrator-eval-") as tmp:
+            results = evaluate.run(scenarios, state=args.state or Path(tmp), on_result=progress,
+                                   env=agent_env, on_start=start)
+        if tape is not None and args.record:
+            tape.save(args.record)
     summary = summarize(results)
+    recording = _recording_facts(tape, args)
     if args.json:
-        print(json.dumps({"model": args.model, "summary": summary,
+        print(json.dumps({"model": args.model, **recording, "summary": summary,
                           "scenarios": [_public(r.as_dict()) for r in results]}, indent=2))
     else:
         print()
         print(render_summary(summary))
+        if recording:
+            rec = recording["recording"]
+            what = "replayed from" if args.model == "replay" else "recorded to"
+            print(f"\nmodel answers {what} {args.recording or args.record} ({rec['model']}, "
+                  f"{rec['recorded']}): {rec['note'] or 'no note'}")
+            if rec.get("unanswered"):
+                print(f"no recorded answer left for: {', '.join(sorted(rec['unanswered']))}")
     return 0 if all(r.passed for r in results) else 1
+
+
+def _model(args: argparse.Namespace, stack: Any) -> tuple[dict[str, str], Any]:
+    """The agent's environment for `--model`, and the model tape when recording or replaying
+    (entered on `stack`, so it stops with the run)."""
+    import os
+
+    from orchestrator.sim import evaluate
+    from orchestrator.sim.model_tape import GOOGLE, ModelTape, Recording, RecordingError
+
+    if args.record and args.model != "gemini":
+        raise SystemExit("--record needs --model gemini")
+    if (args.model == "replay") != bool(args.recording):
+        raise SystemExit("--model replay and --recording FILE go together")
+    if args.model == "offline":
+        evaluate.offline_env()
+        return {}, None
+    if args.model == "replay":
+        try:
+            recording = Recording.load(args.recording)
+        except RecordingError as e:
+            raise SystemExit(str(e)) from e
+        evaluate.offline_env()  # no real key is needed, nor sent anywhere
+        tape = stack.enter_context(ModelTape(recording=recording))
+        env = {"AGENT_GEMINI_API_KEY": "replayed-answers-need-no-key", "AGENT_BASE_URL": tape.url,
+               "AGENT_LLM_PROVIDER": "gemini"}
+        if recording.model:
+            env["AGENT_MODEL"] = recording.model
+        return env, tape
+    if not (os.environ.get("GEMINI_API_KEY") or os.environ.get("AGENT_GEMINI_API_KEY")):
+        raise SystemExit("--model gemini needs GEMINI_API_KEY")
+    # The agent's own settings (model, base URL...) reach it as this shell sets them.
+    env = {k: v for k, v in os.environ.items() if k.startswith("AGENT_")}
+    if not args.record:
+        return env, None
+    tape = stack.enter_context(ModelTape(upstream=env.get("AGENT_BASE_URL") or GOOGLE,
+                                         note=args.note))
+    return {**env, "AGENT_BASE_URL": tape.url}, tape
+
+
+def _recording_facts(tape: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """What the JSON report says about a recording made or replayed."""
+    if tape is None:
+        return {}
+    rec = tape.recording
+    facts: dict[str, Any] = {"recording": {"note": rec.note, "model": rec.model,
+                                           "recorded": rec.recorded}}
+    if args.model == "replay":
+        facts["recording"].update(served=dict(tape.served), unanswered=dict(tape.missing))
+    return facts
 
 
 def _public(d: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,11 @@ ranking over the runbooks another retriever already kept. When the expression sp
 one runbook's whole name (every word, two at least: `absent(up{job="kube-proxy"})` spells
 KubeProxyDown, `up` being target health), that runbook leads the fused ranking. Neither turns
 an abstention into an answer: abstention stays with the retrievers that judge relevance.
+
+The alert's own words count too for the score (not for the lead): a renamed alert's summary
+often names the condition its old name did ("failed to renew its client certificate"), figures
+and object names taken out (`query.objectless`). A word and its longer form (`renew`,
+`renewal`) match. An expression joining conditions with `or` spells no single name.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from functools import lru_cache
 from orchestrator.events import Alert
 from orchestrator.knowledge.exact import Entry
 from orchestrator.knowledge.promql import AGGREGATIONS, FUNCTIONS
-from orchestrator.knowledge.query import promql_of
+from orchestrator.knowledge.query import objectless, promql_of, prose
 from orchestrator.knowledge.tokenize import plain_words, tokens
 
 _SELECTOR = re.compile(r"([A-Za-z_:][A-Za-z0-9_:]*)?\s*\{([^{}]*)\}")
@@ -40,6 +45,8 @@ _NOT_METRICS = FUNCTIONS | AGGREGATIONS | {"group_left", "group_right"}
 # Labels that say where a series comes from, not what condition it is in.
 _WHERE = frozenset({"job", "namespace", "container", "service", "instance", "pod", "endpoint",
                     "cluster", "metrics_path", "node", "prometheus", "uid"})
+_OR = re.compile(r"\bor\b")
+_AFFIX = 5
 # A runbook counts as named for the alert's measure when the expression covers at least this
 # share of its name's weight.
 MIN_NAME = 0.5
@@ -96,17 +103,25 @@ def _name_plain(name: str) -> tuple[str, ...]:
 def _covered(name: list[str], measured: set[str]) -> set[str]:
     """The name's words the expression has, alone or as a compound of two neighbours (metric
     names write `statefulset` where runbook names write `StatefulSet`)."""
-    out = {w for w in name if w in measured}
+    out = {w for w in name if w in measured or _affix(w, measured)}
     for a, b in zip(name, name[1:], strict=False):
         if a + b in measured:
             out |= {a, b}
     return out
 
 
+def _affix(word: str, measured: set[str]) -> bool:
+    """Whether a measured word and the name's word are one word in two forms, one a prefix of
+    the other (`renew` in the metric, `renewal` in the name; the stemmer is light on purpose).
+    Five letters at least: shorter prefixes (`pod`, `node`) start unrelated words."""
+    return len(word) >= _AFFIX and any(
+        len(m) >= _AFFIX and (word.startswith(m) or m.startswith(word)) for m in measured)
+
+
 def name_scores(alert: Alert, entries: Sequence[Entry]) -> dict[str, float]:
     """Runbook id → the IDF-weighted share of its name the expression covers (0..1); runbooks
     the expression does not touch are left out."""
-    measured = measure_words(alert)
+    measured = measure_words(alert) | set(tokens(objectless(prose(alert), alert), joined=False))
     if not measured:
         return {}
     names = {e.id: set(name_words(e)) for e in entries}
@@ -131,6 +146,10 @@ def spelled(alert: Alert, entries: Sequence[Entry]) -> str | None:
     """The one runbook whose whole name (every word, "Down" and "Not" included; two words at
     least) the expression spells, or None when no runbook's or more than one's is."""
     expr = promql_of(alert.generator_url)
+    if _OR.search(_QUOTED.sub(" ", expr)):
+        # `a or b` measures several conditions, each perhaps another runbook's (a rollout stuck
+        # = pods misscheduled or not updated or not available): its words spell no single one.
+        return None
     measured = set(plain_words(measure_text(expr)))
     if _UP.search(expr):
         measured.add("down")  # `up` is Prometheus' target health: a rule on it is about "down"

@@ -129,9 +129,47 @@ def alert_text(alert: Alert) -> str:
 def semantic_text(alert: Alert) -> str:
     """The alert as plain text for the offline semantic model: its name, its prose and the label
     values that name a failure mode; not object names (pod hashes, IPs) or the expression,
-    whose fragments only blur a static embedding."""
-    return "\n".join(text for text, weight in alert_fields(alert)
+    whose fragments only blur a static embedding. Object names and figures are taken out of the
+    prose too (see `objectless`)."""
+    return "\n".join(objectless(text, alert) for text, weight in alert_fields(alert)
                      if weight >= W_LABEL_VALUE and text.strip())
+
+
+# A figure with its unit, if any: "12.47%", "15m", "3", "10.0.5.1"; not "5xx" or "ipv6".
+def summary_text(alert: Alert) -> str:
+    """The alert's headline (its summary, else its message) for the semantic model, without
+    objects and figures; "" when it has none."""
+    for key in ("summary", "message"):
+        text = objectless(alert.annotations.get(key, ""), alert).strip()
+        if text:
+            return text
+    return ""
+
+
+def prose(alert: Alert) -> str:
+    """What the alert says in words: its summary, description and message."""
+    return "\n".join(alert.annotations.get(key, "") for key in _TEXT_ANNOTATIONS)
+
+
+_FIGURE = re.compile(r"(?<![A-Za-z0-9])[-+]?[0-9][0-9.,:]*(?:%|(?:ms|[smhd]|[kmgt]i?b)\b)?"
+                     r"(?![A-Za-z0-9])")
+_NOT_OBJECTS = _TELLING_VALUES | {"alertname", "severity"}
+
+
+def objectless(text: str, alert: Alert) -> str:
+    """Prose without the objects and figures its template filled in.
+
+    Summaries are templates over the alert's labels and value ("Filesystem on /dev/nvme0n1p1 at
+    ip-10-0-5-1.compute.internal has only 12.47% left"): the object names and figures say where
+    and how much, not what is wrong, and a static embedding sums every word piece, so `ip`,
+    `10`, `west` or `compute` pull the alert towards whatever runbook mentions them. Values of
+    labels that name a failure mode or a component (`reason`, `job`...) stay.
+    """
+    values = sorted({v for k, v in alert.labels.items()
+                     if k not in _NOT_OBJECTS and len(v) > 1}, key=len, reverse=True)
+    for value in values:
+        text = text.replace(value, " ")
+    return _FIGURE.sub(" ", text)
 
 
 def chunk_fields(chunk: Chunk) -> list[tuple[str, float]]:

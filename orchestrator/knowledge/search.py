@@ -36,6 +36,7 @@ from orchestrator.knowledge.query import (
     core_fields,
     section_text,
     semantic_text,
+    summary_text,
 )
 from orchestrator.knowledge.runbook import Runbook
 from orchestrator.knowledge.source import RunbookSource
@@ -282,6 +283,14 @@ class Retriever:
         payloads += list(first.values())
         try:
             sims = self.semantic.similarities(semantic_text(alert), texts)
+            headline = summary_text(alert)
+            if headline:
+                # The summary is a headline, as a runbook's title is: it is compared on its own
+                # too, and counts half when that raises the cosine (the whole of it would lift
+                # every runbook whose title shares one word with a short summary, covered or
+                # not; it never lowers what the whole alert reached).
+                alone = self.semantic.similarities(headline, texts)
+                sims = [max(a, (a + b) / 2) for a, b in zip(sims, alone, strict=True)]
         except PermanentError as e:
             log.error("semantic retrieval skipped: %s", e)
             return

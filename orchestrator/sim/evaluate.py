@@ -182,11 +182,15 @@ def session(*, state: Path, verify_timeout: float = 8.0, env: dict[str, str] | N
 
 def run(scenarios: Iterable[Scenario], *, state: Path, timeout: float = 120.0,
         verify_timeout: float = 8.0, auto_approve: bool = True, env: dict[str, str] | None = None,
-        on_result: Callable[[Result], None] | None = None) -> list[Result]:
-    """Run scenarios one after another on one stack and one simulated API server."""
+        on_result: Callable[[Result], None] | None = None,
+        on_start: Callable[[Scenario], None] | None = None) -> list[Result]:
+    """Run scenarios one after another on one stack and one simulated API server
+    (`on_start` hears of each before its alert is posted: a model recording files by it)."""
     results: list[Result] = []
     with session(state=state, verify_timeout=verify_timeout, env=env) as (stack, api):
         for scenario in scenarios:
+            if on_start is not None:
+                on_start(scenario)
             result = run_one(stack, api, scenario, timeout=timeout, auto_approve=auto_approve)
             results.append(result)
             if on_result is not None:

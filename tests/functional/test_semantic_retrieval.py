@@ -181,3 +181,19 @@ def test_the_agent_loads_the_table_only_when_a_query_needs_it(tmp_path: Path) ->
     assert json.loads(done.stdout) == {
         "exact": ["k8s_crashloop", "exact"], "after_exact": False,
         "renamed": ["k8s_hpa_maxed_out", "fused"], "after_renamed": True}
+
+
+def test_the_summary_is_read_as_a_headline_when_the_description_is_figures_and_objects(
+        store: QdrantStore, semantic: StaticEmbedder) -> None:
+    pod, node = "checkout-7d9f8b6c5-x2k4q", "ip-10-0-1-2.eu-west-1.compute.internal"
+    renamed = parse_alert({
+        "status": "firing",
+        "labels": {"alertname": "MemKill", "namespace": "shop", "pod": pod, "node": node},
+        "annotations": {"summary": "Container killed for using too much memory",
+                        "description": f"{pod} in shop was terminated 3 times in 1h on {node}, "
+                                       "last at 512Mi."},
+        "startsAt": "2026-11-20T10:00:00Z"}, source="")
+    ranking = Retriever(source=FolderSource(runbooks_dir()), store=store, semantic=semantic,
+                        min_bm25=OUT_OF_REACH, min_semantic=0.0)
+    (hit,) = ranking.search(renamed, top=1)
+    assert (hit.runbook, hit.retriever) == ("k8s_oomkilled", "semantic")

@@ -82,3 +82,42 @@ def test_a_renamed_alert_with_generic_prose_reaches_the_runbook_its_expression_s
     # an alert nothing covers stays unanswered, whatever its expression spells
     off_topic = alert('absent(up{job="kube-proxy"})', summary="Invoice totals disagree.")
     assert retriever.search(off_topic) == []
+
+
+def test_a_word_and_its_longer_form_are_one_word() -> None:
+    books = entries("KubeletClientCertificateExpiration", "KubeletClientCertificateRenewalErrors")
+    renew = alert("increase(kubelet_certificate_manager_client_expiration_renew_errors[5m]) > 0")
+    scores = name_scores(renew, books)
+    assert scores["KubeletClientCertificateRenewalErrors"] == 1.0  # `renew` covers Renewal
+    # Both names are spelled now, so neither leads: the retrievers that read the prose decide.
+    assert spelled(renew, books) is None
+
+
+def test_an_expression_joining_conditions_with_or_spells_no_single_name() -> None:
+    books = entries("KubeDaemonSetMisScheduled", "KubeDaemonSetRolloutStuck")
+    one = "kube_daemonset_status_number_misscheduled > 0"
+    assert spelled(alert(one), books) == "KubeDaemonSetMisScheduled"
+    stuck = (f"({one}) or (kube_daemonset_status_updated_number_scheduled != "
+             "kube_daemonset_status_desired_number_scheduled)")
+    assert spelled(alert(stuck), books) is None
+    assert spelled(alert(f'{one} and on (reason) kube_x{{reason="or"}}'), books) == (
+        "KubeDaemonSetMisScheduled")  # a quoted "or" is a value, not the operator
+
+
+def test_the_alerts_own_words_count_for_the_name_score_but_not_its_figures_or_objects() -> None:
+    books = entries("KubeletClientCertificateRenewalErrors", "KubeNodeNotReady", "NodeRAIDDegraded")
+    words = alert("", summary="Kubelet has failed to renew its client certificate.")
+    scores = name_scores(words, books)
+    assert scores["KubeletClientCertificateRenewalErrors"] > 0.5
+    assert "NodeRAIDDegraded" not in scores
+    assert spelled(words, books) is None  # prose never makes a lead
+    def on(node: str, summary: str) -> Alert:
+        return parse_alert({"status": "firing", "labels": {"alertname": "X", "node": node},
+                            "annotations": {"summary": summary},
+                            "startsAt": "2026-11-20T10:00:00Z"}, source="")
+
+    # `raid-7` is an object's name, not a RAID: it adds nothing to "Node is at 99%".
+    assert name_scores(on("raid-7", "Node raid-7 is at 99%"), books) == name_scores(
+        on("n1", "Node is at 99%"), books)
+    assert name_scores(on("n1", "Node raid-7 is at 99%"), books)["NodeRAIDDegraded"] > (
+        name_scores(on("n1", "Node is at 99%"), books)["NodeRAIDDegraded"])
