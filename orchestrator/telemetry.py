@@ -115,6 +115,33 @@ def stage(function: str, *, event: Event | None = None,
 
 
 @contextlib.contextmanager
+def resumed(function: str, name: str, *, carrier: Mapping[str, str],
+            attributes: Mapping[str, Any]) -> Iterator[Resumed]:
+    """The span of work that continues a trace stored earlier, not one delivered with its input:
+    a person's decision, minutes or hours later, on an approval request whose trace context the
+    audit log kept (`carrier`), so alert → request → decision → action stays one trace. With
+    no carrier (a request logged before tracing was on) the decision starts a new trace."""
+    b = backend(function)
+    if b is None:
+        # Not exported here: what this work emits passes the stored context on unchanged, so
+        # the stages after it (which may export) still continue the incident's trace.
+        yield Resumed(passed_on=dict(carrier))
+        return
+    attrs = {"orchestrator.function": function, **attributes}
+    with b.span(name, attrs, kind="server", carrier=carrier) as s:
+        yield Resumed(b, s)
+
+
+class Resumed(Span):
+    def __init__(self, backend: Backend | None = None, span: Any = None, *,
+                 passed_on: dict[str, str] | None = None) -> None:
+        super().__init__(backend, span)
+        self.passed_on = passed_on or {}
+        """Trace-context extensions an event emitted in this span must carry itself: the stored
+        context when this span is not exported ({} when it is: `to_binary` injects its own)."""
+
+
+@contextlib.contextmanager
 def span(name: str, attributes: Mapping[str, Any] | None = None) -> Iterator[Span]:
     """A child span of the current one (a Kubernetes call, a retrieval); only inside a trace."""
     b = _backend
