@@ -5,7 +5,9 @@ Alertmanager request's `traceparent`), every stage opens its span as the child o
 context its input event carries (the CloudEvents distributed-tracing extension: `traceparent`,
 `tracestate`), and every event a stage emits carries the context of that span (`envelope.to_binary`
 asks `trace_extensions`). Inside a stage: a child span per Kubernetes call, per retrieval and per
-LLM call (OpenTelemetry GenAI conventions).
+LLM call (OpenTelemetry GenAI conventions). A person's decision on an approval request arrives
+with no event: it continues the request's trace from the context the console's audit log kept
+with the request (`resumed`), so the wait for a human does not cut the incident's trace in two.
 
 The trace attributes travel outside what an event's signature covers (`provenance.signed_message`
 lists its attributes): a tracing broker or mesh (Knative's, with tracing on) rewrites
