@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,17 @@ import pytest
 from orchestrator import telemetry
 from orchestrator.adapters.objects import LocalDirStore
 from orchestrator.console import audit
-from orchestrator.events import APPROVAL_REQUESTED, PLAN_APPROVED, PLAN_REJECTED
+from orchestrator.events import APPROVAL_REQUESTED, ESCALATED, PLAN_APPROVED, PLAN_REJECTED
 from tests.fakes.otlp import Receiver, Span, otlp_receiver
 from tests.fakes.sink import Sink
-from tests.functional.console_support import ALICE, Story, console_app, console_env, deliver
+from tests.functional.console_support import (
+    ALICE,
+    AUTH,
+    Story,
+    console_app,
+    console_env,
+    deliver,
+)
 
 TRACE_ID = "5c1d0e7a9b3f4a2e8d6c4b2a19f7e5d3"
 REQUEST_SPAN = "a1b2c3d4e5f60718"
@@ -55,8 +63,8 @@ def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
             telemetry.reset()
 
 
-def _awaiting(client: Any, story: Story, *, traced: bool = True) -> None:
-    request = story.approval_requested()
+def _awaiting(client: Any, story: Story, *, traced: bool = True, **kw: Any) -> None:
+    request = story.approval_requested(**kw)
     if traced:  # as the executor's span left it on the event
         request = dataclasses.replace(request, extra={"traceparent": TRACEPARENT,
                                                       "tracestate": TRACESTATE})
@@ -72,9 +80,24 @@ def _decide(client: Any, story: Story, sink: Sink, verb: str = "approve") -> dic
     return {k.lower(): v for k, v in decision.headers.items()}
 
 
-def _decide_spans(rc: Receiver) -> list[Span]:
+def _expire(client: Any, story: Story, sink: Sink) -> dict[str, str]:
+    """A request nobody answered in time, and the sweep that escalates it."""
+    _awaiting(client, story, requested_at=datetime.now(UTC) - timedelta(minutes=20))
+    r = client.post("/sweep", headers=AUTH)
+    assert r.status_code == 200 and r.get_json()["expired"] == [story.plan.plan_id], r.data
+    [escalation] = sink.wait_for(1)
+    headers = {k.lower(): v for k, v in escalation.headers.items()}
+    assert headers["ce-type"] == ESCALATED
+    return headers
+
+
+def _spans(rc: Receiver, name: str) -> list[Span]:
     with rc.cond:
-        return [s for s in rc.spans if s.name == "console decide"]
+        return [s for s in rc.spans if s.name == name]
+
+
+def _decide_spans(rc: Receiver) -> list[Span]:
+    return _spans(rc, "console decide")
 
 
 def test_the_audit_log_keeps_each_events_trace_context(
@@ -129,3 +152,24 @@ def test_a_request_logged_without_trace_context_is_decided_in_a_new_trace(
     headers = _decide(client, story, sink)
     trace_id = headers["ce-traceparent"].split("-")[1]
     assert trace_id != TRACE_ID and int(trace_id, 16) != 0
+
+
+def test_with_export_off_an_expiry_carries_the_requests_trace_on(
+        off: None, client: Any, sink: Sink) -> None:
+    headers = _expire(client, Story(), sink)
+    assert (headers["ce-traceparent"], headers["ce-tracestate"]) == (TRACEPARENT, TRACESTATE)
+
+
+def test_an_expiry_is_a_span_of_the_requests_trace(
+        receiver: Receiver, client: Any, sink: Sink) -> None:
+    story = Story()
+    headers = _expire(client, story, sink)
+    _, trace_id, span_id, _ = headers["ce-traceparent"].split("-")
+    backend = telemetry.backend()
+    assert backend is not None
+    backend.flush()
+    receiver.wait(lambda rc: len(_spans(rc, "console expire")) == 1)
+    [span] = _spans(receiver, "console expire")
+    assert (span.trace_id, span.span_id, span.parent_id) == (TRACE_ID, span_id, REQUEST_SPAN)
+    assert span.attributes["incident.key"] == story.key
+    assert span.attributes["orchestrator.outcome"] == ESCALATED
