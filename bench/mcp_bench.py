@@ -36,6 +36,7 @@ from bench.common import (  # noqa: E402
     median_of,
     spawn,
 )
+from tests import keys  # noqa: E402
 from tests.functional.console_support import Story, wire  # noqa: E402
 
 TOKEN = "bench-console-token"
@@ -48,8 +49,10 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 def console_env(audit: Path, broker: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONSOLE_")}
-    return {**env, "CONSOLE_AUDIT_DIR": str(audit), "CONSOLE_API_TOKEN": TOKEN,
-            "CONSOLE_SIGNING_KEY": "bench-signing-key", "CONSOLE_BROKER_URL": broker,
+    # The console signs what it emits and checks who signed what it is delivered: the test keys,
+    # which `seed` signs the incidents' events with.
+    return {**env, **keys.env("console"), "CONSOLE_AUDIT_DIR": str(audit),
+            "CONSOLE_API_TOKEN": TOKEN, "CONSOLE_BROKER_URL": broker,
             "CONSOLE_APPROVERS": "alice@example.com"}
 
 
