@@ -1,69 +1,57 @@
-"""Cold start of ingest next to a hello-world functions-framework function, in the same run.
+"""Cold start of the five functions with OpenTelemetry off and on, next to a hello-world
+functions-framework function measured in the same run.
 
-Seconds from process spawn to the first answered real request (a webhook POST for ingest that is
-accepted and published to a broker stand-in; a GET for hello-world). Target: ingest ≤ 1.5×.
-Ingest runs twice: as shipped (OpenTelemetry off, its SDK never imported) and with
-OTEL_EXPORTER_OTLP_ENDPOINT set (spans exported to the same stand-in), to show what tracing costs.
-Usage: .venv/bin/python bench/cold_start.py [--runs N]
+Per function: spawn → its first answered real request (`bench.first_requests`: what it meets
+first in the loop), twice: as shipped, no `OTEL_*` variable (the SDK is never imported), and with
+OTEL_EXPORTER_OTLP_ENDPOINT pointing at a loopback sink that accepts the exports. Each figure is
+the median of --runs spawns, as wall seconds and as CPU seconds (user + system of the function's
+processes up to the answer: the steadier one on a shared machine), each a ratio to hello-world;
+the last column is what switching export on costs (on / off, CPU).
+Usage: .venv/bin/python bench/cold_start.py [--runs N] [--only ingest,router,...]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
+import statistics
 import sys
 import tempfile
 from pathlib import Path
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import (  # noqa: E402
-    ROOT,
-    accepting_sink,
-    first_answer,
-    hello_source,
-    median_of,
-)
-from orchestrator.local.keyring import ensure_keyring, key_env  # noqa: E402
+from bench.common import ROOT, Timing, accepting_sink, first_answer_timed, hello_source  # noqa: E402
+from bench.first_requests import FUNCTIONS, first_requests, hello  # noqa: E402
 
-PAYLOAD = json.loads((ROOT / "tests/events/alertmanager_crashloop.json").read_text())
+
+def median(runs: list[Timing]) -> Timing:
+    return Timing(statistics.median(t.wall for t in runs), statistics.median(t.cpu for t in runs))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--only", default=",".join(FUNCTIONS))
     args = parser.parse_args()
     sink = accepting_sink()
-    keys = Path(tempfile.mkdtemp(prefix="cold-start-keys-"))
-    ensure_keyring(keys, ("ingest",))  # ingest signs what it emits, or refuses to emit
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
-           **key_env(keys, "ingest"), "INGEST_TOKEN": "bench",
-           "INGEST_BROKER_URL": f"http://127.0.0.1:{sink.server_address[1]}/"}
-
-    def hello(client: httpx.Client, url: str) -> httpx.Response:
-        r = client.get(url + "/")
-        r.raise_for_status()
-        return r
-
-    def ingest(client: httpx.Client, url: str) -> httpx.Response:
-        r = client.post(url + "/", json=PAYLOAD, headers={"Authorization": "Bearer bench"})
-        if r.status_code != 200:
-            raise RuntimeError(f"ingest answered {r.status_code}: {r.text}")
-        return r
-
-    h, h_runs = median_of(args.runs, lambda: first_answer(hello_source(), env, hello))
-    i, i_runs = median_of(args.runs, lambda: first_answer(
-        ROOT / "functions/ingest/main.py", env, ingest))
-    otel_env = {**env, "OTEL_EXPORTER_OTLP_ENDPOINT": env["INGEST_BROKER_URL"].rstrip("/")}
-    o, o_runs = median_of(args.runs, lambda: first_answer(
-        ROOT / "functions/ingest/main.py", otel_env, ingest))
-    print(f"{'function':<12}{'median s':>10}{'ratio':>8}  runs")
-    print(f"{'hello-world':<12}{h:>10.3f}{1.0:>8.2f}  {' '.join(f'{x:.3f}' for x in h_runs)}")
-    print(f"{'ingest':<12}{i:>10.3f}{i / h:>8.2f}  {' '.join(f'{x:.3f}' for x in i_runs)}")
-    print(f"{'ingest+otel':<12}{o:>10.3f}{o / h:>8.2f}  {' '.join(f'{x:.3f}' for x in o_runs)}"
-          f"  ({o / i:.2f}x ingest)")
+    url = f"http://127.0.0.1:{sink.server_address[1]}"
+    env, requests = first_requests(Path(tempfile.mkdtemp(prefix="cold-start-")), url + "/")
+    otel_env = {**env, "OTEL_EXPORTER_OTLP_ENDPOINT": url}
+    names = [n for n in args.only.split(",") if n]
+    h = median([first_answer_timed(hello_source(), env, hello) for _ in range(args.runs)])
+    print(f"{args.runs} runs each, medians; ratios to hello-world measured in this run")
+    print(f"{'function':<16}{'wall s':>8}{'wall ×':>8}{'cpu s':>8}{'cpu ×':>8}{'on/off cpu':>12}")
+    print(f"{'hello-world':<16}{h.wall:>8.3f}{1.0:>8.2f}{h.cpu:>8.3f}{1.0:>8.2f}")
+    for name in names:
+        source = ROOT / "functions" / name / "main.py"
+        # Off and on alternate spawn by spawn, so a busy spell on the machine hits both alike.
+        off, on = [], []
+        for _ in range(args.runs):
+            off.append(first_answer_timed(source, env, requests[name]))
+            on.append(first_answer_timed(source, otel_env, requests[name]))
+        for label, t in ((name, median(off)), (f"{name}+otel", median(on))):
+            extra = f"{median(on).cpu / median(off).cpu:>12.2f}" if label.endswith("otel") else ""
+            print(f"{label:<16}{t.wall:>8.3f}{t.wall / h.wall:>8.2f}{t.cpu:>8.3f}"
+                  f"{t.cpu / h.cpu:>8.2f}{extra}")
     sink.shutdown()
 
 

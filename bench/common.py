@@ -6,6 +6,7 @@ nothing, since these machines are noisy.
 
 from __future__ import annotations
 
+import os
 import socket
 import statistics
 import subprocess
@@ -14,6 +15,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -54,6 +56,22 @@ def first_answer(source: Path, env: dict[str, str],
                  timeout: float = 30.0) -> float:
     """Seconds from spawn to the first answered real request (any non-5xx status counts only
     when it is the status the request expects: `request` raises otherwise)."""
+    return first_answer_timed(source, env, request, timeout).wall
+
+
+@dataclass(frozen=True)
+class Timing:
+    wall: float
+    """Seconds from spawn to the first answer."""
+    cpu: float
+    """CPU seconds (user + system) the function's processes had used by then: steadier than
+    wall time on a shared machine, since waiting for a core does not count."""
+
+
+def first_answer_timed(source: Path, env: dict[str, str],
+                       request: Callable[[httpx.Client, str], httpx.Response],
+                       timeout: float = 30.0) -> Timing:
+    """`first_answer`, with the CPU time the function spent getting there."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     start = time.perf_counter()
@@ -63,7 +81,7 @@ def first_answer(source: Path, env: dict[str, str],
             while True:
                 try:
                     request(client, url)
-                    return time.perf_counter() - start
+                    return Timing(time.perf_counter() - start, cpu_seconds(proc.pid))
                 except httpx.TransportError:
                     if time.perf_counter() - start > timeout or proc.poll() is not None:
                         raise RuntimeError(f"{source} never answered") from None
@@ -71,6 +89,22 @@ def first_answer(source: Path, env: dict[str, str],
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and all its descendants (gunicorn's arbiter and
+    its worker), alive or reaped, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # utime, stime, cutime, cstime: fields 14-17 of stat(5), counted from after the name.
+    ticks = sum(int(x) for x in fields[11:15])
+    total = ticks / os.sysconf("SC_CLK_TCK")
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                total += cpu_seconds(int(child))
+            except FileNotFoundError:  # it exited meanwhile: its parent's cutime has it
+                continue
+    return total
 
 
 def median_of(n: int, measure: Callable[[], float]) -> tuple[float, list[float]]:

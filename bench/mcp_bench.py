@@ -5,15 +5,20 @@
   at `/mcp` as its very first request (the SDK loaded then); and, steadier than whole spawns on
   a busy machine, the import time of the console's modules next to that of the SDK and the
   server on top (what a console that never serves MCP does not pay);
-- tool latency on a warm console holding `--incidents` incidents: `list_incidents` and
-  `get_incident` through the SDK's own client (one session, streamable HTTP) next to
-  `GET /api/incidents` and `GET /api/incidents/KEY`, median and p95 over `--calls` calls.
+- tool latency on a warm console holding `--incidents` incidents awaiting approval, every tool
+  through the SDK's own client (one session per token, streamable HTTP), median and p95 over
+  `--calls` calls, next to the HTTP API's counterpart where there is one: `list_incidents` /
+  `GET /api/incidents`, `get_incident` / `GET /api/incidents/KEY`, `list_pending_approvals` /
+  `GET /api/approvals`, `approve` / `POST /api/approvals/PLAN/approve` (each plan decided once:
+  half through each, as the person a personal token names); `explain_refusal`,
+  `search_runbooks` and `who_am_i` alone.
 Usage: .venv/bin/python bench/mcp_bench.py [--runs N] [--calls N] [--incidents N]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -36,21 +41,27 @@ from bench.common import (  # noqa: E402
     median_of,
     spawn,
 )
+from tests import keys  # noqa: E402
 from tests.functional.console_support import Story, wire  # noqa: E402
 
 TOKEN = "bench-console-token"
+APPROVER_TOKEN = "bench-approver-token"
 CONSOLE = ROOT / "functions/console/main.py"
 INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
         "params": {"protocolVersion": "2025-06-18", "capabilities": {},
                    "clientInfo": {"name": "bench", "version": "1"}}}
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+ALICE = {"Authorization": f"Bearer {APPROVER_TOKEN}"}
 
 
 def console_env(audit: Path, broker: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONSOLE_")}
-    return {**env, "CONSOLE_AUDIT_DIR": str(audit), "CONSOLE_API_TOKEN": TOKEN,
-            "CONSOLE_SIGNING_KEY": "bench-signing-key", "CONSOLE_BROKER_URL": broker,
-            "CONSOLE_APPROVERS": "alice@example.com"}
+    # The console signs what it emits and checks who signed what it is delivered: the test keys,
+    # which `seed` signs the incidents' events with.
+    return {**env, **keys.env("console"), "CONSOLE_AUDIT_DIR": str(audit),
+            "CONSOLE_API_TOKEN": TOKEN, "CONSOLE_BROKER_URL": broker,
+            "CONSOLE_APPROVERS": "alice@example.com",
+            "CONSOLE_APPROVER_TOKENS": json.dumps({APPROVER_TOKEN: "alice@example.com"})}
 
 
 def cold_starts(runs: int, env: dict[str, str]) -> list[tuple[str, float, list[float]]]:
@@ -142,49 +153,73 @@ async def timed_async(n: int, call: Callable[[], Awaitable[object]]) -> list[flo
     return out
 
 
-def latencies(url: str, key: str, calls: int) -> dict[str, list[float]]:
+def latencies(url: str, seeded: list[tuple[str, str]], calls: int) -> dict[str, list[float]]:
     from mcp import ClientSession
     from mcp.client.streamable_http import streamable_http_client
 
+    key = seeded[-1][0]
+    half = len(seeded) // 2
     with httpx.Client(headers=AUTH, trust_env=False, timeout=30) as client:
         client.get(f"{url}/api/incidents").raise_for_status()  # warm
         got = {"api list": timed(calls, lambda: client.get(
                    f"{url}/api/incidents", params={"limit": "50"}).raise_for_status()),
                "api get": timed(calls, lambda: client.get(
-                   f"{url}/api/incidents/{key}").raise_for_status())}
+                   f"{url}/api/incidents/{key}").raise_for_status()),
+               "api pending": timed(calls, lambda: client.get(
+                   f"{url}/api/approvals").raise_for_status())}
+        plans = iter(plan for _, plan in seeded[:half])
+        got["api approve"] = timed(half, lambda: client.post(
+            f"{url}/api/approvals/{next(plans)}/approve", json={},
+            headers=ALICE).raise_for_status())
 
-    async def over_mcp() -> None:
-        async with httpx.AsyncClient(headers=AUTH, trust_env=False, timeout=30) as http, \
+    async def session(token: dict[str, str], work: Callable[[ClientSession], Awaitable[None]]
+                      ) -> None:
+        async with httpx.AsyncClient(headers=token, trust_env=False, timeout=30) as http, \
                 streamable_http_client(f"{url}/mcp", http_client=http) as (r, w, _), \
                 ClientSession(r, w) as s:
             await s.initialize()
-            await s.call_tool("list_incidents", {})  # warm
+            await work(s)
 
-            async def call(name: str, args: dict[str, object]) -> None:
-                res = await s.call_tool(name, args)
-                if res.isError:
-                    raise RuntimeError(res.content)
-            got["mcp list_incidents"] = await timed_async(
-                calls, lambda: call("list_incidents", {"limit": 50}))
-            got["mcp get_incident"] = await timed_async(
-                calls, lambda: call("get_incident", {"incident_key": key}))
+    def caller(s: ClientSession, name: str,
+               args: dict[str, object]) -> Callable[[], Awaitable[None]]:
+        async def call() -> None:
+            res = await s.call_tool(name, args)
+            if res.isError:
+                raise RuntimeError(res.content)
+        return call
 
-    anyio.run(over_mcp)
+    async def reads(s: ClientSession) -> None:
+        tools = {"list_incidents": {"limit": 50}, "get_incident": {"incident_key": key},
+                 "list_pending_approvals": {}, "explain_refusal": {"incident_key": key},
+                 "search_runbooks": {"query": "pods crash looping after a deploy"},
+                 "who_am_i": {}}
+        for name, args in tools.items():
+            await caller(s, name, args)()  # warm (search_runbooks loads the retriever)
+            got[f"mcp {name}"] = await timed_async(calls, caller(s, name, args))
+
+    async def decisions(s: ClientSession) -> None:
+        out = []
+        for _, plan in seeded[half:]:
+            out += await timed_async(1, caller(s, "approve", {"plan_id": plan}))
+        got["mcp approve"] = out
+
+    anyio.run(session, AUTH, reads)
+    anyio.run(session, ALICE, decisions)
     return got
 
 
-def seed(url: str, n: int) -> str:
-    """`n` incidents awaiting approval, delivered as the broker would; returns one key."""
-    key = ""
+def seed(url: str, n: int) -> list[tuple[str, str]]:
+    """`n` incidents awaiting approval, delivered as the broker would: (key, plan id) each."""
+    out = []
     with httpx.Client(trust_env=False, timeout=30) as client:
         for i in range(n):
-            story = Story(fingerprint=f"{i:016x}")
-            for out in (story.alert_received(), story.context_enriched(), story.plan_proposed(),
-                        story.approval_requested()):
-                headers, body = wire(out)
+            story = Story(fingerprint=f"{i + 1:08x}9a3cf2d1")  # plan ids: its first 8
+            for event in (story.alert_received(), story.context_enriched(),
+                          story.plan_proposed(), story.approval_requested()):
+                headers, body = wire(event)
                 client.post(f"{url}/events", content=body, headers=headers).raise_for_status()
-            key = story.key
-    return key
+            out.append((story.key, story.plan.plan_id))
+    return out
 
 
 def p95(xs: list[float]) -> float:
@@ -223,20 +258,22 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     try:
         first_answer_wait(url)
-        key = seed(url, args.incidents)
-        got = latencies(url, key, args.calls)
+        got = latencies(url, seed(url, args.incidents), args.calls)
     finally:
         proc.terminate()
         proc.wait(10)
         sink.shutdown()
     print(f"\n{'latency (' + str(args.incidents) + ' incidents)':<28}{'p50 ms':>8}{'p95 ms':>8}"
           f"{'x API':>7}")
-    for mine, theirs in (("mcp list_incidents", "api list"), ("mcp get_incident", "api get")):
-        for name in (theirs, mine):
+    pairs = (("mcp list_incidents", "api list"), ("mcp get_incident", "api get"),
+             ("mcp list_pending_approvals", "api pending"), ("mcp approve", "api approve"),
+             ("mcp explain_refusal", None), ("mcp search_runbooks", None), ("mcp who_am_i", None))
+    for mine, theirs in pairs:
+        for name in (theirs, mine) if theirs else (mine,):
             xs = got[name]
-            ratio = statistics.median(xs) / statistics.median(got[theirs])
-            print(f"{name:<28}{statistics.median(xs) * 1000:>8.2f}{p95(xs) * 1000:>8.2f}"
-                  f"{ratio:>7.2f}")
+            ratio = (f"{statistics.median(xs) / statistics.median(got[theirs]):>7.2f}"
+                     if theirs else "")
+            print(f"{name:<28}{statistics.median(xs) * 1000:>8.2f}{p95(xs) * 1000:>8.2f}{ratio}")
 
 
 def first_answer_wait(url: str, timeout: float = 30.0) -> None:

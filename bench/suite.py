@@ -34,103 +34,26 @@ from bench.common import (  # noqa: E402
     hello_source,
     median_of,
 )
+from bench.first_requests import PAYLOAD, expect, first_requests, hello  # noqa: E402
 from bench.ingest_throughput import measure as ingest_rates  # noqa: E402
 from bench.router_bench import crashloop_cluster  # noqa: E402
 from bench.router_bench import incoming as router_incoming  # noqa: E402
-from orchestrator.context import (
-    ClusterContext,  # noqa: E402
-    ObjectRef,  # noqa: E402
-)
-from orchestrator.envelope import Outgoing  # noqa: E402
-from orchestrator.events import (  # noqa: E402
-    ALERT_RECEIVED,
-    CONTEXT_ENRICHED,
-    PLAN_PROPOSED,
-    Alert,
-    AlertReceived,
-    ContextEnriched,
-    PlanProposed,
-)
 from orchestrator.local.broker import Broker  # noqa: E402
-from orchestrator.local.keyring import ensure_keyring, key_env  # noqa: E402
 from orchestrator.local.replay import push  # noqa: E402
 from orchestrator.local.stack import Stack, StackOptions  # noqa: E402
 from orchestrator.local.triggers import load_eventing  # noqa: E402
-from orchestrator.plan import Action, Citation, Plan  # noqa: E402
 from orchestrator.provenance import signer_from_pem  # noqa: E402
 from tests.fakes.kube_api import FakeKubeAPI  # noqa: E402
-
-PAYLOAD = json.loads((ROOT / "tests/events/alertmanager_crashloop.json").read_text())
-
-
-def _alert() -> Alert:
-    raw = PAYLOAD["alerts"][0]
-    return Alert(status="firing", labels=raw["labels"], annotations=raw["annotations"],
-                 starts_at=datetime(2026, 11, 20, 9, 14, 3, tzinfo=UTC),
-                 fingerprint=raw["fingerprint"])
-
-
-def _event(keys: Path, producer: str, type_: str, data: Any) -> tuple[dict[str, str], bytes]:
-    """An event as its producer signs it (every function verifies who sent what)."""
-    signer = signer_from_pem(producer, (keys / f"{producer}.key").read_text())
-    return signer.encode(Outgoing(type=type_, id="bench-1", function=producer,
-                                  incident_key="k", data=data))
 
 
 def cold_starts(runs: int, work: Path) -> dict[str, float]:
     sink = accepting_sink()
-    env = {**os.environ, "INGEST_TOKEN": "bench",
-           "INGEST_BROKER_URL": f"http://127.0.0.1:{sink.server_address[1]}/",
-           "KB_QDRANT_PATH": str(work / "qdrant"), "AGENT_AUDIT_DIR": str(work / "audit"),
-           "CONSOLE_AUDIT_DIR": str(work / "audit"), "CONSOLE_API_TOKEN": "bench",
-           "KUBECONFIG": str(work / "no-kubeconfig")}
-    keys = work / "keys"
-    ensure_keyring(keys)
-    for fn in ("ingest", "router", "agent", "executor", "console"):
-        env.update(key_env(keys, fn))
-    alert = _alert()
-    bodies = {
-        "router": _event(keys, "ingest", ALERT_RECEIVED,
-                         AlertReceived(incident_key="k", alert=alert)),
-        "agent": _event(keys, "router", CONTEXT_ENRICHED,
-                        ContextEnriched(incident_key="k", alert=alert, context=ClusterContext())),
-        "console": _event(keys, "ingest", ALERT_RECEIVED,
-                          AlertReceived(incident_key="k", alert=alert)),
-        "executor": _event(keys, "agent", PLAN_PROPOSED, PlanProposed(
-            incident_key="k", alert=alert, plan=Plan(
-            plan_id="p", incident_key="k", fingerprint=alert.fingerprint, hypothesis="bench",
-            confidence=0.6, citations=[Citation(runbook="k8s_crashloop")], model="offline",
-            actions=[Action(type="delete_pod", target=ObjectRef(
-                kind="Pod", namespace="payments", name="checkout-7d9f8b6c5-x2k4q"))],
-            created_at=datetime.now(UTC)))),
-    }
-
-    def expect(path: str, headers: dict[str, str], body: bytes, ok: tuple[int, ...]):  # type: ignore[no-untyped-def]
-        def request(client: httpx.Client, url: str) -> httpx.Response:
-            r = client.post(url + path, content=body, headers=headers)
-            if r.status_code not in ok:
-                raise RuntimeError(f"{path}: HTTP {r.status_code} {r.text[:200]}")
-            return r
-        return request
-
-    def hello(client: httpx.Client, url: str) -> httpx.Response:
-        r = client.get(url + "/")
-        r.raise_for_status()
-        return r
-
-    requests = {
-        "ingest": expect("/", {"Authorization": "Bearer bench",
-                               "content-type": "application/json"},
-                         json.dumps(PAYLOAD).encode(), (200,)),
-        "router": expect("/", *bodies["router"], ok=(200,)),
-        "agent": expect("/", *bodies["agent"], ok=(200,)),
-        "executor": expect("/", *bodies["executor"], ok=(200,)),
-        "console": expect("/events", *bodies["console"], ok=(202,)),
-    }
+    env, requests = first_requests(work, f"http://127.0.0.1:{sink.server_address[1]}/")
     out = {"hello-world": median_of(runs, lambda: first_answer(hello_source(), env, hello))[0]}
     for name, request in requests.items():
         source = ROOT / "functions" / name / "main.py"
         out[name] = median_of(runs, lambda s=source, r=request: first_answer(s, env, r))[0]
+    keys = work / "keys"
     # The router again, with a kubeconfig: its first request connects and reads the fake API.
     with FakeKubeAPI() as api:
         crashloop_cluster(api)

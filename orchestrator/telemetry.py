@@ -5,7 +5,9 @@ Alertmanager request's `traceparent`), every stage opens its span as the child o
 context its input event carries (the CloudEvents distributed-tracing extension: `traceparent`,
 `tracestate`), and every event a stage emits carries the context of that span (`envelope.to_binary`
 asks `trace_extensions`). Inside a stage: a child span per Kubernetes call, per retrieval and per
-LLM call (OpenTelemetry GenAI conventions).
+LLM call (OpenTelemetry GenAI conventions). A person's decision on an approval request arrives
+with no event: it continues the request's trace from the context the console's audit log kept
+with the request (`resumed`), so the wait for a human does not cut the incident's trace in two.
 
 The trace attributes travel outside what an event's signature covers (`provenance.signed_message`
 lists its attributes): a tracing broker or mesh (Knative's, with tracing on) rewrites
@@ -111,6 +113,33 @@ def stage(function: str, *, event: Event | None = None,
         name, kind = f"{function} receive", "server"
     with b.span(name, attrs, kind=kind, carrier=carrier) as s:
         yield Span(b, s)
+
+
+@contextlib.contextmanager
+def resumed(function: str, name: str, *, carrier: Mapping[str, str],
+            attributes: Mapping[str, Any]) -> Iterator[Resumed]:
+    """The span of work that continues a trace stored earlier, not one delivered with its input:
+    a person's decision, minutes or hours later, on an approval request whose trace context the
+    audit log kept (`carrier`), so alert → request → decision → action stays one trace. With
+    no carrier (a request logged before tracing was on) the decision starts a new trace."""
+    b = backend(function)
+    if b is None:
+        # Not exported here: what this work emits passes the stored context on unchanged, so
+        # the stages after it (which may export) still continue the incident's trace.
+        yield Resumed(passed_on=dict(carrier))
+        return
+    attrs = {"orchestrator.function": function, **attributes}
+    with b.span(name, attrs, kind="server", carrier=carrier) as s:
+        yield Resumed(b, s)
+
+
+class Resumed(Span):
+    def __init__(self, backend: Backend | None = None, span: Any = None, *,
+                 passed_on: dict[str, str] | None = None) -> None:
+        super().__init__(backend, span)
+        self.passed_on = passed_on or {}
+        """Trace-context extensions an event emitted in this span must carry itself: the stored
+        context when this span is not exported ({} when it is: `to_binary` injects its own)."""
 
 
 @contextlib.contextmanager

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from orchestrator import layout
+from orchestrator import layout, telemetry
 from orchestrator.adapters.broker import Publisher
 from orchestrator.adapters.objects import ObjectStore
 from orchestrator.console import audit
@@ -132,6 +132,21 @@ def decide(a: Approvals, *, plan_id: str, decision: Verdict, approver: str, comm
     if found is None:
         raise PermanentError(f"no approval request for plan {plan_id!r}", status=404)
     record, req, records = found
+    attrs = {"incident.key": req.incident_key, "orchestrator.plan_id": plan_id,
+             "orchestrator.decision": decision}
+    with telemetry.resumed(STAGE, f"{STAGE} decide", carrier=record.trace(),
+                           attributes=attrs) as span:
+        done = _decide(a, record, req, records, decision=decision, approver=approver,
+                       comment=comment, now=now, trace=span.passed_on)
+        span.outcome("repeated" if done.repeated else
+                     PLAN_APPROVED if decision == "approved" else PLAN_REJECTED)
+    return done
+
+
+def _decide(a: Approvals, record: audit.Record, req: ApprovalRequested,
+            records: list[audit.Record], *, decision: Verdict, approver: str, comment: str,
+            now: datetime, trace: dict[str, str]) -> Decided:
+    plan_id = req.plan.plan_id
     if not signed_by_executor(a.keyring, req):
         raise PermanentError(f"the approval request for plan {plan_id} does not carry a valid "
                              "executor signature over what it shows: it cannot be approved",
@@ -155,7 +170,7 @@ def decide(a: Approvals, *, plan_id: str, decision: Verdict, approver: str, comm
     if a.publisher is None:
         raise TransientError("no broker URL configured (K_SINK or CONSOLE_BROKER_URL)")
     out = _event(a.signer, record, req, decision=decision, approver=approver,
-                 comment=comment[:MAX_COMMENT], now=now)
+                 comment=comment[:MAX_COMMENT], now=now, trace=trace)
     headers, body = a.signer.encode(out)
     stored = {"decision": decision, "approver": approver, "decided_at": now.isoformat(),
               "event_id": out.id, "incident_key": req.incident_key, "headers": headers,
@@ -189,7 +204,7 @@ def _earlier(a: Approvals, marker: str, plan_id: str, req: ApprovalRequested,
 
 
 def _event(signer: Signer, record: audit.Record, req: ApprovalRequested, *, decision: Verdict,
-           approver: str, comment: str, now: datetime) -> Outgoing:
+           approver: str, comment: str, now: datetime, trace: dict[str, str]) -> Outgoing:
     signature = sign(signer, decision_payload(executor_signature=req.signature, decision=decision,
                                            approver=approver, decided_at=now))
     model = PlanApproved if decision == "approved" else PlanRejected
@@ -201,7 +216,7 @@ def _event(signer: Signer, record: audit.Record, req: ApprovalRequested, *, deci
     pkey = record.partitionkey or (req.plan.actions[0].target.key if req.plan.actions else None)
     return Outgoing(type=PLAN_APPROVED if decision == "approved" else PLAN_REJECTED,
                     id=event_id(req.incident_key, STAGE, input_id), function=STAGE,
-                    incident_key=req.incident_key, data=data, partition_key=pkey)
+                    incident_key=req.incident_key, data=data, partition_key=pkey, extra=trace)
 
 
 def pending(store: ObjectStore, plan_id: str, *, ttl: timedelta, now: datetime) -> bool:

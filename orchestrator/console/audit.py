@@ -3,8 +3,10 @@
 Layout in the object store (MinIO, or a local folder in the embedded default):
 
 - `incidents/<incident key>/<time>-<event id>.json`: the record `{"id", "type", "source",
-  "subject", "time", "incidentkey", "partitionkey", "data"}`, `<time>` being the event's `time`
-  attribute as `YYYYmmddTHHMMSSffffffZ`, so a listing is the incident's timeline;
+  "subject", "time", "incidentkey", "partitionkey", "data"}` (plus the event's `traceparent` and
+  `tracestate` when it carried them: a human's decision continues the trace of the request it
+  answers, see `approvals`), `<time>` being the event's `time` attribute as
+  `YYYYmmddTHHMMSSffffffZ`, so a listing is the incident's timeline;
 - `ids/<incident key>/<event id>`: a marker naming the record's key. Delivery is at-least-once
   and a re-emitted event may carry the same id with another `time`: the log keeps one record,
   the earliest `time` (a copy emitted earlier but delivered later takes the logged one's place),
@@ -60,16 +62,23 @@ class Record:
     incidentkey: str
     partitionkey: str | None
     data: Any
+    traceparent: str | None = None
+    tracestate: str | None = None
 
     @property
     def when(self) -> datetime:
         return rfc3339_or_none(self.time, naive_as_utc=True) or datetime.min.replace(tzinfo=UTC)
 
+    def trace(self) -> dict[str, str]:
+        """The trace context the event carried (CloudEvents distributed-tracing extension)."""
+        return {k: v for k, v in (("traceparent", self.traceparent),
+                                  ("tracestate", self.tracestate)) if v}
+
     def to_json(self) -> bytes:
         return json.dumps({"id": self.id, "type": self.type, "source": self.source,
                            "subject": self.subject, "time": self.time,
                            "incidentkey": self.incidentkey, "partitionkey": self.partitionkey,
-                           "data": self.data}, ensure_ascii=False).encode()
+                           **self.trace(), "data": self.data}, ensure_ascii=False).encode()
 
     @classmethod
     def from_json(cls, raw: bytes) -> Record:
@@ -77,7 +86,8 @@ class Record:
         return cls(id=str(doc["id"]), type=str(doc["type"]), source=str(doc.get("source", "")),
                    subject=doc.get("subject"), time=str(doc.get("time", "")),
                    incidentkey=str(doc["incidentkey"]), partitionkey=doc.get("partitionkey"),
-                   data=doc.get("data"))
+                   data=doc.get("data"), traceparent=doc.get("traceparent"),
+                   tracestate=doc.get("tracestate"))
 
 
 def incident_of(event: Event) -> str:
@@ -95,7 +105,9 @@ def record_of(event: Event, *, now: datetime) -> Record:
     text = event.time if when is not None and event.time else now.isoformat()
     return Record(id=event.id, type=event.type, source=event.source, subject=event.subject,
                   time=text, incidentkey=incident_of(event),
-                  partitionkey=event.extensions.get("partitionkey"), data=event.data)
+                  partitionkey=event.extensions.get("partitionkey"), data=event.data,
+                  traceparent=event.extensions.get("traceparent"),
+                  tracestate=event.extensions.get("tracestate"))
 
 
 def write(store: ObjectStore, event: Event, *, now: datetime) -> tuple[Record, bool]:

@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from orchestrator import telemetry
 from orchestrator.adapters.broker import Publisher
 from orchestrator.adapters.objects import ObjectStore
 from orchestrator.console import approvals, audit, index, notify, seal, session, slack, verify
@@ -107,11 +108,16 @@ def _expire(store: ObjectStore, publisher: Publisher | None, notifier: notify.No
     expiry = approvals.expires_at(req, ttl)
     if now <= expiry:
         return
-    _escalate(publisher, s, "approval-expired",
-              f"nobody approved or rejected plan {req.plan.plan_id} before "
-              f"{expiry.isoformat()}; no action was taken",
-              input_id=f"approval-expired|{req.plan.plan_id}|{req.requested_at.isoformat()}",
-              alert=req.alert, plan_id=req.plan.plan_id, pkey=record.partitionkey)
+    # Nobody's answer is an answer too: the escalation continues the request's trace.
+    with telemetry.resumed(STAGE, f"{STAGE} expire", carrier=record.trace(), attributes={
+            "incident.key": req.incident_key, "orchestrator.plan_id": req.plan.plan_id}) as span:
+        _escalate(publisher, s, "approval-expired",
+                  f"nobody approved or rejected plan {req.plan.plan_id} before "
+                  f"{expiry.isoformat()}; no action was taken",
+                  input_id=f"approval-expired|{req.plan.plan_id}|{req.requested_at.isoformat()}",
+                  alert=req.alert, plan_id=req.plan.plan_id, pkey=record.partitionkey,
+                  trace=span.passed_on)
+        span.outcome(ESCALATED)
     notify.approval_closed(notifier, store, req, f"expired at {expiry.strftime('%H:%M UTC')} "
                            "without a decision; escalated", kind="expired")
     report.expired.append(req.plan.plan_id)
@@ -130,12 +136,13 @@ def _alert(store: ObjectStore, incident: str) -> Alert | None:
 
 
 def _escalate(publisher: Publisher | None, s: Summary, reason: EscalationReason, detail: str, *,
-              input_id: str, alert: Alert | None, plan_id: str | None, pkey: str | None) -> None:
+              input_id: str, alert: Alert | None, plan_id: str | None, pkey: str | None,
+              trace: dict[str, str] | None = None) -> None:
     if publisher is None:
         raise TransientError("no broker URL configured (K_SINK or CONSOLE_BROKER_URL): the "
                              "sweep cannot escalate")
     out = Outgoing(type=ESCALATED, id=event_id(s.incident_key, STAGE, input_id), function=STAGE,
-                   incident_key=s.incident_key, partition_key=pkey,
+                   incident_key=s.incident_key, partition_key=pkey, extra=trace or {},
                    data=Escalated(incident_key=s.incident_key, stage="console", reason=reason,
                                   detail=detail, alert=alert, plan_id=plan_id))
     headers, body = to_binary(out)

@@ -11,9 +11,12 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from bench.common import ROOT, accepting_sink, first_answer
+from bench.first_requests import FUNCTIONS, first_requests
 from orchestrator import telemetry
 from orchestrator.envelope import Event, Outgoing, decode
 from orchestrator.errors import TransientError
@@ -180,3 +183,28 @@ def test_with_export_off_the_sdk_is_never_imported() -> None:
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip() == "[]", done.stdout
+
+
+# The SDK stands in as a package that ends the process the moment anything imports it.
+POISON = ("import os, sys\nsys.stderr.write('opentelemetry imported with export off\\n')\n"
+          "os._exit(97)\n")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_with_export_off_a_functions_first_request_never_imports_the_sdk(
+        function: str, tmp_path: Path) -> None:
+    """Each function served as deployed, answering the first request it meets in the loop (the
+    cold-start bench's), with an `opentelemetry` that kills the process on import: it answers."""
+    (tmp_path / "poison" / "opentelemetry").mkdir(parents=True)
+    (tmp_path / "poison" / "opentelemetry" / "__init__.py").write_text(POISON)
+    sink = accepting_sink()  # the broker ingest publishes to
+    try:
+        env, requests = first_requests(tmp_path, f"http://127.0.0.1:{sink.server_address[1]}/")
+        env["PYTHONPATH"] = os.pathsep.join([str(tmp_path / "poison"),
+                                             env.get("PYTHONPATH", "")])
+        first_answer(ROOT / "functions" / function / "main.py", env, requests[function],
+                     timeout=20)
+    finally:
+        sink.shutdown()
+        sink.server_close()
