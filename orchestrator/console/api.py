@@ -11,12 +11,11 @@ the token's person; a body naming someone else is refused (403), never believed.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.console import approvals, audit, deadletters, index
 from orchestrator.console.identity import Identity
-from orchestrator.console.request import Request, Routes, rule
+from orchestrator.console.request import Request, Visit
 from orchestrator.console.status import STATUSES, Summary
 from orchestrator.errors import OrchestratorError, PermanentError
 from orchestrator.handler import Response, error_response, json_response
@@ -55,76 +54,66 @@ def decider(who: Identity, claimed: object = None) -> str:
 
 
 def _route(console: Console, req: Request, who: Identity) -> Response:
-    found = _routes().match(req.method, req.path.rstrip("/"))
-    if found is None:
+    from orchestrator.console.routes import table
+
+    found = table().match(req.method, req.path.rstrip("/"))
+    if found is None or not req.path.startswith("/api/"):
         raise PermanentError(f"no such endpoint {req.method} {req.path}", status=404)
     handler, args = found
-    response: Response = handler(console, req, who, **args)
+    response: Response = handler(Visit(console, req, who), **args)
     return response
 
 
-@lru_cache(maxsize=1)
-def _routes() -> Routes:
-    return Routes(
-        rule("/api/incidents", _incidents, "GET"),
-        rule("/api/incidents/<key:key>", _incident, "GET"),
-        rule("/api/approvals", _approvals, "GET"),
-        rule("/api/approvals/<key:plan_id>/<any(approve, reject):verb>", _decide, "POST"),
-        rule("/api/deadletters", _letters, "GET"),
-        rule("/api/deadletters/<letter:letter>", _letter, "GET"),
-        rule("/api/deadletters/<letter:letter>/resend", _resend, "POST"),
-    )
-
-
-def _incidents(console: Console, req: Request, who: Identity) -> Response:
-    found = index.summaries(console.store, keep=keep(req.query.get("status"),
-                                                    req.query.get("namespace")),
-                            limit=_limit(req))
+def incidents(v: Visit) -> Response:
+    found = index.summaries(v.console.store, keep=keep(v.req.query.get("status"),
+                                                      v.req.query.get("namespace")),
+                            limit=_limit(v.req))
     return json_response(200, {"incidents": [s.model_dump(mode="json") for s in found]})
 
 
-def _incident(console: Console, req: Request, who: Identity, key: str) -> Response:
-    summary = index.get(console.store, key)
+def incident(v: Visit, key: str) -> Response:
+    summary = index.get(v.console.store, key)
     if summary is None:
         raise PermanentError(f"no incident {key!r}", status=404)
-    records = audit.read(console.store, key)
+    records = audit.read(v.console.store, key)
     return json_response(200, {"summary": summary.model_dump(mode="json"),
                                "events": [json.loads(r.to_json()) for r in records]})
 
 
-def _approvals(console: Console, req: Request, who: Identity) -> Response:
-    now = console.clock()
+def pending(v: Visit) -> Response:
+    now = v.console.clock()
     listing = []
-    for s in index.summaries(console.store, keep=keep("awaiting approval", None)):
-        one = approvals.listed(console.approvals, s.approval.plan_id,
+    for s in index.summaries(v.console.store, keep=keep("awaiting approval", None)):
+        one = approvals.listed(v.console.approvals, s.approval.plan_id,
                                now=now) if s.approval else None
         if one is not None:
             listing.append({"alertname": s.alertname, **one})
     return json_response(200, {"approvals": listing})
 
 
-def _decide(console: Console, req: Request, who: Identity, plan_id: str, verb: str) -> Response:
-    body = _json(req)
-    done = approvals.decide(console.approvals, plan_id=plan_id,
+def decide(v: Visit, plan_id: str, verb: str) -> Response:
+    body = _json(v.req)
+    done = approvals.decide(v.console.approvals, plan_id=plan_id,
                             decision="approved" if verb == "approve" else "rejected",
-                            approver=decider(who, body.get("approver")),
-                            comment=str(body.get("comment") or ""), now=console.clock())
+                            approver=decider(v.who, body.get("approver")),
+                            comment=str(body.get("comment") or ""), now=v.console.clock())
     return json_response(202, done.as_json())
 
 
-def _letters(console: Console, req: Request, who: Identity) -> Response:
-    page = deadletters.list_letters(console.store, limit=_limit(req, 50, 200),
-                                    before=req.query.get("before") or None)
+def letters(v: Visit) -> Response:
+    page = deadletters.list_letters(v.console.store, limit=_limit(v.req, 50, 200),
+                                    before=v.req.query.get("before") or None)
     return json_response(200, page.as_json())
 
 
-def _letter(console: Console, req: Request, who: Identity, letter: str) -> Response:
-    return json_response(200, deadletters.show_letter(console.store, letter))
+def letter(v: Visit, letter: str) -> Response:
+    """One dead letter as JSON (the web page links the same document)."""
+    return json_response(200, deadletters.show_letter(v.console.store, letter))
 
 
-def _resend(console: Console, req: Request, who: Identity, letter: str) -> Response:
-    return json_response(202, deadletters.resend(console.store, console.publisher, letter,
-                                                 now=console.clock()))
+def resend(v: Visit, letter: str) -> Response:
+    return json_response(202, deadletters.resend(v.console.store, v.console.publisher, letter,
+                                                 now=v.console.clock()))
 
 
 def _limit(req: Request, default: int = 200, most: int = 5000) -> int:

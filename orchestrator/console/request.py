@@ -6,12 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from werkzeug.routing import BaseConverter, Map, Rule
 
 from orchestrator.errors import PermanentError
+
+if TYPE_CHECKING:
+    from orchestrator.console.identity import Identity
+    from orchestrator.console.service import Console
 
 MAX_FORM_BYTES = 64 * 1024
 
@@ -37,6 +41,19 @@ class Request:
         except (UnicodeDecodeError, ValueError) as e:
             raise PermanentError("malformed form") from e
         return {k: v[0] for k, v in parsed.items()}
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One authenticated request, as a route's handler sees it."""
+
+    console: Console
+    req: Request
+    who: Identity
+    ctx: dict[str, Any] = field(default_factory=dict)
+    """A page's template context: the user, the CSRF token, the statuses."""
+    form: dict[str, str] = field(default_factory=dict)
+    """A page POST's form (its CSRF token checked)."""
 
 
 class _Key(BaseConverter):

@@ -12,7 +12,6 @@ path as the API and Slack, as the person authenticated, never a name in the form
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -20,7 +19,7 @@ from urllib.parse import quote, urlsplit
 
 from orchestrator.console import api, approvals, audit, deadletters, evidence, index, pages, session
 from orchestrator.console.identity import Identity
-from orchestrator.console.request import Request, Routes, rule
+from orchestrator.console.request import Request, Visit
 from orchestrator.console.session import cookie_value
 from orchestrator.console.status import STATUSES, Summary
 from orchestrator.errors import AuthError, OrchestratorError, PermanentError
@@ -67,7 +66,7 @@ def _redirect(location: str, headers: dict[str, str] | None = None) -> Response:
     return b"", 303, {"location": location, **HEADERS, **(headers or {})}
 
 
-def _static(console: Console, req: Request, name: str) -> Response:
+def _static(name: str) -> Response:
     if name not in STATIC:
         return b"not found", 404, {"content-type": "text/plain", **HEADERS}
     data = (resources.files("orchestrator.web") / "static" / name).read_bytes()
@@ -91,25 +90,17 @@ def _safe_next(target: str | None) -> str:
     return target if not parts.scheme and not parts.netloc else "/"
 
 
-@dataclass(frozen=True)
-class Visit:
-    """One authenticated page request, as its handler sees it."""
-
-    console: Console
-    req: Request
-    who: Identity
-    ctx: dict[str, Any]
-    """What every template is given: the user, the CSRF token, the statuses."""
-    form: dict[str, str]
-    """A POST's form (its CSRF token checked); empty for a GET."""
-
-
 def route(console: Console, req: Request) -> Response:
-    found = _routes().match(req.method, req.path)
-    if found is not None and found[0] in (_static, _login):
-        handler, args = found
-        public: Response = handler(console, req, **args)
-        return public
+    from orchestrator.console.routes import table
+
+    # Not /static/: the Flask app functions-framework builds serves that path itself.
+    if req.path.startswith("/assets/"):
+        return _static(req.path.removeprefix("/assets/"))
+    if req.path == "/login":
+        return _login(console, req)
+    found = table().match(req.method, req.path)
+    if found is not None and req.path.startswith("/api/"):
+        found = None  # the API answers with its own authentication: not served as a page
     try:
         who, cookie, fresh = _who(console, req)
     except AuthError:
@@ -142,25 +133,6 @@ def route(console: Console, req: Request) -> Response:
     return response
 
 
-@lru_cache(maxsize=1)
-def _routes() -> Routes:
-    return Routes(
-        # Not /static/: the Flask app functions-framework builds serves that path itself.
-        rule("/assets/<path:name>", _static, "GET"),
-        rule("/login", _login, "GET", "POST"),
-        rule("/", _list, "GET"),
-        rule("/incidents", _list, "GET"),
-        rule("/trust", _trust, "GET"),
-        rule("/deadletters", _letters, "GET"),
-        rule("/deadletters/<letter:letter>", _letter, "GET"),
-        rule("/deadletters/<letter:letter>/resend", _resend, "POST"),
-        rule("/incidents/<key:key>", _incident, "GET"),
-        rule("/incidents/<key:key>/state", _state, "GET"),
-        rule("/incidents/<key:key>/decide", _decide, "POST"),
-        rule("/logout", _logout, "POST"),
-    )
-
-
 def _who(console: Console, req: Request) -> tuple[Identity | None, str | None, bool]:
     """The caller, the session cookie their forms are bound to, and whether it is new.
 
@@ -187,7 +159,7 @@ def _who(console: Console, req: Request) -> tuple[Identity | None, str | None, b
     return None, None, False
 
 
-def _list(v: Visit) -> Response:
+def list_page(v: Visit) -> Response:
     status, namespace = v.req.query.get("status") or None, v.req.query.get("namespace") or None
     found = index.summaries(v.console.store, keep=api.keep(status, namespace))
     return render("list.html", incidents=found, status=status or "", namespace=namespace or "",
@@ -195,20 +167,16 @@ def _list(v: Visit) -> Response:
                   banner=evidence.banner(v.console.store), **v.ctx)
 
 
-def _trust(v: Visit) -> Response:
+def trust_page(v: Visit) -> Response:
     return render("trust.html", **evidence.trust_view(v.console.store, v.req.query,
                                                       thresholds=v.console.trust,
                                                       now=v.console.clock()), **v.ctx)
 
 
-def _letters(v: Visit) -> Response:
+def letters_page(v: Visit) -> Response:
     page = deadletters.list_letters(v.console.store, before=v.req.query.get("before") or None)
     return render("deadletters.html", letters=page.letters, older=page.next,
                   done=_DONE.get(v.req.query.get("done", ""), ""), **v.ctx)
-
-
-def _letter(v: Visit, letter: str) -> Response:
-    return json_response(200, deadletters.show_letter(v.console.store, letter))
 
 
 def _summary(v: Visit, key: str) -> Summary:
@@ -218,13 +186,13 @@ def _summary(v: Visit, key: str) -> Summary:
     return summary
 
 
-def _state(v: Visit, key: str) -> Response:
+def incident_state(v: Visit, key: str) -> Response:
     summary = _summary(v, key)
     return json_response(200, {"events": summary.events, "status": summary.status,
                                "digest": summary.digest})
 
 
-def _incident(v: Visit, key: str) -> Response:
+def incident_page(v: Visit, key: str) -> Response:
     console, now = v.console, v.console.clock()
     summary = _summary(v, key)
     records = audit.read(console.store, summary.incident_key)
@@ -240,17 +208,17 @@ def _incident(v: Visit, key: str) -> Response:
                   banner=evidence.banner(console.store, summary.incident_key), **v.ctx)
 
 
-def _logout(v: Visit) -> Response:
+def logout(v: Visit) -> Response:
     session.end(v.console.store, v.console.sessions, cookie_value(v.req.headers))
     return _redirect("/login", {"set-cookie": v.console.sessions.clear_cookie()})
 
 
-def _resend(v: Visit, letter: str) -> Response:
+def resend(v: Visit, letter: str) -> Response:
     deadletters.resend(v.console.store, v.console.publisher, letter, now=v.console.clock())
     return _redirect("/deadletters?done=resent")
 
 
-def _decide(v: Visit, key: str) -> Response:
+def decide(v: Visit, key: str) -> Response:
     decision = v.form.get("decision")
     if decision not in ("approved", "rejected"):
         raise PermanentError("decision must be approved or rejected")
