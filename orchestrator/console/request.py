@@ -50,10 +50,15 @@ class Visit:
     console: Console
     req: Request
     who: Identity
-    ctx: dict[str, Any] = field(default_factory=dict)
-    """A page's template context: the user, the CSRF token, the statuses."""
-    form: dict[str, str] = field(default_factory=dict)
-    """A page POST's form (its CSRF token checked)."""
+
+
+@dataclass(frozen=True)
+class Page(Visit):
+    """A visit to a web page: what its template is given (the user, the CSRF token, the
+    statuses) and, for a POST, the form whose CSRF token was checked."""
+
+    ctx: dict[str, Any]
+    form: dict[str, str]
 
 
 class _Key(BaseConverter):

@@ -19,7 +19,7 @@ from urllib.parse import quote, urlsplit
 
 from orchestrator.console import api, approvals, audit, deadletters, evidence, index, pages, session
 from orchestrator.console.identity import Identity
-from orchestrator.console.request import Request, Visit
+from orchestrator.console.request import Page, Request
 from orchestrator.console.session import cookie_value
 from orchestrator.console.status import STATUSES, Summary
 from orchestrator.errors import AuthError, OrchestratorError, PermanentError
@@ -124,7 +124,7 @@ def route(console: Console, req: Request) -> Response:
             raise PermanentError(f"cannot POST to {req.path}" if req.method == "POST"
                                  else f"no page {req.path}", status=404)
         handler, args = found
-        response = handler(Visit(console, req, who, ctx, form), **args)
+        response = handler(Page(console, req, who, ctx, form), **args)
     except OrchestratorError as e:
         response = render("message.html", e.status, message=str(e), **ctx)
     if fresh:
@@ -159,7 +159,7 @@ def _who(console: Console, req: Request) -> tuple[Identity | None, str | None, b
     return None, None, False
 
 
-def list_page(v: Visit) -> Response:
+def list_page(v: Page) -> Response:
     status, namespace = v.req.query.get("status") or None, v.req.query.get("namespace") or None
     found = index.summaries(v.console.store, keep=api.keep(status, namespace))
     return render("list.html", incidents=found, status=status or "", namespace=namespace or "",
@@ -167,32 +167,32 @@ def list_page(v: Visit) -> Response:
                   banner=evidence.banner(v.console.store), **v.ctx)
 
 
-def trust_page(v: Visit) -> Response:
+def trust_page(v: Page) -> Response:
     return render("trust.html", **evidence.trust_view(v.console.store, v.req.query,
                                                       thresholds=v.console.trust,
                                                       now=v.console.clock()), **v.ctx)
 
 
-def letters_page(v: Visit) -> Response:
+def letters_page(v: Page) -> Response:
     page = deadletters.list_letters(v.console.store, before=v.req.query.get("before") or None)
     return render("deadletters.html", letters=page.letters, older=page.next,
                   done=_DONE.get(v.req.query.get("done", ""), ""), **v.ctx)
 
 
-def _summary(v: Visit, key: str) -> Summary:
+def _summary(v: Page, key: str) -> Summary:
     summary = index.get(v.console.store, key)
     if summary is None:
         raise PermanentError(f"no incident {key}", status=404)
     return summary
 
 
-def incident_state(v: Visit, key: str) -> Response:
+def incident_state(v: Page, key: str) -> Response:
     summary = _summary(v, key)
     return json_response(200, {"events": summary.events, "status": summary.status,
                                "digest": summary.digest})
 
 
-def incident_page(v: Visit, key: str) -> Response:
+def incident_page(v: Page, key: str) -> Response:
     console, now = v.console, v.console.clock()
     summary = _summary(v, key)
     records = audit.read(console.store, summary.incident_key)
@@ -208,17 +208,17 @@ def incident_page(v: Visit, key: str) -> Response:
                   banner=evidence.banner(console.store, summary.incident_key), **v.ctx)
 
 
-def logout(v: Visit) -> Response:
+def logout(v: Page) -> Response:
     session.end(v.console.store, v.console.sessions, cookie_value(v.req.headers))
     return _redirect("/login", {"set-cookie": v.console.sessions.clear_cookie()})
 
 
-def resend(v: Visit, letter: str) -> Response:
+def resend(v: Page, letter: str) -> Response:
     deadletters.resend(v.console.store, v.console.publisher, letter, now=v.console.clock())
     return _redirect("/deadletters?done=resent")
 
 
-def decide(v: Visit, key: str) -> Response:
+def decide(v: Page, key: str) -> Response:
     decision = v.form.get("decision")
     if decision not in ("approved", "rejected"):
         raise PermanentError("decision must be approved or rejected")
