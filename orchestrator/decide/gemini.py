@@ -196,9 +196,11 @@ class GeminiPlanner:
         if isinstance(e, Throttled):
             if e.retry_after > self.limits.retry_after_max:
                 return False
-            log.warning("%s throttled (%s); retrying in %.2fs", self.llm.name, e, e.retry_after)
+            log.warning("%s throttled (%s): the next attempt, if any, in %.2fs", self.llm.name, e,
+                        e.retry_after)
             return float(e.retry_after)
-        log.warning("%s call failed (%s); retrying after the backoff", self.llm.name, e)
+        log.warning("%s call failed (%s): the next attempt, if any, after the backoff",
+                    self.llm.name, e)
         return True
 
     def _accept(self, s: Situation, gen: Generation, tokens_in: int,
