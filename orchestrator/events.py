@@ -7,6 +7,7 @@ redelivered input yields the same output event.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -29,6 +30,34 @@ RESOLVED = "incident.resolved"
 ESCALATED = "incident.escalated"
 
 TYPE_PREFIX = "incident."
+
+Phase = Literal["Observe", "Orient", "Decide", "Act", "Escalate"]
+Status = Literal["open", "awaiting approval", "acting", "resolved", "escalated"]
+
+
+@dataclass(frozen=True)
+class Role:
+    """What the contract says of one type: who may sign it (`provenance`), its loop phase (the
+    console's timeline) and the status it leaves its incident in (`console.status`)."""
+
+    producers: frozenset[str]
+    phase: Phase
+    status: Status
+
+
+ROLES: dict[str, Role] = {  # in the loop's order, which breaks ties in time
+    ALERT_RECEIVED: Role(frozenset({"ingest"}), "Observe", "open"),
+    CONTEXT_ENRICHED: Role(frozenset({"router"}), "Orient", "open"),
+    PLAN_PROPOSED: Role(frozenset({"agent"}), "Decide", "open"),
+    APPROVAL_REQUESTED: Role(frozenset({"executor"}), "Decide", "awaiting approval"),
+    PLAN_APPROVED: Role(frozenset({"console"}), "Decide", "acting"),
+    PLAN_REJECTED: Role(frozenset({"console"}), "Decide", "escalated"),
+    ACTION_COMPLETED: Role(frozenset({"executor"}), "Act", "acting"),
+    ACTION_FAILED: Role(frozenset({"executor"}), "Act", "acting"),
+    ESCALATED: Role(frozenset({"router", "agent", "executor", "console"}), "Escalate",
+                    "escalated"),
+    RESOLVED: Role(frozenset({"router"}), "Observe", "resolved"),
+}
 
 
 class Alert(Frozen):

@@ -31,18 +31,7 @@ from typing import Any
 from orchestrator.cloudevent_http import attributes_of, binary_headers
 from orchestrator.envelope import SOURCE_PREFIX, Event, Outgoing, to_binary
 from orchestrator.errors import PermanentError
-from orchestrator.events import (
-    ACTION_COMPLETED,
-    ACTION_FAILED,
-    ALERT_RECEIVED,
-    APPROVAL_REQUESTED,
-    CONTEXT_ENRICHED,
-    ESCALATED,
-    PLAN_APPROVED,
-    PLAN_PROPOSED,
-    PLAN_REJECTED,
-    RESOLVED,
-)
+from orchestrator.events import ROLES
 from orchestrator.times import rfc3339
 
 SIGNATURE = "signature"
@@ -52,18 +41,7 @@ SIGNER_KEY = "signerkey"
 SCHEME = "io1"
 """Version of the signed message layout (first field of the signed header line)."""
 
-PRODUCERS: dict[str, frozenset[str]] = {
-    ALERT_RECEIVED: frozenset({"ingest"}),
-    CONTEXT_ENRICHED: frozenset({"router"}),
-    RESOLVED: frozenset({"router"}),
-    PLAN_PROPOSED: frozenset({"agent"}),
-    APPROVAL_REQUESTED: frozenset({"executor"}),
-    ACTION_COMPLETED: frozenset({"executor"}),
-    ACTION_FAILED: frozenset({"executor"}),
-    PLAN_APPROVED: frozenset({"console"}),
-    PLAN_REJECTED: frozenset({"console"}),
-    ESCALATED: frozenset({"router", "agent", "executor", "console"}),
-}
+PRODUCERS: dict[str, frozenset[str]] = {t: role.producers for t, role in ROLES.items()}
 """Event type → the only functions that may sign it (the design's event contract)."""
 
 # RFC 8410: an Ed25519 PKCS#8 v1 key is this prefix + the 32-byte seed; a SubjectPublicKeyInfo

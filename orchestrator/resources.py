@@ -1,4 +1,5 @@
-"""Where the packaged `eventing/`, `runbooks/` and `functions/` folders are, from anywhere.
+"""Where the packaged `eventing/`, `runbooks/` and `functions/` folders are, from anywhere, and
+where the local stack keeps its state.
 
 The repository's top-level folders are the source of truth; the wheel ships them as the
 `orchestrator.bundled.*` packages. A source checkout without an install falls back to the
@@ -39,3 +40,12 @@ def functions_dir() -> Path:
 def runbooks_dir() -> Path:
     """The folder holding the packaged runbooks (markdown with front matter)."""
     return _folder("runbooks")
+
+
+def data_dir() -> Path:
+    """The per-user data folder (`$XDG_DATA_HOME/incident-orchestrator` on Linux, the platform's
+    own elsewhere): where `orchestrator up` keeps its state and the local Qdrant store lives, so
+    `replay`, `runbooks index` and `search` work from any directory without flags."""
+    from platformdirs import user_data_dir  # only the local tools ask: not on a cold start
+
+    return Path(user_data_dir("incident-orchestrator", appauthor=False))

@@ -67,9 +67,9 @@ def _keyring(args: argparse.Namespace) -> Keyring | None:
 
     folder = ConsoleSettings().public_keys_dir
     if folder is None:
-        from orchestrator.cli.incidents import _state
+        from orchestrator.cli.local_state import state_dir
 
-        candidate = _state(args) / "keys" / "public"
+        candidate = state_dir(args) / "keys" / "public"
         folder = candidate if candidate.is_dir() else None
     if folder is None:
         return None

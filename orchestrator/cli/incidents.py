@@ -40,12 +40,6 @@ def register(sub: Any) -> None:
         p.set_defaults(run=_decide, verb=verb)
 
 
-def _state(args: argparse.Namespace) -> Path:
-    from orchestrator.local.stack import default_state_dir
-
-    return Path(args.state) if args.state else default_state_dir()
-
-
 def _store(args: argparse.Namespace) -> Any:
     from orchestrator.adapters.objects import LocalDirStore
     from orchestrator.console.service import audit_store
@@ -55,7 +49,9 @@ def _store(args: argparse.Namespace) -> Any:
         settings = ConsoleSettings()
         if settings.audit_endpoint or settings.audit_dir:
             return audit_store(settings)
-    folder = _state(args) / "audit"
+    from orchestrator.cli.local_state import state_dir
+
+    folder = state_dir(args) / "audit"
     if not folder.is_dir():
         raise SystemExit(f"no audit log in {folder}: pass --state, or set CONSOLE_AUDIT_DIR / "
                          "CONSOLE_AUDIT_ENDPOINT")
@@ -145,16 +141,11 @@ def _detail(kind: str, data: Any) -> str:
 def _decide(args: argparse.Namespace) -> int:
     import httpx
 
-    state = _state(args)
-    up = state / "up.json"
-    url = args.console or (json.loads(up.read_text()).get("console") if up.exists() else None) \
-        or "http://127.0.0.1:8090"
-    token = _token(args, state)
-    if not token:
-        raise SystemExit("no personal token: pass --token-file (or --token); `orchestrator up` "
-                         "writes one for this machine's user in its state folder")
+    from orchestrator.cli.local_state import console_access
+
+    url, token = console_access(args)
     try:
-        r = httpx.post(f"{url.rstrip('/')}/api/approvals/{args.plan_id}/{args.verb}",
+        r = httpx.post(f"{url}/api/approvals/{args.plan_id}/{args.verb}",
                        json={"comment": args.comment},
                        headers={"Authorization": f"Bearer {token}"}, timeout=30,
                        trust_env=False)
@@ -172,23 +163,3 @@ def _decide(args: argparse.Namespace) -> int:
     print(f"plan {doc['plan_id']} {doc['decision']} by {doc['approver']}; event "
           f"{doc['event_id']}{again}")
     return 0
-
-
-def _token(args: argparse.Namespace, state: Path) -> str | None:
-    """The person's token: given, or from a file, or the one `up` made for the local user.
-    Never CONSOLE_API_TOKEN: that is the service token, which cannot decide."""
-    from orchestrator.errors import PermanentError
-    from orchestrator.settings.common import secret_from
-
-    if args.token:
-        return str(args.token)
-    if args.token_file:
-        try:
-            return secret_from(None, args.token_file, name="--token-file")
-        except PermanentError as e:
-            raise SystemExit(str(e)) from None
-    path = state / "secrets.json"
-    if path.exists():
-        found = json.loads(path.read_text()).get("approver_token")
-        return str(found) if found else None
-    return None

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from orchestrator.cli.local_state import state_dir
+
 
 def register(sub: Any) -> None:
     up = sub.add_parser("up", help="run the broker and the five functions on this machine")
@@ -77,12 +79,6 @@ def _state_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--state", type=Path, help="state folder (default: the per-user data dir)")
 
 
-def _state(args: argparse.Namespace) -> Path:
-    from orchestrator.local.stack import default_state_dir
-
-    return Path(args.state) if args.state else default_state_dir()
-
-
 class Stopped(Exception):
     """A SIGTERM, SIGINT or SIGHUP reached `up`/`replay`: unwind so the stack stops."""
 
@@ -117,7 +113,7 @@ def _up(args: argparse.Namespace) -> int:
     from orchestrator.local.stack import Stack, StackOptions
 
     logs.setup("WARNING")
-    state = _state(args)
+    state = state_dir(args)
     # A kubeconfig that cannot say its context and server fails now, before anything starts.
     first_contact.cluster_line(args.kubeconfig, args.enforce)
     stack = Stack(StackOptions(state=state, enforce=args.enforce, kubeconfig=args.kubeconfig,
@@ -216,14 +212,14 @@ def _console_token(args: argparse.Namespace) -> str | None:
     if token:
         return token
     # Read, never generated: a fresh token here would only earn a 401.
-    path = _state(args) / "secrets.json"
+    path = state_dir(args) / "secrets.json"
     found = json.loads(path.read_text()).get("console_api_token") if path.exists() else None
     return str(found) if found else None
 
 
 def _up_file(args: argparse.Namespace) -> dict[str, Any]:
     """What a running `up` wrote to the state folder (its URLs); empty when none runs."""
-    path = _state(args) / "up.json"
+    path = state_dir(args) / "up.json"
     found: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
     return found
 
@@ -236,7 +232,7 @@ def _replay(args: argparse.Namespace) -> int:
 
     logs.setup("WARNING")
     payloads = load_payloads(list(args.files))
-    options = StackOptions(state=_state(args), enforce=args.enforce, kubeconfig=args.kubeconfig,
+    options = StackOptions(state=state_dir(args), enforce=args.enforce, kubeconfig=args.kubeconfig,
                            cluster_name=args.cluster, chaos=args.chaos)
     print(first_contact.cluster_line(args.kubeconfig, args.enforce), file=sys.stderr, flush=True)
     with _stop_on_signals():
@@ -260,7 +256,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
-    path = _state(args) / "secrets.json"
+    path = state_dir(args) / "secrets.json"
     found = json.loads(path.read_text()) if path.exists() else {}
     name = {"ingest": "ingest_token", "approver": "approver_token",
             "console": "console_api_token"}[args.which]
@@ -278,7 +274,7 @@ def _deadletters(args: argparse.Namespace) -> int:
 
     # An unstarted Broker on the same SQLite file: it only touches the queue. A running `up`
     # (another process) picks a re-queued delivery up on its next poll of the file.
-    broker = Broker(db_path=_state(args) / "broker.sqlite3",
+    broker = Broker(db_path=state_dir(args) / "broker.sqlite3",
                     subscribers={name: "http://unused.invalid" for name in FUNCTIONS})
     try:
         if args.redeliver is not None:

@@ -36,23 +36,15 @@ def register(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from orchestrator.cli.incidents import _state, _token
+    from orchestrator.cli.local_state import console_access
 
-    state = _state(args)
-    up = state / "up.json"
-    url = args.console or (json.loads(up.read_text()).get("console") if up.exists() else None) \
-        or "http://127.0.0.1:8090"
-    token = _token(args, state)
-    if not token:
-        print("no personal token: pass --token-file (or --token); `orchestrator up` writes one "
-              "for this machine's user in its state folder", file=sys.stderr)
-        return 2
+    url, token = console_access(args)
     import anyio
     import httpx
 
     failed: list[BaseException] = []
     try:
-        anyio.run(bridge, f"{url.rstrip('/')}/mcp", token)
+        anyio.run(bridge, f"{url}/mcp", token)
     except* httpx.HTTPError as group:
         failed.extend(group.exceptions)
     if failed:

@@ -58,7 +58,7 @@ _TITLES = {"applied": "an action applied automatically and verified healthy",
 def _demo(args: argparse.Namespace) -> int:
     import json
 
-    from orchestrator.local.stack import default_state_dir
+    from orchestrator.resources import data_dir
     from orchestrator.sim import evaluate
     from orchestrator.sim.scenario import SimCluster, load_all
     from orchestrator.sim.timeline import render, say
@@ -68,7 +68,7 @@ def _demo(args: argparse.Namespace) -> int:
     missing = [r for r in _ROLES if r not in by_role]
     if missing:
         raise SystemExit(f"the packaged scenarios lack a demo {', '.join(missing)} case")
-    state = args.state or default_state_dir() / "demo"
+    state = args.state or data_dir() / "demo"
     print("\n".join(say("incident-orchestrator demo: a simulated Kubernetes cluster (no real "
                         "cluster, no API key), the five functions and the local broker, policy "
                         "in enforce mode.", indent="")) + "\n")

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from orchestrator.cli.local_state import state_dir
+
 
 def register(sub: Any) -> None:
     from orchestrator.cli.local import _state_args
@@ -34,12 +36,6 @@ def register(sub: Any) -> None:
 
 
 
-def _state(args: argparse.Namespace) -> Path:
-    from orchestrator.local.stack import default_state_dir
-
-    return Path(args.state) if args.state else default_state_dir()
-
-
 def _trigger(args: argparse.Namespace) -> int:
     import os
     import uuid
@@ -49,7 +45,7 @@ def _trigger(args: argparse.Namespace) -> int:
 
     from orchestrator.local.stack import load_secrets
 
-    state = _state(args)
+    state = state_dir(args)
     up = json.loads((state / "up.json").read_text()) if (state / "up.json").exists() else {}
     url = args.url or up.get("ingest") or "http://127.0.0.1:8080/"
     token = args.token or os.environ.get("INGEST_TOKEN") or load_secrets(state)["ingest_token"]

@@ -11,12 +11,11 @@ the token's person; a body naming someone else is refused (403), never believed.
 from __future__ import annotations
 
 import json
-import re
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.console import approvals, audit, deadletters, index
 from orchestrator.console.identity import Identity
-from orchestrator.console.request import Request
+from orchestrator.console.request import Request, Visit
 from orchestrator.console.status import STATUSES, Summary
 from orchestrator.errors import OrchestratorError, PermanentError
 from orchestrator.handler import Response, error_response, json_response
@@ -24,11 +23,6 @@ from orchestrator.limits import check_depth
 
 if TYPE_CHECKING:
     from orchestrator.console.service import Console
-
-_DECIDE = re.compile(r"^/api/approvals/([A-Za-z0-9._-]+)/(approve|reject)$")
-_INCIDENT = re.compile(r"^/api/incidents/([A-Za-z0-9._-]+)$")
-_RESEND = re.compile(r"^/api/deadletters/([a-z0-9]+)/resend$")
-_LETTER = re.compile(r"^/api/deadletters/([a-z0-9]+)$")
 
 
 def route(console: Console, req: Request) -> Response:
@@ -60,46 +54,66 @@ def decider(who: Identity, claimed: object = None) -> str:
 
 
 def _route(console: Console, req: Request, who: Identity) -> Response:
-    path, get = req.path.rstrip("/"), req.method == "GET"
-    if get and path == "/api/incidents":
-        found = index.summaries(console.store, keep=keep(req.query.get("status"),
-                                                        req.query.get("namespace")),
-                                limit=_limit(req))
-        return json_response(200, {"incidents": [s.model_dump(mode="json") for s in found]})
-    if get and (m := _INCIDENT.match(path)):
-        summary = index.get(console.store, m.group(1))
-        if summary is None:
-            raise PermanentError(f"no incident {m.group(1)!r}", status=404)
-        records = audit.read(console.store, m.group(1))
-        return json_response(200, {"summary": summary.model_dump(mode="json"),
-                                   "events": [json.loads(r.to_json()) for r in records]})
-    if get and path == "/api/approvals":
-        now = console.clock()
-        listing = []
-        for s in index.summaries(console.store, keep=keep("awaiting approval", None)):
-            one = approvals.listed(console.approvals, s.approval.plan_id,
-                                   now=now) if s.approval else None
-            if one is not None:
-                listing.append({"alertname": s.alertname, **one})
-        return json_response(200, {"approvals": listing})
-    if req.method == "POST" and (m := _DECIDE.match(path)):
-        body = _json(req)
-        done = approvals.decide(console.approvals, plan_id=m.group(1),
-                                decision="approved" if m.group(2) == "approve" else "rejected",
-                                approver=decider(who, body.get("approver")),
-                                comment=str(body.get("comment") or ""), now=console.clock())
-        return json_response(202, done.as_json())
-    if get and path == "/api/deadletters":
-        page = deadletters.list_letters(console.store, limit=_limit(req, 50, 200),
-                                        before=req.query.get("before") or None)
-        return json_response(200, page.as_json())
-    if get and (m := _LETTER.match(path)):
-        return json_response(200, deadletters.show_letter(console.store, m.group(1)))
-    if req.method == "POST" and (m := _RESEND.match(path)):
-        letter = deadletters.resend(console.store, console.publisher, m.group(1),
-                                    now=console.clock())
-        return json_response(202, letter)
-    raise PermanentError(f"no such endpoint {req.method} {req.path}", status=404)
+    from orchestrator.console.routes import table
+
+    found = table().match(req.method, req.path.rstrip("/"))
+    if found is None or not req.path.startswith("/api/"):
+        raise PermanentError(f"no such endpoint {req.method} {req.path}", status=404)
+    handler, args = found
+    response: Response = handler(Visit(console, req, who), **args)
+    return response
+
+
+def incidents(v: Visit) -> Response:
+    found = index.summaries(v.console.store, keep=keep(v.req.query.get("status"),
+                                                      v.req.query.get("namespace")),
+                            limit=_limit(v.req))
+    return json_response(200, {"incidents": [s.model_dump(mode="json") for s in found]})
+
+
+def incident(v: Visit, key: str) -> Response:
+    summary = index.get(v.console.store, key)
+    if summary is None:
+        raise PermanentError(f"no incident {key!r}", status=404)
+    records = audit.read(v.console.store, key)
+    return json_response(200, {"summary": summary.model_dump(mode="json"),
+                               "events": [json.loads(r.to_json()) for r in records]})
+
+
+def pending(v: Visit) -> Response:
+    now = v.console.clock()
+    listing = []
+    for s in index.summaries(v.console.store, keep=keep("awaiting approval", None)):
+        one = approvals.listed(v.console.approvals, s.approval.plan_id,
+                               now=now) if s.approval else None
+        if one is not None:
+            listing.append({"alertname": s.alertname, **one})
+    return json_response(200, {"approvals": listing})
+
+
+def decide(v: Visit, plan_id: str, verb: str) -> Response:
+    body = _json(v.req)
+    done = approvals.decide(v.console.approvals, plan_id=plan_id,
+                            decision="approved" if verb == "approve" else "rejected",
+                            approver=decider(v.who, body.get("approver")),
+                            comment=str(body.get("comment") or ""), now=v.console.clock())
+    return json_response(202, done.as_json())
+
+
+def letters(v: Visit) -> Response:
+    page = deadletters.list_letters(v.console.store, limit=_limit(v.req, 50, 200),
+                                    before=v.req.query.get("before") or None)
+    return json_response(200, page.as_json())
+
+
+def letter(v: Visit, letter: str) -> Response:
+    """One dead letter as JSON (the web page links the same document)."""
+    return json_response(200, deadletters.show_letter(v.console.store, letter))
+
+
+def resend(v: Visit, letter: str) -> Response:
+    return json_response(202, deadletters.resend(v.console.store, v.console.publisher, letter,
+                                                 now=v.console.clock()))
 
 
 def _limit(req: Request, default: int = 200, most: int = 5000) -> int:

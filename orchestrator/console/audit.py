@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from pydantic import ValidationError
 
 from orchestrator.adapters.objects import ObjectStore
 from orchestrator.console import chain
+from orchestrator.console.per_store import PerStore
 from orchestrator.envelope import Event
 from orchestrator.errors import PermanentError
 from orchestrator.events import ACTION_COMPLETED, ESCALATED, PLAN_PROPOSED, RESOLVED, PlanProposed
@@ -218,16 +218,7 @@ class _Cache:
                 self._items.popitem(last=False)
 
 
-_caches: weakref.WeakKeyDictionary[Any, _Cache] = weakref.WeakKeyDictionary()
-_caches_lock = threading.Lock()
-
-
-def _cache_for(store: ObjectStore) -> _Cache:
-    with _caches_lock:
-        cache = _caches.get(store)
-        if cache is None:
-            cache = _caches[store] = _Cache(_CACHE_SIZE)
-        return cache
+_cache_for = PerStore(lambda: _Cache(_CACHE_SIZE))
 
 
 def read_object(store: ObjectStore, key: str, parse: Callable[[bytes], T], what: str) -> T | None:

@@ -29,12 +29,11 @@ import json
 import logging
 import threading
 import time
-import weakref
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
-from typing import Any
 
 from orchestrator.adapters.objects import ObjectStore
+from orchestrator.console.per_store import PerStore
 from orchestrator.errors import TransientError
 from orchestrator.layout import safe_name
 
@@ -177,16 +176,7 @@ class _Cache:
 FRESH = 900.0
 """Seconds a writer trusts its view of a chain (15 min); retention works in whole days."""
 _CACHE_SIZE = 4096
-_caches: weakref.WeakKeyDictionary[Any, _Cache] = weakref.WeakKeyDictionary()
-_caches_lock = threading.Lock()
-
-
-def _cache(store: ObjectStore) -> _Cache:
-    with _caches_lock:
-        found = _caches.get(store)
-        if found is None:
-            found = _caches[store] = _Cache()
-        return found
+_cache = PerStore(_Cache)
 
 
 def forget(store: ObjectStore, incident: str) -> None:

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import ValidationError
 
@@ -22,7 +22,6 @@ from orchestrator.console.status import ordered
 from orchestrator.events import (
     ACTION_COMPLETED,
     ACTION_FAILED,
-    ALERT_RECEIVED,
     APPROVAL_REQUESTED,
     CONTEXT_ENRICHED,
     ESCALATED,
@@ -31,15 +30,13 @@ from orchestrator.events import (
     PLAN_PROPOSED,
     PLAN_REJECTED,
     RESOLVED,
+    ROLES,
+    Phase,
 )
 
 log = logging.getLogger(__name__)
 
-PHASES = ("Observe", "Orient", "Decide", "Act", "Escalate")
-_PHASE = {ALERT_RECEIVED: "Observe", RESOLVED: "Observe", CONTEXT_ENRICHED: "Orient",
-          PLAN_PROPOSED: "Decide", APPROVAL_REQUESTED: "Decide", PLAN_APPROVED: "Decide",
-          PLAN_REJECTED: "Decide", ACTION_COMPLETED: "Act", ACTION_FAILED: "Act",
-          ESCALATED: "Escalate"}
+PHASES: tuple[str, ...] = get_args(Phase)
 WIDTH, LEFT, RIGHT, TOP, LANE = 960, 90, 30, 24, 30
 
 
@@ -111,13 +108,18 @@ def timeline(records: list[Record]) -> Timeline:
     span = max((recs[-1].when - t0).total_seconds(), 1.0)
     usable = WIDTH - LEFT - RIGHT
     points = [Point(n=i, x=round(LEFT + (r.when - t0).total_seconds() / span * usable, 1),
-                    y=lane_y[_PHASE.get(r.type, "Escalate")], phase=_PHASE.get(r.type, "Escalate"),
+                    y=lane_y[_phase(r.type)], phase=_phase(r.type),
                     type=r.type.removeprefix("incident."), time=r.time,
                     offset=_offset((r.when - t0).total_seconds()))
               for i, r in enumerate(recs, 1)]
     ticks = [(round(LEFT + f * usable, 1), _offset(f * span) if f else "0")
              for f in (0, 0.25, 0.5, 0.75, 1)]
     return Timeline(points, lanes, ticks, WIDTH, height)
+
+
+def _phase(type_: str) -> Phase:
+    role = ROLES.get(type_)
+    return role.phase if role else "Escalate"
 
 
 def view(records: list[Record], *,

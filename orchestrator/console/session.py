@@ -2,11 +2,11 @@
 
 Logging in takes a personal token, and the cookie holds the person that token belongs to (never
 a typed name), how they proved it (`login`, or `header` for a session bound to an authenticating
-proxy's identity header) and an expiry. It is signed with a key derived from every token the
-console knows (`Directory.session_material`): the service token alone, which the sweep holds, is
-not enough to forge one, and changing any token logs everybody out. It is HttpOnly and
-SameSite=Strict, and every form POST also carries a CSRF token derived from the cookie, so another
-site can neither read nor forge either.
+proxy's identity header) and an expiry. It is signed (itsdangerous, HMAC-SHA256) with a key
+derived from every token the console knows (`Directory.session_material`): the service token
+alone, which the sweep holds, is not enough to forge one, and changing any token logs everybody
+out. It is HttpOnly and SameSite=Strict, and every form POST also carries a CSRF token derived
+from the cookie, so another site can neither read nor forge either.
 
 Logging out ends the session for good: the cookie's digest is recorded (`sessions-ended/`, one
 small object until the cookie would have expired anyway, then the sweep drops it), so a copy of
@@ -15,26 +15,19 @@ the cookie replayed after logout is refused like a forged one.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
-import json
 import secrets
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.adapters.objects import ObjectStore
 from orchestrator.console.identity import Identity
 
+if TYPE_CHECKING:
+    from itsdangerous import Signer, URLSafeSerializer
+
 COOKIE = "console_session"
 ENDED = "sessions-ended"
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 @dataclass(frozen=True)
@@ -44,32 +37,38 @@ class Sessions:
     lifetime_seconds: float
     secure: bool = False
 
-    def _key(self, purpose: str) -> bytes:
+    def _cookies(self) -> URLSafeSerializer:
+        # itsdangerous (Flask's own cookie signer, so already loaded: no cold-start cost) signs
+        # and encodes; the salt keeps a cookie's key apart from the CSRF tokens'.
+        from itsdangerous import URLSafeSerializer
+
         assert self.material is not None
-        return hmac.new(self.material.encode(), f"console-{purpose}".encode(),
-                        hashlib.sha256).digest()
+        return URLSafeSerializer(self.material, salt="console-session",
+                                 signer_kwargs={"digest_method": hashlib.sha256})
+
+    def _csrf_signer(self) -> Signer:
+        from itsdangerous import Signer
+
+        assert self.material is not None
+        return Signer(self.material, salt="console-csrf", digest_method=hashlib.sha256)
 
     def issue(self, who: Identity, *, now: float) -> str:
         """A cookie for an identity the console authenticated (a token login or the proxy)."""
         via = "header" if who.via == "header" else "session"
         # The nonce makes every login its own cookie, so logging one out ends no other.
-        payload = _b64(json.dumps({"u": who.name, "v": via,
-                                   "exp": int(now + self.lifetime_seconds),
-                                   "n": secrets.token_hex(8)}, separators=(",", ":")).encode())
-        mac = hmac.new(self._key("session"), payload.encode(), hashlib.sha256).digest()
-        return f"{payload}.{_b64(mac)}"
+        return self._cookies().dumps({"u": who.name, "v": via,
+                                      "exp": int(now + self.lifetime_seconds),
+                                      "n": secrets.token_hex(8)})
 
     def read(self, cookie: str | None, *, now: float) -> Identity | None:
         """Who logged in, or None for a missing, forged or expired cookie."""
-        if not cookie or self.material is None or "." not in cookie:
+        from itsdangerous import BadData
+
+        if not cookie or self.material is None:
             return None
-        payload, _, mac = cookie.partition(".")
-        expected = hmac.new(self._key("session"), payload.encode(), hashlib.sha256).digest()
         try:
-            if not hmac.compare_digest(expected, _unb64(mac)):
-                return None
-            doc = json.loads(_unb64(payload))
-        except ValueError:
+            doc = self._cookies().loads(cookie)
+        except (BadData, UnicodeError):
             return None
         if not isinstance(doc, dict) or not isinstance(doc.get("u"), str) or not doc["u"]:
             return None
@@ -79,20 +78,25 @@ class Sessions:
 
     def expiry(self, cookie: str) -> int | None:
         """When a cookie `read` accepted expires (its signed `exp`), for the logout record."""
-        try:
-            doc = json.loads(_unb64(cookie.partition(".")[0]))
-        except ValueError:
+        if self.material is None:
             return None
-        exp = doc.get("exp") if isinstance(doc, dict) else None
+        try:
+            _, doc = self._cookies().loads_unsafe(cookie)
+        except UnicodeError:
+            return None
+        exp: Any = doc.get("exp") if isinstance(doc, dict) else None
         return exp if isinstance(exp, int) else None
 
     def csrf(self, cookie: str) -> str:
-        return _b64(hmac.new(self._key("csrf"), cookie.encode(), hashlib.sha256).digest())
+        return self._csrf_signer().get_signature(cookie).decode()
 
     def csrf_ok(self, cookie: str | None, token: str | None) -> bool:
         if not cookie or not token or self.material is None:
             return False
-        return hmac.compare_digest(self.csrf(cookie).encode(), token.encode())
+        try:
+            return self._csrf_signer().verify_signature(cookie, token)
+        except UnicodeError:
+            return False
 
     def set_cookie(self, value: str) -> str:
         secure = "; Secure" if self.secure else ""

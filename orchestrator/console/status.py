@@ -10,42 +10,25 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict
 
 from orchestrator.console.audit import Record
 from orchestrator.events import (
-    ACTION_COMPLETED,
-    ACTION_FAILED,
     ALERT_RECEIVED,
-    APPROVAL_REQUESTED,
     CONTEXT_ENRICHED,
-    ESCALATED,
-    PLAN_APPROVED,
-    PLAN_PROPOSED,
     PLAN_REJECTED,
     RESOLVED,
+    ROLES,
+    Status,
 )
 from orchestrator.times import rfc3339_or_none
 
-Status = Literal["open", "awaiting approval", "acting", "resolved", "escalated"]
-STATUSES: tuple[str, ...] = ("open", "awaiting approval", "acting", "resolved", "escalated")
+STATUSES: tuple[str, ...] = get_args(Status)
 
-_BY_TYPE: dict[str, Status] = {
-    ALERT_RECEIVED: "open",
-    CONTEXT_ENRICHED: "open",
-    PLAN_PROPOSED: "open",
-    APPROVAL_REQUESTED: "awaiting approval",
-    PLAN_APPROVED: "acting",
-    PLAN_REJECTED: "escalated",
-    ACTION_COMPLETED: "acting",
-    ACTION_FAILED: "acting",
-    ESCALATED: "escalated",
-    RESOLVED: "resolved",
-}
 # Ties in time are broken by how far along the loop a type is.
-_ORDER = {t: i for i, t in enumerate(_BY_TYPE)}
+_ORDER = {t: i for i, t in enumerate(ROLES)}
 _TARGET_LABELS = ("pod", "deployment", "statefulset", "daemonset", "job_name", "cronjob",
                   "persistentvolumeclaim", "node", "service", "instance")
 
@@ -108,9 +91,9 @@ def status_of(records: list[Record]) -> tuple[Status, Record | None]:
             r.type == ALERT_RECEIVED and _data(r).get("alert", {}).get("status") == "resolved"
         ):
             return "resolved", r
-        if r.type in _BY_TYPE:
+        if r.type in ROLES:
             latest = r
-    return (_BY_TYPE[latest.type] if latest else "open"), latest
+    return (ROLES[latest.type].status if latest else "open"), latest
 
 
 def digest(keys: list[str]) -> str:

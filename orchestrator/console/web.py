@@ -12,7 +12,6 @@ path as the API and Slack, as the person authenticated, never a name in the form
 from __future__ import annotations
 
 import logging
-import re
 from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -20,9 +19,9 @@ from urllib.parse import quote, urlsplit
 
 from orchestrator.console import api, approvals, audit, deadletters, evidence, index, pages, session
 from orchestrator.console.identity import Identity
-from orchestrator.console.request import Request
+from orchestrator.console.request import Page, Request
 from orchestrator.console.session import cookie_value
-from orchestrator.console.status import STATUSES
+from orchestrator.console.status import STATUSES, Summary
 from orchestrator.errors import AuthError, OrchestratorError, PermanentError
 from orchestrator.handler import Response, json_response
 
@@ -40,9 +39,6 @@ HEADERS = {"content-security-policy": CSP, "x-content-type-options": "nosniff",
            "cache-control": "no-store"}
 STATIC = {"console.css": "text/css; charset=utf-8",
           "console.js": "text/javascript; charset=utf-8"}
-_INCIDENT = re.compile(r"^/incidents/([A-Za-z0-9._-]+)(/state|/decide)?$")
-_RESEND = re.compile(r"^/deadletters/([a-z0-9]+)/resend$")
-_LETTER = re.compile(r"^/deadletters/([a-z0-9]+)$")
 _DONE = {"approved": "Approved: the executor acts on it next.",
          "rejected": "Rejected: the executor will take no action.",
          "resent": "Sent to the broker again."}
@@ -95,32 +91,40 @@ def _safe_next(target: str | None) -> str:
 
 
 def route(console: Console, req: Request) -> Response:
-    path = req.path
+    from orchestrator.console.routes import table
+
     # Not /static/: the Flask app functions-framework builds serves that path itself.
-    if path.startswith("/assets/"):
-        return _static(path.removeprefix("/assets/"))
-    if path == "/login":
+    if req.path.startswith("/assets/"):
+        return _static(req.path.removeprefix("/assets/"))
+    if req.path == "/login":
         return _login(console, req)
+    found = table().match(req.method, req.path)
+    if found is not None and req.path.startswith("/api/"):
+        found = None  # the API answers with its own authentication: not served as a page
     try:
         who, cookie, fresh = _who(console, req)
     except AuthError:
-        return render("login.html", 401, error="Invalid token.", next=path, csrf="")
+        return render("login.html", 401, error="Invalid token.", next=req.path, csrf="")
     if who is None:
         if req.method == "GET":
-            return _redirect(f"/login?next={quote(path)}")
+            return _redirect(f"/login?next={quote(req.path)}")
         return render("login.html", 401, error="Please log in.", next="/", csrf="")
     csrf = console.sessions.csrf(cookie) if cookie else ""
     ctx = {"user": who.name, "csrf": csrf, "statuses": STATUSES}
+    response: Response
     try:
+        form: dict[str, str] = {}
         if req.method == "POST":
             form = req.form()
             # A bearer token is never sent by a browser on its own: only cookies need CSRF.
             if cookie and not console.sessions.csrf_ok(cookie, form.get("csrf")):
                 raise PermanentError("the form expired or came from another site (CSRF); "
                                      "reload the page and try again", status=403)
-            response = _post(console, req, form, who, ctx)
-        else:
-            response = _get(console, req, ctx)
+        if found is None:
+            raise PermanentError(f"cannot POST to {req.path}" if req.method == "POST"
+                                 else f"no page {req.path}", status=404)
+        handler, args = found
+        response = handler(Page(console, req, who, ctx, form), **args)
     except OrchestratorError as e:
         response = render("message.html", e.status, message=str(e), **ctx)
     if fresh:
@@ -155,32 +159,42 @@ def _who(console: Console, req: Request) -> tuple[Identity | None, str | None, b
     return None, None, False
 
 
-def _get(console: Console, req: Request, ctx: dict[str, Any]) -> Response:
-    now = console.clock()
-    if req.path in ("/", "/incidents"):
-        status, namespace = req.query.get("status") or None, req.query.get("namespace") or None
-        found = index.summaries(console.store, keep=api.keep(status, namespace))
-        return render("list.html", incidents=found, status=status or "",
-                      namespace=namespace or "", age=pages.age, now=now,
-                      refresh=console.refresh_seconds, banner=evidence.banner(console.store), **ctx)
-    if req.path == "/trust":
-        return render("trust.html", **evidence.trust_view(console.store, req.query,
-                                                          thresholds=console.trust, now=now), **ctx)
-    if req.path == "/deadletters":
-        page = deadletters.list_letters(console.store, before=req.query.get("before") or None)
-        return render("deadletters.html", letters=page.letters, older=page.next,
-                      done=_DONE.get(req.query.get("done", ""), ""), **ctx)
-    if m := _LETTER.match(req.path):
-        return json_response(200, deadletters.show_letter(console.store, m.group(1)))
-    m = _INCIDENT.match(req.path)
-    if m is None or m.group(2) == "/decide":
-        raise PermanentError(f"no page {req.path}", status=404)
-    summary = index.get(console.store, m.group(1))
+def list_page(v: Page) -> Response:
+    status, namespace = v.req.query.get("status") or None, v.req.query.get("namespace") or None
+    found = index.summaries(v.console.store, keep=api.keep(status, namespace))
+    return render("list.html", incidents=found, status=status or "", namespace=namespace or "",
+                  age=pages.age, now=v.console.clock(), refresh=v.console.refresh_seconds,
+                  banner=evidence.banner(v.console.store), **v.ctx)
+
+
+def trust_page(v: Page) -> Response:
+    return render("trust.html", **evidence.trust_view(v.console.store, v.req.query,
+                                                      thresholds=v.console.trust,
+                                                      now=v.console.clock()), **v.ctx)
+
+
+def letters_page(v: Page) -> Response:
+    page = deadletters.list_letters(v.console.store, before=v.req.query.get("before") or None)
+    return render("deadletters.html", letters=page.letters, older=page.next,
+                  done=_DONE.get(v.req.query.get("done", ""), ""), **v.ctx)
+
+
+def _summary(v: Page, key: str) -> Summary:
+    summary = index.get(v.console.store, key)
     if summary is None:
-        raise PermanentError(f"no incident {m.group(1)}", status=404)
-    if m.group(2) == "/state":
-        return json_response(200, {"events": summary.events, "status": summary.status,
-                                   "digest": summary.digest})
+        raise PermanentError(f"no incident {key}", status=404)
+    return summary
+
+
+def incident_state(v: Page, key: str) -> Response:
+    summary = _summary(v, key)
+    return json_response(200, {"events": summary.events, "status": summary.status,
+                               "digest": summary.digest})
+
+
+def incident_page(v: Page, key: str) -> Response:
+    console, now = v.console, v.console.clock()
+    summary = _summary(v, key)
     records = audit.read(console.store, summary.incident_key)
     open_plan = None
     if summary.approval and approvals.pending(console.store, summary.approval.plan_id,
@@ -189,32 +203,31 @@ def _get(console: Console, req: Request, ctx: dict[str, Any]) -> Response:
     signed = pages.view(records, verified=lambda r: approvals.signed_by_executor(
         console.approvals.keyring, r))
     return render("incident.html", s=summary, v=signed, open_plan=open_plan,
-                  done=_DONE.get(req.query.get("done", ""), ""), safe_url=pages.safe_url,
+                  done=_DONE.get(v.req.query.get("done", ""), ""), safe_url=pages.safe_url,
                   age=pages.age, now=now,
-                  banner=evidence.banner(console.store, summary.incident_key), **ctx)
+                  banner=evidence.banner(console.store, summary.incident_key), **v.ctx)
 
 
-def _post(console: Console, req: Request, form: dict[str, str], who: Identity,
-          ctx: dict[str, Any]) -> Response:
-    now = console.clock()
-    if req.path == "/logout":
-        session.end(console.store, console.sessions, cookie_value(req.headers))
-        return _redirect("/login", {"set-cookie": console.sessions.clear_cookie()})
-    if m := _RESEND.match(req.path):
-        deadletters.resend(console.store, console.publisher, m.group(1), now=now)
-        return _redirect("/deadletters?done=resent")
-    m = _INCIDENT.match(req.path)
-    if m is None or m.group(2) != "/decide":
-        raise PermanentError(f"cannot POST to {req.path}", status=404)
-    decision = form.get("decision")
+def logout(v: Page) -> Response:
+    session.end(v.console.store, v.console.sessions, cookie_value(v.req.headers))
+    return _redirect("/login", {"set-cookie": v.console.sessions.clear_cookie()})
+
+
+def resend(v: Page, letter: str) -> Response:
+    deadletters.resend(v.console.store, v.console.publisher, letter, now=v.console.clock())
+    return _redirect("/deadletters?done=resent")
+
+
+def decide(v: Page, key: str) -> Response:
+    decision = v.form.get("decision")
     if decision not in ("approved", "rejected"):
         raise PermanentError("decision must be approved or rejected")
-    done = approvals.decide(console.approvals, plan_id=form.get("plan_id", ""),
+    done = approvals.decide(v.console.approvals, plan_id=v.form.get("plan_id", ""),
                             decision=decision,  # type: ignore[arg-type]
-                            approver=api.decider(who), comment=form.get("comment", ""),
-                            now=now)
-    if done.incident_key != m.group(1):
-        log.warning("decision posted under incident %s for a plan of %s", m.group(1),
+                            approver=api.decider(v.who), comment=v.form.get("comment", ""),
+                            now=v.console.clock())
+    if done.incident_key != key:
+        log.warning("decision posted under incident %s for a plan of %s", key,
                     done.incident_key)
     return _redirect(f"/incidents/{done.incident_key}?done={done.decision}")
 

@@ -6,10 +6,10 @@ The model answers in its own flat schema (`Answer`: lists and strings only, beca
 API rejects the `additionalProperties` a dict field would need); the answer becomes an
 event-model `Plan` only after `validate` accepted every action. An invalid answer gets one
 corrective retry carrying the validator's findings; a 429, 5xx or timeout gets bounded retries
-with backoff, never sooner than a `Retry-After` said (one longer than `retry_after_max` ends the
-retries at once). When that is not enough the caller falls back to the offline planner
-(`Fallback`). Before every call
-the token budgets (per incident, its earlier plans counted; per hour, across all incidents) must
+(stamina: jittered exponential backoff, attempts and total time capped), never sooner than a
+`Retry-After` said (one longer than `retry_after_max` ends the retries at once). When that is
+not enough the caller falls back to the offline planner (`Fallback`). Before every call the
+token budgets (per incident, its earlier plans counted; per hour, across all incidents) must
 allow the most it may cost, and the call is reserved, then recorded, in the hourly ledger.
 """
 
@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-import random
-import time
-from collections.abc import Callable
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -85,22 +83,23 @@ class Limits:
     prompt_runbooks: int = 3
     retry_after_max: float = 10.0
     """Longest `Retry-After` honoured, in seconds; a longer one ends the retries."""
+    timeout_seconds: float = 30.0
+    """One request's timeout (the adapter's): with the waits, it bounds the retries' total."""
 
     def longest_call_seconds(self, timeout: float) -> float:
         """The longest one model call can take in `GeminiPlanner._generate`: every attempt
-        timing out after `timeout`, every wait at its longest (the jittered backoff at x1.5,
-        or the longest `Retry-After` honoured, whichever is longer)."""
-        backoff = sum(max(self.backoff_seconds * 1.5 * (2.0**i), self.retry_after_max)
+        timing out after `timeout`, every wait at its longest (retry i waits `backoff * 2**i`
+        plus a jitter of up to `backoff`, or the longest `Retry-After` honoured, whichever is
+        longer). `_generate` also stops retrying once this much time has passed."""
+        backoff = sum(max(self.backoff_seconds * (2.0**i + 1.0), self.retry_after_max)
                       for i in range(self.retries))
         return (self.retries + 1) * timeout + backoff
 
 
 class GeminiPlanner:
-    def __init__(self, llm: LLM, *, limits: Limits,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, llm: LLM, *, limits: Limits) -> None:
         self.llm = llm
         self.limits = limits
-        self._sleep = sleep
 
     def prompts(self, s: Situation) -> tuple[str, str]:
         """The system and user prompts of the first call."""
@@ -168,32 +167,41 @@ class GeminiPlanner:
             log.warning("could not record the cost of LLM call %s: %s", call, e)
 
     def _generate(self, system: str, prompt: str) -> Generation:
+        import stamina  # the retry schedule: loaded with the first model call, not at start
+
         lim = self.limits
-        delay = lim.backoff_seconds
-        for attempt in range(lim.retries + 1):
-            try:
-                with llm_call(provider=self.llm.name, model=self.llm.model,
-                              max_tokens=lim.max_output_tokens,
-                              temperature=lim.temperature) as call:
-                    gen = self.llm.generate(system=system, prompt=prompt, schema=Answer,
-                                            temperature=lim.temperature,
-                                            max_output_tokens=lim.max_output_tokens)
-                    call.record(model=gen.model, tokens_in=gen.tokens_in,
-                                tokens_out=gen.tokens_out, finish_reason=gen.finish_reason)
+        for attempt in stamina.retry_context(
+                on=self._retry_after, attempts=lim.retries + 1,
+                timeout=lim.longest_call_seconds(lim.timeout_seconds),
+                wait_initial=lim.backoff_seconds, wait_jitter=lim.backoff_seconds,
+                wait_exp_base=2.0, wait_max=math.inf):
+            with attempt, llm_call(provider=self.llm.name, model=self.llm.model,
+                                   max_tokens=lim.max_output_tokens,
+                                   temperature=lim.temperature) as call:
+                gen = self.llm.generate(system=system, prompt=prompt, schema=Answer,
+                                        temperature=lim.temperature,
+                                        max_output_tokens=lim.max_output_tokens)
+                call.record(model=gen.model, tokens_in=gen.tokens_in,
+                            tokens_out=gen.tokens_out, finish_reason=gen.finish_reason)
                 return gen
-            except TransientError as e:
-                if attempt == lim.retries:
-                    raise
-                wait = delay * (0.5 + random.random())  # jitter: retries of many agents spread
-                if isinstance(e, Throttled):
-                    if e.retry_after > lim.retry_after_max:
-                        raise  # waiting that long would outlast the delivery: plan offline now
-                    wait = max(wait, e.retry_after)
-                log.warning("%s attempt %d failed (%s); retrying in %.2fs", self.llm.name,
-                            attempt + 1, e, wait)
-                self._sleep(wait)
-                delay *= 2
-        raise TransientError("unreachable")  # the loop always returns or raises
+        raise TransientError("unreachable")  # the last attempt returns or raises
+
+    def _retry_after(self, e: Exception) -> bool | float:
+        """Whether a failed call is tried again, and after how long when the server said so:
+        a 429, 5xx or timeout is (after the backoff), never sooner than its `Retry-After`, and
+        not at all when that is longer than `retry_after_max` (waiting would outlast the
+        delivery: plan offline now); a bad key or a refused schema never is."""
+        if not isinstance(e, TransientError):
+            return False
+        if isinstance(e, Throttled):
+            if e.retry_after > self.limits.retry_after_max:
+                return False
+            log.warning("%s throttled (%s): the next attempt, if any, in %.2fs", self.llm.name, e,
+                        e.retry_after)
+            return float(e.retry_after)
+        log.warning("%s call failed (%s): the next attempt, if any, after the backoff",
+                    self.llm.name, e)
+        return True
 
     def _accept(self, s: Situation, gen: Generation, tokens_in: int,
                 tokens_out: int) -> Plan | Escalation:

@@ -136,15 +136,12 @@ def load(store: ObjectStore, s: Situation, *, window: timedelta) -> list[Recorde
 
 
 class PlanRecord(BaseModel):
-    """The audit record around a PlanProposed payload (the envelope may grow; `data` may not)."""
+    """What reuse reads of an audit record (`console.audit.Record`, as the console wrote it):
+    that it is one, its type and the PlanProposed payload; the rest of the envelope is ignored
+    (it may grow; `data` may not)."""
 
     model_config = ConfigDict(extra="ignore")
 
     id: str
     type: str
-    source: str = ""
-    subject: str | None = None
-    time: str | None = None
-    incidentkey: str | None = None
-    partitionkey: str | None = None
     data: PlanProposed

@@ -75,6 +75,7 @@ class Agent:
                           max_actions=s.max_actions,
                           reopen_window=timedelta(seconds=s.reopen_window_seconds))
         limits = Limits(retries=s.retries, backoff_seconds=s.backoff_seconds,
+                        timeout_seconds=s.timeout_seconds,
                         temperature=s.temperature, max_output_tokens=s.max_output_tokens,
                         token_budget=s.token_budget, max_actions=s.max_actions,
                         prompt_runbooks=s.prompt_runbooks,

@@ -57,12 +57,6 @@ class StackOptions:
     user as the only approver) and then left to the operator to edit."""
 
 
-def default_state_dir() -> Path:
-    """The per-user data folder (XDG), so `replay` works from any directory."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "incident-orchestrator"
-
-
 def load_secrets(state: Path) -> dict[str, str]:
     """Generated once per state folder (file mode 0600) and reused, so restarts keep tokens."""
     path = state / "secrets.json"

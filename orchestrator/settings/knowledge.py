@@ -6,20 +6,13 @@ the embedding model, so both read this one class rather than each keeping its ow
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from orchestrator.resources import runbooks_dir
+from orchestrator.resources import data_dir, runbooks_dir
 from orchestrator.settings.common import secret_from
-
-
-def _data_dir() -> Path:
-    # The XDG data folder, as `orchestrator up` keeps its state (orchestrator.local.stack).
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "incident-orchestrator"
 
 
 class KnowledgeSettings(BaseSettings):
@@ -33,7 +26,7 @@ class KnowledgeSettings(BaseSettings):
     qdrant_url: str | None = None
     """Qdrant server URL (e.g. `http://qdrant:6333`); when unset, local mode at `qdrant_path`."""
 
-    qdrant_path: Path = Field(default_factory=lambda: _data_dir() / "qdrant")
+    qdrant_path: Path = Field(default_factory=lambda: data_dir() / "qdrant")
     """Folder of the local (embedded) Qdrant store; by default in the per-user data folder that
     `orchestrator up` also uses, so `runbooks index` and `search` need no flags. One process
     may open it at a time."""

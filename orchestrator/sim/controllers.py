@@ -56,11 +56,10 @@ def pod_ready(pod: JSON) -> bool:
 class Controllers:
     """The controllers of one simulated cluster, driven by one fault."""
 
-    def __init__(self, store: Store, fault: Fault | None = None, *, pod_age: float = 3600,
-                 progress_deadline_exceeded: bool = False) -> None:
+    def __init__(self, store: Store, fault: Fault | None = None, *,
+                 pod_age: float = 3600) -> None:
         self.store, self.fault = store, fault or Fault()
         self.pod_age = pod_age  # age of the pods present when the scenario starts
-        self.progress_deadline_exceeded = progress_deadline_exceeded
         self.starting = True  # pods started now are the scenario's starting pods
         self._started: dict[str, int] = {}
         self._stop = threading.Event()
@@ -186,7 +185,7 @@ class Controllers:
             progressing = cond("Progressing", True, "NewReplicaSetAvailable",
                                f'ReplicaSet "{current["metadata"]["name"]}" has successfully '
                                "progressed.", age=0)
-        elif self.progress_deadline_exceeded:
+        elif self.fault.progress_deadline_exceeded:
             progressing = cond("Progressing", False, "ProgressDeadlineExceeded",
                                f'ReplicaSet "{current["metadata"]["name"]}" has timed out '
                                "progressing.", age=0)

@@ -11,13 +11,15 @@ by any replacement pod. The kubelet here (:mod:`orchestrator.sim.kubelet`) asks
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict
 
 JSON = dict[str, Any]
 
-KINDS = ("none", "crash", "oom", "image_pull", "not_ready", "unschedulable", "job_fails",
-         "node_not_ready")
+Kind = Literal["none", "crash", "oom", "image_pull", "not_ready", "unschedulable", "job_fails",
+               "node_not_ready"]
+KINDS: tuple[str, ...] = get_args(Kind)
 
 _UNITS = {"": 1, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "K": 10**3, "M": 10**6, "G": 10**9}
 
@@ -28,9 +30,8 @@ def memory_bytes(quantity: str | None) -> int | None:
     return int(float(m.group(1)) * _UNITS[m.group(2) or ""]) if m else None
 
 
-@dataclass(frozen=True)
-class Fault:
-    """One fault. A pod suffers when every condition given holds:
+class Fault(BaseModel):
+    """One fault, as a scenario file declares it. A pod suffers when every condition given holds:
 
     - ``image``: its first container runs this image (a bad build: a rollback away cures it);
     - ``memory_below``: its first container's memory limit is below this (a restart does not
@@ -40,20 +41,20 @@ class Fault:
     - ``affected``: at most this many of the starting pods suffer (one replica vs all).
     """
 
-    kind: str = "none"
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Kind = "none"
     image: str | None = None
     memory_below: str | None = None
     until_replaced: bool = False
     affected: int | None = None
     logs: str = ""
     message: str = ""
-    node: str | None = None  # node_not_ready: the node that is down
+    node: str | None = None
+    """node_not_ready: the node that is down."""
     exit_code: int = 1
-    extra: JSON = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"unknown fault kind {self.kind!r}; known: {', '.join(KINDS)}")
+    progress_deadline_exceeded: bool = False
+    """The Deployment's rollout reports ProgressDeadlineExceeded (its controller's doing)."""
 
 
 def first_container(template_or_pod: JSON) -> JSON:

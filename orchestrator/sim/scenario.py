@@ -73,19 +73,6 @@ class DenialSpec(_Model):
     namespace: str | None = None
 
 
-class FaultSpec(_Model):
-    kind: Literal["none", "crash", "oom", "image_pull", "not_ready", "unschedulable",
-                  "job_fails", "node_not_ready"] = "none"
-    image: str | None = None
-    memory_below: str | None = None
-    until_replaced: bool = False
-    affected: int | None = None
-    logs: str = ""
-    message: str = ""
-    node: str | None = None
-    progress_deadline_exceeded: bool = False
-
-
 class ClusterSpec(_Model):
     namespace: str = "shop"
     namespace_annotations: dict[str, str] = {}
@@ -133,7 +120,7 @@ class Scenario(_Model):
     family: str
     description: str
     cluster: ClusterSpec = ClusterSpec()
-    fault: FaultSpec = FaultSpec()
+    fault: Fault = Fault()
     alert: AlertSpec
     expect: Expect
     demo: str | None = None
@@ -173,16 +160,12 @@ class SimCluster:
         kubeconfig, for a whole suite); otherwise start one of our own."""
         self.scenario = scenario
         self._own_api = api is None
-        f = scenario.fault
-        self.fault = Fault(kind=f.kind, image=f.image, memory_below=f.memory_below,
-                           until_replaced=f.until_replaced, affected=f.affected, logs=f.logs,
-                           message=f.message, node=f.node)
+        self.fault = scenario.fault
         self.api = api if api is not None else SimAPI()
         if api is not None:
             api.reset()
         self.controllers = Controllers(self.api.store, self.fault,
-                                       pod_age=scenario.cluster.pod_age_minutes * 60,
-                                       progress_deadline_exceeded=f.progress_deadline_exceeded)
+                                       pod_age=scenario.cluster.pod_age_minutes * 60)
         self.objects: dict[str, JSON] = {}
 
     def __enter__(self) -> SimCluster:

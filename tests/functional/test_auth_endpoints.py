@@ -11,6 +11,7 @@ Secrets are compared in constant time everywhere: a static check walks the code 
 from __future__ import annotations
 
 import ast
+import inspect
 import json
 import re
 import time
@@ -74,8 +75,15 @@ def test_secrets_are_compared_in_constant_time() -> None:
                 offenders.append(f"{path.relative_to(root)}:{node.lineno}")
     assert offenders == []
     # signing.py and provenance.py verify Ed25519 signatures (OpenSSL), not shared secrets.
-    for module in ("auth.py", "console/slack.py", "console/session.py"):
+    for module in ("auth.py", "console/slack.py"):
         assert "hmac.compare_digest" in (root / module).read_text(), module
+    # The console's cookies and CSRF tokens are checked by itsdangerous (`loads`, and
+    # `verify_signature` for the CSRF token), whose HMAC check is constant-time.
+    from itsdangerous.signer import HMACAlgorithm
+
+    assert "hmac.compare_digest" in inspect.getsource(HMACAlgorithm.verify_signature)
+    session = (root / "console/session.py").read_text()
+    assert "from itsdangerous import" in session and ".verify_signature(" in session
 
 
 def test_a_logout_record_lasts_as_long_as_its_cookie(tmp_path: Path) -> None:

@@ -66,6 +66,17 @@ def test_dead_letters_are_kept_shown_and_resent(client, sink) -> None:  # type: 
     assert client.get("/api/deadletters").status_code == 401
 
 
+def test_the_pages_link_to_a_dead_letter_serves_the_apis_document(client) -> None:  # type: ignore[no-untyped-def]
+    headers, body = dead(Story().context_enriched())
+    assert client.post("/deadletter", data=body, headers=headers).status_code == 202
+    (letter,) = client.get("/api/deadletters", headers=AUTH).get_json()["deadletters"]
+    page = client.get(f"/deadletters/{letter['id']}", headers=AUTH)
+    assert page.status_code == 200 and page.get_json() == client.get(
+        f"/api/deadletters/{letter['id']}", headers=AUTH).get_json()
+    assert page.get_json()["data"]["context"]["target"]["name"] == "checkout-7d9f8b6c5-x2k4q"
+    assert client.get(f"/deadletters/{letter['id']}").status_code == 303  # to the login
+
+
 def test_any_event_is_kept_even_without_json_data(client) -> None:  # type: ignore[no-untyped-def]
     headers = {"ce-specversion": "1.0", "ce-type": "com.example.other", "ce-id": "e-1",
                "ce-source": "/elsewhere", "content-type": "text/plain",

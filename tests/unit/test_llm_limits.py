@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import random
+import time
 
 import pytest
 
@@ -30,18 +31,26 @@ class _AlwaysBusy:
         raise TransientError("HTTP 429 RESOURCE_EXHAUSTED")
 
 
+def _waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every wait the retry schedule asks for, recorded instead of slept (the retry library
+    sleeps through `time.sleep`)."""
+    waits: list[float] = []
+    monkeypatch.setattr(time, "sleep", waits.append)
+    return waits
+
+
 @pytest.mark.parametrize("retries", [0, 1, 2, 4])
 @pytest.mark.parametrize("throttled", [False, True], ids=["backoff", "retry-after"])
 def test_longest_call_bounds_the_planners_real_backoff(retries: int, throttled: bool,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """Either wait at its longest: the jittered backoff with no `Retry-After` (the longest
     honoured then 0), or the longest `Retry-After` honoured (above every backoff here)."""
-    monkeypatch.setattr(random, "random", lambda: 0.999999)  # the longest jitter
+    monkeypatch.setattr(random, "uniform", lambda low, high: high)  # the longest jitter
     limits = Limits(retries=retries, backoff_seconds=1.5,
-                    retry_after_max=40.0 if throttled else 0.0)
-    waits: list[float] = []
+                    retry_after_max=40.0 if throttled else 0.0, timeout_seconds=30.0)
+    waits = _waits(monkeypatch)
     llm = _AlwaysBusy(retry_after=40.0 if throttled else None)
-    planner = GeminiPlanner(llm, limits=limits, sleep=waits.append)  # type: ignore[arg-type]
+    planner = GeminiPlanner(llm, limits=limits)  # type: ignore[arg-type]
     with pytest.raises(TransientError):
         planner._generate("system", "prompt")
     assert llm.calls == retries + 1
@@ -51,21 +60,22 @@ def test_longest_call_bounds_the_planners_real_backoff(retries: int, throttled: 
     assert bound - (sum(waits) + llm.calls * timeout) < 0.01  # tight, not a loose guess
 
 
-def test_a_retry_after_beyond_the_longest_honoured_ends_the_retries() -> None:
+def test_a_retry_after_beyond_the_longest_honoured_ends_the_retries(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     limits = Limits(retries=3, backoff_seconds=0.01, retry_after_max=5.0)
-    waits: list[float] = []
+    waits = _waits(monkeypatch)
     llm = _AlwaysBusy(retry_after=6.0)
-    planner = GeminiPlanner(llm, limits=limits, sleep=waits.append)  # type: ignore[arg-type]
+    planner = GeminiPlanner(llm, limits=limits)  # type: ignore[arg-type]
     with pytest.raises(Throttled):
         planner._generate("system", "prompt")
     assert llm.calls == 1 and waits == []
 
 
-def test_a_retry_after_is_never_cut_short() -> None:
+def test_a_retry_after_is_never_cut_short(monkeypatch: pytest.MonkeyPatch) -> None:
     limits = Limits(retries=2, backoff_seconds=0.01, retry_after_max=5.0)
-    waits: list[float] = []
+    waits = _waits(monkeypatch)
     llm = _AlwaysBusy(retry_after=4.5)
-    planner = GeminiPlanner(llm, limits=limits, sleep=waits.append)  # type: ignore[arg-type]
+    planner = GeminiPlanner(llm, limits=limits)  # type: ignore[arg-type]
     with pytest.raises(Throttled):
         planner._generate("system", "prompt")
     assert llm.calls == 3 and waits == [4.5, 4.5]

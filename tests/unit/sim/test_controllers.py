@@ -199,3 +199,16 @@ def test_an_hpa_follows_its_target_and_pods_follow_a_scale(sim: SimCluster, apis
     sim.api.wait_until(lambda: _ready(sim) == 4)
     hpa = sim.api.get("HorizontalPodAutoscaler", "shop", "web")
     assert hpa is not None and hpa["status"]["currentReplicas"] == 4
+
+
+STUCK = _scenario({"kind": "image_pull", "image": f"{REG}/web:1.1",
+                   "progress_deadline_exceeded": True},
+                  revisions=[{"image": f"{REG}/web:1.0", "age_minutes": 5000},
+                             {"image": f"{REG}/web:1.1", "age_minutes": 20}])
+
+
+@pytest.mark.parametrize("sim", [STUCK], indirect=True)
+def test_a_fault_past_its_progress_deadline_says_so_on_the_deployment(sim: SimCluster) -> None:
+    status = (sim.api.get("Deployment", "shop", "web") or {}).get("status", {})
+    progressing = {c["type"]: c for c in status.get("conditions", [])}["Progressing"]
+    assert (progressing["status"], progressing["reason"]) == ("False", "ProgressDeadlineExceeded")
