@@ -28,6 +28,7 @@ from orchestrator.events import (
     PlanProposed,
     PlanRejected,
 )
+from orchestrator.lifecycle import Lazy
 from orchestrator.provenance import PRODUCERS, require, signed_time
 
 if TYPE_CHECKING:
@@ -171,21 +172,8 @@ def _mtime(path: Path | None) -> float | None:
         return -1.0
 
 
-_lock = threading.Lock()
-_instance: Service | None = None
-
-
-def instance() -> Service:
-    """The process-wide executor, built on first use."""
-    global _instance
-    if _instance is None:
-        with _lock:
-            if _instance is None:
-                from orchestrator import logs
-
-                logs.setup()
-                _instance = Service.from_env()
-    return _instance
+#: The process-wide executor, built on first use (`instance()`; tests `instance.reset()`).
+instance = Lazy(Service.from_env)
 
 
 def handle_event(event: Event) -> Outgoing | None:

@@ -18,7 +18,6 @@ and a dead letter goes back to the broker only through an authenticated re-send.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,6 +35,7 @@ from orchestrator.envelope import Event, Outgoing
 from orchestrator.errors import OrchestratorError, PermanentError, TransientError
 from orchestrator.events import TYPE_PREFIX
 from orchestrator.handler import Response, error_response, json_response, no_reply
+from orchestrator.lifecycle import Lazy
 from orchestrator.logs import correlate
 from orchestrator.provenance import Keyring
 from orchestrator.settings.console import ConsoleSettings
@@ -256,28 +256,5 @@ def audit_store(s: ConsoleSettings) -> ObjectStore:
     return LocalDirStore(s.audit_dir)
 
 
-_lock = threading.Lock()
-_instance: Console | None = None
-
-
-def instance() -> Console:
-    """The process-wide Console, built on first use."""
-    global _instance
-    if _instance is None:
-        with _lock:
-            if _instance is None:
-                from orchestrator import logs
-
-                logs.setup()
-                _instance = Console.from_settings(ConsoleSettings())
-    return _instance
-
-
-def reset() -> None:
-    """Drop the process-wide Console (tests change the environment between apps)."""
-    global _instance
-    with _lock:
-        if _instance is not None:
-            _instance.close()
-        _instance = None
-
+#: The process-wide Console, built on first use (`instance()`; tests `instance.reset()`).
+instance = Lazy(lambda: Console.from_settings(ConsoleSettings()))

@@ -8,7 +8,6 @@ google-genai is never imported; the offline planner plans.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -31,6 +30,7 @@ from orchestrator.events import (
     PlanProposed,
 )
 from orchestrator.keys import event_id
+from orchestrator.lifecycle import Lazy
 from orchestrator.provenance import PRODUCERS, Keyring, Signer, require
 from orchestrator.settings.agent import AgentSettings
 
@@ -129,21 +129,8 @@ def partition_key(target: ObjectRef, ctx: ClusterContext) -> str:
     return target.key
 
 
-_lock = threading.Lock()
-_instance: Agent | None = None
-
-
-def instance() -> Agent:
-    """The process-wide Agent, built on first use."""
-    global _instance
-    if _instance is None:
-        with _lock:
-            if _instance is None:
-                from orchestrator import logs
-
-                logs.setup()
-                _instance = Agent.from_env()
-    return _instance
+#: The process-wide Agent, built on first use (`instance()`; tests `instance.reset()`).
+instance = Lazy(Agent.from_env)
 
 
 def handle_event(event: Event) -> Outgoing | None:

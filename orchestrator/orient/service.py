@@ -39,6 +39,7 @@ from orchestrator.events import (
     Resolved,
 )
 from orchestrator.keys import event_id
+from orchestrator.lifecycle import Lazy
 from orchestrator.provenance import PRODUCERS, Keyring, Signer, require
 from orchestrator.settings.router import RouterSettings
 
@@ -237,21 +238,8 @@ class Router:
         return signer.sealed(out)
 
 
-_lock = threading.Lock()
-_instance: Router | None = None
-
-
-def instance() -> Router:
-    """The process-wide Router, built on first use."""
-    global _instance
-    if _instance is None:
-        with _lock:
-            if _instance is None:
-                from orchestrator import logs
-
-                logs.setup()
-                _instance = Router.from_env()
-    return _instance
+#: The process-wide Router, built on first use (`instance()`; tests `instance.reset()`).
+instance = Lazy(Router.from_env)
 
 
 def handle_event(event: Event) -> Outgoing | None:
