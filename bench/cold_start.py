@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -53,17 +54,23 @@ def main() -> None:
             raise RuntimeError(f"ingest answered {r.status_code}: {r.text}")
         return r
 
-    h, h_runs = median_of(args.runs, lambda: first_answer(hello_source(), env, hello))
+    cpu: dict[str, list[float]] = {"hello": [], "ingest": [], "otel": []}
+    h, h_runs = median_of(args.runs, lambda: first_answer(hello_source(), env, hello,
+                                                          cpu=cpu["hello"]))
     i, i_runs = median_of(args.runs, lambda: first_answer(
-        ROOT / "functions/ingest/main.py", env, ingest))
+        ROOT / "functions/ingest/main.py", env, ingest, cpu=cpu["ingest"]))
     otel_env = {**env, "OTEL_EXPORTER_OTLP_ENDPOINT": env["INGEST_BROKER_URL"].rstrip("/")}
     o, o_runs = median_of(args.runs, lambda: first_answer(
-        ROOT / "functions/ingest/main.py", otel_env, ingest))
+        ROOT / "functions/ingest/main.py", otel_env, ingest, cpu=cpu["otel"]))
+    hc, ic, oc = (statistics.median(cpu[k]) for k in ("hello", "ingest", "otel"))
     print(f"{'function':<12}{'median s':>10}{'ratio':>8}  runs")
     print(f"{'hello-world':<12}{h:>10.3f}{1.0:>8.2f}  {' '.join(f'{x:.3f}' for x in h_runs)}")
     print(f"{'ingest':<12}{i:>10.3f}{i / h:>8.2f}  {' '.join(f'{x:.3f}' for x in i_runs)}")
     print(f"{'ingest+otel':<12}{o:>10.3f}{o / h:>8.2f}  {' '.join(f'{x:.3f}' for x in o_runs)}"
           f"  ({o / i:.2f}x ingest)")
+    print("CPU seconds (user+sys) until the first answer, median, and the ratio to hello-world:")
+    print(f"  hello-world {hc:.3f}, ingest {ic:.3f} ({ic / hc:.2f}x), "
+          f"ingest+otel {oc:.3f} ({oc / hc:.2f}x, {oc / ic:.2f}x ingest)")
     sink.shutdown()
 
 
