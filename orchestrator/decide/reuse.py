@@ -138,7 +138,9 @@ def load(store: ObjectStore, s: Situation, *, window: timedelta) -> list[Recorde
 class PlanRecord(BaseModel):
     """The audit record around a PlanProposed payload (the envelope may grow; `data` may not)."""
 
-    model_config = ConfigDict(extra="ignore")
+    # Built when a recorded plan is first read, not at import (cold start): it holds the
+    # whole PlanProposed schema.
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     id: str
     type: str
