@@ -26,10 +26,9 @@ from orchestrator.adapters.broker import HttpPublisher, Publisher
 from orchestrator.adapters.chat import ChatClient
 from orchestrator.adapters.objects import ObjectStore
 from orchestrator.auth import bearer_from_header, check_token
-from orchestrator.console import approvals, audit, deadletters, index, notify, react, seal, slack
+from orchestrator.console import approvals, audit, index, notify, react, seal, slack
 from orchestrator.console.identity import Directory, Identity
 from orchestrator.console.session import Sessions
-from orchestrator.console.sweep import sweep
 from orchestrator.console.trust import Thresholds
 from orchestrator.envelope import Event, Outgoing
 from orchestrator.errors import OrchestratorError, PermanentError, TransientError
@@ -167,6 +166,8 @@ class Console:
         return None
 
     def on_deadletter(self, headers: dict[str, str], body: bytes) -> Response:
+        from orchestrator.console import deadletters  # loaded by the first one (cold start)
+
         try:
             deadletters.store_letter(self.store, headers, body, now=self.clock(),
                                      max_data=self.deadletter_max_bytes)
@@ -222,6 +223,8 @@ class Console:
     # --- the sweep --------------------------------------------------------------------------
 
     def on_sweep(self, headers: dict[str, str]) -> Response:
+        from orchestrator.console.sweep import sweep  # loaded by the first sweep (cold start)
+
         try:
             self.check_bearer(headers)
             report = sweep(store=self.store, publisher=self.publisher, notifier=self.notifier,

@@ -50,3 +50,13 @@ print(json.dumps(sorted({f"{c.__module__}.{c.__qualname__}" for c in walk(BaseMo
                                                           "orchestrator.act.policy"))})))
 """)
     assert built == []
+
+
+def test_a_console_woken_by_an_event_loads_no_page_api_sweep_or_dead_letter_code() -> None:
+    loaded = run("console", """
+print(json.dumps(sorted(m for m in ("orchestrator.console.api", "orchestrator.console.web",
+                                    "orchestrator.console.pages", "orchestrator.console.sweep",
+                                    "orchestrator.console.deadletters",
+                                    "orchestrator.console.request") if m in sys.modules)))
+""")
+    assert loaded == []
