@@ -35,10 +35,11 @@ class Lazy(Generic[T]):
             with self._lock:
                 value = self._value
                 if value is None:
-                    from orchestrator import logs
+                    from orchestrator import logs, startup
 
                     logs.setup()  # JSON logs before the build logs anything
                     value = self._value = self._build()
+                    startup.settled()  # what the build made lives as long as the process
         return value
 
     __call__ = get

@@ -60,3 +60,24 @@ print(json.dumps(sorted(m for m in ("orchestrator.console.api", "orchestrator.co
                                     "orchestrator.console.request") if m in sys.modules)))
 """)
     assert loaded == []
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_what_start_up_made_is_left_out_of_collections(function: str) -> None:
+    at_import, first, second = run(function, """
+at_import = gc.get_freeze_count()
+from orchestrator.lifecycle import Lazy
+class Service:
+    def close(self) -> None: ...
+made = [[] for _ in range(1000)]  # tracked objects made after start-up
+before = gc.get_freeze_count()
+Lazy(Service)()
+first = gc.get_freeze_count() - before
+made += [[] for _ in range(1000)]
+before = gc.get_freeze_count()
+Lazy(Service)()
+print(json.dumps([at_import, first, gc.get_freeze_count() - before]))
+""")
+    assert at_import > 10_000, "the framework's objects are frozen before the function imports"
+    assert first > 0, "the first service built freezes what start-up made"
+    assert second == 0, "only the first: later builds (tests) leave their garbage collectable"
