@@ -69,15 +69,12 @@ class Service:
         from orchestrator.adapters.kube import connect
         from orchestrator.adapters.kube_reads import KubeReader
         from orchestrator.adapters.kube_writes import KubeWriter
-        from orchestrator.provenance import identity
+        from orchestrator.provenance import identity_of
         from orchestrator.resources import runbooks_dir
         from orchestrator.settings.executor import ExecutorSettings
 
         s = ExecutorSettings()
-        signer, keyring = identity(STAGE, key=s.signing_key, key_file=s.signing_key_file,
-                                   public_keys_dir=s.public_keys_dir,
-                                   max_age_seconds=s.event_max_age_seconds,
-                                   skew_seconds=s.clock_skew_seconds)
+        signer, keyring = identity_of(STAGE, s)
         conn = connect(in_cluster=s.in_cluster, service_host=s.service_host,
                        service_port=s.service_port, kubeconfig=s.kubeconfig,
                        context=s.kube_context, user_agent="incident-orchestrator/executor")

@@ -81,13 +81,10 @@ class Console:
         def secret(value: object, file: object, name: str) -> str | None:
             return secret_from(value, file, name=name)  # type: ignore[arg-type]
 
-        from orchestrator.provenance import SealingPublisher, identity
+        from orchestrator.provenance import SealingPublisher, identity_of
 
         token = secret(s.api_token, s.api_token_file, "CONSOLE_API_TOKEN")
-        signer, keyring = identity(STAGE, key=s.signing_key, key_file=s.signing_key_file,
-                                   public_keys_dir=s.public_keys_dir,
-                                   max_age_seconds=s.event_max_age_seconds,
-                                   skew_seconds=s.clock_skew_seconds)
+        signer, keyring = identity_of(STAGE, s)
         people = Directory.build(
             service_token=token, slack=s.slack_approvers, header=s.identity_header,
             tokens=secret(s.approver_tokens, s.approver_tokens_file, "CONSOLE_APPROVER_TOKENS"))

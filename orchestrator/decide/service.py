@@ -61,13 +61,10 @@ class Agent:
     @classmethod
     def from_env(cls) -> Agent:
         from orchestrator.decide.wiring import audit_store, guards, knowledge, language_model
-        from orchestrator.provenance import identity
+        from orchestrator.provenance import identity_of
 
         s = AgentSettings()
-        signer, keyring = identity(STAGE, key=s.signing_key, key_file=s.signing_key_file,
-                                   public_keys_dir=s.public_keys_dir,
-                                   max_age_seconds=s.event_max_age_seconds,
-                                   skew_seconds=s.clock_skew_seconds)
+        signer, keyring = identity_of(STAGE, s)
         llm = language_model(s)
         retriever, close_kb = knowledge(exact_first=llm is None)
         log.info("agent planner: %s", f"{llm.name} {llm.model}" if llm else "offline (no API key)")

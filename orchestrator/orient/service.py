@@ -197,13 +197,10 @@ class Router:
     @classmethod
     def from_env(cls) -> Router:
         from orchestrator.adapters.kube import connect
-        from orchestrator.provenance import identity
+        from orchestrator.provenance import identity_of
 
         s = RouterSettings()
-        signer, keyring = identity(STAGE, key=s.signing_key, key_file=s.signing_key_file,
-                                   public_keys_dir=s.public_keys_dir,
-                                   max_age_seconds=s.event_max_age_seconds,
-                                   skew_seconds=s.clock_skew_seconds)
+        signer, keyring = identity_of(STAGE, s)
         conn = connect(in_cluster=s.in_cluster, service_host=s.service_host,
                        service_port=s.service_port, service_account_dir=s.service_account_dir,
                        kubeconfig=s.kubeconfig, context=s.kube_context,
