@@ -53,10 +53,14 @@ def spawn(source: Path, port: int, env: dict[str, str]) -> subprocess.Popen[byte
 
 def first_answer(source: Path, env: dict[str, str],
                  request: Callable[[httpx.Client, str], httpx.Response],
-                 timeout: float = 30.0) -> float:
+                 timeout: float = 30.0, cpu: list[float] | None = None) -> float:
     """Seconds from spawn to the first answered real request (any non-5xx status counts only
-    when it is the status the request expects: `request` raises otherwise)."""
-    return first_answer_timed(source, env, request, timeout).wall
+    when it is the status the request expects: `request` raises otherwise). With `cpu`, the
+    CPU seconds the function's processes spent until then are appended to it."""
+    timing = first_answer_timed(source, env, request, timeout)
+    if cpu is not None:
+        cpu.append(timing.cpu)
+    return timing.wall
 
 
 @dataclass(frozen=True)

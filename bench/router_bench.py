@@ -106,24 +106,31 @@ def cold_start(runs: int) -> None:
             raise RuntimeError(f"router answered {r.status_code}: {r.text[:300]}")
         return r
 
-    h, h_runs = median_of(runs, lambda: first_answer(hello_source(), base, hello))
+    cpu: dict[str, list[float]] = {k: [] for k in ("h", "n", "k", "p")}
+    h, h_runs = median_of(runs, lambda: first_answer(hello_source(), base, hello, cpu=cpu["h"]))
     source = ROOT / "functions/router/main.py"
-    n, n_runs = median_of(runs, lambda: first_answer(source, base, router))
+    n, n_runs = median_of(runs, lambda: first_answer(source, base, router, cpu=cpu["n"]))
     with FakeKubeAPI() as api:
         crashloop_cluster(api)
         env = {**base, "KUBECONFIG": api.write_kubeconfig(str(Path(home) / "kubeconfig"))}
-        k, k_runs = median_of(runs, lambda: first_answer(source, env, router))
-        p, p_runs = _with_prometheus(runs, source, env, router, Path(home))
+        k, k_runs = median_of(runs, lambda: first_answer(source, env, router, cpu=cpu["k"]))
+        p, p_runs = _with_prometheus(runs, source, env, router, Path(home), cpu["p"])
     print(f"  {'function':<28}{'median s':>10}{'ratio':>8}  runs")
     for name, value, all_runs in (("hello-world", h, h_runs), ("router, no cluster", n, n_runs),
                                   ("router, kubeconfig (fake)", k, k_runs),
                                   ("router, + Prometheus", p, p_runs)):
         print(f"  {name:<28}{value:>10.3f}{value / h:>8.2f}  "
               f"{' '.join(f'{x:.3f}' for x in all_runs)}")
+    hc = statistics.median(cpu["h"])
+    print("  CPU seconds (user+sys) until the first answer, median, ratio to hello-world: "
+          + ", ".join(f"{name} {statistics.median(cpu[key]):.3f} "
+                      f"({statistics.median(cpu[key]) / hc:.2f}x)"
+                      for name, key in (("hello-world", "h"), ("no cluster", "n"),
+                                        ("kubeconfig", "k"), ("+ Prometheus", "p"))))
 
 
 def _with_prometheus(runs: int, source: Path, env: dict[str, str], router: Any,
-                     home: Path) -> tuple[float, list[float]]:
+                     home: Path, cpu: list[float]) -> tuple[float, list[float]]:
     """The kubeconfig case plus a real Prometheus (Debian's) whose rule matches the alert: the
     first request then also reads the rules and runs the rule's and the runbook's queries."""
     from tests.e2e.prom_rig import Exporter, start_prometheus_rules, wait_value
@@ -136,7 +143,7 @@ def _with_prometheus(runs: int, source: Path, env: dict[str, str], router: Any,
     try:
         wait_value(url, "crashes", 3)
         return median_of(runs, lambda: first_answer(
-            source, {**env, "ROUTER_PROMETHEUS_URL": url}, router))
+            source, {**env, "ROUTER_PROMETHEUS_URL": url}, router, cpu=cpu))
     finally:
         proc.stop()
         exporter.close()

@@ -46,13 +46,21 @@ from orchestrator.provenance import signer_from_pem  # noqa: E402
 from tests.fakes.kube_api import FakeKubeAPI  # noqa: E402
 
 
-def cold_starts(runs: int, work: Path) -> dict[str, float]:
+def cold_starts(runs: int, work: Path,
+                cpu: dict[str, float] | None = None) -> dict[str, float]:
+    """Median seconds from spawn to first answer per function; with `cpu`, the median CPU
+    seconds (user + system of the function's processes until that answer) go into it."""
     sink = accepting_sink()
     env, requests = first_requests(work, f"http://127.0.0.1:{sink.server_address[1]}/")
-    out = {"hello-world": median_of(runs, lambda: first_answer(hello_source(), env, hello))[0]}
+    used: dict[str, list[float]] = {}
+
+    def timed(name: str, source: Path, env: dict[str, str], request: Any) -> float:
+        return median_of(runs, lambda: first_answer(source, env, request,
+                                                    cpu=used.setdefault(name, [])))[0]
+
+    out = {"hello-world": timed("hello-world", hello_source(), env, hello)}
     for name, request in requests.items():
-        source = ROOT / "functions" / name / "main.py"
-        out[name] = median_of(runs, lambda s=source, r=request: first_answer(s, env, r))[0]
+        out[name] = timed(name, ROOT / "functions" / name / "main.py", env, request)
     keys = work / "keys"
     # The router again, with a kubeconfig: its first request connects and reads the fake API.
     with FakeKubeAPI() as api:
@@ -60,9 +68,11 @@ def cold_starts(runs: int, work: Path) -> dict[str, float]:
         kube_env = {**env, "KUBECONFIG": api.write_kubeconfig(str(work / "kubeconfig"))}
         ingest = signer_from_pem("ingest", (keys / "ingest.key").read_text())
         crashloop = expect("/", *ingest.encode(router_incoming()), ok=(200,))
-        out["router-kubeconfig"] = median_of(runs, lambda: first_answer(
-            ROOT / "functions/router/main.py", kube_env, crashloop))[0]
+        out["router-kubeconfig"] = timed("router-kubeconfig", ROOT / "functions/router/main.py",
+                                         kube_env, crashloop)
     sink.shutdown()
+    if cpu is not None:
+        cpu.update({name: statistics.median(runs) for name, runs in used.items()})
     return out
 
 
@@ -134,13 +144,43 @@ def recall() -> dict[str, Any]:
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 
 
+def _cold_rows(cold: dict[str, float], cpu: dict[str, float], names: tuple[str, ...],
+               labels: dict[str, str]) -> None:
+    for name in names:
+        label = labels.get(name, name)
+        print(f"| cold start, {label} | {cold[name]:.3f} s | hello-world "
+              f"{cold['hello-world']:.3f} s | {cold[name] / cold['hello-world']:.2f}× |")
+    for name in names:
+        label = labels.get(name, name)
+        print(f"| cold start CPU (user+sys), {label} | {cpu[name]:.3f} s | hello-world "
+              f"{cpu['hello-world']:.3f} s | {cpu[name] / cpu['hello-world']:.2f}× |")
+
+
+def _cold_table(cold: dict[str, float], cpu: dict[str, float], names: tuple[str, ...],
+                labels: dict[str, str]) -> None:
+    print(f"measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores")
+    print()
+    print("| figure | value | baseline (same run) | ratio |")
+    print("|---|---|---|---|")
+    _cold_rows(cold, cpu, names, labels)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--alerts", type=int, default=30)
+    parser.add_argument("--cold-only", action="store_true",
+                        help="only the cold starts (wall clock and CPU time)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-suite-"))
-    cold = cold_starts(args.runs, work)
+    cpu: dict[str, float] = {}
+    cold = cold_starts(args.runs, work, cpu)
+    names = ("ingest", "router", "router-kubeconfig", "agent", "executor", "console")
+    labels = {"router": "router (no cluster)", "agent": "agent (no key)",
+              "router-kubeconfig": "router (kubeconfig, fake API)"}
+    if args.cold_only:
+        _cold_table(cold, cpu, names, labels)
+        return
     raw_rate, ingest_rate, _ = ingest_rates(1000, 8)
     hop = bare_hop(200, work)
     latencies, rss = end_to_end(args.alerts, work)
@@ -150,11 +190,7 @@ def main() -> None:
     print()
     print("| figure | value | baseline (same run) | ratio |")
     print("|---|---|---|---|")
-    for name in ("ingest", "router", "router-kubeconfig", "agent", "executor", "console"):
-        label = {"router": "router (no cluster)", "agent": "agent (no key)",
-                 "router-kubeconfig": "router (kubeconfig, fake API)"}.get(name, name)
-        print(f"| cold start, {label} | {cold[name]:.3f} s | hello-world "
-              f"{cold['hello-world']:.3f} s | {cold[name] / cold['hello-world']:.2f}× |")
+    _cold_rows(cold, cpu, names, labels)
     print(f"| ingest throughput | {ingest_rate:.0f} alerts/s | raw broker {raw_rate:.0f} "
           f"events/s | {ingest_rate / raw_rate:.2f}× |")
     p50, p95 = statistics.median(latencies), q[18]

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from orchestrator.cloudevent_http import attributes_of, binary_headers
 from orchestrator.envelope import SOURCE_PREFIX, Event, Outgoing, to_binary
@@ -265,6 +265,30 @@ def identity(function: str, *, key: Any, key_file: Path | None,
     keyring = load_keyring(public_keys_dir, max_age=timedelta(seconds=max_age_seconds),
                            skew=timedelta(seconds=skew_seconds))
     return signer, keyring
+
+
+class KeySettings(Protocol):
+    """The key fields of the functions that verify what they receive (router, agent,
+    executor, console): `<PREFIX>SIGNING_KEY[_FILE]`, `PUBLIC_KEYS_DIR` and the freshness window."""
+
+    @property
+    def signing_key(self) -> Any: ...
+    @property
+    def signing_key_file(self) -> Path | None: ...
+    @property
+    def public_keys_dir(self) -> Path | None: ...
+    @property
+    def event_max_age_seconds(self) -> float: ...
+    @property
+    def clock_skew_seconds(self) -> float: ...
+
+
+def identity_of(function: str, settings: KeySettings) -> tuple[Signer | None, Keyring]:
+    """`identity` as a verifying function's settings describe it."""
+    s = settings
+    return identity(function, key=s.signing_key, key_file=s.signing_key_file,
+                    public_keys_dir=s.public_keys_dir, max_age_seconds=s.event_max_age_seconds,
+                    skew_seconds=s.clock_skew_seconds)
 
 
 def require(signer: Signer | None, function: str) -> Signer:

@@ -5,9 +5,8 @@ the API and Slack."""
 
 import functions_framework
 
+from orchestrator import startup  # noqa: F401  first: the collector skips what start-up makes
 from orchestrator.cloudevent_http import is_event, lower_headers
-from orchestrator.console import api, web
-from orchestrator.console.request import Request
 from orchestrator.console.service import instance
 from orchestrator.errors import OrchestratorError
 from orchestrator.handler import error_response, json_response, serve_event
@@ -43,10 +42,19 @@ def handle(request):  # type: ignore[no-untyped-def]
         return console.on_slack(headers, body)
     if path == "/sweep" and request.method == "POST":
         return console.on_sweep(headers)
+    # Pages, API and MCP load on their first call: a cold console woken by an event needs none.
+    from orchestrator.console.request import Request
+
     req = Request(request.method, path, headers, body, request.args.to_dict())
     if path == "/mcp":
         from orchestrator.console.mcp import http  # the MCP SDK loads on the first call only
 
         return http.route(console, req)
-    return api.route(console, req) if path.startswith("/api/") else web.route(console, req)
+    if path.startswith("/api/"):
+        from orchestrator.console import api
+
+        return api.route(console, req)
+    from orchestrator.console import web
+
+    return web.route(console, req)
 

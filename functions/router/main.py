@@ -2,6 +2,7 @@
 
 import functions_framework
 
+from orchestrator import startup  # noqa: F401  first: the collector skips what start-up makes
 from orchestrator.cloudevent_http import lower_headers
 from orchestrator.handler import guarded, json_response, serve_event
 from orchestrator.orient.service import handle_event

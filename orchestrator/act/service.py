@@ -28,6 +28,7 @@ from orchestrator.events import (
     PlanProposed,
     PlanRejected,
 )
+from orchestrator.lifecycle import Lazy
 from orchestrator.provenance import PRODUCERS, require, signed_time
 
 if TYPE_CHECKING:
@@ -68,15 +69,12 @@ class Service:
         from orchestrator.adapters.kube import connect
         from orchestrator.adapters.kube_reads import KubeReader
         from orchestrator.adapters.kube_writes import KubeWriter
-        from orchestrator.provenance import identity
+        from orchestrator.provenance import identity_of
         from orchestrator.resources import runbooks_dir
         from orchestrator.settings.executor import ExecutorSettings
 
         s = ExecutorSettings()
-        signer, keyring = identity(STAGE, key=s.signing_key, key_file=s.signing_key_file,
-                                   public_keys_dir=s.public_keys_dir,
-                                   max_age_seconds=s.event_max_age_seconds,
-                                   skew_seconds=s.clock_skew_seconds)
+        signer, keyring = identity_of(STAGE, s)
         conn = connect(in_cluster=s.in_cluster, service_host=s.service_host,
                        service_port=s.service_port, kubeconfig=s.kubeconfig,
                        context=s.kube_context, user_agent="incident-orchestrator/executor")
@@ -171,21 +169,8 @@ def _mtime(path: Path | None) -> float | None:
         return -1.0
 
 
-_lock = threading.Lock()
-_instance: Service | None = None
-
-
-def instance() -> Service:
-    """The process-wide executor, built on first use."""
-    global _instance
-    if _instance is None:
-        with _lock:
-            if _instance is None:
-                from orchestrator import logs
-
-                logs.setup()
-                _instance = Service.from_env()
-    return _instance
+#: The process-wide executor, built on first use (`instance()`; tests `instance.reset()`).
+instance = Lazy(Service.from_env)
 
 
 def handle_event(event: Event) -> Outgoing | None:

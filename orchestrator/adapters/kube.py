@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 from orchestrator.adapters.kube_errors import BadResponse, from_status
 from orchestrator.adapters.kube_import import defer_package_inits
+from orchestrator.adapters.kubeconfig import Plain, read_plain
 from orchestrator.errors import OrchestratorError, TransientError
 
 log = logging.getLogger(__name__)
@@ -138,6 +139,12 @@ def _kubeconfig_files(kubeconfig: str | None, home: Path | None) -> list[str]:
 def _from_kubeconfig(files: list[str], context: str | None,
                      problems: list[str]) -> tuple[Any, str | None] | None:
     defer_package_inits()
+    plain = read_plain(files, context)
+    if plain is not None:  # read without the client's loader and the auth libraries it imports
+        cfg = _configuration(plain)
+        log.info("kubernetes: kubeconfig %s, context %s (API %s)", files[0], plain.context,
+                 cfg.host)
+        return cfg, plain.namespace
     from kubernetes.client.configuration import Configuration
     from kubernetes.config.config_exception import ConfigException
     from kubernetes.config.kube_config import list_kube_config_contexts, load_kube_config
@@ -158,6 +165,23 @@ def _from_kubeconfig(files: list[str], context: str | None,
         namespace = (current.get("context") or {}).get("namespace")
     log.info("kubernetes: kubeconfig %s, context %s (API %s)", path, name, cfg.host)
     return cfg, namespace
+
+
+def _configuration(plain: Plain) -> Any:
+    """The client's Configuration for a plain kubeconfig, set as its loader would set it."""
+    from kubernetes.client.configuration import Configuration
+
+    cfg = Configuration()
+    cfg.host = plain.host
+    if plain.authorization:
+        cfg.api_key["BearerToken"] = plain.authorization
+    cfg.ssl_ca_cert, cfg.cert_file, cfg.key_file = (plain.ssl_ca_cert, plain.cert_file,
+                                                     plain.key_file)
+    if plain.verify_ssl is not None:
+        cfg.verify_ssl = plain.verify_ssl
+    if plain.tls_server_name is not None:
+        cfg.tls_server_name = plain.tls_server_name
+    return cfg
 
 
 def _finish(source: Source, cfg: Any, namespace: str | None, *, pool_size: int,

@@ -18,7 +18,6 @@ and a dead letter goes back to the broker only through an authenticated re-send.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,15 +26,15 @@ from orchestrator.adapters.broker import HttpPublisher, Publisher
 from orchestrator.adapters.chat import ChatClient
 from orchestrator.adapters.objects import ObjectStore
 from orchestrator.auth import bearer_from_header, check_token
-from orchestrator.console import approvals, audit, deadletters, index, notify, react, seal, slack
+from orchestrator.console import approvals, audit, index, notify, react, seal, slack
 from orchestrator.console.identity import Directory, Identity
 from orchestrator.console.session import Sessions
-from orchestrator.console.sweep import sweep
 from orchestrator.console.trust import Thresholds
 from orchestrator.envelope import Event, Outgoing
 from orchestrator.errors import OrchestratorError, PermanentError, TransientError
 from orchestrator.events import TYPE_PREFIX
 from orchestrator.handler import Response, error_response, json_response, no_reply
+from orchestrator.lifecycle import Lazy
 from orchestrator.logs import correlate
 from orchestrator.provenance import Keyring
 from orchestrator.settings.console import ConsoleSettings
@@ -82,13 +81,10 @@ class Console:
         def secret(value: object, file: object, name: str) -> str | None:
             return secret_from(value, file, name=name)  # type: ignore[arg-type]
 
-        from orchestrator.provenance import SealingPublisher, identity
+        from orchestrator.provenance import SealingPublisher, identity_of
 
         token = secret(s.api_token, s.api_token_file, "CONSOLE_API_TOKEN")
-        signer, keyring = identity(STAGE, key=s.signing_key, key_file=s.signing_key_file,
-                                   public_keys_dir=s.public_keys_dir,
-                                   max_age_seconds=s.event_max_age_seconds,
-                                   skew_seconds=s.clock_skew_seconds)
+        signer, keyring = identity_of(STAGE, s)
         people = Directory.build(
             service_token=token, slack=s.slack_approvers, header=s.identity_header,
             tokens=secret(s.approver_tokens, s.approver_tokens_file, "CONSOLE_APPROVER_TOKENS"))
@@ -167,6 +163,8 @@ class Console:
         return None
 
     def on_deadletter(self, headers: dict[str, str], body: bytes) -> Response:
+        from orchestrator.console import deadletters  # loaded by the first one (cold start)
+
         try:
             deadletters.store_letter(self.store, headers, body, now=self.clock(),
                                      max_data=self.deadletter_max_bytes)
@@ -222,6 +220,8 @@ class Console:
     # --- the sweep --------------------------------------------------------------------------
 
     def on_sweep(self, headers: dict[str, str]) -> Response:
+        from orchestrator.console.sweep import sweep  # loaded by the first sweep (cold start)
+
         try:
             self.check_bearer(headers)
             report = sweep(store=self.store, publisher=self.publisher, notifier=self.notifier,
@@ -255,28 +255,5 @@ def audit_store(s: ConsoleSettings) -> ObjectStore:
     return LocalDirStore(s.audit_dir)
 
 
-_lock = threading.Lock()
-_instance: Console | None = None
-
-
-def instance() -> Console:
-    """The process-wide Console, built on first use."""
-    global _instance
-    if _instance is None:
-        with _lock:
-            if _instance is None:
-                from orchestrator import logs
-
-                logs.setup()
-                _instance = Console.from_settings(ConsoleSettings())
-    return _instance
-
-
-def reset() -> None:
-    """Drop the process-wide Console (tests change the environment between apps)."""
-    global _instance
-    with _lock:
-        if _instance is not None:
-            _instance.close()
-        _instance = None
-
+#: The process-wide Console, built on first use (`instance()`; tests `instance.reset()`).
+instance = Lazy(lambda: Console.from_settings(ConsoleSettings()))

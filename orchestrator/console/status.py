@@ -34,7 +34,7 @@ _TARGET_LABELS = ("pod", "deployment", "statefulset", "daemonset", "job_name", "
 
 
 class PendingApproval(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     plan_id: str
     requested_at: datetime
@@ -45,7 +45,7 @@ class PendingApproval(BaseModel):
 class Summary(BaseModel):
     """One line of the incident list; also what the sweep and the approval API look at."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     incident_key: str
     status: Status

@@ -58,7 +58,7 @@ _M = TypeVar("_M", "Claim", "Outcome")
 
 
 class Claim(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     generation: int
     holder: str
@@ -72,7 +72,7 @@ class Claim(BaseModel):
 class Outcome(BaseModel):
     """The holder's decision; neither a plan nor a reason means it released the claim."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     holder: str
     plan_id: str

@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orchestrator.adapters.llm import LLM, Generation, Throttled
 from orchestrator.decide.prompt import render
@@ -37,11 +37,17 @@ log = logging.getLogger(__name__)
 
 
 class AnswerParameter(BaseModel):
+    # The answer's validators are built on the first LLM answer, not at import: without a key
+    # the agent never builds them (cold start).
+    model_config = ConfigDict(defer_build=True)
+
     name: str
     value: str
 
 
 class AnswerAction(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     type: str = Field(description="An action type listed for the cited runbook.")
     target_kind: str = Field(description="Kind of the action's listed target, e.g. Deployment.")
     target_namespace: str = Field(description="Namespace of the target; empty for a Node.")
@@ -52,6 +58,8 @@ class AnswerAction(BaseModel):
 
 class Answer(BaseModel):
     """What the model must return (its response schema)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     hypothesis: str = Field(description="Most likely cause and the evidence for it.")
     confidence: float = Field(description="0.0 to 1.0.")

@@ -140,7 +140,9 @@ class PlanRecord(BaseModel):
     that it is one, its type and the PlanProposed payload; the rest of the envelope is ignored
     (it may grow; `data` may not)."""
 
-    model_config = ConfigDict(extra="ignore")
+    # Built when a recorded plan is first read, not at import (cold start): it holds the
+    # whole PlanProposed schema.
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     id: str
     type: str

@@ -8,7 +8,6 @@ google-genai is never imported; the offline planner plans.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -31,6 +30,7 @@ from orchestrator.events import (
     PlanProposed,
 )
 from orchestrator.keys import event_id
+from orchestrator.lifecycle import Lazy
 from orchestrator.provenance import PRODUCERS, Keyring, Signer, require
 from orchestrator.settings.agent import AgentSettings
 
@@ -61,13 +61,10 @@ class Agent:
     @classmethod
     def from_env(cls) -> Agent:
         from orchestrator.decide.wiring import audit_store, guards, knowledge, language_model
-        from orchestrator.provenance import identity
+        from orchestrator.provenance import identity_of
 
         s = AgentSettings()
-        signer, keyring = identity(STAGE, key=s.signing_key, key_file=s.signing_key_file,
-                                   public_keys_dir=s.public_keys_dir,
-                                   max_age_seconds=s.event_max_age_seconds,
-                                   skew_seconds=s.clock_skew_seconds)
+        signer, keyring = identity_of(STAGE, s)
         llm = language_model(s)
         retriever, close_kb = knowledge(exact_first=llm is None)
         log.info("agent planner: %s", f"{llm.name} {llm.model}" if llm else "offline (no API key)")
@@ -130,21 +127,8 @@ def partition_key(target: ObjectRef, ctx: ClusterContext) -> str:
     return target.key
 
 
-_lock = threading.Lock()
-_instance: Agent | None = None
-
-
-def instance() -> Agent:
-    """The process-wide Agent, built on first use."""
-    global _instance
-    if _instance is None:
-        with _lock:
-            if _instance is None:
-                from orchestrator import logs
-
-                logs.setup()
-                _instance = Agent.from_env()
-    return _instance
+#: The process-wide Agent, built on first use (`instance()`; tests `instance.reset()`).
+instance = Lazy(Agent.from_env)
 
 
 def handle_event(event: Event) -> Outgoing | None:

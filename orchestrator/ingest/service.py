@@ -6,7 +6,6 @@ Built once per process on the first request (lazily: cold start is a product fea
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 from orchestrator.adapters.broker import HttpPublisher, Publisher
@@ -14,6 +13,7 @@ from orchestrator.cloudevent_http import is_event
 from orchestrator.errors import OrchestratorError, PermanentError, TransientError
 from orchestrator.handler import Response, error_response, json_response
 from orchestrator.ingest.core import STAGE, Auth, accept_manual, accept_webhook
+from orchestrator.lifecycle import Lazy
 from orchestrator.limits import too_large
 
 log = logging.getLogger(__name__)
@@ -92,18 +92,5 @@ class Ingest:
                               publisher=self.publisher, max_alerts=self.max_alerts)
 
 
-_lock = threading.Lock()
-_instance: Ingest | None = None
-
-
-def instance() -> Ingest:
-    """The process-wide Ingest, built on first use."""
-    global _instance
-    if _instance is None:
-        with _lock:
-            if _instance is None:
-                from orchestrator import logs
-
-                logs.setup()
-                _instance = Ingest.from_env()
-    return _instance
+#: The process-wide Ingest, built on first use (`instance()`; tests `instance.reset()`).
+instance = Lazy(Ingest.from_env)

@@ -39,6 +39,7 @@ from orchestrator.events import (
     Resolved,
 )
 from orchestrator.keys import event_id
+from orchestrator.lifecycle import Lazy
 from orchestrator.provenance import PRODUCERS, Keyring, Signer, require
 from orchestrator.settings.router import RouterSettings
 
@@ -196,13 +197,10 @@ class Router:
     @classmethod
     def from_env(cls) -> Router:
         from orchestrator.adapters.kube import connect
-        from orchestrator.provenance import identity
+        from orchestrator.provenance import identity_of
 
         s = RouterSettings()
-        signer, keyring = identity(STAGE, key=s.signing_key, key_file=s.signing_key_file,
-                                   public_keys_dir=s.public_keys_dir,
-                                   max_age_seconds=s.event_max_age_seconds,
-                                   skew_seconds=s.clock_skew_seconds)
+        signer, keyring = identity_of(STAGE, s)
         conn = connect(in_cluster=s.in_cluster, service_host=s.service_host,
                        service_port=s.service_port, service_account_dir=s.service_account_dir,
                        kubeconfig=s.kubeconfig, context=s.kube_context,
@@ -237,21 +235,8 @@ class Router:
         return signer.sealed(out)
 
 
-_lock = threading.Lock()
-_instance: Router | None = None
-
-
-def instance() -> Router:
-    """The process-wide Router, built on first use."""
-    global _instance
-    if _instance is None:
-        with _lock:
-            if _instance is None:
-                from orchestrator import logs
-
-                logs.setup()
-                _instance = Router.from_env()
-    return _instance
+#: The process-wide Router, built on first use (`instance()`; tests `instance.reset()`).
+instance = Lazy(Router.from_env)
 
 
 def handle_event(event: Event) -> Outgoing | None:

@@ -100,6 +100,6 @@ def test_approve_in_the_browser_and_see_the_result(tmp_path: Path, sink: Sink, b
             page.screenshot(path=str(ARTIFACTS / "console-incident.png"), full_page=True)
             page.close()
     finally:
-        __import__("orchestrator.console.service").console.service.reset()
+        __import__("orchestrator.console.service").console.service.instance.reset()
     assert not errors, errors
     assert (ARTIFACTS / "console-incident.png").stat().st_size > 10_000

@@ -100,16 +100,14 @@ def agent_app(monkeypatch: pytest.MonkeyPatch, *, qdrant: Path, audit: Path | No
         monkeypatch.setenv("AGENT_AUDIT_DIR", str(audit))
     for k, v in {**keys.env("agent"), **(env or {})}.items():
         monkeypatch.setenv(k, v)
-    monkeypatch.setattr(service, "_instance", None)
+    service.instance.reset()
     app = functions_framework.create_app(target="handle",
                                          source=str(ROOT / "functions/agent/main.py"),
                                          signature_type="http")
     try:
         yield AgentClient(app.test_client())
     finally:
-        if service._instance is not None:
-            service._instance.close()
-        monkeypatch.setattr(service, "_instance", None)
+        service.instance.reset()
 
 
 def record_plan(store: ObjectStore, proposed: PlanProposed, *, event_id: str) -> str:

@@ -191,7 +191,7 @@ def console_env(monkeypatch: Any, audit: Path, broker: str, **extra: str) -> Non
             monkeypatch.delenv(name)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    service.reset()
+    service.instance.reset()
 
 
 def console_app() -> Any:
@@ -217,8 +217,9 @@ def serve(app: Any) -> Iterator[str]:
             server.serve_forever(poll_interval=0.05)
         finally:
             # The broker connection lives in this thread (thread-local): close it here.
-            if service._instance is not None:
-                service._instance.close()
+            built = service.instance.peek()
+            if built is not None:
+                built.close()
 
     thread = threading.Thread(target=run)
     thread.start()

@@ -164,9 +164,7 @@ def _app() -> Any:
 
 
 def reset_service() -> None:
-    if service._instance is not None:
-        service._instance.close()
-    service._instance = None
+    service.instance.reset()
 
 
 @pytest.fixture(name="harness")

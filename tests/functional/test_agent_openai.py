@@ -181,7 +181,8 @@ def test_no_key_means_the_offline_planner(monkeypatch: pytest.MonkeyPatch, qdran
     env = {k: v for k, v in settings.items() if k != "AGENT_OPENAI_API_KEY"}
     with agent_app(monkeypatch, qdrant=qdrant, audit=audit, env=env) as agent:
         plan = plan_of(agent.send(inc.crashloop()))
-        assert service._instance is not None and service._instance.llm is None
+        built = service.instance.peek()
+        assert built is not None and built.llm is None
     assert plan.offline and fake.generate_requests() == []
 
 

@@ -29,7 +29,7 @@ def state(tmp_path: Path) -> Path:
 def client(state: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     console_env(monkeypatch, state / "audit", sink.url, CONSOLE_AUDIT_RETENTION_DAYS="2")
     yield console_app().test_client()
-    service.reset()
+    service.instance.reset()
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

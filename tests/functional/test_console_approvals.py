@@ -36,7 +36,7 @@ from tests.functional.console_support import (
 def client(tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     console_env(monkeypatch, tmp_path / "audit", sink.url)
     yield console_app().test_client()
-    __import__("orchestrator.console.service").console.service.reset()
+    __import__("orchestrator.console.service").console.service.instance.reset()
 
 
 def awaiting(client: Any, story: Story, **kw: Any) -> None:

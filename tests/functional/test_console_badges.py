@@ -27,7 +27,7 @@ def client(tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch) -> Itera
     # A person logs in with their own token (the service token never does).
     assert app.post("/login", data={"token": ALICE_TOKEN, "next": "/"}).status_code == 303
     yield app
-    __import__("orchestrator.console.service").console.service.reset()
+    __import__("orchestrator.console.service").console.service.instance.reset()
 
 
 def _escalated(client: Any, fingerprint: str, **escalation: str) -> Story:

@@ -30,7 +30,7 @@ from tests.functional.console_support import (
 def state(tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     console_env(monkeypatch, tmp_path / "audit", sink.url)
     yield tmp_path
-    __import__("orchestrator.console.service").console.service.reset()
+    __import__("orchestrator.console.service").console.service.instance.reset()
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -30,7 +30,7 @@ def client(tmp_path: Path, sink: Sink, chat: FakeSlack,
     console_env(monkeypatch, tmp_path / "audit", sink.url, CONSOLE_SLACK_WEBHOOK_URL=chat.webhook,
                 CONSOLE_STALE_AFTER_SECONDS="600")
     yield console_app().test_client()
-    __import__("orchestrator.console.service").console.service.reset()
+    __import__("orchestrator.console.service").console.service.instance.reset()
 
 
 def dead(out: Any, *, code: str = "500", error: bytes = b"boom: router crashed") -> tuple[

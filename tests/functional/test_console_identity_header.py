@@ -27,7 +27,7 @@ def client(tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch) -> Itera
     """A console without the option: no header is trusted."""
     console_env(monkeypatch, tmp_path / "audit", sink.url)
     yield console_app().test_client()
-    __import__("orchestrator.console.service").console.service.reset()
+    __import__("orchestrator.console.service").console.service.instance.reset()
 
 
 def test_the_identity_header_is_ignored_when_the_option_is_off(client, sink) -> None:  # type: ignore[no-untyped-def]
@@ -45,7 +45,7 @@ def proxied(tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch) -> Iter
     """A console behind an authenticating proxy that sets X-Auth-Request-Email."""
     console_env(monkeypatch, tmp_path / "audit", sink.url, CONSOLE_IDENTITY_HEADER=PROXY.lower())
     yield console_app().test_client()
-    __import__("orchestrator.console.service").console.service.reset()
+    __import__("orchestrator.console.service").console.service.instance.reset()
 
 
 def test_the_identity_header_is_honoured_when_on(proxied, sink) -> None:  # type: ignore[no-untyped-def]

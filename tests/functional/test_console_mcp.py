@@ -55,7 +55,7 @@ def console(tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch) -> Iter
     app = console_app()
     with serve(app) as url:
         yield app.test_client(), url
-    service.reset()
+    service.instance.reset()
 
 
 def awaiting(client: Any, story: Story, **kw: Any) -> None:
@@ -353,4 +353,4 @@ def test_the_public_console_serves_mcp_too(tmp_path: Path, sink: Sink,
         assert r.status_code == 200 and r.get_json()["result"] == {}
         assert deliver(client, Story().alert_received()).status_code == 404
     finally:
-        service.reset()
+        service.instance.reset()

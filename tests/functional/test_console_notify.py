@@ -31,7 +31,7 @@ def app(tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch, **env: str)
 @pytest.fixture(autouse=True)
 def _reset() -> Iterator[None]:
     yield
-    __import__("orchestrator.console.service").console.service.reset()
+    __import__("orchestrator.console.service").console.service.instance.reset()
 
 
 def test_approval_request_reaches_slack_and_the_webhook_once(tmp_path, sink, chat,  # type: ignore[no-untyped-def]

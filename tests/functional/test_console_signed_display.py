@@ -39,7 +39,7 @@ def client(tmp_path: Path, sink: Sink, chat: FakeSlack,
     console_env(monkeypatch, tmp_path / "audit", sink.url,
                 CONSOLE_SLACK_WEBHOOK_URL=chat.webhook, CONSOLE_WEBHOOK_URL=chat.generic)
     yield console_app().test_client()
-    __import__("orchestrator.console.service").console.service.reset()
+    __import__("orchestrator.console.service").console.service.instance.reset()
 
 
 def unverifiable(client: Any, story: Story) -> None:

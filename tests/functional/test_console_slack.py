@@ -45,7 +45,7 @@ def client(tmp_path: Path, sink: Sink, chat: FakeSlack,
                 CONSOLE_SLACK_WEBHOOK_URL=chat.webhook,
                 CONSOLE_SLACK_RESPONSE_URL_PREFIX=chat.url + "/actions/")
     yield console_app().test_client()
-    __import__("orchestrator.console.service").console.service.reset()
+    __import__("orchestrator.console.service").console.service.instance.reset()
 
 
 def awaiting(client: Any, story: Story) -> None:

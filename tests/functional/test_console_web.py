@@ -44,7 +44,7 @@ XSS = {
 def client(tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     console_env(monkeypatch, tmp_path / "audit", sink.url)
     yield console_app().test_client()
-    __import__("orchestrator.console.service").console.service.reset()
+    __import__("orchestrator.console.service").console.service.instance.reset()
 
 
 def login(client: Any, token: str = ALICE_TOKEN, **form: str) -> Any:
@@ -335,5 +335,5 @@ def test_the_public_console_serves_people_not_the_broker(
     assert public.get("/login").status_code == 200
     listed = public.get("/api/incidents", headers=AUTH).get_json()
     assert [i["incident_key"] for i in listed["incidents"]] == [story.key]
-    __import__("orchestrator.console.service").console.service.reset()
+    __import__("orchestrator.console.service").console.service.instance.reset()
 

@@ -88,15 +88,14 @@ def _refused(r: Any) -> None:
 def router(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[Any, FakeKubeAPI]]:
     for name in ("KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT", "ROUTER_KUBECONFIG"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(router_service, "_instance", None)
+    router_service.instance.reset()
     for api in fake_api():
         monkeypatch.setenv("KUBECONFIG", api.write_kubeconfig(str(tmp_path / "kubeconfig")))
         app = functions_framework.create_app(
             target="handle", source=str(ROOT / "functions/router/main.py"),
             signature_type="http")
         yield app.test_client(), api
-        if router_service._instance is not None:
-            router_service._instance.close()
+        router_service.instance.reset()
 
 
 def _alert_received() -> Outgoing:
@@ -205,7 +204,7 @@ def console(tmp_path: Path, sink: Sink, chat: FakeSlack,
     console_env(monkeypatch, tmp_path / "audit", sink.url, CONSOLE_WEBHOOK_URL=chat.generic,
                 CONSOLE_EVENT_MAX_AGE_SECONDS="900")
     yield console_app().test_client()
-    __import__("orchestrator.console.service").console.service.reset()
+    __import__("orchestrator.console.service").console.service.instance.reset()
 
 
 def _records(tmp_path: Path, key: str) -> list[str]:

@@ -26,8 +26,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 @pytest.fixture(autouse=True)
 def _close_ingest(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
-    if service._instance is not None:
-        service._instance.close()
+    service.instance.reset()
 
 
 @pytest.fixture
@@ -42,9 +41,7 @@ def client(sink: Sink, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-unty
 
 
 def _reset(monkeypatch: pytest.MonkeyPatch) -> None:
-    if service._instance is not None:
-        service._instance.close()
-    monkeypatch.setattr(service, "_instance", None)
+    service.instance.reset()
 
 
 def _post(client, payload, headers=AUTH):  # type: ignore[no-untyped-def]

@@ -48,12 +48,11 @@ def _flag(argv: list[str], name: str) -> str:
 def ingest(sink: Sink, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("INGEST_TOKEN", TOKEN)
     monkeypatch.setenv("K_SINK", sink.url)
-    monkeypatch.setattr(service, "_instance", None)
+    service.instance.reset()
     app = functions_framework.create_app(
         target="handle", source=str(ROOT / "functions/ingest/main.py"), signature_type="http")
     yield app.test_client()
-    if service._instance is not None:
-        service._instance.close()
+    service.instance.reset()
 
 
 def test_the_documented_invoke_targets_ingest_with_the_token_in_the_data(

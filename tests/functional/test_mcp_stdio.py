@@ -44,7 +44,7 @@ def console(tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch) -> Iter
     app = console_app()
     with serve(app) as url:
         yield app.test_client(), url
-    __import__("orchestrator.console.service").console.service.reset()
+    __import__("orchestrator.console.service").console.service.instance.reset()
 
 
 def bridge_env() -> dict[str, str]:

@@ -68,10 +68,12 @@ def _fresh(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     for module in SERVICES.values():
-        monkeypatch.setattr(importlib.import_module(module), "_instance", None)
+        importlib.import_module(module).instance.reset()
     limits.body_limit.cache_clear()
     yield
     limits.body_limit.cache_clear()
+    for module in SERVICES.values():
+        importlib.import_module(module).instance.reset()
 
 
 def binary_headers(event_type: str) -> dict[str, str]:
@@ -125,7 +127,7 @@ def test_router_agent_and_executor_refuse_big_bodies_unread(function: str) -> No
     declared = app(function).post("/", data=b"{" * (MIB + 1),
                                   headers=binary_headers(STAGE_TYPES[function]))
     assert declared.status_code == 413
-    assert importlib.import_module(SERVICES[function])._instance is None, "nothing handled"
+    assert importlib.import_module(SERVICES[function]).instance.peek() is None, "nothing handled"
 
 
 @pytest.mark.parametrize("function", sorted(SERVICES))
@@ -147,7 +149,7 @@ def test_deep_json_is_a_400_before_any_stage_runs(function: str, structured: boo
     r = app(function).post("/", data=body, headers=headers)
     assert r.status_code == 400, r.data
     assert "deeper than 400 levels" in r.get_json()["error"]
-    assert importlib.import_module(SERVICES[function])._instance is None
+    assert importlib.import_module(SERVICES[function]).instance.peek() is None
 
 
 @pytest.fixture
@@ -156,10 +158,9 @@ def ingest(sink: Sink, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
     monkeypatch.setenv("INGEST_TOKEN", TOKEN)
     monkeypatch.setenv("K_SINK", sink.url)
-    monkeypatch.setattr(service, "_instance", None)
+    service.instance.reset()
     yield app("ingest")
-    if service._instance is not None:
-        service._instance.close()
+    service.instance.reset()
 
 
 def test_ingest_authenticates_before_it_parses_deep_json(ingest: Any, sink: Sink) -> None:
@@ -203,7 +204,7 @@ def test_the_console_bounds_every_path(tmp_path: Path, sink: Sink,
                         headers={**CONSOLE_AUTH, "content-type": "application/json"})
         assert r.status_code == 400 and "deeper than 400" in r.get_json()["error"]
     finally:
-        __import__("orchestrator.console.service").console.service.reset()
+        __import__("orchestrator.console.service").console.service.instance.reset()
 
 
 def _peak_rss_mib(pid: int) -> float:

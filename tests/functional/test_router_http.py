@@ -44,10 +44,9 @@ def _fresh_router(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
                  "KUBERNETES_SERVICE_PORT"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/.kube/config
-    monkeypatch.setattr(service, "_instance", None)
+    service.instance.reset()
     yield
-    if service._instance is not None:
-        service._instance.close()
+    service.instance.reset()
 
 
 def _client() -> Any:

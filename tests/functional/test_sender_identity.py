@@ -37,7 +37,7 @@ def _reset() -> Iterator[None]:
     sender.reset()
     yield
     sender.reset()
-    __import__("orchestrator.console.service").console.service.reset()
+    __import__("orchestrator.console.service").console.service.instance.reset()
 
 
 def console(tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch, issuer: Issuer,

@@ -42,7 +42,7 @@ def console(tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch) -> Iter
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "no-state"))
     with serve(app) as url:
         yield url
-    __import__("orchestrator.console.service").console.service.reset()
+    __import__("orchestrator.console.service").console.service.instance.reset()
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

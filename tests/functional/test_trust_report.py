@@ -116,7 +116,7 @@ def test_the_cli_prints_the_report_and_its_json(state: Path, capsys: pytest.Capt
 def client(state: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     console_env(monkeypatch, state / "audit", sink.url, CONSOLE_TRUST_MIN_INCIDENTS="3")
     yield console_app().test_client()
-    __import__("orchestrator.console.service").console.service.reset()
+    __import__("orchestrator.console.service").console.service.instance.reset()
 
 
 def test_the_console_shows_the_trust_page(client: Any) -> None:

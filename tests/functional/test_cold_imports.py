@@ -1,0 +1,83 @@
+"""What importing a function costs: only what its first answer needs (cold start is a feature).
+
+Each check runs in a fresh interpreter, importing the function's `main.py` the way
+functions-framework does.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS = ["ingest", "router", "agent", "executor", "console"]
+
+IMPORT_MAIN = """
+import gc, json, sys, importlib.util
+import functions_framework
+spec = importlib.util.spec_from_file_location("main", "functions/{function}/main.py")
+main = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(main)
+"""
+
+
+def run(function: str, script: str) -> Any:
+    code = IMPORT_MAIN.format(function=function) + script
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_importing_a_function_builds_no_payload_validator(function: str) -> None:
+    # Settings are read by the first request anyway; the policy's defaults are instances made
+    # at class definition. Every other model builds its validator when first used.
+    built = run(function, """
+from pydantic import BaseModel
+def walk(c):
+    for s in c.__subclasses__():
+        yield s
+        yield from walk(s)
+print(json.dumps(sorted({f"{c.__module__}.{c.__qualname__}" for c in walk(BaseModel)
+                         if c.__module__.startswith("orchestrator") and c.__pydantic_complete__
+                         and not c.__module__.startswith(("orchestrator.settings.",
+                                                          "orchestrator.act.policy"))})))
+""")
+    assert built == []
+
+
+def test_a_console_woken_by_an_event_loads_no_page_api_sweep_or_dead_letter_code() -> None:
+    loaded = run("console", """
+print(json.dumps(sorted(m for m in ("orchestrator.console.api", "orchestrator.console.web",
+                                    "orchestrator.console.pages", "orchestrator.console.sweep",
+                                    "orchestrator.console.deadletters",
+                                    "orchestrator.console.request") if m in sys.modules)))
+""")
+    assert loaded == []
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_what_start_up_made_is_left_out_of_collections(function: str) -> None:
+    at_import, first, second = run(function, """
+at_import = gc.get_freeze_count()
+from orchestrator.lifecycle import Lazy
+class Service:
+    def close(self) -> None: ...
+made = [[] for _ in range(1000)]  # tracked objects made after start-up
+before = gc.get_freeze_count()
+Lazy(Service)()
+first = gc.get_freeze_count() - before
+made += [[] for _ in range(1000)]
+before = gc.get_freeze_count()
+Lazy(Service)()
+print(json.dumps([at_import, first, gc.get_freeze_count() - before]))
+""")
+    assert at_import > 10_000, "the framework's objects are frozen before the function imports"
+    assert first > 0, "the first service built freezes what start-up made"
+    assert second == 0, "only the first: later builds (tests) leave their garbage collectable"
