@@ -15,12 +15,10 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from orchestrator.events import ESCALATED, PLAN_PROPOSED, RESOLVED
 from orchestrator.local.replay import timelines
@@ -383,11 +381,3 @@ def save(rows: list[Row]) -> Path:
     path = ARTIFACTS / "faults.md"
     path.write_text(markdown(table))
     return path
-
-
-@pytest.fixture(scope="module", name="rows")
-def rows_fixture() -> Iterator[list[Row]]:
-    """The module's table rows, written to artifacts/faults.md when it ends."""
-    found: list[Row] = []
-    yield found
-    save(found)

@@ -17,14 +17,12 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from orchestrator.adapters.objects import MinioStore
 from orchestrator.console import audit
@@ -223,12 +221,3 @@ class Rig:
         """Deliveries of the incident's events the function answered with a 5xx."""
         return sum(m.startswith("failed, the sender should retry")
                    for m in self.log_messages(function, key))
-
-
-@pytest.fixture(scope="module", name="rig")
-def rig_fixture(request: pytest.FixtureRequest,
-                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
-    """One stack and fake world per test module (the cases heal what they break); import it
-    to use `rig`."""
-    with Rig(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])) as running:
-        yield running

@@ -18,12 +18,11 @@ from orchestrator.events import (
 from orchestrator.keys import event_id
 from orchestrator.signing import request_payload, verify
 from tests.fakes import kube_objects as ko
-from tests.functional.executor_harness import (  # noqa: F401 - harness_fixture is `harness`
+from tests.functional.executor_harness import (
     Harness,
     action,
     alert,
     crashloop,
-    harness_fixture,
     pod_alert,
     proposal,
     ref,

@@ -13,12 +13,11 @@ from orchestrator.events import (
     ACTION_FAILED,
     ESCALATED,
 )
-from tests.functional.executor_harness import (  # noqa: F401 - harness_fixture is `harness`
+from tests.functional.executor_harness import (
     Harness,
     Reply,
     action,
     crashloop,
-    harness_fixture,
     pod_alert,
     proposal,
     ref,

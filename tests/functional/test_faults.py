@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.functional.fault_cases import (  # noqa: F401 - rows_fixture gives `rows`
+from tests.functional.fault_cases import (
     SINGLES,
     Fault,
     Row,
-    rows_fixture,
     run_case,
     slug,
 )
-from tests.functional.fault_rig import Rig, rig_fixture  # noqa: F401 - gives `rig`
+from tests.functional.fault_rig import Rig
 
 pytestmark = pytest.mark.slow
 

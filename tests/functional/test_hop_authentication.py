@@ -23,9 +23,8 @@ from tests import keys
 from tests.fakes.kube_api import FakeKubeAPI
 from tests.fakes.sink import Sink
 from tests.fakes.slack import FakeSlack, fake_slack
-from tests.functional.agent_support import (  # noqa: F401 - qdrant_fixture is `qdrant`
+from tests.functional.agent_support import (
     agent_app,
-    qdrant_fixture,
 )
 from tests.functional.console_support import (
     ALICE,
@@ -37,11 +36,10 @@ from tests.functional.console_support import (
     deliver,
     wire,
 )
-from tests.functional.executor_harness import (  # noqa: F401 - harness_fixture is `harness`
+from tests.functional.executor_harness import (
     Harness,
     action,
     alert,
-    harness_fixture,
     proposal,
     ref,
 )

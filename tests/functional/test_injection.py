@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.functional.injection_rig import (  # noqa: F401 - run_fixture gives `run`
+from tests.functional.injection_rig import (
     ALLOWED,
     CASES,
     DECOYS,
@@ -31,7 +31,6 @@ from tests.functional.injection_rig import (  # noqa: F401 - run_fixture gives `
     Case,
     Run,
     fill,
-    run_fixture,
 )
 
 pytestmark = pytest.mark.slow
