@@ -25,7 +25,7 @@ from orchestrator import memory
 from orchestrator.adapters.objects import LocalDirStore
 from orchestrator.local.stack import Stack, StackOptions
 from tests.e2e.conftest import Process, start_alertmanager, wait_until
-from tests.e2e.prom_rig import Exporter, start_prometheus_rules
+from tests.e2e.prometheus_support import Exporter, start_prometheus_rules
 from tests.fakes import kube_objects as ko
 from tests.fakes.kube_api import FakeKubeAPI
 

@@ -23,7 +23,7 @@ from orchestrator.orient.objects import Scrubber
 from orchestrator.orient.service import orient
 from orchestrator.settings.router import RouterSettings
 from tests.e2e.conftest import start_alertmanager, wait_until
-from tests.e2e.prom_rig import Exporter, firing, start_prometheus_rules, wait_value
+from tests.e2e.prometheus_support import Exporter, firing, start_prometheus_rules, wait_value
 
 pytestmark = [pytest.mark.e2e, pytest.mark.alert_verification]
 

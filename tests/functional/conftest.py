@@ -31,7 +31,7 @@ from tests.functional.auth_support import (
     csrf_of,
     login,
 )
-from tests.functional.executor_harness import (
+from tests.functional.executor_support import (
     BUDGET_NS,
     ENFORCE,
     MECHANICS_RUNBOOK,
@@ -41,10 +41,10 @@ from tests.functional.executor_harness import (
     executor_app,
     reset_service,
 )
-from tests.functional.executor_harness import CLUSTER as EXECUTOR_CLUSTER
-from tests.functional.fault_cases import Row, save
-from tests.functional.fault_rig import Rig
-from tests.functional.injection_rig import Run, run_planner
+from tests.functional.executor_support import CLUSTER as EXECUTOR_CLUSTER
+from tests.functional.fault_cases_support import Row, save
+from tests.functional.fault_support import Rig
+from tests.functional.injection_support import Run, run_planner
 
 # The agent: agent_support.py.
 
@@ -115,7 +115,7 @@ def approved_fixture(env: Env, web: httpx.Client) -> dict[str, Any]:
     return {"attributes": dict(event.attributes), "data": event.data, "body": event.body}
 
 
-# The executor: executor_harness.py.
+# The executor: executor_support.py.
 
 
 @pytest.fixture(name="harness")
@@ -149,7 +149,7 @@ def harness_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
             assert not api.server_errors, api.server_errors
 
 
-# The fault tables: fault_rig.py and fault_cases.py.
+# The fault tables: fault_support.py and fault_cases_support.py.
 
 
 @pytest.fixture(scope="module", name="rig")
@@ -168,7 +168,7 @@ def rows_fixture() -> Iterator[list[Row]]:
     save(found)
 
 
-# Prompt injection: injection_rig.py.
+# Prompt injection: injection_support.py.
 
 
 @pytest.fixture(scope="module", params=["offline", "gemini", "openai"], name="run")

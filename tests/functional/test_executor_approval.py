@@ -20,7 +20,7 @@ from orchestrator.provenance import Signer
 from orchestrator.signing import decision_payload, request_payload, sign
 from tests import keys
 from tests.fakes import kube_objects as ko
-from tests.functional.executor_harness import (
+from tests.functional.executor_support import (
     Harness,
     action,
     alert,

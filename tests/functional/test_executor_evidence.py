@@ -12,7 +12,7 @@ import pytest
 
 from orchestrator.events import ACTION_COMPLETED, ESCALATED, Escalated
 from tests.fakes import kube_objects as ko
-from tests.functional.executor_harness import (
+from tests.functional.executor_support import (
     Harness,
     action,
     pod_alert,

@@ -13,7 +13,7 @@ from orchestrator.events import (
     ACTION_FAILED,
     ESCALATED,
 )
-from tests.functional.executor_harness import (
+from tests.functional.executor_support import (
     Harness,
     Reply,
     action,

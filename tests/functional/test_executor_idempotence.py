@@ -11,7 +11,7 @@ from typing import Any
 
 from orchestrator.events import ACTION_COMPLETED, PlanProposed
 from tests.fakes import kube_objects as ko
-from tests.functional.executor_harness import (
+from tests.functional.executor_support import (
     BUDGET_NS,
     Harness,
     Reply,

@@ -16,7 +16,7 @@ from orchestrator.events import (
     ApprovalRequested,
 )
 from tests.fakes import kube_objects as ko
-from tests.functional.executor_harness import (
+from tests.functional.executor_support import (
     Harness,
     action,
     pod_alert,

@@ -10,7 +10,7 @@ import pytest
 from orchestrator import memory
 from orchestrator.adapters.objects import LocalDirStore
 from orchestrator.events import ACTION_COMPLETED, ESCALATED, Escalated
-from tests.functional.executor_harness import (
+from tests.functional.executor_support import (
     Harness,
     action,
     crashloop,

@@ -9,7 +9,7 @@ import pytest
 
 from orchestrator.events import ACTION_COMPLETED, ESCALATED, PlanProposed
 from tests.fakes import kube_objects as ko
-from tests.functional.executor_harness import (
+from tests.functional.executor_support import (
     BUDGET_NS,
     Harness,
     action,

@@ -36,7 +36,7 @@ from tests.functional.console_support import (
     deliver,
     wire,
 )
-from tests.functional.executor_harness import (
+from tests.functional.executor_support import (
     Harness,
     action,
     alert,
@@ -176,7 +176,7 @@ def test_a_replayed_old_proposal_is_refused_whatever_the_budget(
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     """Even with a freshness window wide enough to let it through the door, a proposal the
     agent signed long ago (months, here) is past its own TTL and never acted on."""
-    from tests.functional.executor_harness import reset_service
+    from tests.functional.executor_support import reset_service
 
     monkeypatch.setenv("EXECUTOR_EVENT_MAX_AGE_SECONDS", str(365 * 86400))
     reset_service()

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.functional.injection_rig import (
+from tests.functional.injection_support import (
     ALLOWED,
     CASES,
     DECOYS,

@@ -28,8 +28,8 @@ from orchestrator.adapters.kube_reads import KubeReader
 from orchestrator.errors import OrchestratorError, TransientError
 from tests.fakes import kube_objects as ko
 from tests.fakes.kube_api import FakeKubeAPI
+from tests.fakes.tls_proxy import TLSProxy, self_signed
 from tests.functional.router_support import fake_api
-from tests.functional.tls_proxy import TLSProxy, self_signed
 
 TOKEN = "sa-token-for-the-router"
 

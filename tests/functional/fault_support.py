@@ -1,5 +1,5 @@
 """The fault rig: the real stack (local broker + five function processes) wired to dependencies
-that fail on demand (fault_fakes.py). Shared by tests/functional/test_faults*.py and
+that fail on demand (tests/fakes/faults.py). Shared by tests/functional/test_faults*.py and
 bench/faults_table.py.
 
 Kubernetes is FakeKubeAPI (`fail`, `delay`) with stand-in controllers; Gemini is the fake
@@ -31,9 +31,7 @@ from orchestrator.local.queue import DeadLetter, StoredEvent
 from orchestrator.local.stack import Stack, StackOptions
 from tests.conftest import load_event
 from tests.fakes import kube_objects as ko
-from tests.fakes.gemini import fake_gemini
-from tests.fakes.kube_api import FakeKubeAPI, RecordedRequest
-from tests.functional.fault_fakes import (
+from tests.fakes.faults import (
     Brain,
     BrokerDisk,
     Controllers,
@@ -41,6 +39,8 @@ from tests.functional.fault_fakes import (
     S3Process,
     StoreLock,
 )
+from tests.fakes.gemini import fake_gemini
+from tests.fakes.kube_api import FakeKubeAPI, RecordedRequest
 
 CLUSTER = "prod-eu-west-1"
 GEMINI_KEY = "AIzaSy-fault-rig-0c6e1d"

@@ -22,7 +22,7 @@ from typing import Any
 
 from orchestrator.events import ESCALATED, PLAN_PROPOSED, RESOLVED
 from orchestrator.local.replay import timelines
-from tests.functional.fault_rig import Rig, Sender, Workload
+from tests.functional.fault_support import Rig, Sender, Workload
 
 Step = Callable[[Rig, "Case"], None]
 Check = Callable[[Rig, "Case"], bool]

@@ -1,4 +1,5 @@
-"""The dependencies the fault rig breaks on purpose, each with its switch (see fault_rig.py).
+"""The dependencies the fault rig breaks on purpose, each with its switch (see the rig in
+tests/functional/fault_support.py).
 
 - MinIO: moto's S3 server as a process on one fixed port, stopped and started again. moto keeps
   nothing across a restart, like a MinIO on an emptyDir volume: the bucket comes back empty.
