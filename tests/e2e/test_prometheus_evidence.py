@@ -22,8 +22,9 @@ from orchestrator.orient.metrics import MetricLimits, gather_metrics
 from orchestrator.orient.objects import Scrubber
 from orchestrator.orient.service import orient
 from orchestrator.settings.router import RouterSettings
-from tests.e2e.conftest import start_alertmanager, wait_until
+from tests.e2e.conftest import start_alertmanager
 from tests.e2e.prometheus_support import Exporter, firing, start_prometheus_rules, wait_value
+from tests.fakes.serving import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.alert_verification]
 

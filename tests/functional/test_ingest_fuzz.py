@@ -11,7 +11,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from orchestrator.local.broker import Broker
 from orchestrator.local.triggers import load_eventing
 from tests import keys
 from tests.conftest import load_event
+from tests.fakes.serving import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "fuzz-token"
@@ -75,14 +75,15 @@ def ingest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ingest]:
         env=env, stdout=subprocess.DEVNULL, stderr=log)
     client = httpx.Client(timeout=10, trust_env=False)
     try:
-        deadline = time.monotonic() + 30
-        while True:
+        def answering() -> bool:
+            assert proc.poll() is None, "ingest did not start"
             try:
                 client.get(f"http://127.0.0.1:{port}/healthz")
-                break
             except httpx.TransportError:
-                assert time.monotonic() < deadline and proc.poll() is None, "ingest did not start"
-                time.sleep(0.02)
+                return False
+            return True
+
+        wait_until(answering, timeout=30, what="ingest to answer")
         yield Ingest(f"http://127.0.0.1:{port}/", broker, client)
     finally:
         client.close()

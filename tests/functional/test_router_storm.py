@@ -30,6 +30,7 @@ from orchestrator.plan import Action, ActionResult
 from tests import keys
 from tests.fakes import kube_objects as ko
 from tests.fakes.kube_api import FakeKubeAPI
+from tests.fakes.serving import wait_until
 from tests.functional.helm_support import chart_values
 from tests.functional.router_support import alert
 
@@ -69,16 +70,14 @@ def _router(api: FakeKubeAPI, tmp_path: Path, *, threads: int,
                             start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
+        def healthy() -> bool:
             assert proc.poll() is None, (tmp_path / "router.log").read_text()[-2000:]
             try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
+                return httpx.get(url + "/healthz", timeout=1).status_code == 200
             except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "router never answered /healthz"
-            time.sleep(0.05)
+                return False
+
+        wait_until(healthy, timeout=30, what="the router to answer /healthz")
         yield url
     finally:
         os.killpg(proc.pid, 9)
