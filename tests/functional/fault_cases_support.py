@@ -22,6 +22,7 @@ from typing import Any
 
 from orchestrator.events import ESCALATED, PLAN_PROPOSED, RESOLVED
 from orchestrator.local.replay import timelines
+from tests.fakes.serving import wait_until
 from tests.functional.fault_support import Rig, Sender, Workload
 
 Step = Callable[[Rig, "Case"], None]
@@ -241,24 +242,32 @@ def run_case(rig: Rig, faults: tuple[Fault, ...], tag: str) -> Row:
     w = rig.workload(tag)
     case.sent.append((w, rig.send(w)))
     deadline = time.monotonic() + WHOLE_TIMEOUT
-    while len(case.healed) < len(faults):
+
+    def all_healed() -> bool:
         for fault in faults:
             if fault.name not in case.healed and fault.bitten(rig, case):
                 if fault.strike is not None:
                     fault.strike(rig, case)
                 fault.heal(rig, case)
                 case.healed[fault.name] = time.monotonic()
-        _check_time(deadline, rig, case, "waiting for the fault(s) to bite")
-        time.sleep(0.02)
-    while not whole(rig, case):
+        return len(case.healed) == len(faults)
+
+    def whole_again() -> bool:
+        if whole(rig, case):
+            return True
         assert rig.stack.broker is not None
         if rig.stack.broker.wait_idle(0):
             for key in case.incident_keys():
                 for letter in outstanding(rig, key):
                     rig.stack.broker.redeliver_deadletter(letter.id)
                     case.redelivered += 1
-        _check_time(deadline, rig, case, "waiting for the system to be whole")
-        time.sleep(0.05)
+        return False
+
+    # Polled finely (20 ms, 50 ms): the time to recovery in the table is measured by these polls.
+    wait_until(all_healed, timeout=deadline - time.monotonic(), every=0.02,
+               what=lambda: _stuck(rig, case, "the fault(s) to bite"))
+    wait_until(whole_again, timeout=deadline - time.monotonic(), every=0.05,
+               what=lambda: _stuck(rig, case, "the system to be whole"))
     done = time.monotonic()
     blocking = [case.healed[f.name] for f in faults if not f.degraded]
     ttr = max(0.0, done - max(blocking)) if blocking else 0.0
@@ -281,13 +290,13 @@ def run_case(rig: Rig, faults: tuple[Fault, ...], tag: str) -> Row:
                problems=problems)
 
 
-def _check_time(deadline: float, rig: Rig, case: Case, what: str) -> None:
-    if time.monotonic() > deadline:
-        state = {k: [e.attributes["type"] for e in rig.events(k)] for k in case.incident_keys()}
-        letters = [f"{d.trigger}: {d.reason}" for k in case.incident_keys()
-                   for d in rig.dead_letters(k)]
-        raise AssertionError(f"{case.tag}: timed out {what}: {state}; dead letters {letters}; "
-                             f"broker {rig.stack.broker and rig.stack.broker.stats()}")
+def _stuck(rig: Rig, case: Case, what: str) -> str:
+    """What a case was waiting for, and where its incidents stood, for a timed-out case."""
+    state = {k: [e.attributes["type"] for e in rig.events(k)] for k in case.incident_keys()}
+    letters = [f"{d.trigger}: {d.reason}" for k in case.incident_keys()
+               for d in rig.dead_letters(k)]
+    return (f"{what} ({case.tag}): {state}; dead letters {letters}; "
+            f"broker {rig.stack.broker and rig.stack.broker.stats()}")
 
 
 def _probe(rig: Rig, case: Case, faults: tuple[Fault, ...]) -> str | None:
@@ -295,10 +304,8 @@ def _probe(rig: Rig, case: Case, faults: tuple[Fault, ...]) -> str | None:
     probe = Case(case.tag + "-after", ())
     w = rig.workload(probe.tag)
     probe.sent.append((w, rig.send(w)))
-    deadline = time.monotonic() + WHOLE_TIMEOUT
-    while not whole(rig, probe):
-        _check_time(deadline, rig, probe, "for the probe alert")
-        time.sleep(0.05)
+    wait_until(lambda: whole(rig, probe), timeout=WHOLE_TIMEOUT, every=0.05,
+               what=lambda: _stuck(rig, probe, "the probe alert"))
     key = probe.incident_keys()[0]
     plan = plan_of(rig, key)
     if plan is None or plan["offline"]:
