@@ -15,10 +15,10 @@ import pytest
 from orchestrator.sim.timeline import say
 from tests.fakes.serving import wait_until
 
-pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_the_demo_shows_a_healed_workload_an_approval_a_refusal_and_an_escalation(
         tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "orchestrator.cli", "demo", "--state",
@@ -62,6 +62,7 @@ def test_scripts_run_defaults_to_the_demo() -> None:
     assert re.search(r'if \[ \$# -eq 0 \]; then\s+set -- demo\s+fi', script)
 
 
+@pytest.mark.slow
 def test_demo_console_waits_for_the_human_and_the_approved_rollback_heals(
         tmp_path: Path) -> None:
     import socket

@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-pytestmark = pytest.mark.slow
 LABELS = ["namespace=shop", "pod=api-1"]
 
 
@@ -75,6 +74,7 @@ def up(tmp_path: Path) -> Iterator[Up]:
         running.stop()
 
 
+@pytest.mark.slow
 def test_banner_is_paste_ready_and_incidents_print_as_they_change(up: Up) -> None:
     up.wait_for(r"Incidents appear below")
     banner = "\n".join(up.out)
@@ -115,6 +115,7 @@ def test_banner_is_paste_ready_and_incidents_print_as_they_change(up: Up) -> Non
     assert any(row.endswith(key) and "KubePodCrashLooping" in row for row in rows)
 
 
+@pytest.mark.slow
 def test_resolving_what_was_never_fired_says_so(up: Up) -> None:
     up.wait_for(r"Incidents appear below")
     done = up.cli("trigger", "KubePodCrashLooping", "namespace=other", "--resolved")
