@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.sim.timeline import say
-from tests.fakes.serving import wait_until
+from tests.fakes.serving import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,12 +65,9 @@ def test_scripts_run_defaults_to_the_demo() -> None:
 @pytest.mark.slow
 def test_demo_console_waits_for_the_human_and_the_approved_rollback_heals(
         tmp_path: Path) -> None:
-    import socket
     import threading
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     with subprocess.Popen(
             [sys.executable, "-m", "orchestrator.cli", "demo", "--console", "--console-port",
              str(port), "--state", str(tmp_path)], stdout=subprocess.PIPE,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.events import ALERT_RECEIVED, AlertReceived
-from tests.fakes.serving import serve_in_thread, wait_until
+from tests.fakes.serving import free_port, serve_in_thread, wait_until
 from tests.fakes.sink import Sink, running_sink
 from tests.functional.helm_support import CHART, ROOT
 
@@ -39,12 +38,6 @@ def status_server(status: int) -> ThreadingHTTPServer:
     return ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def run(script: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, str(SCRIPTS / script), *args], env={**os.environ, **env},
                           capture_output=True, text=True, timeout=60, check=False)
@@ -61,7 +54,7 @@ def test_wait_ready_passes_when_every_store_answers() -> None:
 
 def test_wait_ready_gives_up_at_the_deadline_naming_what_is_not_ready() -> None:
     with serve_in_thread(status_server(503)) as http:
-        done = run("wait_ready.py", f"{http}/readyz", f"tcp://127.0.0.1:{closed_port()}",
+        done = run("wait_ready.py", f"{http}/readyz", f"tcp://127.0.0.1:{free_port()}",
                    env={"WAIT_SECONDS": "1"})
     assert done.returncode == 1
     assert "HTTP 503" in done.stderr and f"{http}/readyz" in done.stderr
@@ -73,7 +66,7 @@ def ingest_url(tmp_path: Path) -> Iterator[tuple[str, Sink]]:
     """The real ingest function, served by functions-framework in its own process as in the
     image, posting to a recording broker stand-in."""
     with running_sink() as sink:
-        port = closed_port()
+        port = free_port()
         env = {**os.environ, "INGEST_TOKEN": INGEST_TOKEN, "K_SINK": sink.url,
                "FUNCTION_TARGET": "handle", "FUNCTION_SOURCE": "functions/ingest/main.py",
                "PORT": str(port)}

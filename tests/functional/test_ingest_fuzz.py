@@ -8,7 +8,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ from orchestrator.local.broker import Broker
 from orchestrator.local.triggers import load_eventing
 from tests import keys
 from tests.conftest import load_event
-from tests.fakes.serving import wait_until
+from tests.fakes.serving import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "fuzz-token"
@@ -63,9 +62,7 @@ def ingest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ingest]:
     broker = Broker(db_path=folder / "q.sqlite3", subscribers={},
                     config=load_eventing(folder / "eventing"))
     broker.start()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "INGEST_TOKEN": TOKEN, "INGEST_BROKER_URL": broker.url + "/",
            "INGEST_MAX_BODY_BYTES": "65536", **keys.env("ingest")}
     log = (folder / "ingest.log").open("wb")
