@@ -4,8 +4,8 @@ For every case: what became of each alert ingest accepted (plan, escalation, dea
 why), the writes each workload got on the fake cluster (one is right; two would be an action
 run twice), whether the system came back on its own once the dependency returned, and how long
 after that it was whole again (every alert at its outcome, the audit log complete, nothing in
-flight). The cases and their checks live in tests/functional/fault_cases.py, which the tests
-run too (tests/functional/test_faults*.py).
+flight). The cases and their checks live in tests/functional/fault_cases_support.py, which the
+tests run too (tests/functional/test_faults*.py).
 
 Prints a markdown table and writes it to artifacts/faults.md (the broker's log, which runs in
 this process, to artifacts/faults.log). The disk-full case mounts a tmpfs, so it runs as root
@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import ROOT  # noqa: E402
-from tests.functional.fault_cases import (  # noqa: E402
+from tests.functional.fault_cases_support import (  # noqa: E402
     PAIRS,
     SINGLES,
     Fault,
@@ -34,7 +34,7 @@ from tests.functional.fault_cases import (  # noqa: E402
     markdown,
     run_case,
 )
-from tests.functional.fault_rig import Rig  # noqa: E402
+from tests.functional.fault_support import Rig  # noqa: E402
 
 
 def cases(only: str | None) -> list[tuple[Fault, ...]]:

@@ -133,7 +133,7 @@ def _with_prometheus(runs: int, source: Path, env: dict[str, str], router: Any,
                      home: Path, cpu: list[float]) -> tuple[float, list[float]]:
     """The kubeconfig case plus a real Prometheus (Debian's) whose rule matches the alert: the
     first request then also reads the rules and runs the rule's and the runbook's queries."""
-    from tests.e2e.prom_rig import Exporter, start_prometheus_rules, wait_value
+    from tests.e2e.prometheus_support import Exporter, start_prometheus_rules, wait_value
 
     exporter = Exporter()
     exporter.set(f'crashes{{namespace="payments",pod="{POD}"}}', 3)

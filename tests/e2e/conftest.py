@@ -7,36 +7,16 @@ loopback with its own config and data folder, and is stopped by PID when the tes
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 import yaml
 
 from orchestrator.local.stack import Stack, StackOptions
-
-
-def wait_until(check: Callable[[], Any], *, timeout: float, what: str, every: float = 0.1) -> Any:
-    """Poll `check` until it returns something truthy, or fail saying what never happened."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(every)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.fakes.serving import free_port, wait_until
 
 
 def _need(binary: str) -> str:

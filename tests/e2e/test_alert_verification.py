@@ -24,10 +24,11 @@ import pytest
 from orchestrator import memory
 from orchestrator.adapters.objects import LocalDirStore
 from orchestrator.local.stack import Stack, StackOptions
-from tests.e2e.conftest import Process, start_alertmanager, wait_until
-from tests.e2e.prom_rig import Exporter, start_prometheus_rules
+from tests.e2e.conftest import Process, start_alertmanager
+from tests.e2e.prometheus_support import Exporter, start_prometheus_rules
 from tests.fakes import kube_objects as ko
 from tests.fakes.kube_api import FakeKubeAPI
+from tests.fakes.serving import free_port, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.alert_verification]
 NS, APP = "payments", "checkout"
@@ -77,7 +78,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
         stack_of.callback(exporter.close)
         series = f'checkout_crashes{{namespace="{NS}",pod="{pod}",container="app"}}'
         exporter.set(series, 3)
-        prom_port = _port()
+        prom_port = free_port()
         router = {
             "ROUTER_PROMETHEUS_URL": f"http://127.0.0.1:{prom_port}",
             "ROUTER_VERIFY_TIMEOUT_SECONDS": "25", "ROUTER_VERIFY_SETTLE_SECONDS": "2",
@@ -88,7 +89,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
                                time_scale=0.05, env={"router": router})
         # Alertmanager needs ingest's URL, and the router Alertmanager's: the router's address
         # of it is set before the stack starts, on a port reserved here.
-        am_port = _port()
+        am_port = free_port()
         router["ROUTER_ALERTMANAGER_URL"] = f"http://127.0.0.1:{am_port}"
         stack = stack_of.enter_context(Stack(options))
         (tmp_path / "am").mkdir()
@@ -105,11 +106,6 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
         stack_of.callback(prom.stop)
         yield Rig(stack, cluster, exporter, series, prom_url, prom, pod)
 
-
-def _port() -> int:
-    from tests.e2e.conftest import free_port
-
-    return free_port()
 
 
 def _verdict(rig: Rig, timeout: float = 90) -> Any:

@@ -4,7 +4,6 @@ Prometheus rule firing on a target that stops answering.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,7 +14,8 @@ import pytest
 
 from orchestrator.events import ALERT_RECEIVED, CONTEXT_ENRICHED, RESOLVED
 from orchestrator.local.stack import Stack
-from tests.e2e.conftest import start_alertmanager, start_prometheus, wait_until
+from tests.e2e.conftest import start_alertmanager, start_prometheus
+from tests.fakes.serving import serve_in_thread, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -114,26 +114,23 @@ def test_prometheus_rule_fires_when_a_target_refuses_connections(
 ) -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Metrics)
     target = f"127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    prom_url, prom = start_prometheus(tmp_path, target=target, alertmanager=alertmanager)
-    try:
-        def scraped_up() -> bool:
-            r = httpx.get(f"{prom_url}/api/v1/query", params={"query": 'up{job="checkout"}'},
-                          timeout=5, trust_env=False).json()
-            result = r["data"]["result"]
-            return bool(result) and result[0]["value"][1] == "1"
+    with serve_in_thread(server):
+        prom_url, prom = start_prometheus(tmp_path, target=target, alertmanager=alertmanager)
+        try:
+            def scraped_up() -> bool:
+                r = httpx.get(f"{prom_url}/api/v1/query", params={"query": 'up{job="checkout"}'},
+                              timeout=5, trust_env=False).json()
+                result = r["data"]["result"]
+                return bool(result) and result[0]["value"][1] == "1"
 
-        wait_until(scraped_up, timeout=30, what="Prometheus to scrape the target once")
-        # The process stays alive; only its port stops accepting connections.
-        server.shutdown()
-        server.server_close()
-        enriched = wait_until(lambda: _events(stack, CONTEXT_ENRICHED, "TargetDown"),
-                              timeout=60, what="TargetDown to reach the router")
-        alert = enriched[0]["data"]["alert"]
-        assert alert["labels"]["instance"] == target
-        assert alert["generator_url"].startswith(prom_url)
-    finally:
-        prom.stop()
-        server.server_close()
-        thread.join(5)
+            wait_until(scraped_up, timeout=30, what="Prometheus to scrape the target once")
+            # The process stays alive; only its port stops accepting connections.
+            server.shutdown()
+            server.server_close()
+            enriched = wait_until(lambda: _events(stack, CONTEXT_ENRICHED, "TargetDown"),
+                                  timeout=60, what="TargetDown to reach the router")
+            alert = enriched[0]["data"]["alert"]
+            assert alert["labels"]["instance"] == target
+            assert alert["generator_url"].startswith(prom_url)
+        finally:
+            prom.stop()

@@ -22,8 +22,9 @@ from orchestrator.orient.metrics import MetricLimits, gather_metrics
 from orchestrator.orient.objects import Scrubber
 from orchestrator.orient.service import orient
 from orchestrator.settings.router import RouterSettings
-from tests.e2e.conftest import start_alertmanager, wait_until
-from tests.e2e.prom_rig import Exporter, firing, start_prometheus_rules, wait_value
+from tests.e2e.conftest import start_alertmanager
+from tests.e2e.prometheus_support import Exporter, firing, start_prometheus_rules, wait_value
+from tests.fakes.serving import free_port, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.alert_verification]
 
@@ -128,9 +129,7 @@ def test_metrics_fit_the_byte_cap_in_priority_order(rig) -> None:  # type: ignor
 
 def test_prometheus_down_is_said_and_nothing_else_breaks(rig) -> None:  # type: ignore[no-untyped-def]
     _, exporter, runbooks = rig
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    closed = f"http://127.0.0.1:{free_port()}"
     data = _orient(_alert(exporter), closed, runbooks)
     assert data.context.metrics == []
     assert len(data.context.errors) == 1

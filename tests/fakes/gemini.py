@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.fakes.serving import serve_in_thread
+
 _PATH = re.compile(r"^/(v1|v1beta)/models/([^:/]+):(generateContent|batchEmbedContents)$")
 _STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
            404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
@@ -184,16 +186,11 @@ def fake_gemini() -> Iterator[FakeGemini]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     fake = FakeGemini(url=f"http://127.0.0.1:{server.server_address[1]}")
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    try:
-        yield fake
-    finally:
-        fake.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serve_in_thread(server):
+        try:
+            yield fake
+        finally:
+            fake.release.set()
 
 
 def _error(status: int, message: str) -> dict[str, Any]:

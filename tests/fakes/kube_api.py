@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.sim.api import SimAPI
-from orchestrator.sim.server import Delay, Fault, RecordedRequest, wait_until
+from orchestrator.sim.server import Delay, Fault, RecordedRequest
 
-__all__ = ["FakeKubeAPI", "RecordedRequest", "Fault", "Delay", "wait_until"]
+__all__ = ["FakeKubeAPI", "RecordedRequest", "Fault", "Delay"]
 
 
 class FakeKubeAPI(SimAPI):

@@ -6,7 +6,6 @@ the way Knative's dispatcher gets them (TokenRequest with the subscriber's audie
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +16,8 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+
+from tests.fakes.serving import serve_in_thread
 
 SUBJECT = "system:serviceaccount:knative-eventing:oidc-trigger-router-alerts"
 
@@ -89,11 +90,5 @@ def running_issuer(*, required_token: str | None = None) -> Iterator[Issuer]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     issuer = Issuer(url=f"http://127.0.0.1:{server.server_port}", keys={"k1": rsa_key()},
                     required_token=required_token)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+    with serve_in_thread(server):
         yield issuer
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)

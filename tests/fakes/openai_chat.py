@@ -25,6 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.fakes.serving import serve_in_thread
+
 _PATH = re.compile(r"^(/v1|/openai/v1|/openai/deployments/([^/]+))/chat/completions$")
 _FIELDS = {"model", "messages", "response_format", "temperature", "max_completion_tokens",
            "max_tokens", "n", "stream", "top_p", "seed", "stop", "user"}
@@ -242,16 +244,11 @@ def fake_openai(key: str | None = None) -> Iterator[FakeOpenAI]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     fake = FakeOpenAI(url=f"http://127.0.0.1:{server.server_address[1]}", key=key)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    try:
-        yield fake
-    finally:
-        fake.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serve_in_thread(server):
+        try:
+            yield fake
+        finally:
+            fake.release.set()
 
 
 def _completion(req: Request, reply: Any) -> dict[str, Any]:

@@ -6,13 +6,13 @@ uses, so the client, its signing and its errors are exercised for real.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+
+from tests.fakes.serving import free_port, listening, wait_until
 
 
 @dataclass(frozen=True)
@@ -22,29 +22,31 @@ class S3Server:
     secret_key: str = "testing"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def s3_server(timeout: float = 30.0) -> Iterator[S3Server]:
-    port = _free_port()
+def start_moto(port: int, timeout: float = 30.0) -> subprocess.Popen[bytes]:
+    """moto's S3 server on `port`, once it accepts connections (it fails at once if it exits)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
+
+    def up() -> bool:
+        assert proc.poll() is None, f"moto S3 server exited with {proc.returncode}"
+        return listening(port)
+
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("moto S3 server did not start") from None
-                time.sleep(0.05)
+        wait_until(up, timeout=timeout, what="moto's S3 server to listen")
+    except BaseException:
+        proc.terminate()
+        proc.wait(10)
+        raise
+    return proc
+
+
+@contextmanager
+def s3_server(timeout: float = 30.0) -> Iterator[S3Server]:
+    port = free_port()
+    proc = start_moto(port, timeout)
+    try:
         yield S3Server(endpoint=f"127.0.0.1:{port}")
     finally:
         proc.terminate()

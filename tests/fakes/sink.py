@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.fakes.serving import serve_in_thread
+
 
 @dataclass
 class Received:
@@ -65,11 +67,5 @@ def running_sink() -> Iterator[Sink]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     sink = Sink(url=f"http://127.0.0.1:{server.server_address[1]}/")
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serve_in_thread(server):
         yield sink
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)

@@ -20,6 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlencode
 
+from tests.fakes.serving import serve_in_thread
+
 
 @dataclass
 class Call:
@@ -132,12 +134,5 @@ def fake_slack() -> Iterator[FakeSlack]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     slack = FakeSlack(url=f"http://127.0.0.1:{server.server_address[1]}")
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    try:
+    with serve_in_thread(server):
         yield slack
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)

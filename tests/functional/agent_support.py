@@ -25,24 +25,10 @@ from orchestrator.knowledge.index import index_runbooks
 from orchestrator.layout import plan_copy_key
 from orchestrator.resources import runbooks_dir
 from tests import keys
-from tests.fakes.gemini import FakeGemini, fake_gemini
 
 ROOT = Path(__file__).resolve().parents[2]
 _CLEARED = ("GEMINI_API_KEY", "GOOGLE_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL",
             "KB_EMBEDDING_API_KEY", "KB_QDRANT_URL", "KB_MINIO_ENDPOINT", "KB_EMBEDDING_MODEL")
-
-
-@pytest.fixture(scope="module", name="qdrant")
-def qdrant_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The packaged runbooks indexed once per module (import it to use `qdrant`)."""
-    return build_index(tmp_path_factory.mktemp("kb") / "qdrant")
-
-
-@pytest.fixture(name="fake")
-def fake_gemini_fixture() -> Iterator[FakeGemini]:
-    """A fake Gemini server (import it to use `fake`)."""
-    with fake_gemini() as f:
-        yield f
 
 
 def build_index(path: Path) -> Path:

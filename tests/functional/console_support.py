@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -51,6 +50,7 @@ from orchestrator.events import (
 from orchestrator.keys import event_id, incident_key
 from orchestrator.plan import Action, ActionResult, Citation, Plan, RetrievedRunbook
 from tests import keys
+from tests.fakes.serving import serve_in_thread
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "console-api-token-for-tests"
@@ -212,23 +212,14 @@ def serve(app: Any) -> Iterator[str]:
     connection (HttpPublisher keeps one per thread) to the garbage collector."""
     server = make_server("127.0.0.1", 0, app, threaded=False)
 
-    def run() -> None:
-        try:
-            server.serve_forever(poll_interval=0.05)
-        finally:
-            # The broker connection lives in this thread (thread-local): close it here.
-            built = service.instance.peek()
-            if built is not None:
-                built.close()
+    def close_broker_connection() -> None:
+        # The broker connection lives in the serving thread (thread-local): close it there.
+        built = service.instance.peek()
+        if built is not None:
+            built.close()
 
-    thread = threading.Thread(target=run)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serve_in_thread(server, then=close_broker_connection) as url:
+        yield url
 
 
 def csrf_of(html: str) -> str:

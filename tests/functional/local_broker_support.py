@@ -7,12 +7,11 @@ scripted function, so the broker is exercised over the wire exactly as the funct
 from __future__ import annotations
 
 import json
-import socket
 import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,6 +21,7 @@ import httpx
 
 from orchestrator.local.broker import Broker
 from orchestrator.local.triggers import EventingConfig, load_eventing
+from tests.fakes.serving import serve_in_thread
 
 BROKER_YAML = """
 apiVersion: eventing.knative.dev/v1
@@ -127,15 +127,10 @@ class Subscriber:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.02}, daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        server.daemon_threads = True
+        self._serving = ExitStack()
+        self.url = self._serving.enter_context(serve_in_thread(server, poll_interval=0.02))
 
     @property
     def requests(self) -> list[Request]:
@@ -153,9 +148,7 @@ class Subscriber:
             return list(self._requests)
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
+        self._serving.close()
 
 
 @contextmanager
@@ -178,23 +171,6 @@ def running(config: EventingConfig, db: Path, urls: dict[str, str],
         yield broker
     finally:
         broker.close()
-
-
-def free_port() -> int:
-    """A port nothing listens on now (for a subscriber that is down, then comes up)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    """Poll a condition that has no notification to wait on, until a deadline."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def post(url: str, headers: dict[str, str], body: bytes) -> httpx.Response:

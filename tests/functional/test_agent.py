@@ -20,11 +20,10 @@ from orchestrator.provenance import Unauthenticated
 from tests import incidents as inc
 from tests import keys
 from tests.fakes.s3 import s3_server
-from tests.functional.agent_support import (  # noqa: F401 - the *_fixture are fixtures
+from tests.functional.agent_support import (
     ROOT,
     AgentClient,
     agent_app,
-    qdrant_fixture,
     record_plan,
 )
 

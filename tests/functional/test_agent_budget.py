@@ -20,11 +20,9 @@ from orchestrator.plan import Plan
 from tests import incidents as inc
 from tests.fakes.gemini import FakeGemini, Reply, Request
 from tests.fakes.s3 import s3_server
-from tests.functional.agent_support import (  # noqa: F401 - the *_fixture are fixtures
+from tests.functional.agent_support import (
     AgentClient,
     agent_app,
-    fake_gemini_fixture,
-    qdrant_fixture,
     record_plan,
 )
 from tests.functional.test_agent_gemini import DELETE_POD, answer, escalation_of, plan_of

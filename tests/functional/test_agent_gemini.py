@@ -19,11 +19,9 @@ from orchestrator.events import ESCALATED, Escalated
 from orchestrator.plan import Plan
 from tests import incidents as inc
 from tests.fakes.gemini import FakeGemini, Reply, Request
-from tests.functional.agent_support import (  # noqa: F401 - the *_fixture are fixtures
+from tests.functional.agent_support import (
     AgentClient,
     agent_app,
-    fake_gemini_fixture,
-    qdrant_fixture,
     record_plan,
 )
 from tests.functional.agent_support import Reply as AgentReply

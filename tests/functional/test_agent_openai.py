@@ -19,10 +19,9 @@ from orchestrator.events import ESCALATED, Escalated
 from orchestrator.plan import Plan
 from tests import incidents as inc
 from tests.fakes.openai_chat import FakeOpenAI, Reply, fake_openai
-from tests.functional.agent_support import (  # noqa: F401 - qdrant_fixture is a fixture
+from tests.functional.agent_support import (
     AgentClient,
     agent_app,
-    qdrant_fixture,
 )
 from tests.functional.agent_support import Reply as AgentReply
 

@@ -26,15 +26,13 @@ from orchestrator.console.identity import Directory, Identity
 from orchestrator.console.session import COOKIE, Sessions
 from orchestrator.local.stack import local_user
 from tests.fakes.slack import interaction, sign
-from tests.functional.auth_support import (  # noqa: F401 - the *_fixture are fixtures
+from tests.functional.auth_support import (
     NS,
     SLACK_SECRET,
     Env,
     alert_payload,
     csrf_of,
-    env_fixture,
     login,
-    web_fixture,
 )
 
 # `digest` alone is not here: content hashes (`sha256(data).digest()`) are compared openly.

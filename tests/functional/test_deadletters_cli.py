@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from orchestrator.local.broker import Broker
 from orchestrator.local.stack import FUNCTIONS
+from tests.fakes.serving import wait_until
 from tests.fakes.sink import running_sink
 
 
@@ -27,10 +27,8 @@ def test_list_and_redeliver(tmp_path: Path) -> None:
             broker.publish({"ce-specversion": "1.0", "ce-type": "incident.alert.received",
                             "ce-source": "/test", "ce-id": "e1", "ce-incidentkey": "k1",
                             "content-type": "application/json"}, b'{"x": 1}')
-            deadline = time.monotonic() + 20
-            while not broker.list_deadletters() or not broker.wait_idle(0):
-                assert time.monotonic() < deadline, broker.stats()
-                broker.wait_idle(0.2)
+            wait_until(lambda: broker.list_deadletters() and broker.wait_idle(0.2), timeout=20,
+                       what=lambda: f"a dead letter and an idle broker: {broker.stats()}")
 
     listed = _cli("deadletters", "--state", str(tmp_path), "--json")
     assert listed.returncode == 0, listed.stderr

@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 
 from orchestrator.sim.timeline import say
+from tests.fakes.serving import free_port, wait_until
 
-pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_the_demo_shows_a_healed_workload_an_approval_a_refusal_and_an_escalation(
         tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "orchestrator.cli", "demo", "--state",
@@ -61,15 +62,12 @@ def test_scripts_run_defaults_to_the_demo() -> None:
     assert re.search(r'if \[ \$# -eq 0 \]; then\s+set -- demo\s+fi', script)
 
 
+@pytest.mark.slow
 def test_demo_console_waits_for_the_human_and_the_approved_rollback_heals(
         tmp_path: Path) -> None:
-    import socket
     import threading
-    import time
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     with subprocess.Popen(
             [sys.executable, "-m", "orchestrator.cli", "demo", "--console", "--console-port",
              str(port), "--state", str(tmp_path)], stdout=subprocess.PIPE,
@@ -81,12 +79,12 @@ def test_demo_console_waits_for_the_human_and_the_approved_rollback_heals(
                                   daemon=True)
         reader.start()
         try:
-            deadline = time.monotonic() + 180
-            hint: list[str] = []
-            while not hint:
-                assert time.monotonic() < deadline and proc.poll() is None, "".join(lines)
-                hint = [ln for ln in list(lines) if "approve it: orchestrator approve" in ln]
-                reader.join(0.05)
+            def approve_hint() -> list[str]:
+                assert proc.poll() is None, "".join(lines)
+                return [ln for ln in list(lines) if "approve it: orchestrator approve" in ln]
+
+            hint = wait_until(approve_hint, timeout=180,
+                              what=lambda: "the hint to approve in:\n" + "".join(lines))
             command = hint[0].split("approve it: ", 1)[1].split()
             assert command[:2] == ["orchestrator", "approve"] and "--state" in command
             done = subprocess.run([sys.executable, "-m", "orchestrator.cli", *command[1:]],

@@ -18,12 +18,11 @@ from orchestrator.events import (
 from orchestrator.keys import event_id
 from orchestrator.signing import request_payload, verify
 from tests.fakes import kube_objects as ko
-from tests.functional.executor_harness import (  # noqa: F401 - harness_fixture is `harness`
+from tests.functional.executor_support import (
     Harness,
     action,
     alert,
     crashloop,
-    harness_fixture,
     pod_alert,
     proposal,
     ref,
@@ -245,7 +244,7 @@ def test_dry_run_mode_writes_nothing_and_reports_what_enforce_would_do(
 
 
 def test_mode_override_and_packaged_runbooks(harness: Harness, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from tests.functional.executor_harness import reset_service
+    from tests.functional.executor_support import reset_service
 
     monkeypatch.setenv("EXECUTOR_MODE", "dry-run")
     monkeypatch.delenv("EXECUTOR_RUNBOOKS_DIR")
@@ -277,7 +276,7 @@ def test_mode_off_and_kill_switch_escalate_without_touching_the_cluster(
 
 def test_no_cluster_escalates_as_a_missing_dependency(harness: Harness, monkeypatch,  # type: ignore[no-untyped-def]
                                                       tmp_path) -> None:
-    from tests.functional.executor_harness import reset_service
+    from tests.functional.executor_support import reset_service
 
     monkeypatch.setenv("EXECUTOR_KUBECONFIG", str(tmp_path / "missing"))
     monkeypatch.setenv("HOME", str(tmp_path))

@@ -20,11 +20,10 @@ from orchestrator.provenance import Signer
 from orchestrator.signing import decision_payload, request_payload, sign
 from tests import keys
 from tests.fakes import kube_objects as ko
-from tests.functional.executor_harness import (  # noqa: F401 - harness_fixture is `harness`
+from tests.functional.executor_support import (
     Harness,
     action,
     alert,
-    harness_fixture,
     proposal,
     ref,
 )

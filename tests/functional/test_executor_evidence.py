@@ -12,10 +12,9 @@ import pytest
 
 from orchestrator.events import ACTION_COMPLETED, ESCALATED, Escalated
 from tests.fakes import kube_objects as ko
-from tests.functional.executor_harness import (  # noqa: F401 - harness_fixture is `harness`
+from tests.functional.executor_support import (
     Harness,
     action,
-    harness_fixture,
     pod_alert,
     proposal,
     ref,

@@ -13,12 +13,12 @@ from orchestrator.events import (
     ACTION_FAILED,
     ESCALATED,
 )
-from tests.functional.executor_harness import (  # noqa: F401 - harness_fixture is `harness`
+from tests.fakes.serving import wait_until
+from tests.functional.executor_support import (
     Harness,
     Reply,
     action,
     crashloop,
-    harness_fixture,
     pod_alert,
     proposal,
     ref,
@@ -45,7 +45,7 @@ def test_a_real_conflict_on_the_write_rereads_rechecks_and_retries(harness: Harn
     box: dict[str, object] = {}
     worker = threading.Thread(target=lambda: box.update(r=harness.propose(p)))
     worker.start()
-    harness.api.wait_until(lambda: harness.api.find_requests("POST", r"/leases$"))
+    wait_until(lambda: harness.api.find_requests("POST", r"/leases$"))
     harness.api.mutate("Deployment", "shop", "checkout",
                        lambda d: d["metadata"].setdefault("labels", {}).update(team="payments"))
     worker.join(timeout=10)
@@ -68,7 +68,7 @@ def test_an_opt_out_added_between_read_and_write_stops_the_retry(harness: Harnes
     box: dict[str, object] = {}
     worker = threading.Thread(target=lambda: box.update(r=harness.propose(p)))
     worker.start()
-    harness.api.wait_until(lambda: harness.api.find_requests("POST", r"/leases$"))
+    wait_until(lambda: harness.api.find_requests("POST", r"/leases$"))
     harness.api.mutate("Deployment", "shop", "checkout", lambda d: d["metadata"].setdefault(
         "annotations", {}).update({"orchestrator.io/automation": "disabled"}))
     worker.join(timeout=10)

@@ -11,13 +11,12 @@ from typing import Any
 
 from orchestrator.events import ACTION_COMPLETED, PlanProposed
 from tests.fakes import kube_objects as ko
-from tests.functional.executor_harness import (  # noqa: F401 - harness_fixture is `harness`
+from tests.functional.executor_support import (
     BUDGET_NS,
     Harness,
     Reply,
     action,
     alert,
-    harness_fixture,
     proposal,
     ref,
 )

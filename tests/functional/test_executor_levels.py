@@ -16,10 +16,9 @@ from orchestrator.events import (
     ApprovalRequested,
 )
 from tests.fakes import kube_objects as ko
-from tests.functional.executor_harness import (  # noqa: F401 - harness_fixture is `harness`
+from tests.functional.executor_support import (
     Harness,
     action,
-    harness_fixture,
     pod_alert,
     proposal,
     ref,

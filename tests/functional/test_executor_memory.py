@@ -10,11 +10,10 @@ import pytest
 from orchestrator import memory
 from orchestrator.adapters.objects import LocalDirStore
 from orchestrator.events import ACTION_COMPLETED, ESCALATED, Escalated
-from tests.functional.executor_harness import (  # noqa: F401 - harness_fixture is `harness`
+from tests.functional.executor_support import (
     Harness,
     action,
     crashloop,
-    harness_fixture,
     pod_alert,
     proposal,
     ref,

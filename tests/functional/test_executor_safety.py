@@ -9,12 +9,11 @@ import pytest
 
 from orchestrator.events import ACTION_COMPLETED, ESCALATED, PlanProposed
 from tests.fakes import kube_objects as ko
-from tests.functional.executor_harness import (  # noqa: F401 - harness_fixture is `harness`
+from tests.functional.executor_support import (
     BUDGET_NS,
     Harness,
     action,
     alert,
-    harness_fixture,
     proposal,
     ref,
     reset_service,

@@ -5,22 +5,21 @@ retry budget), the broker's disk full, and the agent killed mid-request.
 For each: every alert ingest accepted ends in a plan, an escalation or a dead letter saying why;
 no action runs twice (exactly one write per workload on the fake cluster); and once the
 dependency is back the system is whole again on its own (dead letters are redelivered, as an
-operator would). The cases live in fault_cases.py; the rows also go to artifacts/faults.md.
+operator would). The cases live in fault_cases_support.py; the rows also go to artifacts/faults.md.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from tests.functional.fault_cases import (  # noqa: F401 - rows_fixture gives `rows`
+from tests.functional.fault_cases_support import (
     SINGLES,
     Fault,
     Row,
-    rows_fixture,
     run_case,
     slug,
 )
-from tests.functional.fault_rig import Rig, rig_fixture  # noqa: F401 - gives `rig`
+from tests.functional.fault_support import Rig
 
 pytestmark = pytest.mark.slow
 

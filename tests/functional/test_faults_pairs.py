@@ -1,6 +1,6 @@
-"""Two faults at once, through the real stack: the pairs of fault_cases.PAIRS (both fallbacks
-together, a blocked router with a failing model, a dead letter whose sink is down too, a full
-disk with a slow API, a killed agent behind a failing API). Same checks as test_faults.py: nothing
+"""Two faults at once, through the real stack: the pairs of fault_cases_support.PAIRS (both
+fallbacks together, a blocked router with a failing model, a dead letter whose sink is down too, a
+full disk with a slow API, a killed agent behind a failing API). Same checks as test_faults.py: nothing
 accepted is lost, no action runs twice, the system is whole again once both are healed.
 """
 
@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.functional.fault_cases import (  # noqa: F401 - rows_fixture gives `rows`
+from tests.functional.fault_cases_support import (
     PAIRS,
     Fault,
     Row,
-    rows_fixture,
     run_case,
     slug,
 )
-from tests.functional.fault_rig import Rig, rig_fixture  # noqa: F401 - gives `rig`
+from tests.functional.fault_support import Rig
 
 pytestmark = pytest.mark.slow
 

@@ -19,13 +19,10 @@ import pytest
 from orchestrator.adapters.objects import LocalDirStore
 from orchestrator.console import audit
 from orchestrator.keys import event_id
-from tests.functional.auth_support import (  # noqa: F401 - the *_fixture are fixtures
+from tests.functional.auth_support import (
     APP,
     NS,
     Env,
-    approved_fixture,
-    env_fixture,
-    web_fixture,
 )
 
 

@@ -6,38 +6,23 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
-import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from orchestrator.events import ALERT_RECEIVED, AlertReceived
+from tests.fakes.serving import free_port, serve_in_thread, wait_until
 from tests.fakes.sink import Sink, running_sink
 from tests.functional.helm_support import CHART, ROOT
 
 SCRIPTS = CHART / "files" / "scripts"
 INGEST_TOKEN = "helm-test-ingest-token"
 API_TOKEN = "helm-test-api-token"
-
-
-@contextmanager
-def serving(server: ThreadingHTTPServer) -> Iterator[str]:
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 def status_server(status: int) -> ThreadingHTTPServer:
@@ -53,19 +38,13 @@ def status_server(status: int) -> ThreadingHTTPServer:
     return ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def run(script: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, str(SCRIPTS / script), *args], env={**os.environ, **env},
                           capture_output=True, text=True, timeout=60, check=False)
 
 
 def test_wait_ready_passes_when_every_store_answers() -> None:
-    with serving(status_server(200)) as http, serving(status_server(200)) as other:
+    with serve_in_thread(status_server(200)) as http, serve_in_thread(status_server(200)) as other:
         port = other.rsplit(":", 1)[1]
         done = run("wait_ready.py", f"{http}/minio/health/ready", f"tcp://127.0.0.1:{port}",
                    env={"WAIT_SECONDS": "10"})
@@ -74,8 +53,8 @@ def test_wait_ready_passes_when_every_store_answers() -> None:
 
 
 def test_wait_ready_gives_up_at_the_deadline_naming_what_is_not_ready() -> None:
-    with serving(status_server(503)) as http:
-        done = run("wait_ready.py", f"{http}/readyz", f"tcp://127.0.0.1:{closed_port()}",
+    with serve_in_thread(status_server(503)) as http:
+        done = run("wait_ready.py", f"{http}/readyz", f"tcp://127.0.0.1:{free_port()}",
                    env={"WAIT_SECONDS": "1"})
     assert done.returncode == 1
     assert "HTTP 503" in done.stderr and f"{http}/readyz" in done.stderr
@@ -87,7 +66,7 @@ def ingest_url(tmp_path: Path) -> Iterator[tuple[str, Sink]]:
     """The real ingest function, served by functions-framework in its own process as in the
     image, posting to a recording broker stand-in."""
     with running_sink() as sink:
-        port = closed_port()
+        port = free_port()
         env = {**os.environ, "INGEST_TOKEN": INGEST_TOKEN, "K_SINK": sink.url,
                "FUNCTION_TARGET": "handle", "FUNCTION_SOURCE": "functions/ingest/main.py",
                "PORT": str(port)}
@@ -105,20 +84,15 @@ def ingest_url(tmp_path: Path) -> Iterator[tuple[str, Sink]]:
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def healthy() -> bool:
+        assert proc.poll() is None, f"functions-framework exited with {proc.returncode}"
         try:
             with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310
-                if resp.status == 200:
-                    return
+                return bool(resp.status == 200)
         except OSError:
-            pass
-        try:  # between polls, wait on the process itself: an early exit fails at once
-            proc.wait(timeout=0.05)
-        except subprocess.TimeoutExpired:
-            continue
-        raise AssertionError(f"functions-framework exited with {proc.returncode}")
-    raise AssertionError(f"{url} not healthy within {timeout}s")
+            return False
+
+    wait_until(healthy, timeout=timeout, what=f"{url} to answer 200")
 
 
 def console_api(sink: Sink, *, router_answers: bool) -> ThreadingHTTPServer:
@@ -166,7 +140,7 @@ def test_helm_test_passes_when_the_router_answer_reaches_the_audit_log(
     ingest_url: tuple[str, Sink], tmp_path: Path,
 ) -> None:
     url, sink = ingest_url
-    with serving(console_api(sink, router_answers=True)) as console:
+    with serve_in_thread(console_api(sink, router_answers=True)) as console:
         done = run("helm_test.py", env=_test_env(tmp_path, url, console, "30"))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "PASS" in done.stdout
@@ -183,7 +157,7 @@ def test_helm_test_fails_when_the_router_never_answers(
     ingest_url: tuple[str, Sink], tmp_path: Path,
 ) -> None:
     url, sink = ingest_url
-    with serving(console_api(sink, router_answers=False)) as console:
+    with serve_in_thread(console_api(sink, router_answers=False)) as console:
         done = run("helm_test.py", env=_test_env(tmp_path, url, console, "2"))
     assert done.returncode != 0
     assert "no router answer" in done.stderr and "incident.alert.received" in done.stderr

@@ -23,9 +23,8 @@ from tests import keys
 from tests.fakes.kube_api import FakeKubeAPI
 from tests.fakes.sink import Sink
 from tests.fakes.slack import FakeSlack, fake_slack
-from tests.functional.agent_support import (  # noqa: F401 - qdrant_fixture is `qdrant`
+from tests.functional.agent_support import (
     agent_app,
-    qdrant_fixture,
 )
 from tests.functional.console_support import (
     ALICE,
@@ -37,11 +36,10 @@ from tests.functional.console_support import (
     deliver,
     wire,
 )
-from tests.functional.executor_harness import (  # noqa: F401 - harness_fixture is `harness`
+from tests.functional.executor_support import (
     Harness,
     action,
     alert,
-    harness_fixture,
     proposal,
     ref,
 )
@@ -177,7 +175,7 @@ def test_a_replayed_old_proposal_is_refused_whatever_the_budget(
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     """Even with a freshness window wide enough to let it through the door, a proposal the
     agent signed long ago (months, here) is past its own TTL and never acted on."""
-    from tests.functional.executor_harness import reset_service
+    from tests.functional.executor_support import reset_service
 
     monkeypatch.setenv("EXECUTOR_EVENT_MAX_AGE_SECONDS", str(365 * 86400))
     reset_service()

@@ -8,10 +8,8 @@ from __future__ import annotations
 import copy
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from orchestrator.local.broker import Broker
 from orchestrator.local.triggers import load_eventing
 from tests import keys
 from tests.conftest import load_event
+from tests.fakes.serving import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "fuzz-token"
@@ -63,9 +62,7 @@ def ingest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ingest]:
     broker = Broker(db_path=folder / "q.sqlite3", subscribers={},
                     config=load_eventing(folder / "eventing"))
     broker.start()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "INGEST_TOKEN": TOKEN, "INGEST_BROKER_URL": broker.url + "/",
            "INGEST_MAX_BODY_BYTES": "65536", **keys.env("ingest")}
     log = (folder / "ingest.log").open("wb")
@@ -75,14 +72,15 @@ def ingest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ingest]:
         env=env, stdout=subprocess.DEVNULL, stderr=log)
     client = httpx.Client(timeout=10, trust_env=False)
     try:
-        deadline = time.monotonic() + 30
-        while True:
+        def answering() -> bool:
+            assert proc.poll() is None, "ingest did not start"
             try:
                 client.get(f"http://127.0.0.1:{port}/healthz")
-                break
             except httpx.TransportError:
-                assert time.monotonic() < deadline and proc.poll() is None, "ingest did not start"
-                time.sleep(0.02)
+                return False
+            return True
+
+        wait_until(answering, timeout=30, what="ingest to answer")
         yield Ingest(f"http://127.0.0.1:{port}/", broker, client)
     finally:
         client.close()

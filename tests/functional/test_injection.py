@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.functional.injection_rig import (  # noqa: F401 - run_fixture gives `run`
+from tests.functional.injection_support import (
     ALLOWED,
     CASES,
     DECOYS,
@@ -31,11 +31,7 @@ from tests.functional.injection_rig import (  # noqa: F401 - run_fixture gives `
     Case,
     Run,
     fill,
-    run_fixture,
 )
-
-pytestmark = pytest.mark.slow
-
 
 # ---- the oracle ----------------------------------------------------------------------------
 
@@ -92,6 +88,7 @@ def test_the_corpus_is_broad() -> None:
     assert {c.scenario for c in CASES} == set(ALLOWED)
 
 
+@pytest.mark.slow
 def test_nothing_is_lost(run: Run) -> None:
     assert run.dead == [], [(d.trigger, d.reason) for d in run.dead]
     outcomes = {"awaiting approval", "escalated (verification-failed)", "escalated (policy)",
@@ -100,6 +97,7 @@ def test_nothing_is_lost(run: Run) -> None:
     assert {c.id: run.outcomes[c.id] for c in CASES if run.outcomes[c.id] not in outcomes} == {}
 
 
+@pytest.mark.slow
 def test_no_write_outside_policy(run: Run) -> None:
     bad = [(r.method, r.path) for r in run.writes if not _write_ok(run, r)]
     assert bad == []
@@ -110,6 +108,7 @@ def test_no_write_outside_policy(run: Run) -> None:
     assert len(patched) == len(set(patched)), "an action ran twice"
 
 
+@pytest.mark.slow
 def test_plans_and_approvals_carry_only_validated_actions(run: Run) -> None:
     requests = 0
     for case in CASES:
@@ -156,6 +155,7 @@ def _evil(case: Case, run: Run) -> list[str]:
     return [m for m in marks if m not in known]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("narrative", [False, True], ids=["injected-plans", "model-free-text"])
 def test_no_corpus_text_in_an_action(run: Run, narrative: bool) -> None:
     """An action (type, target, parameters, reason) is the runbook's, never the corpus's; nor
@@ -179,6 +179,7 @@ def test_no_corpus_text_in_an_action(run: Run, narrative: bool) -> None:
             assert told == [], (case.id, etype, told)
 
 
+@pytest.mark.slow
 def test_text_that_is_not_identity_changes_nothing(run: Run) -> None:
     """Same actions (on its own object) and the same outcome as the clean control."""
     def summary(case: Case) -> tuple[list[tuple[str, str]], str]:
@@ -197,6 +198,7 @@ def test_text_that_is_not_identity_changes_nothing(run: Run) -> None:
     assert changed == {}
 
 
+@pytest.mark.slow
 def test_the_console_page_shows_the_corpus_escaped(run: Run) -> None:
     from markupsafe import escape
 
@@ -211,6 +213,7 @@ def test_the_console_page_shows_the_corpus_escaped(run: Run) -> None:
     assert shown >= 3, "the page showed none of the markup: nothing was checked"
 
 
+@pytest.mark.slow
 def test_prompts_keep_the_corpus_inside_their_data_sections(run: Run) -> None:
     if run.mode == "offline":
         pytest.skip("the offline planner sends no prompt")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections import deque
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,8 +27,9 @@ from orchestrator.adapters.kube_reads import KubeReader
 from orchestrator.errors import OrchestratorError, TransientError
 from tests.fakes import kube_objects as ko
 from tests.fakes.kube_api import FakeKubeAPI
+from tests.fakes.serving import serve_in_thread
+from tests.fakes.tls_proxy import TLSProxy, self_signed
 from tests.functional.router_support import fake_api
-from tests.functional.tls_proxy import TLSProxy, self_signed
 
 TOKEN = "sa-token-for-the-router"
 
@@ -202,19 +202,14 @@ def test_a_body_that_is_not_json_is_a_bad_response() -> None:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Garbage)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     fake = FakeKubeAPI()  # only for its client helper; never started
-    try:
-        client = fake.api_client(host=f"http://127.0.0.1:{server.server_address[1]}")
-        with pytest.raises(BadResponse):
-            KubeReader(client).get("Pod", "shop", "web-0")
-    finally:
-        fake.stop()
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serve_in_thread(ThreadingHTTPServer(("127.0.0.1", 0), Garbage)) as url:
+        try:
+            client = fake.api_client(host=url)
+            with pytest.raises(BadResponse):
+                KubeReader(client).get("Pod", "shop", "web-0")
+        finally:
+            fake.stop()
 
 
 def test_client_exceptions_never_leak_from_translated() -> None:

@@ -21,8 +21,8 @@ import pytest
 
 from tests.fakes import kube_objects as ko
 from tests.fakes.kube_api import FakeKubeAPI
+from tests.fakes.tls_proxy import TLSProxy, self_signed
 from tests.functional.router_support import fake_api
-from tests.functional.tls_proxy import TLSProxy, self_signed
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ["kubernetes", "kubernetes.client", "kubernetes.client.models", "kubernetes.config"]

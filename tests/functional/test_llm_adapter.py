@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +13,7 @@ from orchestrator.adapters.embeddings import GeminiEmbedder
 from orchestrator.adapters.llm import GeminiLLM
 from orchestrator.errors import OrchestratorError, PermanentError, TransientError
 from tests.fakes.gemini import FakeGemini, Reply, fake_gemini
+from tests.fakes.serving import free_port
 
 
 class Shape(BaseModel):
@@ -90,9 +90,7 @@ def test_timeout_is_transient(fake: FakeGemini) -> None:
 
 
 def test_unreachable_is_transient() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     llm = GeminiLLM.connect(api_key="k", model="m", base_url=f"http://127.0.0.1:{port}",
                             timeout_seconds=1)
     try:

@@ -5,7 +5,6 @@ finish reason), and its errors as TransientError / Throttled / PermanentError, n
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from orchestrator.adapters.llm_openai import OpenAILLM, retry_after, strict_sche
 from orchestrator.decide.gemini import Answer
 from orchestrator.errors import PermanentError, TransientError
 from tests.fakes.openai_chat import FakeOpenAI, Reply, fake_openai, schema_problem
+from tests.fakes.serving import free_port
 
 KEY = "sk-test-0123456789abcdef"
 
@@ -190,9 +190,7 @@ def test_timeout_is_transient(fake: FakeOpenAI) -> None:
 
 
 def test_unreachable_is_transient() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     llm = OpenAILLM.connect(api_key=KEY, model="m", base_url=f"http://127.0.0.1:{port}/v1",
                             timeout_seconds=1)
     try:

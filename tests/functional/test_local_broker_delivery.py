@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from orchestrator.local.triggers import EventingConfig
+from tests.fakes.serving import free_port
 from tests.functional.local_broker_support import (
     Request,
     Subscriber,
     ce,
     eventing,
-    free_port,
     post,
     running,
     subscribers,

@@ -11,16 +11,15 @@ import pytest
 from orchestrator.local.broker import Broker
 from orchestrator.local.triggers import load_eventing
 from orchestrator.resources import eventing_dir
+from tests.fakes.serving import free_port, wait_until
 from tests.functional.local_broker_support import (
     Subscriber,
     accept,
     ce,
     eventing,
-    free_port,
     running,
     subscribers,
     trigger,
-    wait_until,
 )
 
 TYPE_T = "filter:\n  attributes: {type: test.t}"
@@ -42,7 +41,7 @@ def test_pending_deliveries_survive_a_restart(tmp_path: Path) -> None:
                      time_scale=0.05) as broker:
             for i in range(3):
                 broker.publish(*ce("test.t", f"e{i}"))
-            assert wait_until(lambda: attempted(db) == 3)
+            wait_until(lambda: attempted(db) == 3, what="three delivery attempts")
             assert broker.stats()["pending"] + broker.stats()["in_flight"] == 3
         app = Subscriber(accept, port=port)
         try:
@@ -79,7 +78,7 @@ def test_dead_letters_wait_for_a_sink_that_is_down(tmp_path: Path) -> None:
             running(config, tmp_path / "q.db",
                     {"app": subs["app"].url, "sink": f"http://127.0.0.1:{port}"}) as broker:
         broker.publish(*ce("test.t", "e1"))
-        assert wait_until(lambda: broker.stats()["sink_pending"] == 1)
+        wait_until(lambda: broker.stats()["sink_pending"] == 1, what="one event pending for the sink")
         (dead,) = broker.list_deadletters()
         assert dead.sink_state == "pending" and dead.code == 400
         assert not broker.wait_idle(0.2)

@@ -7,10 +7,8 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ import pytest
 from orchestrator import limits
 from orchestrator.events import ALERT_RECEIVED, CONTEXT_ENRICHED, PLAN_PROPOSED
 from tests.conftest import load_event
+from tests.fakes.serving import free_port, wait_until
 from tests.fakes.sink import Sink
 from tests.functional.console_support import AUTH as CONSOLE_AUTH
 from tests.functional.console_support import console_app, console_env
@@ -220,9 +219,7 @@ def _peak_rss_mib(pid: int) -> float:
 def test_a_real_router_process_keeps_its_memory_under_a_200_mib_upload(tmp_path: Path) -> None:
     """Through gunicorn as deployed: the refused upload is neither read nor drained into memory
     (before, the router's peak memory grew by ~400 MiB and the body was parsed)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "ROUTER_KUBECONFIG")}
     env.update(HOME=str(tmp_path), THREADS="2")
     proc = subprocess.Popen(
@@ -232,14 +229,15 @@ def test_a_real_router_process_keeps_its_memory_under_a_200_mib_upload(tmp_path:
     url = f"http://127.0.0.1:{port}/"
     client = httpx.Client(timeout=60, trust_env=False)
     try:
-        deadline = time.monotonic() + 30
-        while True:
+        def answering() -> bool:
+            assert proc.poll() is None, "no router"
             try:
                 client.get(url)
-                break
             except httpx.TransportError:
-                assert time.monotonic() < deadline and proc.poll() is None, "no router"
-                time.sleep(0.02)
+                return False
+            return True
+
+        wait_until(answering, timeout=30, what="the router to answer")
         workers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
                                  text=True, check=False).stdout.split()
         pids = [proc.pid, *map(int, workers)]

@@ -11,7 +11,7 @@ import pytest
 from tests.fakes import kube_objects as ko
 from tests.fakes.kube_api import FakeKubeAPI
 from tests.functional.router_support import alert, enrich, fake_api, with_nodes
-from tests.unit.secret_canaries import CANARIES
+from tests.unit.secret_canaries_support import CANARIES
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ watches open (the crash-looping Deployment never heals).
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -30,18 +29,13 @@ from orchestrator.plan import Action, ActionResult
 from tests import keys
 from tests.fakes import kube_objects as ko
 from tests.fakes.kube_api import FakeKubeAPI
+from tests.fakes.serving import free_port, wait_until
 from tests.functional.helm_support import chart_values
 from tests.functional.router_support import alert
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 VERIFY_SECONDS = 10
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -53,7 +47,7 @@ def api() -> Iterator[FakeKubeAPI]:
 
 def _router(api: FakeKubeAPI, tmp_path: Path, *, threads: int,
             max_verifications: int) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("ROUTER_", "KUBE", "THREADS"))}
     env.update(HOME=str(tmp_path), THREADS=str(threads),
@@ -69,16 +63,14 @@ def _router(api: FakeKubeAPI, tmp_path: Path, *, threads: int,
                             start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
+        def healthy() -> bool:
             assert proc.poll() is None, (tmp_path / "router.log").read_text()[-2000:]
             try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
+                return httpx.get(url + "/healthz", timeout=1).status_code == 200
             except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "router never answered /healthz"
-            time.sleep(0.05)
+                return False
+
+        wait_until(healthy, timeout=30, what="the router to answer /healthz")
         yield url
     finally:
         os.killpg(proc.pid, 9)

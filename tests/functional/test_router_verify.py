@@ -26,6 +26,7 @@ from orchestrator.orient.service import verify
 from orchestrator.plan import Action, ActionResult
 from tests.fakes import kube_objects as ko
 from tests.fakes.kube_api import FakeKubeAPI
+from tests.fakes.serving import wait_until
 from tests.functional.router_support import alert, event, fake_api, settings
 
 
@@ -110,8 +111,8 @@ def test_healthy_for_a_moment_is_not_healed(api: FakeKubeAPI) -> None:
     d = sc["deployment"]
 
     def relapse() -> None:
-        api.wait_until(lambda: len(api.find_requests(path="/deployments$", watch="true")) >= 2,
-                       timeout=5)
+        wait_until(lambda: len(api.find_requests(path="/deployments$", watch="true")) >= 2,
+                   timeout=5)
         api.update(d)  # crashes again: back to 0 available, within the settle period
 
     healer = _later(api, _heal(api), relapse)

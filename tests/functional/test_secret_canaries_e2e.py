@@ -28,7 +28,7 @@ from tests.conftest import load_event
 from tests.fakes import kube_objects as ko
 from tests.fakes.gemini import FakeGemini, Reply, Request, fake_gemini
 from tests.fakes.kube_api import FakeKubeAPI
-from tests.unit.secret_canaries import CANARIES
+from tests.unit.secret_canaries_support import CANARIES
 
 pytestmark = pytest.mark.slow
 NS = "vault"

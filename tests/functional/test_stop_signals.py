@@ -13,10 +13,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.fakes.serving import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ("ingest", "router", "agent", "executor", "console")
@@ -57,19 +58,18 @@ def _alive(pids: set[int]) -> set[int]:
     return {p for p in pids if p in procs and procs[p][1] != "Z"}
 
 
-def _wait_for_functions(proc: subprocess.Popen[str], deadline: float) -> dict[int, str]:
+def _wait_for_functions(proc: subprocess.Popen[str], timeout: float) -> dict[int, str]:
     """The command's descendants once all five functions have a gunicorn worker serving."""
-    while time.monotonic() < deadline:
+    def up() -> dict[int, str] | None:
         assert proc.poll() is None, proc.communicate()[1][-2000:]
         found = _descendants(proc.pid)
         procs = _processes()
         masters = [p for p, cmd in found.items()
                    if "functions_framework" in cmd and procs.get(p, (0,))[0] == proc.pid]
         workers = [p for p in found if procs.get(p, (0,))[0] in masters]
-        if len(masters) == len(FUNCTIONS) and len(workers) >= len(FUNCTIONS):
-            return found
-        time.sleep(0.05)
-    raise AssertionError("the five functions never came up")
+        return found if len(masters) == len(FUNCTIONS) and len(workers) >= len(FUNCTIONS) else None
+
+    return wait_until(up, timeout=timeout, what="the five functions to come up")
 
 
 def _run_until_up(tmp_path: Path, args: list[str]) -> tuple[subprocess.Popen[str], dict[int, str]]:
@@ -80,7 +80,7 @@ def _run_until_up(tmp_path: Path, args: list[str]) -> tuple[subprocess.Popen[str
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        return proc, _wait_for_functions(proc, time.monotonic() + 90)
+        return proc, _wait_for_functions(proc, 90)
     except BaseException:
         proc.kill()
         proc.communicate()
@@ -88,13 +88,12 @@ def _run_until_up(tmp_path: Path, args: list[str]) -> tuple[subprocess.Popen[str
 
 
 def _assert_all_gone(pids: set[int]) -> None:
-    deadline = time.monotonic() + 30
-    while _alive(pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    left = _alive(pids)
-    for pid in left:  # do not leak them into the rest of the session
-        os.kill(pid, signal.SIGKILL)
-    assert not left, f"left running: {sorted(left)}"
+    try:
+        wait_until(lambda: not _alive(pids), timeout=30,
+                   what=lambda: f"every process to end; left running: {sorted(_alive(pids))}")
+    finally:
+        for pid in _alive(pids):  # do not leak them into the rest of the session
+            os.kill(pid, signal.SIGKILL)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])

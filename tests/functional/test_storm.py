@@ -26,9 +26,9 @@ from orchestrator.local.replay import push
 from orchestrator.local.stack import Stack, StackOptions
 from tests.conftest import load_event
 from tests.fakes import kube_objects as ko
+from tests.fakes.faults import Controllers
 from tests.fakes.gemini import Reply, Request, fake_gemini
 from tests.fakes.kube_api import FakeKubeAPI
-from tests.functional.fault_fakes import Controllers
 
 pytestmark = pytest.mark.slow
 WORKLOADS = 10

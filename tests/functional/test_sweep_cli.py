@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ import pytest
 
 from orchestrator.cli import main
 from orchestrator.events import ESCALATED, Escalated
+from tests.fakes.serving import free_port
 from tests.fakes.sink import Sink
 from tests.functional.console_support import TOKEN, Story, console_app, console_env, deliver, serve
 from tests.functional.helm_support import render
@@ -148,9 +148,7 @@ def test_a_broker_outage_is_a_failed_run_and_the_retry_sweeps(
 
 
 def test_an_unreachable_console_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
-    with socket.socket() as s:  # a port nothing listens on once this closes
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # a port nothing listens on
     code, out, err = run(capsys, "sweep", "--console", f"http://127.0.0.1:{port}",
                          "--token", TOKEN, "--timeout", "5")
     assert (code, out) == (1, "") and "console unreachable" in err

@@ -1,5 +1,5 @@
 """`orchestrator trust report` and the console's trust page over a recorded history with known
-numbers (tests/functional/trust_history.py)."""
+numbers (tests/functional/trust_history_support.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from orchestrator.adapters.objects import LocalDirStore
 from orchestrator.cli import main
 from orchestrator.console import trust
 from tests.fakes.sink import Sink
-from tests.functional import trust_history
+from tests.functional import trust_history_support as trust_history
 from tests.functional.console_support import AUTH, console_app, console_env
 
 LOW = trust.Thresholds(min_incidents=3, min_agreement=0.9, max_refusals=0, min_cleared=0.8)

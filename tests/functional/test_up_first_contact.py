@@ -14,14 +14,14 @@ import stat
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-pytestmark = pytest.mark.slow
+from tests.fakes.serving import wait_until
+
 LABELS = ["namespace=shop", "pod=api-1"]
 
 
@@ -44,17 +44,17 @@ class Up:
             self.lines.put(line.rstrip("\n"))
 
     def wait_for(self, pattern: str, timeout: float = 90) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def matching_line() -> str | None:
             try:
                 line = self.lines.get(timeout=0.2)
             except queue.Empty:
                 assert self.proc.poll() is None, self.proc.stderr.read()[-2000:]  # type: ignore[union-attr]
-                continue
+                return None
             self.out.append(line)
-            if re.search(pattern, line):
-                return line
-        raise AssertionError(f"no line matching {pattern!r} in:\n" + "\n".join(self.out))
+            return line if re.search(pattern, line) else None
+
+        return wait_until(matching_line, timeout=timeout, every=0.005,
+                          what=lambda: f"a line matching {pattern!r} in:\n" + "\n".join(self.out))
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "orchestrator.cli", *args, "--state",
@@ -75,6 +75,7 @@ def up(tmp_path: Path) -> Iterator[Up]:
         running.stop()
 
 
+@pytest.mark.slow
 def test_banner_is_paste_ready_and_incidents_print_as_they_change(up: Up) -> None:
     up.wait_for(r"Incidents appear below")
     banner = "\n".join(up.out)
@@ -115,6 +116,7 @@ def test_banner_is_paste_ready_and_incidents_print_as_they_change(up: Up) -> Non
     assert any(row.endswith(key) and "KubePodCrashLooping" in row for row in rows)
 
 
+@pytest.mark.slow
 def test_resolving_what_was_never_fired_says_so(up: Up) -> None:
     up.wait_for(r"Incidents appear below")
     done = up.cli("trigger", "KubePodCrashLooping", "namespace=other", "--resolved")

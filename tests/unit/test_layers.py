@@ -1,7 +1,10 @@
-"""The dependency direction of docs/architecture.md, enforced: functions → core → adapters → SDKs.
+"""The dependency direction of docs/architecture.md where import-linter cannot look: functions/.
 
-import-linter (run by scripts/test) checks the package; this walks every source file, functions/
-included, which import-linter cannot see because they are not a package.
+import-linter (.importlinter, run by scripts/test) holds the package: no module of orchestrator/
+outside orchestrator/adapters imports a vendor SDK. The five functions' entry points under
+functions/ are not a package (each is loaded from its own folder by functions-framework), so
+import-linter never sees them; this walks their files for the two rules that concern them: no
+vendor SDK, and no function importing another.
 """
 
 from __future__ import annotations
@@ -28,8 +31,7 @@ def _imports(path: Path) -> list[str]:
 
 
 def _sources() -> list[Path]:
-    files = list((ROOT / "orchestrator").rglob("*.py")) + list((ROOT / "functions").rglob("*.py"))
-    return [f for f in files if "adapters" not in f.relative_to(ROOT).parts]
+    return list((ROOT / "functions").rglob("*.py"))
 
 
 @pytest.mark.parametrize("path", _sources(), ids=lambda p: str(p.relative_to(ROOT)))
@@ -49,5 +51,5 @@ def test_functions_do_not_import_each_other(fn: str) -> None:
 
 def test_the_walk_sees_the_code() -> None:
     # Guards the two tests above against passing vacuously on an empty file list.
-    assert len(_sources()) > 20
     assert {p.parent.name for p in (ROOT / "functions").glob("*/main.py")} == set(FUNCTIONS)
+    assert {p.parent.name for p in _sources()} >= set(FUNCTIONS)

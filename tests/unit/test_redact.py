@@ -12,7 +12,7 @@ from orchestrator.redact import (
     secret_name,
     summarize,
 )
-from tests.unit.secret_canaries import CANARIES
+from tests.unit.secret_canaries_support import CANARIES
 
 
 def test_the_canary_set_is_big_enough() -> None:

@@ -12,7 +12,8 @@ from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
 from tests.fakes import kube_objects as ko
-from tests.fakes.kube_api import FakeKubeAPI, wait_until
+from tests.fakes.kube_api import FakeKubeAPI
+from tests.fakes.serving import wait_until
 from tests.unit.fake_kube_api.support import status_body
 
 # ---- watch ---------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import pytest
 from kubernetes import client
 
 from orchestrator.sim.scenario import Scenario, SimCluster
+from tests.fakes.serving import wait_until
 
 REG = "registry.example.com/shop"
 
@@ -74,7 +75,7 @@ def test_a_rollout_restart_makes_a_new_revision_whose_pods_replace_the_sick_ones
     assert _ready(sim) == 0
     before = {p.metadata.name for p in core.list_namespaced_pod("shop").items}
     _restart(apps)
-    sim.api.wait_until(lambda: _ready(sim) == 3)
+    wait_until(lambda: _ready(sim) == 3)
     after = {p.metadata.name for p in core.list_namespaced_pod("shop").items}
     assert not before & after and len(after) == 3
     revs = sorted(_revisions(sim).values())
@@ -95,7 +96,7 @@ def test_a_rollback_revives_the_old_replicaset_as_the_newest_revision(
         sim: SimCluster, apis: Any) -> None:
     _, apps, _ = apis
     _restart(apps)  # a restart keeps the bad image: still nothing ready
-    sim.api.wait_until(lambda: ("3", 3) in _revisions(sim).values())
+    wait_until(lambda: ("3", 3) in _revisions(sim).values())
     assert _ready(sim) == 0
     old = next(rs for rs in sim.api.objects("ReplicaSet", "shop")
                if rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "1")
@@ -103,7 +104,7 @@ def test_a_rollback_revives_the_old_replicaset_as_the_newest_revision(
     del template["metadata"]["labels"]["pod-template-hash"]
     apps.patch_namespaced_deployment("web", "shop", [
         {"op": "replace", "path": "/spec/template", "value": template}])
-    sim.api.wait_until(lambda: _ready(sim) == 3)
+    wait_until(lambda: _ready(sim) == 3)
     revs = _revisions(sim)
     assert revs[old["metadata"]["name"]] == ("4", 3)
     assert sorted(v for k, v in revs.items() if k != old["metadata"]["name"]) == [
@@ -121,8 +122,8 @@ def test_an_evicted_pod_is_replaced(sim: SimCluster, apis: Any) -> None:
     def replaced() -> bool:
         names = {p["metadata"]["name"] for p in sim.api.objects("Pod", "shop")}
         return victim not in names and len(names) == 3
-    sim.api.wait_until(replaced)
-    assert sim.api.wait_until(lambda: _ready(sim) == 1)  # only the replacement is healthy
+    wait_until(replaced)
+    assert wait_until(lambda: _ready(sim) == 1)  # only the replacement is healthy
 
 
 OOM = _scenario({"kind": "oom", "memory_below": "1Gi"}, replicas=2)
@@ -132,13 +133,13 @@ OOM = _scenario({"kind": "oom", "memory_below": "1Gi"}, replicas=2)
 def test_a_restart_does_not_cure_an_oom(sim: SimCluster, apis: Any) -> None:
     core, apps, _ = apis
     _restart(apps)
-    sim.api.wait_until(lambda: ("2", 2) in _revisions(sim).values()
-                       and len(sim.api.objects("Pod", "shop")) == 2
-                       and all(p["metadata"]["labels"]["pod-template-hash"] in
-                               [rs["metadata"]["labels"]["pod-template-hash"] for rs in
-                                sim.api.objects("ReplicaSet", "shop")
-                                if rs["spec"]["replicas"] == 2]
-                               for p in sim.api.objects("Pod", "shop")))
+    wait_until(lambda: ("2", 2) in _revisions(sim).values()
+               and len(sim.api.objects("Pod", "shop")) == 2
+               and all(p["metadata"]["labels"]["pod-template-hash"] in
+                       [rs["metadata"]["labels"]["pod-template-hash"] for rs in
+                        sim.api.objects("ReplicaSet", "shop")
+                        if rs["spec"]["replicas"] == 2]
+                       for p in sim.api.objects("Pod", "shop")))
     assert _ready(sim) == 0
     last = core.list_namespaced_pod("shop").items[0].status.container_statuses[0]
     assert last.last_state.terminated.reason == "OOMKilled"
@@ -174,13 +175,13 @@ def test_new_pods_avoid_a_cordoned_node_and_a_not_ready_one(sim: SimCluster, api
     assert first.spec.node_name == "worker-1"
     core.patch_node("worker-1", {"spec": {"unschedulable": True}})
     _restart(apps)
-    sim.api.wait_until(lambda: _ready(sim) == 1)
+    wait_until(lambda: _ready(sim) == 1)
     (moved,) = core.list_namespaced_pod("shop").items
     assert moved.spec.node_name == "worker-2"
     core.patch_node("worker-2", {"spec": {"unschedulable": True}})
     _restart(apps)
-    sim.api.wait_until(lambda: any(p["status"]["phase"] == "Pending"
-                                   for p in sim.api.objects("Pod", "shop")))
+    wait_until(lambda: any(p["status"]["phase"] == "Pending"
+                           for p in sim.api.objects("Pod", "shop")))
     events = [e["reason"] for e in sim.api.objects("Event", "shop")]
     assert "FailedScheduling" in events
 
@@ -196,7 +197,7 @@ HPA = Scenario.model_validate({
 def test_an_hpa_follows_its_target_and_pods_follow_a_scale(sim: SimCluster, apis: Any) -> None:
     _, apps, _ = apis
     apps.patch_namespaced_deployment_scale("web", "shop", {"spec": {"replicas": 4}})
-    sim.api.wait_until(lambda: _ready(sim) == 4)
+    wait_until(lambda: _ready(sim) == 4)
     hpa = sim.api.get("HorizontalPodAutoscaler", "shop", "web")
     assert hpa is not None and hpa["status"]["currentReplicas"] == 4
 

@@ -1,5 +1,5 @@
 """The fault rig: the real stack (local broker + five function processes) wired to dependencies
-that fail on demand (fault_fakes.py). Shared by tests/functional/test_faults*.py and
+that fail on demand (tests/fakes/faults.py). Shared by tests/functional/test_faults*.py and
 bench/faults_table.py.
 
 Kubernetes is FakeKubeAPI (`fail`, `delay`) with stand-in controllers; Gemini is the fake
@@ -17,14 +17,12 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from orchestrator.adapters.objects import MinioStore
 from orchestrator.console import audit
@@ -33,9 +31,7 @@ from orchestrator.local.queue import DeadLetter, StoredEvent
 from orchestrator.local.stack import Stack, StackOptions
 from tests.conftest import load_event
 from tests.fakes import kube_objects as ko
-from tests.fakes.gemini import fake_gemini
-from tests.fakes.kube_api import FakeKubeAPI, RecordedRequest
-from tests.functional.fault_fakes import (
+from tests.fakes.faults import (
     Brain,
     BrokerDisk,
     Controllers,
@@ -43,6 +39,8 @@ from tests.functional.fault_fakes import (
     S3Process,
     StoreLock,
 )
+from tests.fakes.gemini import fake_gemini
+from tests.fakes.kube_api import FakeKubeAPI, RecordedRequest
 
 CLUSTER = "prod-eu-west-1"
 GEMINI_KEY = "AIzaSy-fault-rig-0c6e1d"
@@ -223,12 +221,3 @@ class Rig:
         """Deliveries of the incident's events the function answered with a 5xx."""
         return sum(m.startswith("failed, the sender should retry")
                    for m in self.log_messages(function, key))
-
-
-@pytest.fixture(scope="module", name="rig")
-def rig_fixture(request: pytest.FixtureRequest,
-                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
-    """One stack and fake world per test module (the cases heal what they break); import it
-    to use `rig`."""
-    with Rig(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])) as running:
-        yield running

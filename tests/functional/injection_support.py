@@ -1,7 +1,7 @@
 """The injection test's world: the corpus (tests/events/prompt_injection.jsonl), the fake cluster
 it is planted in, the model that obeys it (behind the fake Gemini, or the fake OpenAI-compatible
-server), and one run of the real stack per planner (`run_fixture`, imported by test_injection.py,
-gives `run`).
+server), and one run of the real stack per planner (`run_planner`; conftest.py's `run` fixture
+runs it once per planner for test_injection.py).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from orchestrator.local.replay import push, timelines
 from orchestrator.local.stack import Stack, StackOptions
@@ -238,7 +237,8 @@ class Run:
     dead: list[Any]
 
 
-def _run(tmp: Path, mode: str) -> Run:
+def run_planner(tmp: Path, mode: str) -> Run:
+    """The whole corpus through the real stack with one planner (`offline`, `gemini`, `openai`)."""
     with ExitStack() as stack_of:
         api = stack_of.enter_context(FakeKubeAPI())
         world, decoy_job = build_cluster(api)
@@ -287,8 +287,3 @@ def _pages(stack: Stack, keys: dict[str, str]) -> dict[str, str]:
             assert r.status_code == 200, (cid, r.status_code, r.text[:300])
             out[cid] = r.text
     return out
-
-
-@pytest.fixture(scope="module", params=["offline", "gemini", "openai"], name="run")
-def run_fixture(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Run:
-    return _run(tmp_path_factory.mktemp(request.param), request.param)

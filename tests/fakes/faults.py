@@ -1,4 +1,5 @@
-"""The dependencies the fault rig breaks on purpose, each with its switch (see fault_rig.py).
+"""The dependencies the fault rig breaks on purpose, each with its switch (see the rig in
+tests/functional/fault_support.py).
 
 - MinIO: moto's S3 server as a process on one fixed port, stopped and started again. moto keeps
   nothing across a restart, like a MinIO on an emptyDir volume: the bucket comes back empty.
@@ -16,17 +17,17 @@ import json
 import logging
 import os
 import re
-import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import IO
 
 from tests.fakes import kube_objects as ko
 from tests.fakes.gemini import FakeGemini, Reply, Request
-from tests.fakes.kube_api import FakeKubeAPI, wait_until
+from tests.fakes.kube_api import FakeKubeAPI
+from tests.fakes.s3 import start_moto
+from tests.fakes.serving import free_port, wait_until
 
 log = logging.getLogger(__name__)
 
@@ -34,34 +35,16 @@ _ALERT = re.compile(r"^<<<ALERT\n(.*?)\n>>>$", re.S | re.M)
 _DEPLOYMENT_PATH = re.compile(r"/namespaces/([^/]+)/deployments/([^/?]+)$")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class S3Process:
     """moto's S3 server on one fixed port: `stop()` is a MinIO outage, `start()` its return."""
 
     def __init__(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.endpoint = f"127.0.0.1:{self.port}"
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-        def listening() -> bool:
-            assert self._proc is not None and self._proc.poll() is None, "moto exited"
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return True
-            except OSError:
-                return False
-
-        wait_until(listening, timeout=30, interval=0.05, message="moto S3 did not start")
+        self._proc = start_moto(self.port)
 
     def stop(self) -> None:
         if self._proc is not None:
@@ -94,7 +77,7 @@ class BrokerDisk:
         # space, and the fault must bite on the broker's next write, not a few megabytes later.
         with contextlib.closing(sqlite3.connect(self.path / "broker.sqlite3", timeout=10)) as c:
             wait_until(lambda: c.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0,
-                       timeout=10, message="the broker's WAL could not be checkpointed")
+                       timeout=10, what="the broker's WAL to be checkpointed")
         fd = os.open(self._filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             for chunk in (1 << 20, 4096, 512):

@@ -8,6 +8,7 @@ Alertmanager to send to, with the short resend delay the reference notes ask for
 from __future__ import annotations
 
 import threading
+from contextlib import ExitStack
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,8 @@ from typing import Any
 import httpx
 import yaml
 
-from tests.e2e.conftest import Process, _need, _wait_ready, free_port, wait_until
+from tests.e2e.conftest import Process, _need, _wait_ready
+from tests.fakes.serving import free_port, serve_in_thread, wait_until
 
 
 class Exporter:
@@ -41,18 +43,15 @@ class Exporter:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.target = f"127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
+        self._serving = ExitStack()
+        self._serving.enter_context(serve_in_thread(self.server))
 
     def set(self, series: str, value: float) -> None:
         with self._lock:
             self.values[series] = value
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join(5)
+        self._serving.close()
 
 
 def start_prometheus_rules(folder: Path, *, targets: list[str], rules: list[dict[str, Any]],

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import functions_framework
-import pytest
 
 import orchestrator.act.service as service
 from orchestrator.context import ObjectRef
@@ -140,7 +137,7 @@ class Harness:
         return self.send(PLAN_PROPOSED, proposal, **kw)
 
     def new_client(self) -> Any:
-        return _app().test_client()
+        return executor_app().test_client()
 
     def writes(self, *, dry_run: bool | None = False) -> list[RecordedRequest]:
         """Non-GET requests (dry runs excluded by default; None = both)."""
@@ -158,44 +155,13 @@ class Harness:
         return self.api.objects("Lease", BUDGET_NS)
 
 
-def _app() -> Any:
+def executor_app() -> Any:
     return functions_framework.create_app(
         target="handle", source=str(ROOT / "functions/executor/main.py"), signature_type="http")
 
 
 def reset_service() -> None:
     service.instance.reset()
-
-
-@pytest.fixture(name="harness")
-def harness_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
-    """The executor app on a fresh fake cluster. Import `harness_fixture` to use `harness`."""
-    with FakeKubeAPI() as api:
-        kubeconfig = api.write_kubeconfig(str(tmp_path / "kubeconfig"))
-        policy = tmp_path / "policy.yaml"
-        policy.write_text(ENFORCE)
-        books = tmp_path / "runbooks"
-        shutil.copytree(ROOT / "runbooks", books)
-        (books / "capacity_test.md").write_text(SCALE_RUNBOOK)
-        (books / "mechanics_test.md").write_text(MECHANICS_RUNBOOK)
-        for name in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT",
-                     "POD_NAMESPACE", "HOSTNAME"):
-            monkeypatch.delenv(name, raising=False)
-        for name, value in {
-            "EXECUTOR_KUBECONFIG": kubeconfig, "EXECUTOR_IN_CLUSTER": "false",
-            "EXECUTOR_POLICY_FILE": str(policy), "EXECUTOR_CLUSTER_NAME": CLUSTER,
-            **keys.env("executor"),
-            "EXECUTOR_BUDGET_NAMESPACE": BUDGET_NS, "EXECUTOR_INSTANCE": "executor-test-0",
-            "EXECUTOR_RUNBOOKS_DIR": str(books),
-        }.items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.delenv("EXECUTOR_MODE", raising=False)
-        reset_service()
-        try:
-            yield Harness(api, _app().test_client(), policy, tmp_path)
-        finally:
-            reset_service()
-            assert not api.server_errors, api.server_errors
 
 
 def alert(labels: dict[str, str], *, alertname: str = "KubePodCrashLooping",

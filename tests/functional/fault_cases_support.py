@@ -15,16 +15,15 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from orchestrator.events import ESCALATED, PLAN_PROPOSED, RESOLVED
 from orchestrator.local.replay import timelines
-from tests.functional.fault_rig import Rig, Sender, Workload
+from tests.fakes.serving import wait_until
+from tests.functional.fault_support import Rig, Sender, Workload
 
 Step = Callable[[Rig, "Case"], None]
 Check = Callable[[Rig, "Case"], bool]
@@ -243,24 +242,32 @@ def run_case(rig: Rig, faults: tuple[Fault, ...], tag: str) -> Row:
     w = rig.workload(tag)
     case.sent.append((w, rig.send(w)))
     deadline = time.monotonic() + WHOLE_TIMEOUT
-    while len(case.healed) < len(faults):
+
+    def all_healed() -> bool:
         for fault in faults:
             if fault.name not in case.healed and fault.bitten(rig, case):
                 if fault.strike is not None:
                     fault.strike(rig, case)
                 fault.heal(rig, case)
                 case.healed[fault.name] = time.monotonic()
-        _check_time(deadline, rig, case, "waiting for the fault(s) to bite")
-        time.sleep(0.02)
-    while not whole(rig, case):
+        return len(case.healed) == len(faults)
+
+    def whole_again() -> bool:
+        if whole(rig, case):
+            return True
         assert rig.stack.broker is not None
         if rig.stack.broker.wait_idle(0):
             for key in case.incident_keys():
                 for letter in outstanding(rig, key):
                     rig.stack.broker.redeliver_deadletter(letter.id)
                     case.redelivered += 1
-        _check_time(deadline, rig, case, "waiting for the system to be whole")
-        time.sleep(0.05)
+        return False
+
+    # Polled finely (20 ms, 50 ms): the time to recovery in the table is measured by these polls.
+    wait_until(all_healed, timeout=deadline - time.monotonic(), every=0.02,
+               what=lambda: _stuck(rig, case, "the fault(s) to bite"))
+    wait_until(whole_again, timeout=deadline - time.monotonic(), every=0.05,
+               what=lambda: _stuck(rig, case, "the system to be whole"))
     done = time.monotonic()
     blocking = [case.healed[f.name] for f in faults if not f.degraded]
     ttr = max(0.0, done - max(blocking)) if blocking else 0.0
@@ -283,13 +290,13 @@ def run_case(rig: Rig, faults: tuple[Fault, ...], tag: str) -> Row:
                problems=problems)
 
 
-def _check_time(deadline: float, rig: Rig, case: Case, what: str) -> None:
-    if time.monotonic() > deadline:
-        state = {k: [e.attributes["type"] for e in rig.events(k)] for k in case.incident_keys()}
-        letters = [f"{d.trigger}: {d.reason}" for k in case.incident_keys()
-                   for d in rig.dead_letters(k)]
-        raise AssertionError(f"{case.tag}: timed out {what}: {state}; dead letters {letters}; "
-                             f"broker {rig.stack.broker and rig.stack.broker.stats()}")
+def _stuck(rig: Rig, case: Case, what: str) -> str:
+    """What a case was waiting for, and where its incidents stood, for a timed-out case."""
+    state = {k: [e.attributes["type"] for e in rig.events(k)] for k in case.incident_keys()}
+    letters = [f"{d.trigger}: {d.reason}" for k in case.incident_keys()
+               for d in rig.dead_letters(k)]
+    return (f"{what} ({case.tag}): {state}; dead letters {letters}; "
+            f"broker {rig.stack.broker and rig.stack.broker.stats()}")
 
 
 def _probe(rig: Rig, case: Case, faults: tuple[Fault, ...]) -> str | None:
@@ -297,10 +304,8 @@ def _probe(rig: Rig, case: Case, faults: tuple[Fault, ...]) -> str | None:
     probe = Case(case.tag + "-after", ())
     w = rig.workload(probe.tag)
     probe.sent.append((w, rig.send(w)))
-    deadline = time.monotonic() + WHOLE_TIMEOUT
-    while not whole(rig, probe):
-        _check_time(deadline, rig, probe, "for the probe alert")
-        time.sleep(0.05)
+    wait_until(lambda: whole(rig, probe), timeout=WHOLE_TIMEOUT, every=0.05,
+               what=lambda: _stuck(rig, probe, "the probe alert"))
     key = probe.incident_keys()[0]
     plan = plan_of(rig, key)
     if plan is None or plan["offline"]:
@@ -383,11 +388,3 @@ def save(rows: list[Row]) -> Path:
     path = ARTIFACTS / "faults.md"
     path.write_text(markdown(table))
     return path
-
-
-@pytest.fixture(scope="module", name="rows")
-def rows_fixture() -> Iterator[list[Row]]:
-    """The module's table rows, written to artifacts/faults.md when it ends."""
-    found: list[Row] = []
-    yield found
-    save(found)

@@ -1,0 +1,176 @@
+"""The fixtures several functional test modules share, found by name as pytest intends.
+
+Each builds its world from a helper module beside it (`*_support.py`); the helpers hold the
+plain functions and classes tests import, these hold what pytest sets up and tears down.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from orchestrator.console.session import COOKIE
+from orchestrator.local.stack import Stack, StackOptions
+from tests import keys
+from tests.fakes import kube_objects as ko
+from tests.fakes.gemini import FakeGemini, fake_gemini
+from tests.fakes.kube_api import FakeKubeAPI
+from tests.functional.agent_support import build_index
+from tests.functional.auth_support import (
+    APP,
+    CLUSTER,
+    NS,
+    SLACK_SECRET,
+    Env,
+    alert_payload,
+    csrf_of,
+    login,
+)
+from tests.functional.executor_support import (
+    BUDGET_NS,
+    ENFORCE,
+    MECHANICS_RUNBOOK,
+    ROOT,
+    SCALE_RUNBOOK,
+    Harness,
+    executor_app,
+    reset_service,
+)
+from tests.functional.executor_support import CLUSTER as EXECUTOR_CLUSTER
+from tests.functional.fault_cases_support import Row, save
+from tests.functional.fault_support import Rig
+from tests.functional.injection_support import Run, run_planner
+
+# The agent: agent_support.py.
+
+
+@pytest.fixture(scope="module", name="qdrant")
+def qdrant_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The packaged runbooks indexed once per module."""
+    return build_index(tmp_path_factory.mktemp("kb") / "qdrant")
+
+
+@pytest.fixture(name="fake")
+def fake_gemini_fixture() -> Iterator[FakeGemini]:
+    """A fake Gemini server."""
+    with fake_gemini() as f:
+        yield f
+
+
+# Authentication and forgeries: auth_support.py.
+
+
+@pytest.fixture(scope="module", name="env")
+def env_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    tmp = tmp_path_factory.mktemp("auth")
+    with FakeKubeAPI() as api:
+        scenario = ko.crashlooping_deployment(NS, APP).load(api)  # a fresh rollout: rollback
+        options = StackOptions(
+            state=tmp / "state", enforce=True, cluster_name=CLUSTER, time_scale=0.05,
+            kubeconfig=Path(api.write_kubeconfig(str(tmp / "kubeconfig"))),
+            env={"console": {"CONSOLE_SLACK_SIGNING_SECRET": SLACK_SECRET},
+                 "router": {"ROUTER_VERIFY_TIMEOUT_SECONDS": "2",
+                            "ROUTER_VERIFY_SETTLE_SECONDS": "1"}})
+        with Stack(options) as stack:
+            headers = {"Authorization": f"Bearer {stack.secrets['ingest_token']}"}
+            payload = alert_payload(scenario["pod"]["metadata"]["name"], "a0a0a0a0a0a0a0a1")
+            r = httpx.post(stack.ingest_url, json=payload, headers=headers, trust_env=False)
+            assert r.status_code == 200, r.text
+            (key,) = r.json()["incidents"]
+            assert stack.broker is not None and stack.broker.wait_idle(60)
+            (request,) = [e.data for e in stack.broker.events(key)
+                          if e.attributes["type"] == "incident.approval.requested"]
+            yield Env(stack, api, key, request)
+
+
+@pytest.fixture(scope="module", name="web")
+def web_fixture(env: Env) -> Iterator[httpx.Client]:
+    """A client that keeps no cookie jar: each request carries exactly the cookie it is given."""
+    def forget(_: httpx.Response) -> None:
+        c.cookies.clear()
+
+    with httpx.Client(base_url=env.stack.console_url, timeout=30, trust_env=False,
+                      event_hooks={"response": [forget]}) as c:
+        yield c
+
+
+@pytest.fixture(scope="module", name="approved")
+def approved_fixture(env: Env, web: httpx.Client) -> dict[str, Any]:
+    """A human approves through the web page (cookie + CSRF); the executor acts once."""
+    cookie = login(web, env)
+    r = web.post(f"/incidents/{env.key}/decide", headers={"cookie": f"{COOKIE}={cookie}"},
+                 data={"csrf": csrf_of(web, env, cookie), "plan_id": env.plan_id,
+                       "decision": "approved"})
+    assert r.status_code == 303, r.text[:300]
+    env.idle()
+    (event,) = [e for e in env.broker.events(env.key)
+                if e.attributes["type"] == "incident.plan.approved"]
+    assert [r.path for r in env.writes()] == [
+        f"/apis/apps/v1/namespaces/{NS}/deployments/{APP}"]
+    return {"attributes": dict(event.attributes), "data": event.data, "body": event.body}
+
+
+# The executor: executor_support.py.
+
+
+@pytest.fixture(name="harness")
+def harness_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
+    """The executor app on a fresh fake cluster."""
+    with FakeKubeAPI() as api:
+        kubeconfig = api.write_kubeconfig(str(tmp_path / "kubeconfig"))
+        policy = tmp_path / "policy.yaml"
+        policy.write_text(ENFORCE)
+        books = tmp_path / "runbooks"
+        shutil.copytree(ROOT / "runbooks", books)
+        (books / "capacity_test.md").write_text(SCALE_RUNBOOK)
+        (books / "mechanics_test.md").write_text(MECHANICS_RUNBOOK)
+        for name in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT",
+                     "POD_NAMESPACE", "HOSTNAME"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in {
+            "EXECUTOR_KUBECONFIG": kubeconfig, "EXECUTOR_IN_CLUSTER": "false",
+            "EXECUTOR_POLICY_FILE": str(policy), "EXECUTOR_CLUSTER_NAME": EXECUTOR_CLUSTER,
+            **keys.env("executor"),
+            "EXECUTOR_BUDGET_NAMESPACE": BUDGET_NS, "EXECUTOR_INSTANCE": "executor-test-0",
+            "EXECUTOR_RUNBOOKS_DIR": str(books),
+        }.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv("EXECUTOR_MODE", raising=False)
+        reset_service()
+        try:
+            yield Harness(api, executor_app().test_client(), policy, tmp_path)
+        finally:
+            reset_service()
+            assert not api.server_errors, api.server_errors
+
+
+# The fault tables: fault_support.py and fault_cases_support.py.
+
+
+@pytest.fixture(scope="module", name="rig")
+def rig_fixture(request: pytest.FixtureRequest,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    """One stack and fake world per test module (the cases heal what they break)."""
+    with Rig(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])) as running:
+        yield running
+
+
+@pytest.fixture(scope="module", name="rows")
+def rows_fixture() -> Iterator[list[Row]]:
+    """The module's table rows, written to artifacts/faults.md when it ends."""
+    found: list[Row] = []
+    yield found
+    save(found)
+
+
+# Prompt injection: injection_support.py.
+
+
+@pytest.fixture(scope="module", params=["offline", "gemini", "openai"], name="run")
+def run_fixture(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Run:
+    return run_planner(tmp_path_factory.mktemp(request.param), request.param)
