@@ -129,9 +129,7 @@ def test_generation_and_embeddings_agree_on_what_is_retryable(
 
 
 def test_an_unreachable_embedding_service_is_transient() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     embedder = GeminiEmbedder.connect(api_key="k", model="gemini-embedding-001", dimensions=16,
                                       base_url=f"http://127.0.0.1:{port}", timeout=1)
     with pytest.raises(TransientError, match="ConnectError"):
