@@ -25,8 +25,8 @@ from orchestrator.adapters.kubeconfig import read_plain
 from orchestrator.errors import TransientError
 from tests.fakes import kube_objects as ko
 from tests.fakes.kube_api import FakeKubeAPI
+from tests.fakes.tls_proxy import TLSProxy, self_signed
 from tests.functional.router_support import fake_api
-from tests.functional.tls_proxy import TLSProxy, self_signed
 
 ROOT = Path(__file__).resolve().parents[2]
 KINDS = ["token over http", "ca data, client certificate data",

@@ -39,7 +39,7 @@ TRACESTATE = "vendor=approval"
 def client(tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     console_env(monkeypatch, tmp_path / "audit", sink.url)
     yield console_app().test_client()
-    __import__("orchestrator.console.service").console.service.reset()
+    __import__("orchestrator.console.service").console.service.instance.reset()
     telemetry.reset()
 
 
