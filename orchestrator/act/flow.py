@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from orchestrator.act import kube_events, replies, shadow
+from orchestrator.act import remediation_events, replies, shadow
 from orchestrator.act.apply import Applied, apply_step, dry_run_step
 from orchestrator.act.approval import check_decision, check_proposal
 from orchestrator.act.assess import Assessment, Step, assess
@@ -241,7 +241,7 @@ def _finished(inc: Incoming, found: Assessment, done: dict[int, Applied],
 def _record(ex: Executor, inc: Incoming, step: Step, applied: Applied, approver: str | None,
             now: datetime) -> None:
     assert ex.kube is not None and step.target is not None
-    reason: kube_events.Reason
+    reason: remediation_events.Reason
     if applied.outcome == "applied":
         reason = "Remediated"
     elif applied.outcome in ("failed", "refused"):
@@ -249,12 +249,12 @@ def _record(ex: Executor, inc: Incoming, step: Step, applied: Applied, approver:
     else:
         return
     who = f", approved by {approver}" if approver else ""
-    kube_events.record(ex.kube, target=step.target.ref, reason=reason,
-                       message=f"{step.action.type} by plan {inc.plan.plan_id} (incident "
-                               f"{inc.incident_key}{who}): {applied.detail}",
-                       action=step.action.type, plan_id=inc.plan.plan_id,
-                       incident_key=inc.incident_key, index=step.index, instance=ex.instance,
-                       now=now)
+    remediation_events.record(
+        ex.kube, target=step.target.ref, reason=reason,
+        message=f"{step.action.type} by plan {inc.plan.plan_id} (incident "
+                f"{inc.incident_key}{who}): {applied.detail}",
+        action=step.action.type, plan_id=inc.plan.plan_id, incident_key=inc.incident_key,
+        index=step.index, instance=ex.instance, now=now)
 
 
 def _refused(ex: Executor, inc: Incoming, found: Assessment, pkey: str | None,
@@ -266,13 +266,14 @@ def _refused(ex: Executor, inc: Incoming, found: Assessment, pkey: str | None,
             where = _refusal_subject(ex.policy, found, step)
             if step.status == "refused" and where is not None and \
                     ex.policy.namespace_level(where.namespace) in ("approve", "auto"):
-                kube_events.record(ex.kube, target=where, reason="RemediationRefused",
-                                   message=f"{step.action.type} of {step.action.target.key} "
-                                           f"refused (plan {inc.plan.plan_id}): "
-                                           f"{'; '.join(step.reasons)}",
-                                   action=step.action.type, plan_id=inc.plan.plan_id,
-                                   incident_key=inc.incident_key, index=step.index,
-                                   instance=ex.instance, now=now)
+                remediation_events.record(
+                    ex.kube, target=where, reason="RemediationRefused",
+                    message=f"{step.action.type} of {step.action.target.key} "
+                            f"refused (plan {inc.plan.plan_id}): "
+                            f"{'; '.join(step.reasons)}",
+                    action=step.action.type, plan_id=inc.plan.plan_id,
+                    incident_key=inc.incident_key, index=step.index,
+                    instance=ex.instance, now=now)
     return replies.escalate(inc, "policy", "refused: " + "; ".join(reasons), pkey)
 
 
