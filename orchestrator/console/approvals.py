@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from orchestrator import layout, telemetry
 from orchestrator.adapters.broker import Publisher
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.console import audit
 from orchestrator.console.status import status_of
 from orchestrator.envelope import Outgoing

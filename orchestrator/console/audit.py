@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.console import chain
 from orchestrator.console.per_store import PerStore
 from orchestrator.envelope import Event

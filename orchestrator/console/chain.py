@@ -32,7 +32,7 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.console.per_store import PerStore
 from orchestrator.errors import TransientError
 from orchestrator.layout import safe_name

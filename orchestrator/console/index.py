@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 
 from orchestrator import layout
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.console import audit
 from orchestrator.console.status import Summary, summarize
 

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from orchestrator import telemetry
 from orchestrator.adapters.broker import Publisher
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.console import approvals, audit, index, notify, seal, session, slack, verify
 from orchestrator.console.status import Summary
 from orchestrator.envelope import Outgoing, to_binary

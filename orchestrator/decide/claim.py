@@ -39,7 +39,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from orchestrator import layout
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.decide.situation import Escalation, Situation
 from orchestrator.errors import TransientError
 from orchestrator.events import EscalationReason

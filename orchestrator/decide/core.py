@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from orchestrator import memory
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.decide import reuse
 from orchestrator.decide.evidence import contradiction, follow_cluster
 from orchestrator.decide.facts import Facts, compute

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from orchestrator import layout
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.decide.situation import Situation
 from orchestrator.decide.validate import InvalidPlan, Proposed, validate
 from orchestrator.errors import TransientError

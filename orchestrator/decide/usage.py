@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from orchestrator import layout
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.plan import TokenBudget
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
 import orchestrator.decide.service as service
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.adapters.vectors import QdrantStore
 from orchestrator.events import CONTEXT_ENRICHED, PLAN_PROPOSED, ContextEnriched, PlanProposed
 from orchestrator.knowledge.index import index_runbooks

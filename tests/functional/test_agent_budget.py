@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.adapters.objects import LocalDirStore
+from orchestrator.adapters.object_store import LocalDirStore
 from orchestrator.decide.claim import Claim
 from orchestrator.decide.usage import Ledger
 from orchestrator.events import ContextEnriched
