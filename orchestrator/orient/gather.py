@@ -23,8 +23,7 @@ from orchestrator.adapters.kube_reads import KINDS, KubeReads, Listing
 from orchestrator.context import LogTail, ObjectRef, PodInfo
 from orchestrator.errors import TransientError
 from orchestrator.orient import cluster_events
-from orchestrator.orient.logs import tail
-from orchestrator.orient.objects import (
+from orchestrator.orient.fields import (
     Json,
     Scrubber,
     controller_of,
@@ -33,6 +32,7 @@ from orchestrator.orient.objects import (
     ref_of,
     spec,
 )
+from orchestrator.orient.logs import tail
 from orchestrator.orient.pods import log_worthy, pod_info, trouble
 from orchestrator.owners import same_uid
 

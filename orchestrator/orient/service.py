@@ -45,8 +45,8 @@ from orchestrator.settings.router import RouterSettings
 
 if TYPE_CHECKING:
     from orchestrator.adapters.prometheus import Alerts, Metrics
+    from orchestrator.orient.fields import Scrubber
     from orchestrator.orient.metrics import Lookup
-    from orchestrator.orient.objects import Scrubber
 
 log = logging.getLogger(__name__)
 STAGE = "router"
@@ -69,8 +69,8 @@ def orient(*, received: AlertReceived, input_id: str, reads: KubeReads | None, s
                         partition_key=alert.fingerprint)
     from orchestrator.orient.budget import fit
     from orchestrator.orient.enrich import enrich, redact_alert
+    from orchestrator.orient.fields import Scrubber
     from orchestrator.orient.gather import Limits
-    from orchestrator.orient.objects import Scrubber
     s = settings
     limits = Limits(max_events=s.max_events, max_pods=s.max_pods, max_revisions=s.max_revisions,
                     log_tail_lines=s.log_tail_lines, log_limit_bytes=s.log_limit_bytes,

@@ -25,7 +25,7 @@ from orchestrator.decide.facts import _gitops
 from orchestrator.events import Alert, ApprovalRequested, PlanApproved, PlanProposed
 from orchestrator.keys import incident_key
 from orchestrator.knowledge.runbook import Predicate, Runbook, RunbookAction
-from orchestrator.orient.objects import Scrubber
+from orchestrator.orient.fields import Scrubber
 from orchestrator.orient.workloads import workload_info
 from orchestrator.plan import Action, Citation, Plan
 from orchestrator.provenance import Keyring
