@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Literal
 
 from orchestrator.act.assess import Step, refresh
-from orchestrator.act.budget import Budget, Entry, State
+from orchestrator.act.lease_budget import Budget, Entry, State
 from orchestrator.act.perform import execute
 from orchestrator.act.policy import Policy
 from orchestrator.act.targets import Resolved

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from orchestrator.act.budget import Budget, Entry
 from orchestrator.act.checks import (
     cluster_refusals,
     plan_refusals,
     runbook_refusal,
     static_refusals,
 )
+from orchestrator.act.lease_budget import Budget, Entry
 from orchestrator.act.perform import applied_by
 from orchestrator.act.policy import Policy
 from orchestrator.act.targets import Resolved, alerted_refs, resolve

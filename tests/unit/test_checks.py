@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from orchestrator.act.approval import check_decision, check_proposal, signed_request
-from orchestrator.act.budget import Entry, decide, lease_name
 from orchestrator.act.checks import (
     gitops_manager,
     plan_refusals,
@@ -18,6 +17,7 @@ from orchestrator.act.checks import (
     scale_refusals,
     static_refusals,
 )
+from orchestrator.act.lease_budget import Entry, decide, lease_name
 from orchestrator.act.policy import BudgetPolicy, Policy, parse_policy
 from orchestrator.act.targets import alerted_refs
 from orchestrator.context import ObjectRef
