@@ -67,7 +67,7 @@ def orient(*, received: AlertReceived, input_id: str, reads: KubeReads | None, s
                                  detail=f"Alertmanager reported the alert resolved (ends at "
                                         f"{ended})"),
                         partition_key=alert.fingerprint)
-    from orchestrator.orient.budget import fit
+    from orchestrator.orient.byte_budget import fit
     from orchestrator.orient.enrich import enrich, redact_alert
     from orchestrator.orient.fields import Scrubber
     from orchestrator.orient.gather import Limits
