@@ -18,7 +18,7 @@ from orchestrator.decide.claim import Claims
 from orchestrator.decide.gemini import Limits
 from orchestrator.decide.guarded import Guards
 from orchestrator.decide.situation import Knowledge
-from orchestrator.decide.usage import Ledger
+from orchestrator.decide.token_budget import Ledger
 from orchestrator.settings.agent import AgentSettings
 from orchestrator.settings.common import secret_from
 

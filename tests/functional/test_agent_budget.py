@@ -14,7 +14,7 @@ import pytest
 
 from orchestrator.adapters.object_store import LocalDirStore
 from orchestrator.decide.claim import Claim
-from orchestrator.decide.usage import Ledger
+from orchestrator.decide.token_budget import Ledger
 from orchestrator.events import ContextEnriched
 from orchestrator.plan import Plan
 from tests import incidents as inc
