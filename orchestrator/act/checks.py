@@ -19,7 +19,7 @@ from orchestrator.act.targets import Json, Resolved, controller_of, same_object
 from orchestrator.adapters.kube_writes import KubeWrites
 from orchestrator.events import Alert
 from orchestrator.gitops import gitops_tool
-from orchestrator.keys import incident_key as compute_incident_key
+from orchestrator.ids import incident_key as compute_incident_key
 from orchestrator.knowledge.runbook import Runbook
 from orchestrator.plan import Action, Plan
 

@@ -24,7 +24,7 @@ from orchestrator.events import (
     Escalated,
     EscalationReason,
 )
-from orchestrator.keys import event_id
+from orchestrator.ids import event_id
 from orchestrator.models import Frozen
 from orchestrator.plan import ActionResult, Plan
 

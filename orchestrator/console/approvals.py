@@ -34,7 +34,7 @@ from orchestrator.events import (
     PlanApproved,
     PlanRejected,
 )
-from orchestrator.keys import event_id
+from orchestrator.ids import event_id
 from orchestrator.provenance import Keyring, Signer
 from orchestrator.signing import decision_payload, request_payload, sign, verify
 

@@ -28,7 +28,7 @@ from orchestrator.console.status import Summary
 from orchestrator.envelope import Outgoing, to_binary
 from orchestrator.errors import TransientError
 from orchestrator.events import ESCALATED, Alert, Escalated, EscalationReason
-from orchestrator.keys import event_id
+from orchestrator.ids import event_id
 from orchestrator.provenance import Keyring, Signer
 
 log = logging.getLogger(__name__)

@@ -29,7 +29,7 @@ from orchestrator.events import (
     Escalated,
     PlanProposed,
 )
-from orchestrator.keys import event_id
+from orchestrator.ids import event_id
 from orchestrator.lifecycle import Lazy
 from orchestrator.provenance import PRODUCERS, Keyring, Signer, require
 from orchestrator.settings.agent import AgentSettings

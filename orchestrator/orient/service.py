@@ -38,7 +38,7 @@ from orchestrator.events import (
     ContextEnriched,
     Resolved,
 )
-from orchestrator.keys import event_id
+from orchestrator.ids import event_id
 from orchestrator.lifecycle import Lazy
 from orchestrator.provenance import PRODUCERS, Keyring, Signer, require
 from orchestrator.settings.router import RouterSettings

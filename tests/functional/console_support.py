@@ -48,7 +48,7 @@ from orchestrator.events import (
     PlanProposed,
     Resolved,
 )
-from orchestrator.keys import event_id, incident_key
+from orchestrator.ids import event_id, incident_key
 from orchestrator.plan import Action, ActionResult, Citation, Plan, RetrievedRunbook
 from tests import keys
 

@@ -18,7 +18,7 @@ import pytest
 
 from orchestrator.adapters.object_store import LocalDirStore
 from orchestrator.console import audit
-from orchestrator.keys import event_id
+from orchestrator.ids import event_id
 from tests.functional.auth_support import (  # noqa: F401 - the *_fixture are fixtures
     APP,
     NS,

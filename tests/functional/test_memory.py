@@ -15,7 +15,7 @@ from orchestrator.decide.offline import plan_offline
 from orchestrator.decide.situation import Escalation
 from orchestrator.envelope import Outgoing
 from orchestrator.events import ESCALATED, RESOLVED, Escalated, Resolved
-from orchestrator.keys import event_id
+from orchestrator.ids import event_id
 from orchestrator.plan import Plan
 from tests import incidents as inc
 from tests.functional.console_support import DEPLOY, Story

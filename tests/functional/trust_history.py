@@ -33,7 +33,7 @@ from orchestrator.events import (
     PlanApproved,
     PlanRejected,
 )
-from orchestrator.keys import event_id
+from orchestrator.ids import event_id
 from orchestrator.plan import Action, ActionResult
 from tests.functional.console_support import APPROVER, Story, wire
 

@@ -23,7 +23,7 @@ from orchestrator.act.targets import alerted_refs
 from orchestrator.context import ObjectRef
 from orchestrator.decide.facts import _gitops
 from orchestrator.events import Alert, ApprovalRequested, PlanApproved, PlanProposed
-from orchestrator.keys import incident_key
+from orchestrator.ids import incident_key
 from orchestrator.knowledge.runbook import Predicate, Runbook, RunbookAction
 from orchestrator.orient.fields import Scrubber
 from orchestrator.orient.workloads import workload_info
