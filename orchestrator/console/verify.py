@@ -25,8 +25,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from orchestrator.adapters.object_store import ObjectStore
+from orchestrator.audit_layout import parse_stamp
 from orchestrator.console import audit, chain, seal
-from orchestrator.layout import parse_stamp
 from orchestrator.provenance import Keyring
 
 Kind = Literal["changed", "removed", "reordered", "inserted"]
