@@ -20,9 +20,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from orchestrator.act import remediation_events, replies, shadow
-from orchestrator.act.apply import Applied, apply_step, dry_run_step
 from orchestrator.act.approval import check_decision, check_proposal
 from orchestrator.act.assess import Assessment, Step, assess
+from orchestrator.act.attempt import Applied, apply_step, dry_run_step
 from orchestrator.act.lease_budget import Budget
 from orchestrator.act.levels import as_level
 from orchestrator.act.policy import Mode, Policy
