@@ -21,9 +21,9 @@ from orchestrator.act.checks import (
     static_refusals,
 )
 from orchestrator.act.lease_budget import Budget, Entry
-from orchestrator.act.perform import applied_by
 from orchestrator.act.policy import Policy
 from orchestrator.act.targets import Resolved, alerted_refs, resolve
+from orchestrator.act.writes import applied_by
 from orchestrator.adapters.kube_errors import KubeError
 from orchestrator.adapters.kube_reads import KubeReads
 from orchestrator.adapters.kube_writes import KubeWrites

@@ -14,9 +14,9 @@ from typing import Literal
 
 from orchestrator.act.assess import Step, refresh
 from orchestrator.act.lease_budget import Budget, Entry, State
-from orchestrator.act.perform import execute
 from orchestrator.act.policy import Policy
 from orchestrator.act.targets import Resolved
+from orchestrator.act.writes import execute
 from orchestrator.adapters.kube_errors import Conflict, Forbidden, NotFound, Rejected
 from orchestrator.adapters.kube_writes import KubeWrites
 from orchestrator.errors import TransientError
