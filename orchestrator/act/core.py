@@ -23,7 +23,7 @@ from orchestrator.act import remediation_events, replies, shadow
 from orchestrator.act.approval import check_decision, check_proposal
 from orchestrator.act.assess import Assessment, Step, assess
 from orchestrator.act.attempt import Applied, apply_step, dry_run_step
-from orchestrator.act.lease_budget import Budget
+from orchestrator.act.lease_budget import LeaseBudget
 from orchestrator.act.levels import as_level
 from orchestrator.act.policy import Mode, Policy
 from orchestrator.act.remembered import refusal
@@ -129,8 +129,8 @@ def _run(ex: Executor, inc: Incoming, *, approver: str | None = None,
     kube, plan, now = ex.kube, inc.plan, ex.clock()
     if ex.mode != ex.policy.mode:  # EXECUTOR_MODE replaces the policy's cluster default
         ex = replace(ex, policy=ex.policy.model_copy(update={"mode": ex.mode}))
-    budget = Budget(kube, namespace=ex.budget_namespace, holder=ex.instance,
-                    policy=ex.policy.budget)
+    budget = LeaseBudget(kube, namespace=ex.budget_namespace, holder=ex.instance,
+                         policy=ex.policy.budget)
     found = assess(kube, reads=ex.reads, policy=ex.policy, budget=budget,
                    incident_key=inc.incident_key, alert=inc.alert, plan=plan,
                    cluster_name=ex.cluster_name, runbooks=ex.runbooks(), now=now)
@@ -175,7 +175,7 @@ def _run(ex: Executor, inc: Incoming, *, approver: str | None = None,
     return _enforce(ex, inc, found, budget, dry, approver, pkey, now)
 
 
-def _hold_for_budget(found: Assessment, budget: Budget, plan_id: str, now: datetime) -> str:
+def _hold_for_budget(found: Assessment, budget: LeaseBudget, plan_id: str, now: datetime) -> str:
     """Refuse early when the budget is spent; mark steps another plan just did as done."""
     for step in found.pending:
         assert step.target is not None
@@ -207,7 +207,7 @@ def _dry_run_problem(ex: Executor, inc: Incoming, found: Assessment, dry: dict[i
     return None
 
 
-def _enforce(ex: Executor, inc: Incoming, found: Assessment, budget: Budget,
+def _enforce(ex: Executor, inc: Incoming, found: Assessment, budget: LeaseBudget,
              dry: dict[int, Applied], approver: str | None, pkey: str | None,
              now: datetime) -> Outgoing:
     assert ex.kube is not None
