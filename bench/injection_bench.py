@@ -56,7 +56,7 @@ class Collect:
 
 
 def figures(run: Any) -> dict[str, Any]:
-    from tests.functional.injection_rig import CASES
+    from tests.functional.injection_support import CASES
 
     hostile = [c for c in CASES if c.where != "none"]
     asked = Counter(c.name for c in CASES for r in run.prompts

@@ -1,7 +1,7 @@
 """The event contract: every CloudEvent type the loop routes, and the model of its `data`.
 
 Types are constants beside their payload models; `MODELS` maps one to the other so a handler can
-validate any incoming event with one call. Ids and keys are deterministic (see `keys.py`), so a
+validate any incoming event with one call. Ids and keys are deterministic (see `ids.py`), so a
 redelivered input yields the same output event.
 """
 

@@ -26,8 +26,8 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from orchestrator.adapters.objects import ObjectStore
-from orchestrator.layout import file_id, parse_stamp, stamp
+from orchestrator.adapters.object_store import ObjectStore
+from orchestrator.audit_layout import file_id, parse_stamp, stamp
 from orchestrator.models import Frozen
 
 log = logging.getLogger(__name__)

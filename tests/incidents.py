@@ -24,8 +24,8 @@ from orchestrator.context import (
 from orchestrator.decide.facts import compute
 from orchestrator.decide.situation import Situation
 from orchestrator.events import Alert, ContextEnriched
+from orchestrator.ids import incident_key
 from orchestrator.ingest.alertmanager import parse_webhook
-from orchestrator.keys import incident_key
 from orchestrator.knowledge.runbook import Runbook, load_folder
 from orchestrator.knowledge.search import Hit
 from orchestrator.resources import runbooks_dir

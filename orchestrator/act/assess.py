@@ -14,16 +14,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from orchestrator.act.budget import Budget, Entry
 from orchestrator.act.checks import (
     cluster_refusals,
     plan_refusals,
     runbook_refusal,
     static_refusals,
 )
-from orchestrator.act.perform import applied_by
+from orchestrator.act.lease_budget import Entry, LeaseBudget
 from orchestrator.act.policy import Policy
 from orchestrator.act.targets import Resolved, alerted_refs, resolve
+from orchestrator.act.writes import applied_by
 from orchestrator.adapters.kube_errors import KubeError
 from orchestrator.adapters.kube_reads import KubeReads
 from orchestrator.adapters.kube_writes import KubeWrites
@@ -88,7 +88,7 @@ class Assessment:
         return self.steps[0].action.target.key if self.steps else None
 
 
-def assess(kube: KubeWrites, *, reads: KubeReads | None, policy: Policy, budget: Budget,
+def assess(kube: KubeWrites, *, reads: KubeReads | None, policy: Policy, budget: LeaseBudget,
            incident_key: str, alert: Alert, plan: Plan, cluster_name: str | None,
            runbooks: dict[str, Runbook], now: datetime) -> Assessment:
     steps = [Step(i, a) for i, a in enumerate(plan.actions)]

@@ -13,13 +13,13 @@ from collections.abc import Iterable
 
 from orchestrator.act.actions import ACTION_SPECS
 from orchestrator.act.levels import marked_level
-from orchestrator.act.perform import previous_replicaset, template_matches
 from orchestrator.act.policy import Policy
 from orchestrator.act.targets import Json, Resolved, controller_of, same_object
+from orchestrator.act.writes import previous_replicaset, template_matches
 from orchestrator.adapters.kube_writes import KubeWrites
 from orchestrator.events import Alert
 from orchestrator.gitops import gitops_tool
-from orchestrator.keys import incident_key as compute_incident_key
+from orchestrator.ids import incident_key as compute_incident_key
 from orchestrator.knowledge.runbook import Runbook
 from orchestrator.plan import Action, Plan
 

@@ -22,8 +22,8 @@ from orchestrator.decide.predicates import evaluate_all
 from orchestrator.events import Alert
 from orchestrator.knowledge.runbook import Runbook, RunbookAction
 from orchestrator.orient.enrich import enrich
+from orchestrator.orient.fields import Scrubber
 from orchestrator.orient.gather import Limits
-from orchestrator.orient.objects import Scrubber
 from orchestrator.plan import Action, Plan
 
 # Enough pods to find the alerted one and the revisions rollbacks look at; no Events, no logs.

@@ -14,7 +14,7 @@ import logging
 from datetime import datetime
 
 from orchestrator import memory
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.plan import Plan
 from orchestrator.settings.common import secret_from
 from orchestrator.settings.executor import ExecutorSettings
@@ -41,7 +41,7 @@ def refusal(store: ObjectStore | None, *, plan: Plan, workload: str | None,
 def memory_store(s: ExecutorSettings) -> ObjectStore | None:
     """The audit store holding remediation memory, or None (then it is not checked)."""
     if s.memory_endpoint:
-        from orchestrator.adapters.objects import MinioStore
+        from orchestrator.adapters.object_store import MinioStore
 
         secret = secret_from(s.memory_secret_key, s.memory_secret_key_file,
                              name="EXECUTOR_MEMORY_SECRET_KEY")
@@ -49,7 +49,7 @@ def memory_store(s: ExecutorSettings) -> ObjectStore | None:
                                   s.memory_bucket, secure=s.memory_secure,
                                   region=s.memory_region)
     if s.memory_dir is not None:
-        from orchestrator.adapters.objects import LocalDirStore
+        from orchestrator.adapters.object_store import LocalDirStore
 
         return LocalDirStore(s.memory_dir)
     log.warning("no remediation memory (EXECUTOR_MEMORY_DIR or EXECUTOR_MEMORY_ENDPOINT): "

@@ -24,13 +24,13 @@ from orchestrator.events import (
     Escalated,
     EscalationReason,
 )
-from orchestrator.keys import event_id
+from orchestrator.ids import event_id
 from orchestrator.models import Frozen
 from orchestrator.plan import ActionResult, Plan
 
 if TYPE_CHECKING:
-    from orchestrator.act.apply import Applied
     from orchestrator.act.assess import Assessment
+    from orchestrator.act.attempt import Applied
     from orchestrator.act.policy import Policy
     from orchestrator.provenance import Signer
 

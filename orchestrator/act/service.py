@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.act.flow import Executor, on_approved, on_proposed, on_rejected
+from orchestrator.act.core import Executor, on_approved, on_proposed, on_rejected
 from orchestrator.act.policy import Policy, PolicyError, load_policy
 from orchestrator.act.replies import Incoming
 from orchestrator.envelope import Event, Outgoing

@@ -88,7 +88,7 @@ class IncidentLines:
         self.seen: dict[str, str] = {}
 
     def changes(self) -> list[str]:
-        from orchestrator.adapters.objects import LocalDirStore
+        from orchestrator.adapters.object_store import LocalDirStore
         from orchestrator.console import index
         from orchestrator.errors import OrchestratorError
 

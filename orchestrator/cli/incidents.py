@@ -41,7 +41,7 @@ def register(sub: Any) -> None:
 
 
 def _store(args: argparse.Namespace) -> Any:
-    from orchestrator.adapters.objects import LocalDirStore
+    from orchestrator.adapters.object_store import LocalDirStore
     from orchestrator.console.service import audit_store
     from orchestrator.settings.console import ConsoleSettings
 

@@ -19,9 +19,9 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from orchestrator import layout, telemetry
+from orchestrator import audit_layout, telemetry
 from orchestrator.adapters.broker import Publisher
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.console import audit
 from orchestrator.console.status import status_of
 from orchestrator.envelope import Outgoing
@@ -34,7 +34,7 @@ from orchestrator.events import (
     PlanApproved,
     PlanRejected,
 )
-from orchestrator.keys import event_id
+from orchestrator.ids import event_id
 from orchestrator.provenance import Keyring, Signer
 from orchestrator.signing import decision_payload, request_payload, sign, verify
 
@@ -83,7 +83,7 @@ class Approvals:
 
 def register_plan(store: ObjectStore, plan_id: str, incident: str) -> None:
     """Remember which incident a plan belongs to, so a decision can name the plan alone."""
-    if layout.safe_name(plan_id):
+    if audit_layout.safe_name(plan_id):
         store.put(f"{PLANS}/{plan_id}", incident.encode(), content_type="text/plain",
                   if_absent=True)
 
@@ -91,7 +91,7 @@ def register_plan(store: ObjectStore, plan_id: str, incident: str) -> None:
 def find_request(store: ObjectStore, plan_id: str) -> tuple[audit.Record, ApprovalRequested,
                                                             list[audit.Record]] | None:
     """The latest approval request for a plan, with all its incident's records."""
-    if not layout.safe_name(plan_id):
+    if not audit_layout.safe_name(plan_id):
         return None
     raw = store.get(f"{PLANS}/{plan_id}")
     if raw is None:
@@ -151,7 +151,7 @@ def _decide(a: Approvals, record: audit.Record, req: ApprovalRequested,
         raise PermanentError(f"the approval request for plan {plan_id} does not carry a valid "
                              "executor signature over what it shows: it cannot be approved",
                              status=409)
-    marker = f"{DECISIONS}/{plan_id}/{layout.stamp(req.requested_at)}.json"
+    marker = f"{DECISIONS}/{plan_id}/{audit_layout.stamp(req.requested_at)}.json"
     earlier = _earlier(a, marker, plan_id, req, decision)
     if earlier is not None:
         return earlier

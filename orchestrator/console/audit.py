@@ -15,7 +15,7 @@ Layout in the object store (MinIO, or a local folder in the embedded default):
   `orchestrator.console.chain`), written after the record;
 - `fingerprints/<fingerprint>/<plan.created_at>-<event id>.json`: a copy of every
   `incident.plan.proposed` record, which the agent reads to reuse a recent plan (the keys the
-  agent reads back are built in `orchestrator.layout`, shared by both).
+  agent reads back are built in `orchestrator.audit_layout`, shared by both).
 
 Records are immutable once written, so parsed records are cached per process.
 """
@@ -33,13 +33,13 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator.adapters.object_store import ObjectStore
+from orchestrator.audit_layout import file_id, plan_copy_key, safe_name, stamp
 from orchestrator.console import chain
 from orchestrator.console.per_store import PerStore
 from orchestrator.envelope import Event
 from orchestrator.errors import PermanentError
 from orchestrator.events import ACTION_COMPLETED, ESCALATED, PLAN_PROPOSED, RESOLVED, PlanProposed
-from orchestrator.layout import file_id, plan_copy_key, safe_name, stamp
 from orchestrator.times import rfc3339_or_none
 
 log = logging.getLogger(__name__)

@@ -32,10 +32,10 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator.adapters.object_store import ObjectStore
+from orchestrator.audit_layout import safe_name
 from orchestrator.console.per_store import PerStore
 from orchestrator.errors import TransientError
-from orchestrator.layout import safe_name
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from orchestrator.adapters.broker import Publisher
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.cloudevent_http import binary_headers, read
 from orchestrator.console.audit import read_object
 from orchestrator.errors import PermanentError, TransientError

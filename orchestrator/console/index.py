@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
-from orchestrator import layout
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator import audit_layout
+from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.console import audit
 from orchestrator.console.status import Summary, summarize
 
@@ -52,7 +52,7 @@ def refresh(store: ObjectStore, incident: str) -> Summary:
 
 def get(store: ObjectStore, incident: str) -> Summary | None:
     """The stored summary, else one computed from the log (and stored), else None."""
-    if not layout.safe_name(incident):
+    if not audit_layout.safe_name(incident):
         return None
     raw = store.get(index_key(incident))
     if raw is not None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from orchestrator.adapters.chat import Chat
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.console import slack
 from orchestrator.events import ApprovalRequested, Escalated
 from orchestrator.provenance import Keyring

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.console import approvals, notify
 from orchestrator.console.audit import Record
 from orchestrator.console.status import Summary, ordered

@@ -30,7 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from orchestrator import signing
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.console import chain
 from orchestrator.provenance import Keyring, Signer
 

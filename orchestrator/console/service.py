@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 
 from orchestrator.adapters.broker import HttpPublisher, Publisher
 from orchestrator.adapters.chat import ChatClient
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.auth import bearer_from_header, check_token
 from orchestrator.console import approvals, audit, index, notify, react, seal, slack
 from orchestrator.console.identity import Directory, Identity
@@ -240,7 +240,7 @@ def _bearer(headers: dict[str, str]) -> str | None:
 
 def audit_store(s: ConsoleSettings) -> ObjectStore:
     """MinIO when an endpoint is set, else the local folder (a default one as a last resort)."""
-    from orchestrator.adapters.objects import LocalDirStore, MinioStore
+    from orchestrator.adapters.object_store import LocalDirStore, MinioStore
     from orchestrator.settings.common import secret_from
 
     if s.audit_endpoint:

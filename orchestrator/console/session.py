@@ -20,7 +20,7 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.console.identity import Identity
 
 if TYPE_CHECKING:

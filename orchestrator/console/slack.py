@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.errors import AuthError, PermanentError
 from orchestrator.events import ApprovalRequested, Escalated
 

@@ -22,13 +22,13 @@ from pydantic import ValidationError
 
 from orchestrator import telemetry
 from orchestrator.adapters.broker import Publisher
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.console import approvals, audit, index, notify, seal, session, slack, verify
 from orchestrator.console.status import Summary
 from orchestrator.envelope import Outgoing, to_binary
 from orchestrator.errors import TransientError
 from orchestrator.events import ESCALATED, Alert, Escalated, EscalationReason
-from orchestrator.keys import event_id
+from orchestrator.ids import event_id
 from orchestrator.provenance import Keyring, Signer
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator.adapters.object_store import ObjectStore
+from orchestrator.audit_layout import parse_stamp
 from orchestrator.console import audit
 from orchestrator.console.status import ordered
 from orchestrator.events import (
@@ -35,7 +36,6 @@ from orchestrator.events import (
     PLAN_REJECTED,
     RESOLVED,
 )
-from orchestrator.layout import parse_stamp
 
 LEVELS = ("observe", "dry-run", "approve", "auto")
 REFUSALS = frozenset({"policy", "budget", "loop-guard", "invalid-plan", "approval-invalid"})

@@ -24,9 +24,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator.adapters.object_store import ObjectStore
+from orchestrator.audit_layout import parse_stamp
 from orchestrator.console import audit, chain, seal
-from orchestrator.layout import parse_stamp
 from orchestrator.provenance import Keyring
 
 Kind = Literal["changed", "removed", "reordered", "inserted"]

@@ -38,8 +38,8 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from orchestrator import layout
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator import audit_layout
+from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.decide.situation import Escalation, Situation
 from orchestrator.errors import TransientError
 from orchestrator.events import EscalationReason
@@ -207,7 +207,7 @@ class Claims:
 
 def _folder(fingerprint: str) -> str:
     # Fingerprints are hex from Alertmanager, but a manual trigger's comes from outside.
-    return f"{PREFIX}/{layout.file_id(fingerprint)}/"
+    return f"{PREFIX}/{audit_layout.file_id(fingerprint)}/"
 
 
 def _key(folder: str, generation: int, *, outcome: bool = False) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from orchestrator import memory
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.decide import reuse
 from orchestrator.decide.evidence import contradiction, follow_cluster
 from orchestrator.decide.facts import Facts, compute
@@ -26,7 +26,7 @@ from orchestrator.decide.guarded import Guards, plan_with_llm, store_down
 from orchestrator.decide.offline import plan_offline
 from orchestrator.decide.situation import Escalation, Knowledge, Situation
 from orchestrator.events import ContextEnriched
-from orchestrator.keys import event_id
+from orchestrator.ids import event_id
 from orchestrator.knowledge.runbook import Runbook
 from orchestrator.knowledge.search import Hit
 from orchestrator.plan import Plan

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from orchestrator.adapters.llm import LLM, Generation, Throttled
 from orchestrator.decide.prompt import render
 from orchestrator.decide.situation import Escalation, Situation
-from orchestrator.decide.usage import Budget, Ledger, new_call_id
+from orchestrator.decide.token_budget import Budget, Ledger, new_call_id
 from orchestrator.decide.validate import InvalidPlan, Proposed, candidates, validate
 from orchestrator.errors import PermanentError, TransientError
 from orchestrator.memory import describe

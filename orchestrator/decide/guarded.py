@@ -24,7 +24,7 @@ from orchestrator.decide.claim import Busy, Claims, Decided, Held
 from orchestrator.decide.gemini import Fallback, GeminiPlanner
 from orchestrator.decide.offline import plan_offline
 from orchestrator.decide.situation import Escalation, Situation
-from orchestrator.decide.usage import Budget, Ledger
+from orchestrator.decide.token_budget import Budget, Ledger
 from orchestrator.errors import TransientError
 from orchestrator.plan import Plan
 

@@ -1,9 +1,9 @@
 """Plans already in the audit log for the same alert fingerprint: reuse and token accounting.
 
 The console writes, for every `incident.plan.proposed`, a create-only copy of the audit record
-under the fingerprint (`orchestrator.layout`: the record is `{"id", "type", "source", "subject",
-"time", "incidentkey", "partitionkey", "data"}`, `data` being the PlanProposed payload). The
-timestamp in the name lets the agent pick the recent ones without reading the others.
+under the fingerprint (`orchestrator.audit_layout`: the record is `{"id", "type", "source",
+"subject", "time", "incidentkey", "partitionkey", "data"}`, `data` being the PlanProposed payload).
+The timestamp in the name lets the agent pick the recent ones without reading the others.
 
 A plan for the same fingerprint within the reopen window is reused instead of asking the LLM
 again: an alert that flaps, or fires again after a fix, costs one plan an hour, not one per
@@ -20,8 +20,8 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from orchestrator import layout
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator import audit_layout
+from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.decide.situation import Situation
 from orchestrator.decide.validate import InvalidPlan, Proposed, validate
 from orchestrator.errors import TransientError
@@ -48,11 +48,11 @@ def recorded_plans(store: ObjectStore, *, fingerprint: str, since: datetime) -> 
     Unreadable records are skipped with a warning: the audit log is the console's, and one bad
     object must not stop planning.
     """
-    if not layout.safe_name(fingerprint):
+    if not audit_layout.safe_name(fingerprint):
         return []  # the console could not have filed it either
     keys = []
-    for key in store.list(f"{layout.FINGERPRINTS}/{fingerprint}/"):
-        created = layout.plan_copy_time(key)
+    for key in store.list(f"{audit_layout.FINGERPRINTS}/{fingerprint}/"):
+        created = audit_layout.plan_copy_time(key)
         if created is not None and created >= since:
             keys.append((created, key))
     found = []

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from orchestrator.adapters.llm import LLM
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.context import ClusterContext, ObjectRef
 from orchestrator.decide.core import Options, decide
 from orchestrator.decide.facts import same_object
@@ -29,7 +29,7 @@ from orchestrator.events import (
     Escalated,
     PlanProposed,
 )
-from orchestrator.keys import event_id
+from orchestrator.ids import event_id
 from orchestrator.lifecycle import Lazy
 from orchestrator.provenance import PRODUCERS, Keyring, Signer, require
 from orchestrator.settings.agent import AgentSettings

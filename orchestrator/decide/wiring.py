@@ -13,12 +13,12 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from orchestrator.adapters.llm import LLM
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.decide.claim import Claims
 from orchestrator.decide.gemini import Limits
 from orchestrator.decide.guarded import Guards
 from orchestrator.decide.situation import Knowledge
-from orchestrator.decide.usage import Ledger
+from orchestrator.decide.token_budget import Ledger
 from orchestrator.settings.agent import AgentSettings
 from orchestrator.settings.common import secret_from
 
@@ -57,14 +57,14 @@ def audit_store(s: AgentSettings) -> ObjectStore | None:
     None: then plans are never reused, and neither the one-call-per-fingerprint claim nor the
     hourly token budget can be kept."""
     if s.audit_endpoint:
-        from orchestrator.adapters.objects import MinioStore
+        from orchestrator.adapters.object_store import MinioStore
 
         secret = secret_from(s.audit_secret_key, s.audit_secret_key_file,
                              name="AGENT_AUDIT_SECRET_KEY")
         return MinioStore.connect(s.audit_endpoint, s.audit_access_key or "", secret or "",
                                   s.audit_bucket, secure=s.audit_secure, region=s.audit_region)
     if s.audit_dir is not None:
-        from orchestrator.adapters.objects import LocalDirStore
+        from orchestrator.adapters.object_store import LocalDirStore
 
         return LocalDirStore(s.audit_dir)
     log.warning("no audit store configured (AGENT_AUDIT_DIR or AGENT_AUDIT_ENDPOINT): "

@@ -13,8 +13,8 @@ from typing import Any
 
 from orchestrator.errors import PermanentError
 from orchestrator.events import Alert
+from orchestrator.ids import label_fingerprint
 from orchestrator.ingest.inputs import AlertIn, WebhookIn, validated
-from orchestrator.keys import label_fingerprint
 from orchestrator.validation import kind
 
 _FINGERPRINT = re.compile(r"[A-Za-z0-9._:-]{1,64}")

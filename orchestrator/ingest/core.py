@@ -23,9 +23,9 @@ from orchestrator.auth import bearer_from_header, check_token
 from orchestrator.envelope import Outgoing, decode, to_binary
 from orchestrator.errors import AuthError, PermanentError
 from orchestrator.events import ALERT_RECEIVED, Alert, AlertReceived
+from orchestrator.ids import event_id, incident_key
 from orchestrator.ingest.alertmanager import parse_webhook
 from orchestrator.ingest.manual import EXPECTED, data_token, manual_alert
-from orchestrator.keys import event_id, incident_key
 from orchestrator.limits import check_depth
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.adapters.embeddings import Embedder
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.adapters.vectors import Point, VectorStore
 from orchestrator.knowledge.chunks import Chunk, chunk_runbook
 from orchestrator.knowledge.coverage import runbook_terms

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Protocol
 
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.errors import TransientError
 from orchestrator.knowledge.runbook import Runbook, RunbookError, load_folder, parse_runbook
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.adapters.embeddings import Embedder, embedder_for
-from orchestrator.adapters.objects import MinioStore, ObjectStore
+from orchestrator.adapters.object_store import MinioStore, ObjectStore
 from orchestrator.adapters.static_embeddings import MODEL as STATIC_MODEL
 from orchestrator.adapters.static_embeddings import SemanticModel, StaticEmbedder
 from orchestrator.adapters.vectors import QdrantStore

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from orchestrator.context import CronJobInfo, JobInfo
-from orchestrator.orient.objects import (
+from orchestrator.orient.fields import (
     Json,
     Scrubber,
     conditions,

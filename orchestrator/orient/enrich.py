@@ -13,12 +13,11 @@ from orchestrator.adapters.kube import Source
 from orchestrator.adapters.kube_reads import KubeReads
 from orchestrator.context import ClusterContext, HPAInfo, ObjectRef
 from orchestrator.events import Alert
-from orchestrator.orient import events as kevents
-from orchestrator.orient import scopes
+from orchestrator.orient import cluster_events, scopes
 from orchestrator.orient.batch import cronjob_info, job_info
+from orchestrator.orient.fields import Json, Scrubber, meta
 from orchestrator.orient.gather import Found, Limits, Reading
 from orchestrator.orient.nodes import node_info, pvc_info, service_info
-from orchestrator.orient.objects import Json, Scrubber, meta
 from orchestrator.orient.targets import resolve
 from orchestrator.orient.workloads import hpa_info, revisions, workload_info
 
@@ -59,7 +58,7 @@ def assemble(found: Found, raw_events: list[Json], extra_nodes: list[Json], *, s
     hpas = [h for h in hpas if _relevant(h, chain)]
     nodes = [node_info(obj, scrub, pods) for obj, pods in found.nodes.values()]
     nodes += [node_info(obj, scrub) for obj in extra_nodes]
-    events, dropped = kevents.fold(raw_events, scrub, keep=limits.max_events)
+    events, dropped = cluster_events.fold(raw_events, scrub, keep=limits.max_events)
     cut = list(found.cut)
     if dropped:
         cut.append(f"events: {dropped} older distinct events not kept")

@@ -22,9 +22,8 @@ from orchestrator.adapters.kube_errors import KubeError, NotFound
 from orchestrator.adapters.kube_reads import KINDS, KubeReads, Listing
 from orchestrator.context import LogTail, ObjectRef, PodInfo
 from orchestrator.errors import TransientError
-from orchestrator.orient import events as kevents
-from orchestrator.orient.logs import tail
-from orchestrator.orient.objects import (
+from orchestrator.orient import cluster_events
+from orchestrator.orient.fields import (
     Json,
     Scrubber,
     controller_of,
@@ -33,6 +32,7 @@ from orchestrator.orient.objects import (
     ref_of,
     spec,
 )
+from orchestrator.orient.logs import tail
 from orchestrator.orient.pods import log_worthy, pod_info, trouble
 from orchestrator.owners import same_uid
 
@@ -131,9 +131,9 @@ class Reading:
             return  # not wanted (the executor's fact reads): not even read
         key = f"{kind}/{namespace}/{name}"
         if key not in self._events:
-            self._events[key] = self.listing("Event", namespace,
-                                             field_selector=kevents.field_selector(kind, name),
-                                             limit=250)
+            self._events[key] = self.listing(
+                "Event", namespace, field_selector=cluster_events.field_selector(kind, name),
+                limit=250)
 
     def read(self, ref: ObjectRef) -> Future[Json]:
         """Start reading an object and its Events, together."""

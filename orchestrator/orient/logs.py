@@ -9,7 +9,7 @@ it cuts the newest end; the router asks for generously many bytes and trims line
 from __future__ import annotations
 
 from orchestrator.context import LogTail
-from orchestrator.orient.objects import Scrubber
+from orchestrator.orient.fields import Scrubber
 
 
 def tail(text: str, *, namespace: str, pod: str, container: str, previous: bool,

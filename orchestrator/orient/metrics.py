@@ -26,7 +26,7 @@ from orchestrator.context import MetricSummary
 from orchestrator.events import Alert
 from orchestrator.knowledge.promql import Comparison
 from orchestrator.orient.alertrule import RuleMatch, find_rule, mine
-from orchestrator.orient.objects import Scrubber
+from orchestrator.orient.fields import Scrubber
 
 log = logging.getLogger(__name__)
 Origin = Literal["alert-rule", "generator-url", "runbook"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.context import ContainerInfo, EnvVarSource, PodInfo
-from orchestrator.orient.objects import (
+from orchestrator.orient.fields import (
     Json,
     Scrubber,
     conditions,

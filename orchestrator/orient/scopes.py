@@ -15,9 +15,7 @@ import logging
 
 from orchestrator.context import ObjectRef
 from orchestrator.orient.batch import owned_jobs
-from orchestrator.orient.gather import Reading
-from orchestrator.orient.nodes import mounts_claim, node_addresses
-from orchestrator.orient.objects import (
+from orchestrator.orient.fields import (
     Json,
     controller_of,
     created,
@@ -27,6 +25,8 @@ from orchestrator.orient.objects import (
     spec,
     status,
 )
+from orchestrator.orient.gather import Reading
+from orchestrator.orient.nodes import mounts_claim, node_addresses
 from orchestrator.orient.targets import Target, is_ip
 
 log = logging.getLogger(__name__)

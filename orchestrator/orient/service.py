@@ -38,15 +38,15 @@ from orchestrator.events import (
     ContextEnriched,
     Resolved,
 )
-from orchestrator.keys import event_id
+from orchestrator.ids import event_id
 from orchestrator.lifecycle import Lazy
 from orchestrator.provenance import PRODUCERS, Keyring, Signer, require
 from orchestrator.settings.router import RouterSettings
 
 if TYPE_CHECKING:
     from orchestrator.adapters.prometheus import Alerts, Metrics
+    from orchestrator.orient.fields import Scrubber
     from orchestrator.orient.metrics import Lookup
-    from orchestrator.orient.objects import Scrubber
 
 log = logging.getLogger(__name__)
 STAGE = "router"
@@ -67,10 +67,10 @@ def orient(*, received: AlertReceived, input_id: str, reads: KubeReads | None, s
                                  detail=f"Alertmanager reported the alert resolved (ends at "
                                         f"{ended})"),
                         partition_key=alert.fingerprint)
-    from orchestrator.orient.budget import fit
+    from orchestrator.orient.byte_budget import fit
     from orchestrator.orient.enrich import enrich, redact_alert
+    from orchestrator.orient.fields import Scrubber
     from orchestrator.orient.gather import Limits
-    from orchestrator.orient.objects import Scrubber
     s = settings
     limits = Limits(max_events=s.max_events, max_pods=s.max_pods, max_revisions=s.max_revisions,
                     log_tail_lines=s.log_tail_lines, log_limit_bytes=s.log_limit_bytes,

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from orchestrator.adapters.kube_errors import Gone, NotFound
 from orchestrator.adapters.kube_reads import KINDS, KubeReads
 from orchestrator.context import ObjectRef
+from orchestrator.orient.fields import Json, controller_of, integer, meta, spec, status
 from orchestrator.orient.gather import owner_from_name
-from orchestrator.orient.objects import Json, controller_of, integer, meta, spec, status
 from orchestrator.plan import ActionResult
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from orchestrator.context import HPAInfo, ObjectRef, Revision, WorkloadInfo
 from orchestrator.gitops import ARGO, FLUX, gitops_tools
-from orchestrator.orient.objects import (
+from orchestrator.orient.fields import (
     Json,
     Scrubber,
     conditions,

@@ -310,7 +310,7 @@ class SimCluster:
 def budget_lease(workload: JSON, spent: int, *, namespace: str = "default") -> JSON:
     """The executor's budget Lease for `workload`, recording `spent` earlier actions (10, 20,
     30... minutes ago: inside the hour's window, past the settle window)."""
-    from orchestrator.act.budget import (
+    from orchestrator.act.lease_budget import (
         ENTRIES_ANNOTATION,
         LEASE_LABELS,
         TARGET_ANNOTATION,

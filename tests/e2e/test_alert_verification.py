@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from orchestrator import memory
-from orchestrator.adapters.objects import LocalDirStore
+from orchestrator.adapters.object_store import LocalDirStore
 from orchestrator.local.stack import Stack, StackOptions
 from tests.e2e.conftest import Process, start_alertmanager
 from tests.e2e.prometheus_support import Exporter, start_prometheus_rules

@@ -18,8 +18,8 @@ import pytest
 from orchestrator.adapters.prometheus import AlertmanagerClient, PrometheusClient
 from orchestrator.events import Alert, AlertReceived, ContextEnriched
 from orchestrator.orient.alertcheck import AlertVerdict, watch_alert
+from orchestrator.orient.fields import Scrubber
 from orchestrator.orient.metrics import MetricLimits, gather_metrics
-from orchestrator.orient.objects import Scrubber
 from orchestrator.orient.service import orient
 from orchestrator.settings.router import RouterSettings
 from tests.e2e.conftest import start_alertmanager

@@ -18,11 +18,11 @@ from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
 import orchestrator.decide.service as service
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.adapters.vectors import QdrantStore
+from orchestrator.audit_layout import plan_copy_key
 from orchestrator.events import CONTEXT_ENRICHED, PLAN_PROPOSED, ContextEnriched, PlanProposed
 from orchestrator.knowledge.index import index_runbooks
-from orchestrator.layout import plan_copy_key
 from orchestrator.resources import runbooks_dir
 from tests import keys
 

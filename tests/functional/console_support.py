@@ -47,7 +47,7 @@ from orchestrator.events import (
     PlanProposed,
     Resolved,
 )
-from orchestrator.keys import event_id, incident_key
+from orchestrator.ids import event_id, incident_key
 from orchestrator.plan import Action, ActionResult, Citation, Plan, RetrievedRunbook
 from tests import keys
 from tests.fakes.serving import serve_in_thread

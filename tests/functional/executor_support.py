@@ -19,7 +19,7 @@ import functions_framework
 import orchestrator.act.service as service
 from orchestrator.context import ObjectRef
 from orchestrator.events import MODELS, PLAN_PROPOSED, Alert, PlanProposed
-from orchestrator.keys import incident_key
+from orchestrator.ids import incident_key
 from orchestrator.models import Frozen
 from orchestrator.plan import Action, Citation, Plan
 from tests import keys

@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from orchestrator.adapters.objects import MinioStore
+from orchestrator.adapters.object_store import MinioStore
 from orchestrator.console import audit
 from orchestrator.errors import TransientError
 from orchestrator.local.queue import DeadLetter, StoredEvent

@@ -13,7 +13,7 @@ import pytest
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
-from orchestrator.adapters.objects import LocalDirStore, MinioStore
+from orchestrator.adapters.object_store import LocalDirStore, MinioStore
 from orchestrator.envelope import decode
 from orchestrator.events import ALERT_RECEIVED, ESCALATED, Escalated
 from orchestrator.provenance import Unauthenticated

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.adapters.objects import LocalDirStore
+from orchestrator.adapters.object_store import LocalDirStore
 from orchestrator.decide.claim import Claim
-from orchestrator.decide.usage import Ledger
+from orchestrator.decide.token_budget import Ledger
 from orchestrator.events import ContextEnriched
 from orchestrator.plan import Plan
 from tests import incidents as inc

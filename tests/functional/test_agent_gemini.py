@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.adapters.objects import LocalDirStore
+from orchestrator.adapters.object_store import LocalDirStore
 from orchestrator.context import LogTail
 from orchestrator.events import ESCALATED, Escalated
 from orchestrator.plan import Plan

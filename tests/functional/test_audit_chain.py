@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.adapters.objects import LocalDirStore, MinioStore, ObjectStore
+from orchestrator.adapters.object_store import LocalDirStore, MinioStore, ObjectStore
 from orchestrator.console import audit, chain, seal
 from orchestrator.console.verify import verify
 from orchestrator.envelope import Event, Outgoing, decode

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import orchestrator.console.service as service
-from orchestrator.adapters.objects import LocalDirStore
+from orchestrator.adapters.object_store import LocalDirStore
 from orchestrator.cli import main
 from orchestrator.console import audit, chain, seal
 from tests.fakes.sink import Sink

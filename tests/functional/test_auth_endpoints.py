@@ -85,7 +85,7 @@ def test_secrets_are_compared_in_constant_time() -> None:
 
 
 def test_a_logout_record_lasts_as_long_as_its_cookie(tmp_path: Path) -> None:
-    from orchestrator.adapters.objects import LocalDirStore
+    from orchestrator.adapters.object_store import LocalDirStore
     from orchestrator.console import session
 
     store, sessions, now = LocalDirStore(tmp_path), Sessions("material", 3600), time.time()

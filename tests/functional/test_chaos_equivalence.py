@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from orchestrator.adapters.objects import LocalDirStore
+from orchestrator.adapters.object_store import LocalDirStore
 from orchestrator.console import audit
 from orchestrator.console.status import status_of
 from orchestrator.events import (

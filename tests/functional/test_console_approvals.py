@@ -16,7 +16,7 @@ from orchestrator.act.approval import check_decision
 from orchestrator.act.policy import Policy
 from orchestrator.envelope import decode
 from orchestrator.events import PLAN_APPROVED, PLAN_REJECTED, PlanApproved, PlanRejected
-from orchestrator.keys import event_id
+from orchestrator.ids import event_id
 from tests import keys
 from tests.fakes.sink import Sink
 from tests.functional.console_support import (

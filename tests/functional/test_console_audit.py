@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.adapters.objects import LocalDirStore, MinioStore, ObjectStore
+from orchestrator.adapters.object_store import LocalDirStore, MinioStore, ObjectStore
 from orchestrator.console import audit, index
 from orchestrator.console.status import status_of
 from orchestrator.decide.reuse import recorded_plans

@@ -223,7 +223,7 @@ def test_sweep_escalates_stuck_incidents_and_leaves_fresh_ones(client, sink) -> 
 
 
 def test_an_unreadable_object_hides_no_other_letter_or_record(tmp_path: Path) -> None:
-    from orchestrator.adapters.objects import LocalDirStore
+    from orchestrator.adapters.object_store import LocalDirStore
     from orchestrator.console import audit, deadletters
 
     store = LocalDirStore(tmp_path / "audit")

@@ -15,7 +15,7 @@ from orchestrator.events import (
     ApprovalRequested,
     Escalated,
 )
-from orchestrator.keys import event_id
+from orchestrator.ids import event_id
 from orchestrator.signing import request_payload, verify
 from tests.fakes import kube_objects as ko
 from tests.functional.executor_support import (

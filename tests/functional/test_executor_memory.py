@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from orchestrator import memory
-from orchestrator.adapters.objects import LocalDirStore
+from orchestrator.adapters.object_store import LocalDirStore
 from orchestrator.events import ACTION_COMPLETED, ESCALATED, Escalated
 from tests.functional.executor_support import (
     Harness,

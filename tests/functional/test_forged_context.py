@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from orchestrator.events import CONTEXT_ENRICHED, ESCALATED, PLAN_PROPOSED, Alert, ContextEnriched
-from orchestrator.keys import incident_key
+from orchestrator.ids import incident_key
 from orchestrator.local.stack import Stack, StackOptions
 from orchestrator.provenance import Signer, signer_from_pem
 from tests.fakes import kube_objects as ko

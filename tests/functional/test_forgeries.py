@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from orchestrator.adapters.objects import LocalDirStore
+from orchestrator.adapters.object_store import LocalDirStore
 from orchestrator.console import audit
-from orchestrator.keys import event_id
+from orchestrator.ids import event_id
 from tests.functional.auth_support import (
     APP,
     NS,

@@ -15,7 +15,7 @@ import functions_framework
 import pytest
 
 import orchestrator.orient.service as router_service
-from orchestrator.adapters.objects import LocalDirStore
+from orchestrator.adapters.object_store import LocalDirStore
 from orchestrator.console import audit
 from orchestrator.envelope import Outgoing, to_binary
 from tests import incidents as inc

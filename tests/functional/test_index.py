@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.adapters.embeddings import GeminiEmbedder
-from orchestrator.adapters.objects import MinioStore
+from orchestrator.adapters.object_store import MinioStore
 from orchestrator.adapters.vectors import QdrantStore
 from orchestrator.errors import TransientError
 from orchestrator.knowledge.chunks import chunk_runbook

@@ -8,14 +8,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from orchestrator import memory
-from orchestrator.adapters.objects import LocalDirStore
+from orchestrator.adapters.object_store import LocalDirStore
 from orchestrator.console import audit
 from orchestrator.decide.gemini import sections
 from orchestrator.decide.offline import plan_offline
 from orchestrator.decide.situation import Escalation
 from orchestrator.envelope import Outgoing
 from orchestrator.events import ESCALATED, RESOLVED, Escalated, Resolved
-from orchestrator.keys import event_id
+from orchestrator.ids import event_id
 from orchestrator.plan import Plan
 from tests import incidents as inc
 from tests.functional.console_support import DEPLOY, Story

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from orchestrator.adapters.embeddings import GeminiEmbedder
-from orchestrator.adapters.objects import MinioStore
+from orchestrator.adapters.object_store import MinioStore
 from orchestrator.adapters.vectors import Point, QdrantStore
 from orchestrator.errors import TransientError
 from orchestrator.events import Alert

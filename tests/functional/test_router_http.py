@@ -21,9 +21,9 @@ from orchestrator.events import (
     ContextEnriched,
     Resolved,
 )
+from orchestrator.ids import event_id
 from orchestrator.ingest.alertmanager import parse_webhook
 from orchestrator.ingest.core import alert_event
-from orchestrator.keys import event_id
 from tests import keys
 from tests.conftest import load_event
 from tests.fakes import kube_objects as ko

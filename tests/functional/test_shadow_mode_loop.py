@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.adapters.objects import LocalDirStore
+from orchestrator.adapters.object_store import LocalDirStore
 from orchestrator.console import trust
 from orchestrator.local.replay import push, timelines
 from orchestrator.local.stack import Stack, StackOptions

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from orchestrator import telemetry
-from orchestrator.adapters.objects import LocalDirStore
+from orchestrator.adapters.object_store import LocalDirStore
 from orchestrator.console import audit
 from orchestrator.events import APPROVAL_REQUESTED, ESCALATED, PLAN_APPROVED, PLAN_REJECTED
 from tests.fakes.otlp import Receiver, Span, otlp_receiver

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.adapters.objects import LocalDirStore
+from orchestrator.adapters.object_store import LocalDirStore
 from orchestrator.cli import main
 from orchestrator.console import trust
 from tests.fakes.sink import Sink

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime, timedelta
 
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.console import audit
 from orchestrator.context import ObjectRef
 from orchestrator.envelope import Outgoing, decode
@@ -33,7 +33,7 @@ from orchestrator.events import (
     PlanApproved,
     PlanRejected,
 )
-from orchestrator.keys import event_id
+from orchestrator.ids import event_id
 from orchestrator.plan import Action, ActionResult
 from tests.functional.console_support import APPROVER, Story, wire
 

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from orchestrator.act.approval import check_decision, check_proposal, signed_request
-from orchestrator.act.budget import Entry, decide, lease_name
 from orchestrator.act.checks import (
     gitops_manager,
     plan_refusals,
@@ -18,14 +17,15 @@ from orchestrator.act.checks import (
     scale_refusals,
     static_refusals,
 )
+from orchestrator.act.lease_budget import Entry, decide, lease_name
 from orchestrator.act.policy import BudgetPolicy, Policy, parse_policy
 from orchestrator.act.targets import alerted_refs
 from orchestrator.context import ObjectRef
 from orchestrator.decide.facts import _gitops
 from orchestrator.events import Alert, ApprovalRequested, PlanApproved, PlanProposed
-from orchestrator.keys import incident_key
+from orchestrator.ids import incident_key
 from orchestrator.knowledge.runbook import Predicate, Runbook, RunbookAction
-from orchestrator.orient.objects import Scrubber
+from orchestrator.orient.fields import Scrubber
 from orchestrator.orient.workloads import workload_info
 from orchestrator.plan import Action, Citation, Plan
 from orchestrator.provenance import Keyring

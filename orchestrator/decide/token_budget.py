@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from orchestrator import layout
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator import audit_layout
+from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.plan import TokenBudget
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class Ledger:
                 m = _NAME.match(key.rsplit("/", 1)[-1])
                 if not m:
                     continue
-                at = layout.parse_stamp(m.group(1))
+                at = audit_layout.parse_stamp(m.group(1))
                 call, kind, tokens = m.group(2), m.group(3), int(m.group(4))
                 if kind == "spent":
                     settled.add(call)
@@ -74,7 +74,7 @@ class Ledger:
                now: datetime, about: dict[str, str]) -> None:
         """Write one ledger entry (create-only: a call records each kind once)."""
         now = now.astimezone(UTC)
-        key = (f"{PREFIX}/{now:%Y%m%d%H}/{layout.stamp(now)}-{call}-{kind}-"
+        key = (f"{PREFIX}/{now:%Y%m%d%H}/{audit_layout.stamp(now)}-{call}-{kind}-"
                f"{max(tokens, 0)}.json")
         body = json.dumps({"call": call, kind: tokens, "at": now.isoformat(), **about})
         self.store.put(key, body.encode(), if_absent=True)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from orchestrator.adapters.objects import LocalDirStore, MinioStore, ObjectStore
+from orchestrator.adapters.object_store import LocalDirStore, MinioStore, ObjectStore
 from orchestrator.errors import TransientError
 from tests.fakes.s3 import S3Server, s3_server
 

@@ -19,11 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from orchestrator.act import kube_events, replies, shadow
-from orchestrator.act.apply import Applied, apply_step, dry_run_step
+from orchestrator.act import remediation_events, replies, shadow
 from orchestrator.act.approval import check_decision, check_proposal
 from orchestrator.act.assess import Assessment, Step, assess
-from orchestrator.act.budget import Budget
+from orchestrator.act.attempt import Applied, apply_step, dry_run_step
+from orchestrator.act.lease_budget import LeaseBudget
 from orchestrator.act.levels import as_level
 from orchestrator.act.policy import Mode, Policy
 from orchestrator.act.remembered import refusal
@@ -31,7 +31,7 @@ from orchestrator.act.replies import Incoming
 from orchestrator.act.targets import same_object
 from orchestrator.adapters.kube_reads import KubeReads
 from orchestrator.adapters.kube_writes import KubeWrites
-from orchestrator.adapters.objects import ObjectStore
+from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.context import ObjectRef
 from orchestrator.envelope import Outgoing
 from orchestrator.events import PlanApproved, PlanProposed, PlanRejected
@@ -129,8 +129,8 @@ def _run(ex: Executor, inc: Incoming, *, approver: str | None = None,
     kube, plan, now = ex.kube, inc.plan, ex.clock()
     if ex.mode != ex.policy.mode:  # EXECUTOR_MODE replaces the policy's cluster default
         ex = replace(ex, policy=ex.policy.model_copy(update={"mode": ex.mode}))
-    budget = Budget(kube, namespace=ex.budget_namespace, holder=ex.instance,
-                    policy=ex.policy.budget)
+    budget = LeaseBudget(kube, namespace=ex.budget_namespace, holder=ex.instance,
+                         policy=ex.policy.budget)
     found = assess(kube, reads=ex.reads, policy=ex.policy, budget=budget,
                    incident_key=inc.incident_key, alert=inc.alert, plan=plan,
                    cluster_name=ex.cluster_name, runbooks=ex.runbooks(), now=now)
@@ -175,7 +175,7 @@ def _run(ex: Executor, inc: Incoming, *, approver: str | None = None,
     return _enforce(ex, inc, found, budget, dry, approver, pkey, now)
 
 
-def _hold_for_budget(found: Assessment, budget: Budget, plan_id: str, now: datetime) -> str:
+def _hold_for_budget(found: Assessment, budget: LeaseBudget, plan_id: str, now: datetime) -> str:
     """Refuse early when the budget is spent; mark steps another plan just did as done."""
     for step in found.pending:
         assert step.target is not None
@@ -207,7 +207,7 @@ def _dry_run_problem(ex: Executor, inc: Incoming, found: Assessment, dry: dict[i
     return None
 
 
-def _enforce(ex: Executor, inc: Incoming, found: Assessment, budget: Budget,
+def _enforce(ex: Executor, inc: Incoming, found: Assessment, budget: LeaseBudget,
              dry: dict[int, Applied], approver: str | None, pkey: str | None,
              now: datetime) -> Outgoing:
     assert ex.kube is not None
@@ -241,7 +241,7 @@ def _finished(inc: Incoming, found: Assessment, done: dict[int, Applied],
 def _record(ex: Executor, inc: Incoming, step: Step, applied: Applied, approver: str | None,
             now: datetime) -> None:
     assert ex.kube is not None and step.target is not None
-    reason: kube_events.Reason
+    reason: remediation_events.Reason
     if applied.outcome == "applied":
         reason = "Remediated"
     elif applied.outcome in ("failed", "refused"):
@@ -249,12 +249,12 @@ def _record(ex: Executor, inc: Incoming, step: Step, applied: Applied, approver:
     else:
         return
     who = f", approved by {approver}" if approver else ""
-    kube_events.record(ex.kube, target=step.target.ref, reason=reason,
-                       message=f"{step.action.type} by plan {inc.plan.plan_id} (incident "
-                               f"{inc.incident_key}{who}): {applied.detail}",
-                       action=step.action.type, plan_id=inc.plan.plan_id,
-                       incident_key=inc.incident_key, index=step.index, instance=ex.instance,
-                       now=now)
+    remediation_events.record(
+        ex.kube, target=step.target.ref, reason=reason,
+        message=f"{step.action.type} by plan {inc.plan.plan_id} (incident "
+                f"{inc.incident_key}{who}): {applied.detail}",
+        action=step.action.type, plan_id=inc.plan.plan_id, incident_key=inc.incident_key,
+        index=step.index, instance=ex.instance, now=now)
 
 
 def _refused(ex: Executor, inc: Incoming, found: Assessment, pkey: str | None,
@@ -266,13 +266,14 @@ def _refused(ex: Executor, inc: Incoming, found: Assessment, pkey: str | None,
             where = _refusal_subject(ex.policy, found, step)
             if step.status == "refused" and where is not None and \
                     ex.policy.namespace_level(where.namespace) in ("approve", "auto"):
-                kube_events.record(ex.kube, target=where, reason="RemediationRefused",
-                                   message=f"{step.action.type} of {step.action.target.key} "
-                                           f"refused (plan {inc.plan.plan_id}): "
-                                           f"{'; '.join(step.reasons)}",
-                                   action=step.action.type, plan_id=inc.plan.plan_id,
-                                   incident_key=inc.incident_key, index=step.index,
-                                   instance=ex.instance, now=now)
+                remediation_events.record(
+                    ex.kube, target=where, reason="RemediationRefused",
+                    message=f"{step.action.type} of {step.action.target.key} "
+                            f"refused (plan {inc.plan.plan_id}): "
+                            f"{'; '.join(step.reasons)}",
+                    action=step.action.type, plan_id=inc.plan.plan_id,
+                    incident_key=inc.incident_key, index=step.index,
+                    instance=ex.instance, now=now)
     return replies.escalate(inc, "policy", "refused: " + "; ".join(reasons), pkey)
 
 

@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import Literal
 
 from orchestrator.act.assess import Step, refresh
-from orchestrator.act.budget import Budget, Entry, State
-from orchestrator.act.perform import execute
+from orchestrator.act.lease_budget import Entry, LeaseBudget, State
 from orchestrator.act.policy import Policy
 from orchestrator.act.targets import Resolved
+from orchestrator.act.writes import execute
 from orchestrator.adapters.kube_errors import Conflict, Forbidden, NotFound, Rejected
 from orchestrator.adapters.kube_writes import KubeWrites
 from orchestrator.errors import TransientError
@@ -54,9 +54,9 @@ def dry_run_step(kube: KubeWrites, step: Step, *, plan_id: str, alerted: list[Re
                     dry_run=True, approved=approved, entry=None)
 
 
-def apply_step(kube: KubeWrites, step: Step, *, budget: Budget, plan_id: str, incident_key: str,
-               alerted: list[Resolved], policy: Policy, now: datetime, approved: bool,
-               dry: Applied) -> Applied:
+def apply_step(kube: KubeWrites, step: Step, *, budget: LeaseBudget, plan_id: str,
+               incident_key: str, alerted: list[Resolved], policy: Policy, now: datetime,
+               approved: bool, dry: Applied) -> Applied:
     """Take a budget slot, then write. The slot records how the write ended."""
     assert step.target is not None
     top, action = step.target.top, step.action.type

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from orchestrator.context import KubeEvent
-from orchestrator.orient.objects import Json, Scrubber, integer, meta, when
+from orchestrator.orient.fields import Json, Scrubber, integer, meta, when
 
 
 def field_selector(kind: str, name: str) -> str:

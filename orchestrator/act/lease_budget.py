@@ -83,7 +83,7 @@ def decide(entries: list[Entry], *, plan_id: str, index: int, now: datetime,
     return Slot("free")
 
 
-class Budget:
+class LeaseBudget:
     """Reads and spends the per-top-owner budget Leases in one namespace."""
 
     def __init__(self, kube: KubeWrites, *, namespace: str, holder: str,
