@@ -8,33 +8,32 @@ from __future__ import annotations
 
 
 class OrchestratorError(Exception):
-    """Base of every error this package raises on purpose."""
+    """Base of every error this package raises on purpose; `status` is its HTTP answer, one of
+    the class's `statuses` (a 4xx for bad input, a 5xx for a dependency that failed)."""
 
     status = 500
+    statuses = range(500, 600)
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        if status is not None:
+            if status not in self.statuses:
+                raise ValueError(f"{type(self).__name__} needs a {self.statuses.start // 100}xx "
+                                 f"status, not {status}")
+            self.status = status
 
 
 class PermanentError(OrchestratorError):
     """The input is wrong; retrying the same input cannot help (HTTP 4xx, no retry)."""
 
     status = 400
-
-    def __init__(self, message: str, *, status: int = 400) -> None:
-        super().__init__(message)
-        if not 400 <= status < 500:
-            raise ValueError(f"PermanentError needs a 4xx status, not {status}")
-        self.status = status
+    statuses = range(400, 500)
 
 
 class TransientError(OrchestratorError):
     """A dependency is down or slow; the broker should retry (HTTP 5xx), then dead-letter."""
 
     status = 503
-
-    def __init__(self, message: str, *, status: int = 503) -> None:
-        super().__init__(message)
-        if not 500 <= status < 600:
-            raise ValueError(f"TransientError needs a 5xx status, not {status}")
-        self.status = status
 
 
 class AuthError(PermanentError):
