@@ -30,7 +30,7 @@ from orchestrator.events import (
     PlanProposed,
 )
 from orchestrator.keys import event_id
-from orchestrator.lifecycle import Lazy
+from orchestrator.lifecycle import Lazy, process_settings
 from orchestrator.provenance import PRODUCERS, Keyring, Signer, require
 from orchestrator.settings.agent import AgentSettings
 
@@ -63,7 +63,7 @@ class Agent:
         from orchestrator.decide.wiring import audit_store, guards, knowledge, language_model
         from orchestrator.provenance import identity_of
 
-        s = AgentSettings()
+        s = process_settings(AgentSettings)  # the read the first delivery's checks made
         signer, keyring = identity_of(STAGE, s)
         llm = language_model(s)
         retriever, close_kb = knowledge(exact_first=llm is None)
