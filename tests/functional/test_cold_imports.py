@@ -7,12 +7,15 @@ functions-framework does.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.fakes.sink import Sink
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ["ingest", "router", "agent", "executor", "console"]
@@ -26,10 +29,10 @@ spec.loader.exec_module(main)
 """
 
 
-def run(function: str, script: str) -> Any:
+def run(function: str, script: str, env: dict[str, str] | None = None) -> Any:
     code = IMPORT_MAIN.format(function=function) + script
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, env={**os.environ, **(env or {})})
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -60,6 +63,21 @@ print(json.dumps(sorted(m for m in ("orchestrator.console.api", "orchestrator.co
                                     "orchestrator.console.request") if m in sys.modules)))
 """)
     assert loaded == []
+
+
+def test_an_ingest_woken_by_an_alert_loads_no_context_or_plan_model(sink: Sink) -> None:
+    # Ingest emits alerts only: the payloads carrying a context or a plan load where first used.
+    loaded = run("ingest", """
+body = open("tests/events/alertmanager_crashloop.json", "rb").read()
+app = functions_framework.create_app("handle", "functions/ingest/main.py")
+r = app.test_client().post("/", data=body, headers={"Authorization": "Bearer t",
+                                                    "Content-Type": "application/json"})
+assert r.status_code == 200, r.data
+print(json.dumps(sorted(m for m in ("orchestrator.context", "orchestrator.plan",
+                                    "orchestrator.payloads") if m in sys.modules)))
+""", env={"INGEST_TOKEN": "t", "K_SINK": sink.url})
+    assert loaded == []
+    assert len(sink.wait_for(1)) == 1
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
