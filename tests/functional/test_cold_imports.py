@@ -71,6 +71,14 @@ print(json.dumps(sorted(m for m in ("orchestrator.console.api", "orchestrator.co
     assert loaded == []
 
 
+def test_a_console_loads_the_context_and_plan_models_only_for_events_that_carry_them() -> None:
+    loaded = run("console", """
+print(json.dumps(sorted(m for m in ("orchestrator.context", "orchestrator.plan",
+                                    "orchestrator.payloads") if m in sys.modules)))
+""")
+    assert loaded == []
+
+
 def test_an_ingest_woken_by_an_alert_loads_no_context_or_plan_model(sink: Sink) -> None:
     # Ingest emits alerts only: the payloads carrying a context or a plan load where first used.
     loaded = run("ingest", """
