@@ -3,19 +3,33 @@
 Types are constants beside their payload models; `MODELS` maps one to the other so a handler can
 validate any incoming event with one call. Ids and keys are deterministic (see `ids.py`), so a
 redelivered input yields the same output event.
+
+The payloads that carry a cluster context or a plan are defined in `orchestrator.payloads` and
+served from here under their contract names when first asked for: ingest, which emits only
+alerts, never imports the context and plan models (cold start is a product feature).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from orchestrator.context import ClusterContext, ObjectRef
 from orchestrator.models import Frozen
-from orchestrator.plan import ActionResult, Plan
+
+if TYPE_CHECKING:
+    from orchestrator.payloads import MODELS as MODELS
+    from orchestrator.payloads import ActionCompleted as ActionCompleted
+    from orchestrator.payloads import ActionFailed as ActionFailed
+    from orchestrator.payloads import ApprovalRequested as ApprovalRequested
+    from orchestrator.payloads import ContextEnriched as ContextEnriched
+    from orchestrator.payloads import PlanApproved as PlanApproved
+    from orchestrator.payloads import PlanDecision as PlanDecision
+    from orchestrator.payloads import PlanProposed as PlanProposed
+    from orchestrator.payloads import PlanRejected as PlanRejected
+    from orchestrator.payloads import ShownForApproval as ShownForApproval
 
 ALERT_MANUAL = "incident.alert.manual"
 ALERT_RECEIVED = "incident.alert.received"
@@ -96,91 +110,6 @@ class AlertReceived(Frozen):
     test: bool = False
 
 
-class ContextEnriched(Frozen):
-    """`incident.context.enriched`: router → agent."""
-
-    incident_key: str
-    alert: Alert
-    context: ClusterContext
-    test: bool = False
-
-
-class PlanProposed(Frozen):
-    """`incident.plan.proposed`: agent → executor."""
-
-    incident_key: str
-    alert: Alert
-    plan: Plan
-    target: ObjectRef | None = None
-    owners: list[ObjectRef] = []
-
-
-class ShownForApproval(Frozen):
-    """What a human is shown and decides on: carried verbatim by the request and the decision
-    (`orchestrator.signing.request_of` rebuilds the one from the other)."""
-
-    incident_key: str
-    alert: Alert
-    plan: Plan
-    dry_runs: list[ActionResult]
-    resource_versions: dict[str, str] = {}
-    requested_at: datetime
-    expires_at: datetime
-    why: str = ""
-
-    def shown(self) -> dict[str, Any]:
-        """These fields alone, to build the request or the decision that carries them."""
-        return {name: getattr(self, name) for name in ShownForApproval.model_fields}
-
-
-class ApprovalRequested(ShownForApproval):
-    """`incident.approval.requested`: executor → console. `signature` is the executor's
-    Ed25519 signature over every other field (`orchestrator.signing.request_payload`)."""
-
-    signature: str
-
-
-class PlanDecision(ShownForApproval):
-    """Common body of `incident.plan.approved` / `.rejected` (console → executor)."""
-
-    executor_signature: str
-    approver: str
-    decided_at: datetime
-    console_signature: str
-    comment: str = ""
-
-
-class PlanApproved(PlanDecision):
-    """`incident.plan.approved`."""
-
-
-class PlanRejected(PlanDecision):
-    """`incident.plan.rejected`."""
-
-
-class ActionCompleted(Frozen):
-    """`incident.action.completed`: executor → router (verification)."""
-
-    incident_key: str
-    alert: Alert
-    plan_id: str
-    mode: Literal["enforce", "dry-run", "observe"]
-    """`observe`: nothing was executed; the results are `would-do` records (shadow mode)."""
-    results: list[ActionResult]
-    approver: str | None = None
-
-
-class ActionFailed(Frozen):
-    """`incident.action.failed`: executor → router/console."""
-
-    incident_key: str
-    alert: Alert
-    plan_id: str
-    mode: Literal["enforce", "dry-run"]
-    results: list[ActionResult]
-    error: str
-
-
 class Resolved(Frozen):
     """`incident.resolved`: router → console."""
 
@@ -223,15 +152,17 @@ class Escalated(Frozen):
     plan_id: str | None = None
 
 
-MODELS: dict[str, type[Frozen]] = {
-    ALERT_RECEIVED: AlertReceived,
-    CONTEXT_ENRICHED: ContextEnriched,
-    PLAN_PROPOSED: PlanProposed,
-    APPROVAL_REQUESTED: ApprovalRequested,
-    PLAN_APPROVED: PlanApproved,
-    PLAN_REJECTED: PlanRejected,
-    ACTION_COMPLETED: ActionCompleted,
-    ACTION_FAILED: ActionFailed,
-    RESOLVED: Resolved,
-    ESCALATED: Escalated,
-}
+_LATER = frozenset({"MODELS", "ActionCompleted", "ActionFailed", "ApprovalRequested",
+                    "ContextEnriched", "PlanApproved", "PlanDecision", "PlanProposed",
+                    "PlanRejected", "ShownForApproval"})
+
+if not TYPE_CHECKING:  # mypy reads the imports above; this serves them at run time (PEP 562)
+
+    def __getattr__(name: str) -> Any:
+        if name in _LATER:
+            from orchestrator import payloads
+
+            value = getattr(payloads, name)
+            globals()[name] = value  # once: later lookups are plain module attributes
+            return value
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

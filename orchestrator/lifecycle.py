@@ -5,13 +5,17 @@ connections) is built by the first request that needs it, under a lock so that c
 requests build it once. Tests build it again after changing the environment: `reset()` closes
 the built one (its connections) and forgets it; `peek()` says whether anything was built, without
 building it.
+
+A function's settings are read once per process too (`process_settings`): its first delivery
+needs them three times (the sender check, the body limit, the service), and each read walks the
+environment for every field.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 
 class _Closable(Protocol):
@@ -19,6 +23,25 @@ class _Closable(Protocol):
 
 
 T = TypeVar("T", bound=_Closable)
+S = TypeVar("S")
+
+_settings: dict[type[Any], Any] = {}
+_settings_lock = threading.Lock()
+
+
+def process_settings(cls: type[S]) -> S:
+    """The process's `cls()` (a settings class): read from the environment on first use."""
+    with _settings_lock:
+        if cls not in _settings:
+            _settings[cls] = cls()
+        value: S = _settings[cls]
+        return value
+
+
+def forget_settings() -> None:
+    """Read the settings again on next use (tests that change the environment)."""
+    with _settings_lock:
+        _settings.clear()
 
 
 class Lazy(Generic[T]):
@@ -49,7 +72,9 @@ class Lazy(Generic[T]):
         return self._value
 
     def reset(self) -> None:
-        """Close and forget the built service: the next `get()` builds it again."""
+        """Close and forget the built service: the next `get()` builds it again, from settings
+        read again."""
+        forget_settings()
         with self._lock:
             value, self._value = self._value, None
         if value is not None:

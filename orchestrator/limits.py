@@ -17,6 +17,7 @@ from itertools import accumulate
 from typing import Protocol
 
 from orchestrator.errors import PermanentError
+from orchestrator.lifecycle import process_settings
 
 MAX_JSON_DEPTH = 400
 
@@ -86,17 +87,18 @@ def check_depth(body: bytes | str, limit: int = MAX_JSON_DEPTH) -> None:
 @functools.cache
 def body_limit(function: str) -> int:
     """The body limit of router, agent or executor: `max_body_bytes` of its settings class,
-    read once per process (their services are built on the first event, after its body)."""
+    read once per process (their services are built on the first event, after its body, from
+    the same read: `lifecycle.process_settings`)."""
     if function == "router":
         from orchestrator.settings.router import RouterSettings
 
-        return RouterSettings().max_body_bytes
+        return process_settings(RouterSettings).max_body_bytes
     if function == "agent":
         from orchestrator.settings.agent import AgentSettings
 
-        return AgentSettings().max_body_bytes
+        return process_settings(AgentSettings).max_body_bytes
     if function == "executor":
         from orchestrator.settings.executor import ExecutorSettings
 
-        return ExecutorSettings().max_body_bytes
+        return process_settings(ExecutorSettings).max_body_bytes
     raise ValueError(f"no body limit setting for {function!r}")

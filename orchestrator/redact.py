@@ -11,8 +11,10 @@ A redaction is reported by its kind only; the secret itself is never returned, l
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 MARK = "[REDACTED:{}]"
 _DONE = r"(?!\[REDACTED)"
@@ -43,74 +45,123 @@ _OBJECT_NAME = re.compile(r"(?i)^(?:secrets?|.*name)$")
 
 _SCHEMES = r"(?:bearer|basic|token|digest|negotiate|apikey|sso-key)"
 
-Rule = tuple[str, re.Pattern[str], int]
+NAMED = None
+"""A rule's needle when its pattern matches only next to a secret-looking name (`_NAME_RE`)."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One secret shape. `needles`: literal strings one of which any match contains (or NAMED),
+    so a text holding none of them is not searched and the pattern is not even compiled:
+    compiling all of them took longer than a function's whole first redaction."""
+
+    kind: str
+    needles: tuple[str, ...] | None
+    source: str
+    group: int
+    """The group replaced; 0 = the whole match."""
+
+    def may_match(self, text: str) -> bool:
+        if self.needles is NAMED:
+            return _NAME_RE.search(text) is not None
+        if self.source.startswith("(?i)"):  # the needle matches as the pattern does: any case
+            return any(_folded(n).search(text) is not None for n in self.needles)
+        return any(n in text for n in self.needles)
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return _compiled(self.source)
+
+
+@functools.cache
+def _compiled(source: str) -> re.Pattern[str]:
+    return re.compile(source)
+
+
+@functools.cache
+def _folded(needle: str) -> re.Pattern[str]:
+    """A literal matched in any case, exactly as the pattern's `(?i)` matches it."""
+    return re.compile(re.escape(needle), re.IGNORECASE)
 
 
 def _rules() -> list[Rule]:
-    """(kind, pattern, group to replace; 0 = the whole match)."""
-    def r(kind: str, pattern: str, group: int = 0) -> Rule:
-        return kind, re.compile(pattern), group
+    """Ordered from the most specific shape to the most generic (see the module docstring)."""
+    def r(kind: str, needles: tuple[str, ...] | None, pattern: str, group: int = 0) -> Rule:
+        return Rule(kind, needles, pattern, group)
 
     pem_label = r"[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?"
+    aws = ("AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "APKA")
     return [
         # A private key block, whole; also one cut off by a log tail (no END), and the
         # JSON-escaped form of a GCP service-account key ("-----BEGIN PRIVATE KEY-----\n...").
-        r("private-key", rf"-----BEGIN {pem_label}-----[\s\S]*?(?:-----END {pem_label}-----|\Z)"),
-        r("private-key", rf"(?:[A-Za-z0-9+/=]{{16,}}(?:\\n|\r?\n))+-----END {pem_label}-----"),
-        r("private-key", r"\bLS0tLS1CRUdJTi[A-Za-z0-9+/=]{16,}"),  # base64 of "-----BEGIN"
-        r("jwt", r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
-        r("url-password", rf"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@\"'<>]*:{_DONE}([^\s@/\"'<>]+)@",
-          1),
-        r("authorization", rf"(?i)\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?"
+        r("private-key", ("-----BEGIN",),
+          rf"-----BEGIN {pem_label}-----[\s\S]*?(?:-----END {pem_label}-----|\Z)"),
+        r("private-key", ("-----END",),
+          rf"(?:[A-Za-z0-9+/=]{{16,}}(?:\\n|\r?\n))+-----END {pem_label}-----"),
+        r("private-key", ("LS0tLS1CRUdJTi",),  # base64 of "-----BEGIN"
+          r"\bLS0tLS1CRUdJTi[A-Za-z0-9+/=]{16,}"),
+        r("jwt", ("eyJ",), r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
+        r("url-password", ("://",),
+          rf"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@\"'<>]*:{_DONE}([^\s@/\"'<>]+)@", 1),
+        r("authorization", ("authorization",),
+          rf"(?i)\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?"
           rf"(?:{_SCHEMES}\s+|(?!{_SCHEMES}\s)){_DONE}([^\s\"',;]+)", 1),
-        r("bearer-token", rf"(?i)\bbearer\s+{_DONE}([A-Za-z0-9._~+/=-]{{16,}})", 1),
-        r("aws-access-key-id", r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)"
-          r"[0-9A-Z]{16}\b"),
-        r("gcp-api-key", r"\bAIza[0-9A-Za-z_-]{35}"),
-        r("gcp-oauth-secret", r"\bGOCSPX-[A-Za-z0-9_-]{20,}"),
-        r("gcp-access-token", r"\bya29\.[0-9A-Za-z_-]{20,}"),
-        r("azure-sas-signature", rf"(?i)[?&;]sig={_DONE}([^&\s\"';]+)", 1),
-        r("azure-client-secret", r"\b[A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.-]{31,34}"),
-        r("github-token", r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})"),
-        r("gitlab-token", r"\b(?:glpat|gldt|glrt|glptt|glsoat)-[A-Za-z0-9_-]{20,}"),
-        r("slack-token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}|\bxapp-\d-[A-Za-z0-9-]{10,}"),
-        r("slack-webhook", r"(?<=hooks\.slack\.com/services/)[A-Za-z0-9/_-]{10,}"),
-        r("stripe-key", r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|\bwhsec_[A-Za-z0-9]{20,}"),
-        r("llm-api-key", r"\bsk-(?:ant-|proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"),
-        r("npm-token", r"\bnpm_[A-Za-z0-9]{36}\b"),
-        r("pypi-token", r"\bpypi-AgE[A-Za-z0-9_-]{40,}"),
-        r("sendgrid-key", r"\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{20,}"),
-        r("vault-token", r"\bhv[sbr]\.[A-Za-z0-9_-]{20,}"),
-        r("docker-token", r"\bdckr_pat_[A-Za-z0-9_-]{20,}"),
-        r("huggingface-token", r"\bhf_[A-Za-z0-9]{30,}"),
-        r("digitalocean-token", r"\bdo[por]_v1_[a-f0-9]{64}"),
-        r("mailgun-key", r"\bkey-[0-9a-f]{32}\b"),
-        r("docker-auth", rf"\"auth\"\s*:\s*\"{_DONE}([A-Za-z0-9+/=]{{8,}})\"", 1),
+        r("bearer-token", ("bearer",), rf"(?i)\bbearer\s+{_DONE}([A-Za-z0-9._~+/=-]{{16,}})", 1),
+        r("aws-access-key-id", aws, rf"\b(?:{'|'.join(aws)})[0-9A-Z]{{16}}\b"),
+        r("gcp-api-key", ("AIza",), r"\bAIza[0-9A-Za-z_-]{35}"),
+        r("gcp-oauth-secret", ("GOCSPX-",), r"\bGOCSPX-[A-Za-z0-9_-]{20,}"),
+        r("gcp-access-token", ("ya29.",), r"\bya29\.[0-9A-Za-z_-]{20,}"),
+        r("azure-sas-signature", ("sig=",), rf"(?i)[?&;]sig={_DONE}([^&\s\"';]+)", 1),
+        r("azure-client-secret", ("Q~",), r"\b[A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.-]{31,34}"),
+        r("github-token", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+          r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})"),
+        r("gitlab-token", ("glpat-", "gldt-", "glrt-", "glptt-", "glsoat-"),
+          r"\b(?:glpat|gldt|glrt|glptt|glsoat)-[A-Za-z0-9_-]{20,}"),
+        r("slack-token", ("xox", "xapp-"),
+          r"\bxox[abposr]-[A-Za-z0-9-]{10,}|\bxapp-\d-[A-Za-z0-9-]{10,}"),
+        r("slack-webhook", ("hooks.slack.com/services/",),
+          r"(?<=hooks\.slack\.com/services/)[A-Za-z0-9/_-]{10,}"),
+        r("stripe-key", ("sk_", "rk_", "whsec_"),
+          r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|\bwhsec_[A-Za-z0-9]{20,}"),
+        r("llm-api-key", ("sk-",), r"\bsk-(?:ant-|proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"),
+        r("npm-token", ("npm_",), r"\bnpm_[A-Za-z0-9]{36}\b"),
+        r("pypi-token", ("pypi-AgE",), r"\bpypi-AgE[A-Za-z0-9_-]{40,}"),
+        r("sendgrid-key", ("SG.",), r"\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{20,}"),
+        r("vault-token", ("hvs.", "hvb.", "hvr."), r"\bhv[sbr]\.[A-Za-z0-9_-]{20,}"),
+        r("docker-token", ("dckr_pat_",), r"\bdckr_pat_[A-Za-z0-9_-]{20,}"),
+        r("huggingface-token", ("hf_",), r"\bhf_[A-Za-z0-9]{30,}"),
+        r("digitalocean-token", ("dop_v1_", "doo_v1_", "dor_v1_"), r"\bdo[por]_v1_[a-f0-9]{64}"),
+        r("mailgun-key", ("key-",), r"\bkey-[0-9a-f]{32}\b"),
+        r("docker-auth", ('"auth"',), rf"\"auth\"\s*:\s*\"{_DONE}([A-Za-z0-9+/=]{{8,}})\"", 1),
         # A YAML block scalar under a secret name (`password: |` and the lines indented below).
         # Its lines are those indented deeper than the key, blank lines between them included.
-        r("secret-value", rf"(?im)^([ \t]*)(?:-[ \t]+)?[\"']?(?P<key>{_KEY})[\"']?[ \t]*:[ \t]*"
+        r("secret-value", NAMED,
+          rf"(?im)^([ \t]*)(?:-[ \t]+)?[\"']?(?P<key>{_KEY})[\"']?[ \t]*:[ \t]*"
           rf"{_DONE}([|>][0-9+-]*[ \t]*(?:#[^\n]*)?"
           rf"(?:(?:\n[ \t]*(?=\n))*\n\1[ \t]+[^\n]*)+)", 3),
         # MySQL/MariaDB clients take the password glued to -p (`mysql -uroot -pS3cret db`).
-        r("secret-value", r"\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mysqlcheck|"
+        r("secret-value", ("mysql", "mariadb"),
+          r"\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mysqlcheck|"
           rf"mysqlslap|mariadb|mariadb-dump|mariadb-admin)\b[^\n|;&]*?\s-p['\"]?{_DONE}"
           r"([^\s'\"]+)", 1),
         # Generic: a secret-looking name, then `=`, `:` (also URL-encoded: %3D, %3A) or a space
         # after a --flag, then a value.
-        r("secret-value", rf"(?i)(?<![A-Za-z0-9])(?P<key>{_KEY})[\"']?\s*[:=]>?\s*([\"'])"
+        r("secret-value", NAMED, rf"(?i)(?<![A-Za-z0-9])(?P<key>{_KEY})[\"']?\s*[:=]>?\s*([\"'])"
           rf"{_DONE}((?:\\.|(?!\2)[^\n])+)\2", 3),
-        r("secret-value", rf"(?i)(?<![A-Za-z0-9])(?P<key>{_KEY})[\"']?\s*(?:[:=]>?|%3[ad])\s*"
+        r("secret-value", NAMED,
+          rf"(?i)(?<![A-Za-z0-9])(?P<key>{_KEY})[\"']?\s*(?:[:=]>?|%3[ad])\s*"
           rf"{_DONE}((?:(?!%2[6c])[^\s\"',;&<>{{}}()\[\]])+)", 2),
-        r("secret-value", rf"(?i)(?<![A-Za-z0-9])--(?P<key>{_KEY})\s+{_DONE}([^\s\"'-][^\s\"']*)",
-          2),
+        r("secret-value", NAMED,
+          rf"(?i)(?<![A-Za-z0-9])--(?P<key>{_KEY})\s+{_DONE}([^\s\"'-][^\s\"']*)", 2),
     ]
 
 
 _RULES = _rules()
 
 
-def _substitute(text: str, kind: str, pattern: re.Pattern[str], group: int,
-                found: list[str]) -> str:
+def _substitute(text: str, rule: Rule, found: list[str]) -> str:
+    kind, group = rule.kind, rule.group
+
     def replace(m: re.Match[str]) -> str:
         if group == 0:
             found.append(kind)
@@ -124,7 +175,7 @@ def _substitute(text: str, kind: str, pattern: re.Pattern[str], group: int,
         whole = m.group(0)
         return whole[:start] + MARK.format(kind) + whole[end:]
 
-    return pattern.sub(replace, text)
+    return rule.pattern.sub(replace, text)
 
 
 def harmless(key: str, value: str) -> bool:
@@ -140,8 +191,9 @@ def scan(text: str) -> tuple[str, list[str]]:
     found: list[str] = []
     if not text:
         return text, found
-    for kind, pattern, group in _RULES:
-        text = _substitute(text, kind, pattern, group, found)
+    for rule in _RULES:
+        if rule.may_match(text):
+            text = _substitute(text, rule, found)
     return text, found
 
 

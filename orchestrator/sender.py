@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from orchestrator.cloudevent_http import lower_headers
 from orchestrator.errors import OrchestratorError
+from orchestrator.lifecycle import forget_settings, process_settings
 from orchestrator.limits import Body, body_limit, read_body
 
 if TYPE_CHECKING:
@@ -38,23 +39,24 @@ class Delivery(Body, Protocol):
 
 
 def settings_of(function: str) -> SenderIdentitySettings:
-    """The sender identity settings of a broker-facing function (its own settings class)."""
+    """The settings of a broker-facing function (its own settings class), read once per process
+    (`lifecycle.process_settings`): its service is built from the same read."""
     if function == "router":
         from orchestrator.settings.router import RouterSettings
 
-        return RouterSettings()
+        return process_settings(RouterSettings)
     if function == "agent":
         from orchestrator.settings.agent import AgentSettings
 
-        return AgentSettings()
+        return process_settings(AgentSettings)
     if function == "executor":
         from orchestrator.settings.executor import ExecutorSettings
 
-        return ExecutorSettings()
+        return process_settings(ExecutorSettings)
     if function == "console":
         from orchestrator.settings.console import ConsoleSettings
 
-        return ConsoleSettings()
+        return process_settings(ConsoleSettings)
     raise ValueError(f"{function!r} takes no broker deliveries")
 
 
@@ -101,3 +103,4 @@ def receive(function: str, request: Delivery) -> bytes:
 def reset() -> None:
     """Forget the verifiers built so far (tests that change the settings between requests)."""
     _identity.cache_clear()
+    forget_settings()

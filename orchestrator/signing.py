@@ -14,10 +14,13 @@ import base64
 import binascii
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from orchestrator.events import ApprovalRequested, PlanDecision
+from orchestrator import events
 from orchestrator.provenance import Keyring, Signer
+
+if TYPE_CHECKING:  # the approval payloads load with their first use (cold start)
+    from orchestrator.events import ApprovalRequested, PlanDecision
 
 SCHEME = "ed25519"
 
@@ -67,4 +70,4 @@ def verify(keyring: Keyring, function: str, payload: bytes, signature: str) -> b
 
 def request_of(decision: PlanDecision) -> ApprovalRequested:
     """The approval request a decision answers, rebuilt from the fields it carries verbatim."""
-    return ApprovalRequested(**decision.shown(), signature=decision.executor_signature)
+    return events.ApprovalRequested(**decision.shown(), signature=decision.executor_signature)

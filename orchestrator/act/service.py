@@ -28,7 +28,7 @@ from orchestrator.events import (
     PlanProposed,
     PlanRejected,
 )
-from orchestrator.lifecycle import Lazy
+from orchestrator.lifecycle import Lazy, process_settings
 from orchestrator.provenance import PRODUCERS, require, signed_time
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ class Service:
         from orchestrator.resources import runbooks_dir
         from orchestrator.settings.executor import ExecutorSettings
 
-        s = ExecutorSettings()
+        s = process_settings(ExecutorSettings)  # the read the first delivery's checks made
         signer, keyring = identity_of(STAGE, s)
         conn = connect(in_cluster=s.in_cluster, service_host=s.service_host,
                        service_port=s.service_port, kubeconfig=s.kubeconfig,

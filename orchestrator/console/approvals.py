@@ -15,28 +15,24 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
-from orchestrator import audit_layout, telemetry
+from orchestrator import audit_layout, events, telemetry
 from orchestrator.adapters.broker import Publisher
 from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.console import audit
 from orchestrator.console.status import status_of
 from orchestrator.envelope import Outgoing
 from orchestrator.errors import PermanentError, TransientError
-from orchestrator.events import (
-    APPROVAL_REQUESTED,
-    PLAN_APPROVED,
-    PLAN_REJECTED,
-    ApprovalRequested,
-    PlanApproved,
-    PlanRejected,
-)
+from orchestrator.events import APPROVAL_REQUESTED, PLAN_APPROVED, PLAN_REJECTED
 from orchestrator.ids import event_id
 from orchestrator.provenance import Keyring, Signer
 from orchestrator.signing import decision_payload, request_payload, sign, verify
+
+if TYPE_CHECKING:  # the approval payloads load with their first use (cold start)
+    from orchestrator.events import ApprovalRequested
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +98,7 @@ def find_request(store: ObjectStore, plan_id: str) -> tuple[audit.Record, Approv
         if r.type != APPROVAL_REQUESTED or not isinstance(r.data, dict):
             continue
         try:
-            req = ApprovalRequested.model_validate(r.data)
+            req = events.ApprovalRequested.model_validate(r.data)
         except ValidationError as e:
             log.warning("approval request %s unreadable: %s", r.id, e.errors()[0]["msg"])
             continue
@@ -207,7 +203,7 @@ def _event(signer: Signer, record: audit.Record, req: ApprovalRequested, *, deci
            approver: str, comment: str, now: datetime, trace: dict[str, str]) -> Outgoing:
     signature = sign(signer, decision_payload(executor_signature=req.signature, decision=decision,
                                            approver=approver, decided_at=now))
-    model = PlanApproved if decision == "approved" else PlanRejected
+    model = events.PlanApproved if decision == "approved" else events.PlanRejected
     data = model(**req.shown(), executor_signature=req.signature,
                  approver=approver, decided_at=now, console_signature=signature, comment=comment)
     # The request time is part of the id: when the executor asks again for the same plan (its

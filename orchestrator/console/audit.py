@@ -39,7 +39,7 @@ from orchestrator.console import chain
 from orchestrator.console.per_store import PerStore
 from orchestrator.envelope import Event
 from orchestrator.errors import PermanentError
-from orchestrator.events import ACTION_COMPLETED, ESCALATED, PLAN_PROPOSED, RESOLVED, PlanProposed
+from orchestrator.events import ACTION_COMPLETED, ESCALATED, PLAN_PROPOSED, RESOLVED
 from orchestrator.times import rfc3339_or_none
 
 log = logging.getLogger(__name__)
@@ -182,6 +182,8 @@ def _one_copy(store: ObjectStore, incident: str, name: str, mine: str, marker: s
 
 
 def _copy_plan(store: ObjectStore, record: Record) -> None:
+    from orchestrator.events import PlanProposed  # loads the plan models: not every event needs
+
     try:
         proposed = PlanProposed.model_validate(record.data)
     except ValidationError as e:

@@ -16,14 +16,17 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from orchestrator.adapters.chat import Chat
 from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.console import slack
-from orchestrator.events import ApprovalRequested, Escalated
+from orchestrator.events import Escalated
 from orchestrator.provenance import Keyring
 from orchestrator.signing import request_payload, verify
+
+if TYPE_CHECKING:
+    from orchestrator.events import ApprovalRequested
 
 log = logging.getLogger(__name__)
 

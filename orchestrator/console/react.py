@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from orchestrator import events
 from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.console import approvals, notify
 from orchestrator.console.audit import Record
@@ -25,10 +26,12 @@ from orchestrator.events import (
     PLAN_PROPOSED,
     PLAN_REJECTED,
     RESOLVED,
-    ApprovalRequested,
     Escalated,
 )
 from orchestrator.models import Frozen
+
+if TYPE_CHECKING:  # the approval payloads load with their first use (cold start)
+    from orchestrator.events import ApprovalRequested
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +52,7 @@ def react(*, store: ObjectStore, notifier: notify.Notifier, record: Record, summ
     if record.type in (PLAN_PROPOSED, APPROVAL_REQUESTED) and plan and plan.get("plan_id"):
         approvals.register_plan(store, str(plan["plan_id"]), record.incidentkey)
     if record.type == APPROVAL_REQUESTED:
-        req = _parse(ApprovalRequested, record)
+        req = _parse(events.ApprovalRequested, record)
         if req is None:
             return
         current = summary.approval is not None and summary.approval.event_id == record.id
@@ -73,7 +76,7 @@ def open_request(records: list[Record]) -> tuple[Record, ApprovalRequested] | No
     latest: tuple[Record, ApprovalRequested] | None = None
     for r in ordered(records):
         if r.type == APPROVAL_REQUESTED:
-            req = _parse(ApprovalRequested, r)
+            req = _parse(events.ApprovalRequested, r)
             latest = (r, req) if req is not None else latest
         elif latest is not None and r.type in (PLAN_APPROVED, PLAN_REJECTED):
             if isinstance(r.data, dict) and (r.data.get("plan") or {}).get("plan_id") == \
@@ -103,7 +106,7 @@ def _decided(store: ObjectStore, notifier: notify.Notifier, record: Record,
         if r.type == APPROVAL_REQUESTED and isinstance(r.data, dict) and \
                 (r.data.get("plan") or {}).get("plan_id") == plan_id and \
                 r.data.get("requested_at") == data.get("requested_at"):
-            request = _parse(ApprovalRequested, r)
+            request = _parse(events.ApprovalRequested, r)
     if request is None:
         return
     verdict = "approved" if record.type == PLAN_APPROVED else "rejected"

@@ -34,7 +34,7 @@ from orchestrator.envelope import Event, Outgoing
 from orchestrator.errors import OrchestratorError, PermanentError, TransientError
 from orchestrator.events import TYPE_PREFIX
 from orchestrator.handler import Response, error_response, json_response, no_reply
-from orchestrator.lifecycle import Lazy
+from orchestrator.lifecycle import Lazy, process_settings
 from orchestrator.logs import correlate
 from orchestrator.provenance import Keyring
 from orchestrator.settings.console import ConsoleSettings
@@ -256,4 +256,4 @@ def audit_store(s: ConsoleSettings) -> ObjectStore:
 
 
 #: The process-wide Console, built on first use (`instance()`; tests `instance.reset()`).
-instance = Lazy(lambda: Console.from_settings(ConsoleSettings()))
+instance = Lazy(lambda: Console.from_settings(process_settings(ConsoleSettings)))

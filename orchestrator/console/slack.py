@@ -17,12 +17,15 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.errors import AuthError, PermanentError
-from orchestrator.events import ApprovalRequested, Escalated
+from orchestrator.events import Escalated
+
+if TYPE_CHECKING:  # the approval payloads load with their first use (cold start)
+    from orchestrator.events import ApprovalRequested
 
 WINDOW_SECONDS = 300
 SEEN = "slack-seen"

@@ -15,14 +15,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from orchestrator import memory
 from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.decide import reuse
 from orchestrator.decide.evidence import contradiction, follow_cluster
 from orchestrator.decide.facts import Facts, compute
-from orchestrator.decide.gemini import GeminiPlanner
-from orchestrator.decide.guarded import Guards, plan_with_llm, store_down
+from orchestrator.decide.limits import Guards
 from orchestrator.decide.offline import plan_offline
 from orchestrator.decide.situation import Escalation, Knowledge, Situation
 from orchestrator.events import ContextEnriched
@@ -31,6 +31,9 @@ from orchestrator.knowledge.runbook import Runbook
 from orchestrator.knowledge.search import Hit
 from orchestrator.plan import Plan
 from orchestrator.telemetry import span
+
+if TYPE_CHECKING:
+    from orchestrator.decide.gemini import GeminiPlanner
 
 log = logging.getLogger(__name__)
 HISTORY = timedelta(days=7)
@@ -68,6 +71,8 @@ def decide(*, enriched: ContextEnriched, input_id: str, retriever: Knowledge,
         return plan_offline(s)  # the offline planner's "no-runbook" escalation
     records = reuse.load(audit, s, window=options.reopen_window) if audit else []
     if records is None:  # the audit store is down: no reuse, and no LLM without its guards
+        from orchestrator.decide.guarded import store_down
+
         return _threshold(store_down(s, max_actions=options.max_actions,
                                      llm=planner is not None), options)
     if audit is not None and s.workload is not None:
@@ -82,6 +87,8 @@ def decide(*, enriched: ContextEnriched, input_id: str, retriever: Knowledge,
             return _threshold(reused, options)
     if planner is None:
         return _threshold(plan_offline(s, max_actions=options.max_actions), options)
+    from orchestrator.decide.guarded import plan_with_llm  # loads only with a model to ask
+
     result = plan_with_llm(s, planner=planner, guards=guards,
                            spent=reuse.spent_tokens(records, key),
                            max_actions=options.max_actions)

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orchestrator.adapters.llm import LLM, Generation, Throttled
+from orchestrator.decide.limits import Limits
 from orchestrator.decide.prompt import render
 from orchestrator.decide.situation import Escalation, Situation
 from orchestrator.decide.token_budget import Budget, Ledger, new_call_id
@@ -78,30 +79,6 @@ class Fallback:
     tokens_out: int = 0
     exhausted: Literal["incident", "hour"] | None = None
     """For `budget`: which one."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    retries: int = 2
-    backoff_seconds: float = 1.0
-    temperature: float = 0.1
-    max_output_tokens: int = 8192
-    token_budget: int = 50_000
-    max_actions: int = 1
-    prompt_runbooks: int = 3
-    retry_after_max: float = 10.0
-    """Longest `Retry-After` honoured, in seconds; a longer one ends the retries."""
-    timeout_seconds: float = 30.0
-    """One request's timeout (the adapter's): with the waits, it bounds the retries' total."""
-
-    def longest_call_seconds(self, timeout: float) -> float:
-        """The longest one model call can take in `GeminiPlanner._generate`: every attempt
-        timing out after `timeout`, every wait at its longest (retry i waits `backoff * 2**i`
-        plus a jitter of up to `backoff`, or the longest `Retry-After` honoured, whichever is
-        longer). `_generate` also stops retrying once this much time has passed."""
-        backoff = sum(max(self.backoff_seconds * (2.0**i + 1.0), self.retry_after_max)
-                      for i in range(self.retries))
-        return (self.retries + 1) * timeout + backoff
 
 
 class GeminiPlanner:

@@ -16,15 +16,15 @@ escalation with reason `budget`, whose detail names the budget and its spend aga
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Literal
 
 from orchestrator.decide import reuse
-from orchestrator.decide.claim import Busy, Claims, Decided, Held
+from orchestrator.decide.claim import Busy, Decided, Held
 from orchestrator.decide.gemini import Fallback, GeminiPlanner
+from orchestrator.decide.limits import Guards
 from orchestrator.decide.offline import plan_offline
 from orchestrator.decide.situation import Escalation, Situation
-from orchestrator.decide.token_budget import Budget, Ledger
+from orchestrator.decide.token_budget import Budget
 from orchestrator.errors import TransientError
 from orchestrator.plan import Plan
 
@@ -33,16 +33,6 @@ log = logging.getLogger(__name__)
 # Looks at the claim one delivery may make: the first, and two after losing a race (each lost
 # race means a new claim to follow, so a third loss only happens with a holder that released).
 _ROUNDS = 3
-
-
-@dataclass(frozen=True)
-class Guards:
-    """The agent's cost guards; `claims` and `ledger` are None without an audit store."""
-
-    incident_limit: int
-    hour_limit: int = 0
-    claims: Claims | None = None
-    ledger: Ledger | None = None
 
 
 def plan_with_llm(s: Situation, *, planner: GeminiPlanner, guards: Guards, spent: int,

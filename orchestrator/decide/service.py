@@ -10,14 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from orchestrator.adapters.llm import LLM
 from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.context import ClusterContext, ObjectRef
 from orchestrator.decide.core import Options, decide
 from orchestrator.decide.facts import same_object
-from orchestrator.decide.gemini import GeminiPlanner, Limits
-from orchestrator.decide.guarded import Guards
+from orchestrator.decide.limits import Guards, Limits
 from orchestrator.decide.situation import Escalation, Knowledge
 from orchestrator.envelope import Event, Outgoing
 from orchestrator.errors import PermanentError
@@ -30,9 +29,12 @@ from orchestrator.events import (
     PlanProposed,
 )
 from orchestrator.ids import event_id
-from orchestrator.lifecycle import Lazy
+from orchestrator.lifecycle import Lazy, process_settings
 from orchestrator.provenance import PRODUCERS, Keyring, Signer, require
 from orchestrator.settings.agent import AgentSettings
+
+if TYPE_CHECKING:
+    from orchestrator.adapters.llm import LLM
 
 log = logging.getLogger(__name__)
 STAGE = "agent"
@@ -49,7 +51,11 @@ class Agent:
                  closers: tuple[Callable[[], None], ...] = ()) -> None:
         self.retriever = retriever
         self.llm = llm
-        self.planner = GeminiPlanner(llm, limits=limits) if llm is not None else None
+        self.planner = None
+        if llm is not None:  # the planner's code loads only with a model to ask
+            from orchestrator.decide.gemini import GeminiPlanner
+
+            self.planner = GeminiPlanner(llm, limits=limits)
         self.audit = audit
         self.guards = guards or Guards(incident_limit=limits.token_budget)
         self.signer = signer
@@ -63,7 +69,7 @@ class Agent:
         from orchestrator.decide.wiring import audit_store, guards, knowledge, language_model
         from orchestrator.provenance import identity_of
 
-        s = AgentSettings()
+        s = process_settings(AgentSettings)  # the read the first delivery's checks made
         signer, keyring = identity_of(STAGE, s)
         llm = language_model(s)
         retriever, close_kb = knowledge(exact_first=llm is None)
@@ -80,7 +86,8 @@ class Agent:
         closers = (close_kb,) + ((llm.close,) if llm else ())
         audit = audit_store(s)
         return cls(retriever=retriever, llm=llm, audit=audit, options=options, limits=limits,
-                   guards=guards(s, audit), signer=signer, keyring=keyring, closers=closers)
+                   guards=guards(s, audit) if llm is not None else None,  # only a model costs
+                   signer=signer, keyring=keyring, closers=closers)
 
     def close(self) -> None:
         for close in self._closers:

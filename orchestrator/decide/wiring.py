@@ -11,16 +11,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from orchestrator.adapters.llm import LLM
 from orchestrator.adapters.object_store import ObjectStore
-from orchestrator.decide.claim import Claims
-from orchestrator.decide.gemini import Limits
-from orchestrator.decide.guarded import Guards
+from orchestrator.decide.limits import Guards, Limits
 from orchestrator.decide.situation import Knowledge
-from orchestrator.decide.token_budget import Ledger
 from orchestrator.settings.agent import AgentSettings
 from orchestrator.settings.common import secret_from
+
+if TYPE_CHECKING:
+    from orchestrator.adapters.llm import LLM
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,9 @@ def guards(s: AgentSettings, store: ObjectStore | None) -> Guards:
     """The LLM cost guards: budgets from the settings, claims and ledger in the audit store."""
     if store is None:
         return Guards(incident_limit=s.token_budget)
+    from orchestrator.decide.claim import Claims
+    from orchestrator.decide.token_budget import Ledger
+
     # The longest a claim holder can take: two calls (the answer and one corrective retry),
     # each with its retries, timeouts and jittered backoff, plus a margin for the rest.
     per_call = Limits(retries=s.retries, backoff_seconds=s.backoff_seconds,

@@ -39,7 +39,7 @@ from orchestrator.events import (
     Resolved,
 )
 from orchestrator.ids import event_id
-from orchestrator.lifecycle import Lazy
+from orchestrator.lifecycle import Lazy, process_settings
 from orchestrator.provenance import PRODUCERS, Keyring, Signer, require
 from orchestrator.settings.router import RouterSettings
 
@@ -199,7 +199,7 @@ class Router:
         from orchestrator.adapters.kube import connect
         from orchestrator.provenance import identity_of
 
-        s = RouterSettings()
+        s = process_settings(RouterSettings)  # the read the first delivery's checks made
         signer, keyring = identity_of(STAGE, s)
         conn = connect(in_cluster=s.in_cluster, service_host=s.service_host,
                        service_port=s.service_port, service_account_dir=s.service_account_dir,

@@ -7,12 +7,21 @@ functions-framework does.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cloudevents.conversion import to_binary
+from cloudevents.http import CloudEvent
+
+from orchestrator.context import ClusterContext
+from orchestrator.events import CONTEXT_ENRICHED, Alert, ContextEnriched
+from tests import keys
+from tests.fakes.sink import Sink
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ["ingest", "router", "agent", "executor", "console"]
@@ -26,10 +35,10 @@ spec.loader.exec_module(main)
 """
 
 
-def run(function: str, script: str) -> Any:
+def run(function: str, script: str, env: dict[str, str] | None = None) -> Any:
     code = IMPORT_MAIN.format(function=function) + script
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, env={**os.environ, **(env or {})})
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -59,6 +68,53 @@ print(json.dumps(sorted(m for m in ("orchestrator.console.api", "orchestrator.co
                                     "orchestrator.console.deadletters",
                                     "orchestrator.console.request") if m in sys.modules)))
 """)
+    assert loaded == []
+
+
+def test_a_console_loads_the_context_and_plan_models_only_for_events_that_carry_them() -> None:
+    loaded = run("console", """
+print(json.dumps(sorted(m for m in ("orchestrator.context", "orchestrator.plan",
+                                    "orchestrator.payloads") if m in sys.modules)))
+""")
+    assert loaded == []
+
+
+def test_an_ingest_woken_by_an_alert_loads_no_context_or_plan_model(sink: Sink) -> None:
+    # Ingest emits alerts only: the payloads carrying a context or a plan load where first used.
+    loaded = run("ingest", """
+body = open("tests/events/alertmanager_crashloop.json", "rb").read()
+app = functions_framework.create_app("handle", "functions/ingest/main.py")
+r = app.test_client().post("/", data=body, headers={"Authorization": "Bearer t",
+                                                    "Content-Type": "application/json"})
+assert r.status_code == 200, r.data
+print(json.dumps(sorted(m for m in ("orchestrator.context", "orchestrator.plan",
+                                    "orchestrator.payloads") if m in sys.modules)))
+""", env={"INGEST_TOKEN": "t", "K_SINK": sink.url})
+    assert loaded == []
+    assert len(sink.wait_for(1)) == 1
+
+
+def test_an_agent_without_a_model_plans_without_loading_the_llm_code(tmp_path: Path) -> None:
+    # No key: the offline planner plans; the LLM planner, its guards and adapters stay unloaded.
+    alert = Alert(status="firing", labels={"alertname": "KubePodCrashLooping",
+                                           "namespace": "shop", "pod": "web-1"},
+                  starts_at=datetime(2026, 1, 1, tzinfo=UTC), fingerprint="f1")
+    data = ContextEnriched(incident_key="k", alert=alert, context=ClusterContext())
+    headers, body = to_binary(CloudEvent({"type": CONTEXT_ENRICHED, "id": "e-1", "subject": "k",
+                                          "source": "/orchestrator/router", "incidentkey": "k"},
+                                         data.model_dump(mode="json")))
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps({"headers": keys.seal(headers, body), "body": body.decode()}))
+    loaded = run("agent", f"""
+req = json.load(open({str(request)!r}))
+app = functions_framework.create_app("handle", "functions/agent/main.py")
+r = app.test_client().post("/", headers=req["headers"], data=req["body"].encode())
+assert r.status_code == 200, r.data
+print(json.dumps(sorted(m for m in ("orchestrator.decide.gemini", "orchestrator.decide.guarded",
+                                    "orchestrator.decide.claim", "orchestrator.decide.token_budget",
+                                    "orchestrator.adapters.llm", "orchestrator.adapters.llm_openai")
+                        if m in sys.modules)))
+""", env={"KB_QDRANT_PATH": str(tmp_path / "qdrant"), "AGENT_AUDIT_DIR": str(tmp_path / "audit")})
     assert loaded == []
 
 

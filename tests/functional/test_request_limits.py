@@ -116,6 +116,15 @@ def test_a_body_without_a_length_is_read_no_further_than_the_limit() -> None:
 # ---- each function, through its real functions-framework app ------------------------------
 
 
+def test_the_router_s_first_delivery_reads_its_settings_once() -> None:
+    # Sender check and body limit read the settings before the service is built: one read.
+    from orchestrator import sender
+    from orchestrator.orient.service import instance
+
+    limits.body_limit("router")
+    assert instance().settings is sender.settings_of("router")
+
+
 @pytest.mark.parametrize("function", sorted(SERVICES))
 def test_router_agent_and_executor_refuse_big_bodies_unread(function: str) -> None:
     stream = Counting(200 * MIB)

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from orchestrator.lifecycle import Lazy
+from orchestrator.lifecycle import Lazy, forget_settings, process_settings
 
 
 class Service:
@@ -86,3 +86,21 @@ def test_a_failed_build_is_not_kept() -> None:
                                     "orchestrator.console.service"])
 def test_every_function_builds_its_service_through_it(module: str) -> None:
     assert isinstance(importlib.import_module(module).instance, Lazy)
+
+
+class Counted:
+    made = 0
+
+    def __init__(self) -> None:
+        Counted.made += 1
+
+
+def test_settings_are_read_once_per_process_until_a_service_is_reset() -> None:
+    # The first delivery reads the settings for its sender check, its body limit and the
+    # service: one read (each walks the environment for every field).
+    forget_settings()
+    Counted.made = 0
+    first = process_settings(Counted)
+    assert process_settings(Counted) is first and Counted.made == 1
+    Lazy(Service).reset()  # tests change the environment, then reset: read again
+    assert process_settings(Counted) is not first and Counted.made == 2

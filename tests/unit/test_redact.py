@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from orchestrator import redact as redaction
 from orchestrator.redact import (
     redact,
     redact_labels,
@@ -142,3 +143,13 @@ def test_labels_keep_their_identity_and_lose_their_secrets() -> None:
     assert {k: out[k] for k in unchanged} == {k: labels[k] for k in unchanged}
     assert set(found) == {"instance", "db_password", "api_token"}
     assert redact_labels(out) == out, "idempotent"
+
+
+def test_a_pattern_compiles_only_when_a_text_holds_its_needle() -> None:
+    # Compiling all of them cost more than a function's whole first redaction (cold start).
+    redaction._compiled.cache_clear()
+    assert scan("pod checkout crash-looping: exit code 1, back-off 5m") == (
+        "pod checkout crash-looping: exit code 1, back-off 5m", [])
+    assert redaction._compiled.cache_info().currsize == 0
+    assert scan("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln")[1] == ["jwt"]
+    assert redaction._compiled.cache_info().currsize == 1
