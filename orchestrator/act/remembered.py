@@ -16,7 +16,7 @@ from datetime import datetime
 from orchestrator import memory
 from orchestrator.adapters.objects import ObjectStore
 from orchestrator.plan import Plan
-from orchestrator.settings.common import secret_from
+from orchestrator.settings.common import reveal
 from orchestrator.settings.executor import ExecutorSettings
 
 log = logging.getLogger(__name__)
@@ -43,9 +43,8 @@ def memory_store(s: ExecutorSettings) -> ObjectStore | None:
     if s.memory_endpoint:
         from orchestrator.adapters.objects import MinioStore
 
-        secret = secret_from(s.memory_secret_key, s.memory_secret_key_file,
-                             name="EXECUTOR_MEMORY_SECRET_KEY")
-        return MinioStore.connect(s.memory_endpoint, s.memory_access_key or "", secret or "",
+        return MinioStore.connect(s.memory_endpoint, s.memory_access_key or "",
+                                  reveal(s.memory_secret_key) or "",
                                   s.memory_bucket, secure=s.memory_secure,
                                   region=s.memory_region)
     if s.memory_dir is not None:

@@ -20,7 +20,7 @@ from orchestrator.decide.guarded import Guards
 from orchestrator.decide.situation import Knowledge
 from orchestrator.decide.usage import Ledger
 from orchestrator.settings.agent import AgentSettings
-from orchestrator.settings.common import secret_from
+from orchestrator.settings.common import reveal
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def language_model(s: AgentSettings) -> LLM | None:
     planner plans)."""
     if s.llm_provider == "openai":
         return _openai(s)
-    key = secret_from(s.gemini_api_key, s.gemini_api_key_file, name="AGENT_GEMINI_API_KEY")
+    key = reveal(s.gemini_api_key)
     if not key:
         return None
     from orchestrator.adapters.llm import GeminiLLM
@@ -40,7 +40,7 @@ def language_model(s: AgentSettings) -> LLM | None:
 
 
 def _openai(s: AgentSettings) -> LLM | None:
-    key = secret_from(s.openai_api_key, s.openai_api_key_file, name="AGENT_OPENAI_API_KEY")
+    key = reveal(s.openai_api_key)
     if not key:
         log.warning("AGENT_LLM_PROVIDER=openai but no AGENT_OPENAI_API_KEY (nor key file): the "
                     "offline planner plans (a server that needs no key takes any value)")
@@ -59,9 +59,8 @@ def audit_store(s: AgentSettings) -> ObjectStore | None:
     if s.audit_endpoint:
         from orchestrator.adapters.objects import MinioStore
 
-        secret = secret_from(s.audit_secret_key, s.audit_secret_key_file,
-                             name="AGENT_AUDIT_SECRET_KEY")
-        return MinioStore.connect(s.audit_endpoint, s.audit_access_key or "", secret or "",
+        return MinioStore.connect(s.audit_endpoint, s.audit_access_key or "",
+                                  reveal(s.audit_secret_key) or "",
                                   s.audit_bucket, secure=s.audit_secure, region=s.audit_region)
     if s.audit_dir is not None:
         from orchestrator.adapters.objects import LocalDirStore

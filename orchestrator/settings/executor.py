@@ -11,16 +11,17 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from orchestrator.settings.common import SenderIdentitySettings
+from orchestrator.settings.files import FileSecretSettings
 
 Mode = Literal["disabled", "observe", "dry-run", "approve", "auto", "off", "enforce"]
 """A level (`orchestrator.act.levels`) or an old mode alias; the policy's `Mode` mirrors it."""
 
 
 
-class ExecutorSettings(BaseSettings, SenderIdentitySettings):
+class ExecutorSettings(FileSecretSettings, SenderIdentitySettings):
     """What the executor needs: its policy, its identity, its keys and its cluster connection."""
 
     model_config = SettingsConfigDict(env_prefix="EXECUTOR_", extra="ignore")
@@ -44,10 +45,8 @@ class ExecutorSettings(BaseSettings, SenderIdentitySettings):
     signing_key: SecretStr | None = None
     """This function's Ed25519 private key (PKCS#8 PEM), signing its results, escalations and
     approval requests (the latter also inside the request, over what a human is shown). Unset (and
-    no file) = nothing it emits verifies, so it refuses to emit."""
-
-    signing_key_file: Path | None = None
-    """File holding `signing_key` (the chart mounts `executor.key` from its keys Secret)."""
+    no `EXECUTOR_SIGNING_KEY_FILE`, where the chart mounts `executor.key` from its keys Secret) =
+    nothing it emits verifies, so it refuses to emit."""
 
     public_keys_dir: Path | None = None
     """Folder of the other functions' Ed25519 public keys (`<function>.crt` certificates or `.pem`
@@ -136,9 +135,6 @@ class ExecutorSettings(BaseSettings, SenderIdentitySettings):
 
     memory_secret_key: SecretStr | None = None
     """Secret key for the audit bucket."""
-
-    memory_secret_key_file: Path | None = None
-    """File holding the secret key (a mounted Secret); used when `memory_secret_key` is empty."""
 
     memory_bucket: str = "incident-audit"
     """Bucket the console writes the audit log to."""

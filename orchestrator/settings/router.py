@@ -9,22 +9,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from orchestrator.settings.common import SenderIdentitySettings
+from orchestrator.settings.files import FileSecretSettings
 
 
-class RouterSettings(BaseSettings, SenderIdentitySettings):
+class RouterSettings(FileSecretSettings, SenderIdentitySettings):
     """What the router needs: its cluster connection, its read bounds and its verify deadline."""
 
     model_config = SettingsConfigDict(env_prefix="ROUTER_", extra="ignore")
 
     signing_key: SecretStr | None = None
     """This function's Ed25519 private key (PKCS#8 PEM), signing every context and verdict it emits.
-    Unset (and no file) = nothing it emits verifies, so it refuses to emit."""
-
-    signing_key_file: Path | None = None
-    """File holding `signing_key` (the chart mounts `router.key` from its keys Secret)."""
+    Unset (and no `ROUTER_SIGNING_KEY_FILE`, where the chart mounts `router.key` from its keys
+    Secret) = nothing it emits verifies, so it refuses to emit."""
 
     public_keys_dir: Path | None = None
     """Folder of the other functions' Ed25519 public keys (`<function>.crt` certificates or `.pem`

@@ -11,6 +11,7 @@ import pytest
 import yaml
 from pydantic import AliasChoices, BaseModel
 
+from orchestrator.settings.common import is_secret
 from tests.functional.helm_support import (
     FULLNAME,
     FUNCTIONS,
@@ -50,6 +51,8 @@ def env_names(cls: type[BaseModel]) -> set[str]:
             names.add(alias.upper())
         else:
             names.add(f"{prefix}{field}".upper())
+        if is_secret(info):  # the one rule for secrets in files (settings.common)
+            names.add(f"{prefix}{field}_FILE".upper())
     return names
 
 
