@@ -232,18 +232,14 @@ def _bearer(headers: dict[str, str]) -> str | None:
 
 def audit_store(s: ConsoleSettings) -> ObjectStore:
     """MinIO when an endpoint is set, else the local folder (a default one as a last resort)."""
-    from orchestrator.adapters.objects import LocalDirStore, MinioStore
-    from orchestrator.settings.common import reveal
+    from orchestrator.adapters.objects import audit_store as open_store
 
-    if s.audit_endpoint:
-        return MinioStore.connect(s.audit_endpoint, s.audit_access_key or "",
-                                  reveal(s.audit_secret_key) or "",
-                                  s.audit_bucket, secure=s.audit_secure, region=s.audit_region)
-    if s.audit_dir is None:
+    store = open_store(s)
+    if store is None:
         # 503, not 4xx: the broker keeps retrying the deliveries until someone configures it.
         raise TransientError("no audit store configured (CONSOLE_AUDIT_DIR or "
                              "CONSOLE_AUDIT_ENDPOINT)")
-    return LocalDirStore(s.audit_dir)
+    return store
 
 
 #: The process-wide Console, built on first use (`instance()`; tests `instance.reset()`).

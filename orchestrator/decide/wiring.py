@@ -56,16 +56,11 @@ def audit_store(s: AgentSettings) -> ObjectStore | None:
     """The audit log the console writes (the agent adds its LLM claims and token ledger), or
     None: then plans are never reused, and neither the one-call-per-fingerprint claim nor the
     hourly token budget can be kept."""
-    if s.audit_endpoint:
-        from orchestrator.adapters.objects import MinioStore
+    from orchestrator.adapters.objects import audit_store as open_store
 
-        return MinioStore.connect(s.audit_endpoint, s.audit_access_key or "",
-                                  reveal(s.audit_secret_key) or "",
-                                  s.audit_bucket, secure=s.audit_secure, region=s.audit_region)
-    if s.audit_dir is not None:
-        from orchestrator.adapters.objects import LocalDirStore
-
-        return LocalDirStore(s.audit_dir)
+    store = open_store(s)
+    if store is not None:
+        return store
     log.warning("no audit store configured (AGENT_AUDIT_DIR or AGENT_AUDIT_ENDPOINT): "
                 "recent plans cannot be reused, nor LLM calls deduplicated or counted per hour")
     return None

@@ -15,9 +15,10 @@ from pydantic_settings import SettingsConfigDict
 
 from orchestrator.settings.common import SenderIdentitySettings
 from orchestrator.settings.files import FileSecretSettings
+from orchestrator.settings.stores import AuditStoreSettings
 
 
-class AgentSettings(FileSecretSettings, SenderIdentitySettings):
+class AgentSettings(FileSecretSettings, SenderIdentitySettings, AuditStoreSettings):
     """What the agent needs: the LLM and its limits, confidence, reuse, and the audit store."""
 
     model_config = SettingsConfigDict(env_prefix="AGENT_", extra="ignore")
@@ -145,28 +146,6 @@ class AgentSettings(FileSecretSettings, SenderIdentitySettings):
     """Seconds a duplicate delivery waits for the delivery that holds its fingerprint's LLM
     claim to decide, before planning offline (never a second call). One minute covers a slow
     answer and a retry, well inside the agent Trigger's 180 s delivery timeout."""
-
-    audit_dir: Path | None = None
-    """Local folder of the audit log (the embedded default), as the console writes it."""
-
-    audit_endpoint: str | None = None
-    """MinIO/S3 `host:port` of the audit log; wins over `audit_dir` when set."""
-
-    audit_access_key: str | None = None
-    """Access key for the audit bucket. The agent reads the console's records and writes its own
-    under `llm-claims/` and `llm-usage/` (one LLM call per fingerprint, the hourly budget)."""
-
-    audit_secret_key: SecretStr | None = None
-    """Secret key for the audit bucket."""
-
-    audit_bucket: str = "incident-audit"
-    """Bucket the console writes the audit log to."""
-
-    audit_secure: bool = False
-    """Use HTTPS towards MinIO. Off by default: in-cluster MinIO usually serves plain HTTP."""
-
-    audit_region: str | None = None
-    """S3 region, when the server insists on one."""
 
     max_body_bytes: int = Field(default=1024 * 1024, ge=4096)
     """Largest request body accepted, in bytes (1 MiB); a larger one is refused with 413 before

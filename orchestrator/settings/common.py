@@ -54,14 +54,16 @@ def is_secret(field: FieldInfo) -> bool:
 
 def secrets_from_files(model: type[BaseModel], prefix: str,
                        environ: Mapping[str, str]) -> dict[str, str | None]:
-    """The one rule for secrets in files, for every settings class: a secret field `x` with no
-    non-empty value of its own is read from the file `PREFIX_X_FILE` names (a Secret mount).
-    `environ` has upper-case keys."""
+    """The one rule for secrets in files, for every settings class: a secret field with no
+    non-empty value of its own is read from the file named by its variable + `_FILE` (its first
+    variable when it has several: `PREFIX_X_FILE`), a Secret mount. `environ` has upper-case
+    keys."""
     found: dict[str, str | None] = {}
     for name, field in model.model_fields.items():
-        if not is_secret(field) or any(environ.get(n) for n in env_names(prefix, name, field)):
+        names = env_names(prefix, name, field)
+        if not is_secret(field) or any(environ.get(n) for n in names):
             continue
-        var = f"{prefix}{name}_FILE".upper()
+        var = f"{names[0]}_FILE"
         if environ.get(var):
             found[name] = read_secret_file(Path(environ[var]), name=var)
     return found

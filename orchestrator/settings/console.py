@@ -16,9 +16,10 @@ from pydantic_settings import SettingsConfigDict
 
 from orchestrator.settings.common import SenderIdentitySettings
 from orchestrator.settings.files import FileSecretSettings
+from orchestrator.settings.stores import AuditStoreSettings
 
 
-class ConsoleSettings(FileSecretSettings, SenderIdentitySettings):
+class ConsoleSettings(FileSecretSettings, SenderIdentitySettings, AuditStoreSettings):
     """What the console needs: tokens and keys, notification targets, approvers, the audit log."""
 
     model_config = SettingsConfigDict(env_prefix="CONSOLE_", extra="ignore")
@@ -142,27 +143,6 @@ class ConsoleSettings(FileSecretSettings, SenderIdentitySettings):
     """Largest dead-letter data kept whole, in bytes (256 KiB). `/deadletter` takes no
     credential, so past this only the size, a digest and a 4 KiB preview are stored, and the
     letter cannot be re-sent. The loop's own events are far smaller."""
-
-    audit_dir: Path | None = None
-    """Local folder of the audit log (the embedded default)."""
-
-    audit_endpoint: str | None = None
-    """MinIO/S3 `host:port` of the audit log; wins over `audit_dir` when set."""
-
-    audit_access_key: str | None = None
-    """Access key for the audit bucket (the console writes it)."""
-
-    audit_secret_key: SecretStr | None = None
-    """Secret key for the audit bucket."""
-
-    audit_bucket: str = "incident-audit"
-    """Bucket of the audit log (the agent reads plans back from it)."""
-
-    audit_secure: bool = False
-    """HTTPS towards MinIO. Off by default: in-cluster MinIO usually serves plain HTTP."""
-
-    audit_region: str | None = None
-    """S3 region, when the server insists on one."""
 
     audit_retention_days: int = Field(default=0, ge=0)
     """Days of audit log kept, counted in whole UTC days; the sweep deletes older sealed days

@@ -2,7 +2,8 @@
 
 The policy itself (mode, allowed actions, namespaces, budget, approvers) is a YAML file the Helm
 values carry (`orchestrator.act.policy`); these settings say where it is, which cluster this is,
-which keys sign and verify plans and approvals, and how to reach the Kubernetes API.
+which keys sign and verify plans and approvals, how to reach the Kubernetes API, and where the
+audit store holding remediation memory is (`EXECUTOR_MEMORY_*`, `settings.stores`).
 """
 
 from __future__ import annotations
@@ -15,16 +16,18 @@ from pydantic_settings import SettingsConfigDict
 
 from orchestrator.settings.common import SenderIdentitySettings
 from orchestrator.settings.files import FileSecretSettings
+from orchestrator.settings.stores import AuditStoreSettings, memory_names
 
 Mode = Literal["disabled", "observe", "dry-run", "approve", "auto", "off", "enforce"]
 """A level (`orchestrator.act.levels`) or an old mode alias; the policy's `Mode` mirrors it."""
 
 
 
-class ExecutorSettings(FileSecretSettings, SenderIdentitySettings):
+class ExecutorSettings(FileSecretSettings, SenderIdentitySettings, AuditStoreSettings):
     """What the executor needs: its policy, its identity, its keys and its cluster connection."""
 
-    model_config = SettingsConfigDict(env_prefix="EXECUTOR_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="EXECUTOR_", extra="ignore",
+                                      alias_generator=memory_names("EXECUTOR_"))
 
     policy_file: Path | None = None
     """Policy YAML (the chart mounts it from a ConfigMap). None = the built-in default: dry-run
@@ -122,25 +125,3 @@ class ExecutorSettings(FileSecretSettings, SenderIdentitySettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=4096)
     """Largest request body accepted, in bytes (1 MiB); a larger one is refused with 413 before
     it is read whole (`orchestrator.limits`). The loop's largest event is far smaller."""
-
-    memory_dir: Path | None = None
-    """Local folder of the audit log (the embedded default), where the console files
-    remediation memory: an action that failed twice on a workload within 24 h is refused."""
-
-    memory_endpoint: str | None = None
-    """MinIO/S3 `host:port` of the audit log, for remediation memory; wins over `memory_dir`."""
-
-    memory_access_key: str | None = None
-    """Access key for the audit bucket (read only is enough)."""
-
-    memory_secret_key: SecretStr | None = None
-    """Secret key for the audit bucket."""
-
-    memory_bucket: str = "incident-audit"
-    """Bucket the console writes the audit log to."""
-
-    memory_secure: bool = False
-    """Use HTTPS towards MinIO. Off by default: in-cluster MinIO usually serves plain HTTP."""
-
-    memory_region: str | None = None
-    """S3 region, when the server insists on one."""

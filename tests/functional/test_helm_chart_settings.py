@@ -46,13 +46,14 @@ def env_names(cls: type[BaseModel]) -> set[str]:
     for field, info in cls.model_fields.items():
         alias = info.validation_alias
         if isinstance(alias, AliasChoices):
-            names |= {str(a).upper() for a in alias.choices}
+            read = [str(a).upper() for a in alias.choices]
         elif isinstance(alias, str):
-            names.add(alias.upper())
+            read = [alias.upper()]
         else:
-            names.add(f"{prefix}{field}".upper())
+            read = [f"{prefix}{field}".upper()]
+        names |= set(read)
         if is_secret(info):  # the one rule for secrets in files (settings.common)
-            names.add(f"{prefix}{field}_FILE".upper())
+            names.add(f"{read[0]}_FILE")
     return names
 
 
