@@ -20,7 +20,7 @@ from orchestrator.errors import TransientError
 if TYPE_CHECKING:
     from minio import Minio
 
-    from orchestrator.settings.stores import AuditStoreSettings
+    from orchestrator.settings.blocks import AuditStoreSettings
 
 
 class ObjectStore(Protocol):

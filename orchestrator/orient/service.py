@@ -196,16 +196,14 @@ class Router:
 
     @classmethod
     def from_env(cls) -> Router:
-        from orchestrator.adapters.kube import connect
+        from orchestrator.adapters.kube import connect_to
         from orchestrator.provenance import identity_of
 
         s = RouterSettings()
         signer, keyring = identity_of(STAGE, s)
-        conn = connect(in_cluster=s.in_cluster, service_host=s.service_host,
-                       service_port=s.service_port, service_account_dir=s.service_account_dir,
-                       kubeconfig=s.kubeconfig, context=s.kube_context,
-                       # Requests run concurrently (gunicorn threads), each with its readers.
-                       pool_size=s.read_threads * 4, user_agent="incident-orchestrator/router")
+        # Requests run concurrently (gunicorn threads), each with its readers.
+        conn = connect_to(s, pool_size=s.read_threads * 4,
+                          user_agent="incident-orchestrator/router")
         return cls(settings=s, connection=conn, signer=signer, keyring=keyring)
 
     def close(self) -> None:

@@ -13,9 +13,9 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from orchestrator.settings.blocks import AuditStoreSettings
 from orchestrator.settings.common import SenderIdentitySettings
 from orchestrator.settings.files import FileSecretSettings
-from orchestrator.settings.stores import AuditStoreSettings
 
 
 class AgentSettings(FileSecretSettings, SenderIdentitySettings, AuditStoreSettings):

@@ -3,7 +3,7 @@
 The policy itself (mode, allowed actions, namespaces, budget, approvers) is a YAML file the Helm
 values carry (`orchestrator.act.policy`); these settings say where it is, which cluster this is,
 which keys sign and verify plans and approvals, how to reach the Kubernetes API, and where the
-audit store holding remediation memory is (`EXECUTOR_MEMORY_*`, `settings.stores`).
+audit store holding remediation memory is (`EXECUTOR_MEMORY_*`, `settings.blocks`).
 """
 
 from __future__ import annotations
@@ -14,20 +14,25 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from orchestrator.settings.blocks import (
+    AuditStoreSettings,
+    ClusterConnectionSettings,
+    function_names,
+)
 from orchestrator.settings.common import SenderIdentitySettings
 from orchestrator.settings.files import FileSecretSettings
-from orchestrator.settings.stores import AuditStoreSettings, memory_names
 
 Mode = Literal["disabled", "observe", "dry-run", "approve", "auto", "off", "enforce"]
 """A level (`orchestrator.act.levels`) or an old mode alias; the policy's `Mode` mirrors it."""
 
 
-
-class ExecutorSettings(FileSecretSettings, SenderIdentitySettings, AuditStoreSettings):
+class ExecutorSettings(FileSecretSettings, SenderIdentitySettings, AuditStoreSettings,
+                       ClusterConnectionSettings):
     """What the executor needs: its policy, its identity, its keys and its cluster connection."""
 
-    model_config = SettingsConfigDict(env_prefix="EXECUTOR_", extra="ignore",
-                                      alias_generator=memory_names("EXECUTOR_"))
+    model_config = SettingsConfigDict(
+        env_prefix="EXECUTOR_", extra="ignore", validate_by_name=True,
+        alias_generator=function_names("EXECUTOR_", audit_word="MEMORY"))
 
     policy_file: Path | None = None
     """Policy YAML (the chart mounts it from a ConfigMap). None = the built-in default: dry-run
@@ -77,33 +82,6 @@ class ExecutorSettings(FileSecretSettings, SenderIdentitySettings, AuditStoreSet
     runbooks_dir: Path | None = None
     """Runbook folder the cited runbook's allowed actions are read from. None = the packaged
     runbooks (the same ones the chart ships in its ConfigMap)."""
-
-    kubeconfig: str | None = Field(
-        default=None, validation_alias=AliasChoices("EXECUTOR_KUBECONFIG", "KUBECONFIG")
-    )
-    """Kubeconfig file(s) (a `:`-separated list, as kubectl reads it) used when not running in
-    a Pod; None = `~/.kube/config`. `EXECUTOR_KUBECONFIG` wins over the conventional
-    `KUBECONFIG`, so the executor can point at another cluster than the user's kubectl."""
-
-    kube_context: str | None = None
-    """Kubeconfig context to use; None = the file's current context."""
-
-    in_cluster: bool = True
-    """Try the in-cluster service account first (a Pod). Off = kubeconfig only."""
-
-    service_host: str | None = Field(
-        default=None, validation_alias=AliasChoices("KUBERNETES_SERVICE_HOST")
-    )
-    """The API server's address inside a Pod (set by the kubelet; not meant to be set by hand)."""
-
-    service_port: str | None = Field(
-        default=None, validation_alias=AliasChoices("KUBERNETES_SERVICE_PORT")
-    )
-    """The API server's port inside a Pod (set by the kubelet)."""
-
-    request_timeout_seconds: float = Field(default=10.0, gt=0)
-    """Timeout of one Kubernetes API request, in seconds: a slow API server turns into a retried
-    delivery (5xx) instead of holding the function until Knative's request timeout."""
 
     field_manager: str = "incident-orchestrator"
     """fieldManager recorded on every write, so `kubectl get -o yaml --show-managed-fields`
