@@ -77,7 +77,7 @@ class Console:
     @classmethod
     def from_settings(cls, s: ConsoleSettings) -> Console:
         from orchestrator.provenance import SealingPublisher, identity_of
-        from orchestrator.settings.common import reveal
+        from orchestrator.settings.common import limits_from, reveal
 
         token = reveal(s.api_token)
         signer, keyring = identity_of(STAGE, s)
@@ -121,7 +121,7 @@ class Console:
             refresh_seconds=s.refresh_seconds, max_event_bytes=s.max_event_bytes,
             deadletter_max_bytes=s.deadletter_max_bytes, keyring=keyring,
             surface=s.surface, closers=closers, audit_policy=seal.Policy.from_settings(s),
-            trust=Thresholds.from_settings(s))
+            trust=limits_from(Thresholds, s, prefix="trust_"))
 
     def close(self) -> None:
         for close in self.closers:

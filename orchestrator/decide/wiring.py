@@ -20,7 +20,7 @@ from orchestrator.decide.guarded import Guards
 from orchestrator.decide.situation import Knowledge
 from orchestrator.decide.usage import Ledger
 from orchestrator.settings.agent import AgentSettings
-from orchestrator.settings.common import reveal
+from orchestrator.settings.common import limits_from, reveal
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +72,7 @@ def guards(s: AgentSettings, store: ObjectStore | None) -> Guards:
         return Guards(incident_limit=s.token_budget)
     # The longest a claim holder can take: two calls (the answer and one corrective retry),
     # each with its retries, timeouts and jittered backoff, plus a margin for the rest.
-    per_call = Limits(retries=s.retries, backoff_seconds=s.backoff_seconds,
-                      retry_after_max=s.retry_after_max_seconds).longest_call_seconds(
-        s.timeout_seconds)
+    per_call = limits_from(Limits, s).longest_call_seconds(s.timeout_seconds)
     hold = timedelta(seconds=2 * per_call + 10)
     claims = Claims(store, window=timedelta(seconds=s.reopen_window_seconds), hold=hold,
                     wait=timedelta(seconds=s.claim_wait_seconds))

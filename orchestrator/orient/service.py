@@ -41,6 +41,7 @@ from orchestrator.events import (
 from orchestrator.keys import event_id
 from orchestrator.lifecycle import Lazy
 from orchestrator.provenance import PRODUCERS, Keyring, Signer, require
+from orchestrator.settings.common import limits_from
 from orchestrator.settings.router import RouterSettings
 
 if TYPE_CHECKING:
@@ -72,9 +73,7 @@ def orient(*, received: AlertReceived, input_id: str, reads: KubeReads | None, s
     from orchestrator.orient.gather import Limits
     from orchestrator.orient.objects import Scrubber
     s = settings
-    limits = Limits(max_events=s.max_events, max_pods=s.max_pods, max_revisions=s.max_revisions,
-                    log_tail_lines=s.log_tail_lines, log_limit_bytes=s.log_limit_bytes,
-                    log_line_chars=s.log_line_chars)
+    limits = limits_from(Limits, s)
     scrub = Scrubber()
     started = time.monotonic()
     prepared: Future[Lookup] | None = None
@@ -130,9 +129,7 @@ def _with_metrics(ctx: ClusterContext, *, alert: Alert, metrics: Metrics,
     if prepared.down:
         return ctx.model_copy(update={"errors": [*ctx.errors, *prepared.errors]})
     queries, notes = runbook_queries(alert, ctx, s.runbooks_dir or runbooks_dir())
-    limits = MetricLimits(window_minutes=s.metrics_window_minutes,
-                          max_points=s.metrics_max_points, max_queries=s.metrics_max_queries,
-                          max_series=s.metrics_max_series, budget_seconds=s.metrics_budget_seconds)
+    limits = limits_from(MetricLimits, s, prefix="metrics_")
     found = gather_metrics(alert=alert, metrics=metrics, rule=prepared.rule,
                            runbook_queries=queries, limits=limits, scrub=scrub)
     return ctx.model_copy(update={"metrics": found, "errors": [*ctx.errors, *prepared.errors],
