@@ -63,7 +63,7 @@ def env_names(prefix: str, name: str, field: FieldInfo) -> list[str]:
 
 def is_secret(field: FieldInfo) -> bool:
     """A `SecretStr` field (or `SecretStr | None`): one that may come from a mounted file."""
-    return field.annotation is SecretStr or SecretStr in get_args(field.annotation)
+    return any(t is SecretStr for t in (field.annotation, *get_args(field.annotation)))
 
 
 def secrets_from_files(model: type[BaseModel], prefix: str,
