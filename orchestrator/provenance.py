@@ -26,13 +26,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from orchestrator.cloudevent_http import attributes_of, binary_headers
 from orchestrator.envelope import SOURCE_PREFIX, Event, Outgoing, to_binary
 from orchestrator.errors import PermanentError
 from orchestrator.events import ROLES
 from orchestrator.times import rfc3339
+
+if TYPE_CHECKING:
+    from pydantic import SecretStr
 
 SIGNATURE = "signature"
 """Extension attribute: base64 of the 64-byte Ed25519 signature."""
@@ -246,7 +249,7 @@ def load_signer(function: str, pem: str | None) -> Signer | None:
     return signer_from_pem(function, pem) if pem else None
 
 
-def identity(function: str, *, key: Any, key_file: Path | None,
+def identity(function: str, *, key: SecretStr | None,
              public_keys_dir: Path | None = None, max_age_seconds: float = 900.0,
              skew_seconds: float = 60.0) -> tuple[Signer | None, Keyring]:
     """A function's Signer and Keyring from its settings (`<PREFIX>SIGNING_KEY[_FILE]`,
@@ -254,11 +257,11 @@ def identity(function: str, *, key: Any, key_file: Path | None,
     nothing anyone accepts, one without public keys accepts nothing."""
     import logging
 
-    from orchestrator.settings.common import secret_from
+    from orchestrator.settings.common import reveal
 
     log = logging.getLogger(__name__)
     name = f"{function.upper()}_SIGNING_KEY"
-    signer = load_signer(function, secret_from(key, key_file, name=name))
+    signer = load_signer(function, reveal(key))
     if signer is None:
         log.error("no %s: nothing this %s emits can be verified, so it emits nothing", name,
                   function)
@@ -272,9 +275,7 @@ class KeySettings(Protocol):
     executor, console): `<PREFIX>SIGNING_KEY[_FILE]`, `PUBLIC_KEYS_DIR` and the freshness window."""
 
     @property
-    def signing_key(self) -> Any: ...
-    @property
-    def signing_key_file(self) -> Path | None: ...
+    def signing_key(self) -> SecretStr | None: ...
     @property
     def public_keys_dir(self) -> Path | None: ...
     @property
@@ -286,7 +287,7 @@ class KeySettings(Protocol):
 def identity_of(function: str, settings: KeySettings) -> tuple[Signer | None, Keyring]:
     """`identity` as a verifying function's settings describe it."""
     s = settings
-    return identity(function, key=s.signing_key, key_file=s.signing_key_file,
+    return identity(function, key=s.signing_key,
                     public_keys_dir=s.public_keys_dir, max_age_seconds=s.event_max_age_seconds,
                     skew_seconds=s.clock_skew_seconds)
 

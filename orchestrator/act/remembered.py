@@ -16,7 +16,6 @@ from datetime import datetime
 from orchestrator import memory
 from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.plan import Plan
-from orchestrator.settings.common import secret_from
 from orchestrator.settings.executor import ExecutorSettings
 
 log = logging.getLogger(__name__)
@@ -40,18 +39,11 @@ def refusal(store: ObjectStore | None, *, plan: Plan, workload: str | None,
 
 def memory_store(s: ExecutorSettings) -> ObjectStore | None:
     """The audit store holding remediation memory, or None (then it is not checked)."""
-    if s.memory_endpoint:
-        from orchestrator.adapters.object_store import MinioStore
+    from orchestrator.adapters.object_store import audit_store
 
-        secret = secret_from(s.memory_secret_key, s.memory_secret_key_file,
-                             name="EXECUTOR_MEMORY_SECRET_KEY")
-        return MinioStore.connect(s.memory_endpoint, s.memory_access_key or "", secret or "",
-                                  s.memory_bucket, secure=s.memory_secure,
-                                  region=s.memory_region)
-    if s.memory_dir is not None:
-        from orchestrator.adapters.object_store import LocalDirStore
-
-        return LocalDirStore(s.memory_dir)
+    store = audit_store(s)
+    if store is not None:
+        return store
     log.warning("no remediation memory (EXECUTOR_MEMORY_DIR or EXECUTOR_MEMORY_ENDPOINT): "
                 "actions that failed before on a workload are not refused here")
     return None

@@ -66,7 +66,7 @@ class Service:
     @classmethod
     def from_env(cls) -> Service:
         from orchestrator.act.remembered import memory_store
-        from orchestrator.adapters.kube import connect
+        from orchestrator.adapters.kube import connect_to
         from orchestrator.adapters.kube_reads import KubeReader
         from orchestrator.adapters.kube_writes import KubeWriter
         from orchestrator.provenance import identity_of
@@ -75,9 +75,7 @@ class Service:
 
         s = process_settings(ExecutorSettings)  # the read the first delivery's checks made
         signer, keyring = identity_of(STAGE, s)
-        conn = connect(in_cluster=s.in_cluster, service_host=s.service_host,
-                       service_port=s.service_port, kubeconfig=s.kubeconfig,
-                       context=s.kube_context, user_agent="incident-orchestrator/executor")
+        conn = connect_to(s, user_agent="incident-orchestrator/executor")
         kube = KubeWriter(conn.api_client, field_manager=s.field_manager,
                           timeout=s.request_timeout_seconds) if conn.available else None
         reads = KubeReader(conn.api_client, timeout=s.request_timeout_seconds,

@@ -26,12 +26,15 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from orchestrator.adapters.kube_errors import BadResponse, from_status
 from orchestrator.adapters.kube_import import defer_package_inits
 from orchestrator.adapters.kubeconfig import Plain, read_plain
 from orchestrator.errors import OrchestratorError, TransientError
+
+if TYPE_CHECKING:
+    from orchestrator.settings.blocks import ClusterConnectionSettings
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,16 @@ class Connection:
         if self.api_client is not None:
             self.api_client.close()
             self.api_client.rest_client.pool_manager.clear()
+
+
+def connect_to(cluster: ClusterConnectionSettings, *, pool_size: int = 16,
+               user_agent: str = "incident-orchestrator") -> Connection:
+    """`connect` as a function's cluster-connection settings block describes it."""
+    return connect(in_cluster=cluster.in_cluster, service_host=cluster.service_host,
+                   service_port=cluster.service_port,
+                   service_account_dir=cluster.service_account_dir,
+                   kubeconfig=cluster.kubeconfig, context=cluster.kube_context,
+                   pool_size=pool_size, user_agent=user_agent)
 
 
 def connect(

@@ -20,6 +20,8 @@ from orchestrator.errors import TransientError
 if TYPE_CHECKING:
     from minio import Minio
 
+    from orchestrator.settings.blocks import AuditStoreSettings
+
 
 class ObjectStore(Protocol):
     def put(self, key: str, data: bytes, *, content_type: str = "application/json",
@@ -230,3 +232,15 @@ class MinioStore:
     def ping(self) -> None:
         with self._translated("reaching the bucket"):
             pass
+
+
+def audit_store(block: AuditStoreSettings) -> ObjectStore | None:
+    """The audit store a settings block describes: MinIO/S3 when an endpoint is set, else the
+    local folder, else None (each caller says what that costs it)."""
+    from orchestrator.settings.common import reveal
+
+    if block.audit_endpoint:
+        return MinioStore.connect(block.audit_endpoint, block.audit_access_key or "",
+                                  reveal(block.audit_secret_key) or "", block.audit_bucket,
+                                  secure=block.audit_secure, region=block.audit_region)
+    return LocalDirStore(block.audit_dir) if block.audit_dir is not None else None

@@ -24,6 +24,18 @@ from orchestrator.settings.telemetry import TelemetrySettings
 TRACE_EXTENSIONS = ("traceparent", "tracestate")
 
 
+#: The loop's metrics: (key the code records under, kind, name, unit, description).
+INSTRUMENTS = (
+    ("incidents", "counter", "orchestrator.incidents", "{incident}",
+     "Incidents closed, by outcome (resolved or escalated)"),
+    ("actions", "counter", "orchestrator.actions", "{action}",
+     "Actions the executor ran or refused, by type and result"),
+    ("verified", "histogram", "orchestrator.incident.time_to_verified", "s",
+     "From the alert's start to the loop seeing the workload healthy"),
+    ("tokens", "histogram", "gen_ai.client.token.usage", "{token}",
+     "Tokens per LLM call, by type (input or output)"),
+)
+
 class Backend:
     """One function's tracer and meter, exporting over OTLP/HTTP in the background."""
 
@@ -53,20 +65,9 @@ class Backend:
         reader = PeriodicExportingMetricReader(OTLPMetricExporter())
         self.meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
         meter = self.meter_provider.get_meter("orchestrator")
-        self.instruments = {
-            "incidents": meter.create_counter(
-                "orchestrator.incidents", unit="{incident}",
-                description="Incidents closed, by outcome (resolved or escalated)"),
-            "actions": meter.create_counter(
-                "orchestrator.actions", unit="{action}",
-                description="Actions the executor ran or refused, by type and result"),
-            "verified": meter.create_histogram(
-                "orchestrator.incident.time_to_verified", unit="s",
-                description="From the alert's start to the loop seeing the workload healthy"),
-            "tokens": meter.create_histogram(
-                "gen_ai.client.token.usage", unit="{token}",
-                description="Tokens per LLM call, by type (input or output)"),
-        }
+        create = {"counter": meter.create_counter, "histogram": meter.create_histogram}
+        self.instruments = {key: create[kind](name, unit=unit, description=description)
+                            for key, kind, name, unit, description in INSTRUMENTS}
 
     # ---- spans ---------------------------------------------------------------------------
 

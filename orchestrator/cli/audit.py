@@ -130,9 +130,10 @@ def _adopt(args: argparse.Namespace) -> int:
 def _trust(args: argparse.Namespace) -> int:
     from orchestrator.cli.incidents import _store, table
     from orchestrator.console import trust
+    from orchestrator.settings.common import limits_from
     from orchestrator.settings.console import ConsoleSettings
 
-    thresholds = trust.Thresholds.from_settings(ConsoleSettings())
+    thresholds = limits_from(trust.Thresholds, ConsoleSettings(), prefix="trust_")
     scopes = trust.report(_store(args), since=args.since, thresholds=thresholds)
     spaces = trust.namespaces(scopes, thresholds)
     if args.json:

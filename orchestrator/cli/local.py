@@ -201,14 +201,14 @@ def _sweep_cmd(args: argparse.Namespace) -> int:
 
 def _console_token(args: argparse.Namespace) -> str | None:
     """Flags first, then the console's own settings (CONSOLE_API_TOKEN[_FILE]), then `up`'s."""
-    from orchestrator.settings.common import secret_from
+    from orchestrator.settings.common import read_secret_file, reveal
 
     if args.token or args.token_file:
-        return args.token or secret_from(None, args.token_file, name="--token-file")
+        return args.token or read_secret_file(args.token_file, name="--token-file")
     from orchestrator.settings.console import ConsoleSettings
 
     settings = ConsoleSettings()
-    token = secret_from(settings.api_token, settings.api_token_file, name="CONSOLE_API_TOKEN")
+    token = reveal(settings.api_token)
     if token:
         return token
     # Read, never generated: a fresh token here would only earn a 401.

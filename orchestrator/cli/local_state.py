@@ -40,13 +40,13 @@ def personal_token(args: argparse.Namespace, state: Path) -> str | None:
     """The person's token: given, or from a file, or the one `up` made for the local user.
     Never CONSOLE_API_TOKEN: that is the service token, which cannot decide."""
     from orchestrator.errors import PermanentError
-    from orchestrator.settings.common import secret_from
+    from orchestrator.settings.common import read_secret_file
 
     if args.token:
         return str(args.token)
     if args.token_file:
         try:
-            return secret_from(None, args.token_file, name="--token-file")
+            return read_secret_file(args.token_file, name="--token-file")
         except PermanentError as e:
             raise SystemExit(str(e)) from None
     path = state / "secrets.json"

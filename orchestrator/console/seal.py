@@ -27,12 +27,15 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator import signing
 from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.console import chain
 from orchestrator.provenance import Keyring, Signer
+
+if TYPE_CHECKING:
+    from orchestrator.settings.console import ConsoleSettings
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +100,7 @@ class Policy:
     grace: timedelta = timedelta(minutes=10)
 
     @classmethod
-    def from_settings(cls, s: Any) -> Policy:
+    def from_settings(cls, s: ConsoleSettings) -> Policy:
         """From `ConsoleSettings` (`audit_retention_days`, `audit_seal_grace_seconds`)."""
         return cls(keep_days=s.audit_retention_days,
                    grace=timedelta(seconds=s.audit_seal_grace_seconds))

@@ -76,18 +76,14 @@ class Console:
 
     @classmethod
     def from_settings(cls, s: ConsoleSettings) -> Console:
-        from orchestrator.settings.common import secret_from
-
-        def secret(value: object, file: object, name: str) -> str | None:
-            return secret_from(value, file, name=name)  # type: ignore[arg-type]
-
         from orchestrator.provenance import SealingPublisher, identity_of
+        from orchestrator.settings.common import limits_from, reveal
 
-        token = secret(s.api_token, s.api_token_file, "CONSOLE_API_TOKEN")
+        token = reveal(s.api_token)
         signer, keyring = identity_of(STAGE, s)
         people = Directory.build(
             service_token=token, slack=s.slack_approvers, header=s.identity_header,
-            tokens=secret(s.approver_tokens, s.approver_tokens_file, "CONSOLE_APPROVER_TOKENS"))
+            tokens=reveal(s.approver_tokens))
         if token is None:
             log.error("no CONSOLE_API_TOKEN: the API, the sweep and the web login answer 401")
         http = (HttpPublisher(s.broker_url, timeout=s.broker_timeout_seconds)
@@ -95,19 +91,16 @@ class Console:
         # Everything the console POSTs (decisions, sweep escalations) leaves signed.
         publisher = SealingPublisher(http, signer) if http and signer else None
         chat = ChatClient(api_url=s.slack_api_url, timeout=s.notify_timeout_seconds,
-                          bot_token=secret(s.slack_bot_token, s.slack_bot_token_file,
-                                           "CONSOLE_SLACK_BOT_TOKEN"))
+                          bot_token=reveal(s.slack_bot_token))
         store = audit_store(s)
         console_url = s.public_url.rstrip("/")
         notifier = notify.Notifier(
             chat=chat,
-            slack_webhook=secret(s.slack_webhook_url, s.slack_webhook_url_file,
-                                 "CONSOLE_SLACK_WEBHOOK_URL"),
+            slack_webhook=reveal(s.slack_webhook_url),
             slack_channel=s.slack_channel if chat.has_bot_token else None,
-            webhook=secret(s.webhook_url, s.webhook_url_file, "CONSOLE_WEBHOOK_URL"),
+            webhook=reveal(s.webhook_url),
             webhook_format=s.webhook_format,
-            routing_key=secret(s.webhook_routing_key, s.webhook_routing_key_file,
-                               "CONSOLE_WEBHOOK_ROUTING_KEY"),
+            routing_key=reveal(s.webhook_routing_key),
             console_url=console_url, keyring=keyring)
         closers: list[Callable[[], None]] = [chat.close]
         if http is not None:
@@ -122,14 +115,13 @@ class Console:
             sessions=Sessions(people.session_material(), s.session_hours * 3600,
                               secure=console_url.startswith("https://")),
             api_token=token, people=people,
-            slack_secret=secret(s.slack_signing_secret, s.slack_signing_secret_file,
-                                "CONSOLE_SLACK_SIGNING_SECRET"),
+            slack_secret=reveal(s.slack_signing_secret),
             slack_response_prefix=s.slack_response_url_prefix,
             stale_after=timedelta(seconds=s.stale_after_seconds),
             refresh_seconds=s.refresh_seconds, max_event_bytes=s.max_event_bytes,
             deadletter_max_bytes=s.deadletter_max_bytes, keyring=keyring,
             surface=s.surface, closers=closers, audit_policy=seal.Policy.from_settings(s),
-            trust=Thresholds.from_settings(s))
+            trust=limits_from(Thresholds, s, prefix="trust_"))
 
     def close(self) -> None:
         for close in self.closers:
@@ -240,19 +232,14 @@ def _bearer(headers: dict[str, str]) -> str | None:
 
 def audit_store(s: ConsoleSettings) -> ObjectStore:
     """MinIO when an endpoint is set, else the local folder (a default one as a last resort)."""
-    from orchestrator.adapters.object_store import LocalDirStore, MinioStore
-    from orchestrator.settings.common import secret_from
+    from orchestrator.adapters.object_store import audit_store as open_store
 
-    if s.audit_endpoint:
-        secret = secret_from(s.audit_secret_key, s.audit_secret_key_file,
-                             name="CONSOLE_AUDIT_SECRET_KEY")
-        return MinioStore.connect(s.audit_endpoint, s.audit_access_key or "", secret or "",
-                                  s.audit_bucket, secure=s.audit_secure, region=s.audit_region)
-    if s.audit_dir is None:
+    store = open_store(s)
+    if store is None:
         # 503, not 4xx: the broker keeps retrying the deliveries until someone configures it.
         raise TransientError("no audit store configured (CONSOLE_AUDIT_DIR or "
                              "CONSOLE_AUDIT_ENDPOINT)")
-    return LocalDirStore(s.audit_dir)
+    return store
 
 
 #: The process-wide Console, built on first use (`instance()`; tests `instance.reset()`).

@@ -56,17 +56,13 @@ def parse_since(text: str, *, now: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class Thresholds:
-    """When the report recommends the next level (from `ConsoleSettings.trust_*`)."""
+    """When the report recommends the next level (`limits_from(Thresholds, settings,
+    prefix="trust_")`: `ConsoleSettings.trust_*`)."""
 
     min_incidents: int = 10
     min_agreement: float = 0.9
     max_refusals: int = 0
     min_cleared: float = 0.8
-
-    @classmethod
-    def from_settings(cls, s: Any) -> Thresholds:
-        return cls(min_incidents=s.trust_min_incidents, min_agreement=s.trust_min_agreement,
-                   max_refusals=s.trust_max_refusals, min_cleared=s.trust_min_cleared)
 
 
 @dataclass

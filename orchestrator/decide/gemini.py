@@ -7,8 +7,8 @@ API rejects the `additionalProperties` a dict field would need); the answer beco
 event-model `Plan` only after `validate` accepted every action. An invalid answer gets one
 corrective retry carrying the validator's findings; a 429, 5xx or timeout gets bounded retries
 (stamina: jittered exponential backoff, attempts and total time capped), never sooner than a
-`Retry-After` said (one longer than `retry_after_max` ends the retries at once). When that is
-not enough the caller falls back to the offline planner (`Fallback`). Before every call the
+`Retry-After` said (one longer than `retry_after_max_seconds` ends the retries at once). When
+that is not enough the caller falls back to the offline planner (`Fallback`). Before every call the
 token budgets (per incident, its earlier plans counted; per hour, across all incidents) must
 allow the most it may cost, and the call is reserved, then recorded, in the hourly ledger.
 """
@@ -174,12 +174,12 @@ class GeminiPlanner:
     def _retry_after(self, e: Exception) -> bool | float:
         """Whether a failed call is tried again, and after how long when the server said so:
         a 429, 5xx or timeout is (after the backoff), never sooner than its `Retry-After`, and
-        not at all when that is longer than `retry_after_max` (waiting would outlast the
+        not at all when that is longer than `retry_after_max_seconds` (waiting would outlast the
         delivery: plan offline now); a bad key or a refused schema never is."""
         if not isinstance(e, TransientError):
             return False
         if isinstance(e, Throttled):
-            if e.retry_after > self.limits.retry_after_max:
+            if e.retry_after > self.limits.retry_after_max_seconds:
                 return False
             log.warning("%s throttled (%s): the next attempt, if any, in %.2fs", self.llm.name, e,
                         e.retry_after)

@@ -24,7 +24,7 @@ class Limits:
     token_budget: int = 50_000
     max_actions: int = 1
     prompt_runbooks: int = 3
-    retry_after_max: float = 10.0
+    retry_after_max_seconds: float = 10.0
     """Longest `Retry-After` honoured, in seconds; a longer one ends the retries."""
     timeout_seconds: float = 30.0
     """One request's timeout (the adapter's): with the waits, it bounds the retries' total."""
@@ -34,7 +34,7 @@ class Limits:
         timing out after `timeout`, every wait at its longest (retry i waits `backoff * 2**i`
         plus a jitter of up to `backoff`, or the longest `Retry-After` honoured, whichever is
         longer). `_generate` also stops retrying once this much time has passed."""
-        backoff = sum(max(self.backoff_seconds * (2.0**i + 1.0), self.retry_after_max)
+        backoff = sum(max(self.backoff_seconds * (2.0**i + 1.0), self.retry_after_max_seconds)
                       for i in range(self.retries))
         return (self.retries + 1) * timeout + backoff
 

@@ -32,6 +32,7 @@ from orchestrator.ids import event_id
 from orchestrator.lifecycle import Lazy, process_settings
 from orchestrator.provenance import PRODUCERS, Keyring, Signer, require
 from orchestrator.settings.agent import AgentSettings
+from orchestrator.settings.common import limits_from
 
 if TYPE_CHECKING:
     from orchestrator.adapters.llm import LLM
@@ -77,12 +78,7 @@ class Agent:
         options = Options(top_k=s.top_k, confidence_threshold=s.confidence_threshold,
                           max_actions=s.max_actions,
                           reopen_window=timedelta(seconds=s.reopen_window_seconds))
-        limits = Limits(retries=s.retries, backoff_seconds=s.backoff_seconds,
-                        timeout_seconds=s.timeout_seconds,
-                        temperature=s.temperature, max_output_tokens=s.max_output_tokens,
-                        token_budget=s.token_budget, max_actions=s.max_actions,
-                        prompt_runbooks=s.prompt_runbooks,
-                        retry_after_max=s.retry_after_max_seconds)
+        limits = limits_from(Limits, s)
         closers = (close_kb,) + ((llm.close,) if llm else ())
         audit = audit_store(s)
         return cls(retriever=retriever, llm=llm, audit=audit, options=options, limits=limits,

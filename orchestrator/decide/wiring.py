@@ -17,7 +17,7 @@ from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.decide.limits import Guards, Limits
 from orchestrator.decide.situation import Knowledge
 from orchestrator.settings.agent import AgentSettings
-from orchestrator.settings.common import secret_from
+from orchestrator.settings.common import limits_from, reveal
 
 if TYPE_CHECKING:
     from orchestrator.adapters.llm import LLM
@@ -30,7 +30,7 @@ def language_model(s: AgentSettings) -> LLM | None:
     planner plans)."""
     if s.llm_provider == "openai":
         return _openai(s)
-    key = secret_from(s.gemini_api_key, s.gemini_api_key_file, name="AGENT_GEMINI_API_KEY")
+    key = reveal(s.gemini_api_key)
     if not key:
         return None
     from orchestrator.adapters.llm import GeminiLLM
@@ -40,7 +40,7 @@ def language_model(s: AgentSettings) -> LLM | None:
 
 
 def _openai(s: AgentSettings) -> LLM | None:
-    key = secret_from(s.openai_api_key, s.openai_api_key_file, name="AGENT_OPENAI_API_KEY")
+    key = reveal(s.openai_api_key)
     if not key:
         log.warning("AGENT_LLM_PROVIDER=openai but no AGENT_OPENAI_API_KEY (nor key file): the "
                     "offline planner plans (a server that needs no key takes any value)")
@@ -56,17 +56,11 @@ def audit_store(s: AgentSettings) -> ObjectStore | None:
     """The audit log the console writes (the agent adds its LLM claims and token ledger), or
     None: then plans are never reused, and neither the one-call-per-fingerprint claim nor the
     hourly token budget can be kept."""
-    if s.audit_endpoint:
-        from orchestrator.adapters.object_store import MinioStore
+    from orchestrator.adapters.object_store import audit_store as open_store
 
-        secret = secret_from(s.audit_secret_key, s.audit_secret_key_file,
-                             name="AGENT_AUDIT_SECRET_KEY")
-        return MinioStore.connect(s.audit_endpoint, s.audit_access_key or "", secret or "",
-                                  s.audit_bucket, secure=s.audit_secure, region=s.audit_region)
-    if s.audit_dir is not None:
-        from orchestrator.adapters.object_store import LocalDirStore
-
-        return LocalDirStore(s.audit_dir)
+    store = open_store(s)
+    if store is not None:
+        return store
     log.warning("no audit store configured (AGENT_AUDIT_DIR or AGENT_AUDIT_ENDPOINT): "
                 "recent plans cannot be reused, nor LLM calls deduplicated or counted per hour")
     return None
@@ -81,9 +75,7 @@ def guards(s: AgentSettings, store: ObjectStore | None) -> Guards:
 
     # The longest a claim holder can take: two calls (the answer and one corrective retry),
     # each with its retries, timeouts and jittered backoff, plus a margin for the rest.
-    per_call = Limits(retries=s.retries, backoff_seconds=s.backoff_seconds,
-                      retry_after_max=s.retry_after_max_seconds).longest_call_seconds(
-        s.timeout_seconds)
+    per_call = limits_from(Limits, s).longest_call_seconds(s.timeout_seconds)
     hold = timedelta(seconds=2 * per_call + 10)
     claims = Claims(store, window=timedelta(seconds=s.reopen_window_seconds), hold=hold,
                     wait=timedelta(seconds=s.claim_wait_seconds))

@@ -38,11 +38,11 @@ class Ingest:
     @classmethod
     def from_env(cls) -> Ingest:
         from orchestrator.provenance import SealingPublisher, identity
-        from orchestrator.settings.common import secret_from
+        from orchestrator.settings.common import reveal
         from orchestrator.settings.ingest import IngestSettings
 
         s = IngestSettings.from_env()
-        token = secret_from(s.token, s.token_file, name="INGEST_TOKEN")
+        token = reveal(s.token)
         if s.auth_disabled:
             log.warning("INGEST_AUTH_DISABLED is set: the webhook accepts unauthenticated alerts")
         elif token is None:
@@ -52,7 +52,7 @@ class Ingest:
         )
         if http is None:
             log.error("no broker URL (K_SINK or INGEST_BROKER_URL): alerts will get 503")
-        signer, _ = identity(STAGE, key=s.signing_key, key_file=s.signing_key_file)
+        signer, _ = identity(STAGE, key=s.signing_key)
         # Every alert leaves signed: the router refuses any it cannot trace to ingest.
         publisher = SealingPublisher(http, signer) if http and signer else None
         return cls(auth=Auth(token, s.auth_disabled), publisher=publisher,

@@ -17,6 +17,7 @@ from orchestrator.adapters.static_embeddings import SemanticModel, StaticEmbedde
 from orchestrator.adapters.vectors import QdrantStore
 from orchestrator.errors import PermanentError
 from orchestrator.knowledge.source import FolderSource, ObjectSource, RunbookSource
+from orchestrator.settings.common import reveal
 from orchestrator.settings.knowledge import KnowledgeSettings
 
 
@@ -24,8 +25,9 @@ def object_store(settings: KnowledgeSettings) -> ObjectStore | None:
     """MinIO when an endpoint is configured, else None (the runbooks folder is the source)."""
     if not settings.minio_endpoint:
         return None
-    access, secret = settings.minio_keys()
-    return MinioStore.connect(settings.minio_endpoint, access, secret, settings.minio_bucket,
+    access, secret = reveal(settings.minio_access_key), reveal(settings.minio_secret_key)
+    return MinioStore.connect(settings.minio_endpoint, access or "", secret or "",
+                              settings.minio_bucket,
                               secure=settings.minio_secure, region=settings.minio_region)
 
 
@@ -35,7 +37,7 @@ def runbook_source(settings: KnowledgeSettings) -> RunbookSource:
 
 
 def embedder(settings: KnowledgeSettings) -> Embedder | None:
-    return embedder_for(model=settings.embedding_model, api_key=settings.embedding_key(),
+    return embedder_for(model=settings.embedding_model, api_key=reveal(settings.embedding_api_key),
                         dimensions=settings.embedding_dimensions,
                         base_url=settings.embedding_base_url,
                         timeout=settings.embedding_timeout_seconds)
@@ -55,7 +57,7 @@ def semantic_model(settings: KnowledgeSettings) -> SemanticModel | None:
 def connect_store(settings: KnowledgeSettings, *, path: Path | None = None) -> QdrantStore:
     """The configured Qdrant: `path` (a CLI `--store`) overrides the settings' local path."""
     if settings.qdrant_url and path is None:
-        return QdrantStore.connect(url=settings.qdrant_url, api_key=settings.qdrant_key(),
+        return QdrantStore.connect(url=settings.qdrant_url, api_key=reveal(settings.qdrant_api_key),
                                    timeout=settings.qdrant_timeout_seconds)
     return QdrantStore.connect(path=path or settings.qdrant_path)
 

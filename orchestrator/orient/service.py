@@ -41,6 +41,7 @@ from orchestrator.events import (
 from orchestrator.ids import event_id
 from orchestrator.lifecycle import Lazy, process_settings
 from orchestrator.provenance import PRODUCERS, Keyring, Signer, require
+from orchestrator.settings.common import limits_from
 from orchestrator.settings.router import RouterSettings
 
 if TYPE_CHECKING:
@@ -72,9 +73,7 @@ def orient(*, received: AlertReceived, input_id: str, reads: KubeReads | None, s
     from orchestrator.orient.fields import Scrubber
     from orchestrator.orient.gather import Limits
     s = settings
-    limits = Limits(max_events=s.max_events, max_pods=s.max_pods, max_revisions=s.max_revisions,
-                    log_tail_lines=s.log_tail_lines, log_limit_bytes=s.log_limit_bytes,
-                    log_line_chars=s.log_line_chars)
+    limits = limits_from(Limits, s)
     scrub = Scrubber()
     started = time.monotonic()
     prepared: Future[Lookup] | None = None
@@ -130,9 +129,7 @@ def _with_metrics(ctx: ClusterContext, *, alert: Alert, metrics: Metrics,
     if prepared.down:
         return ctx.model_copy(update={"errors": [*ctx.errors, *prepared.errors]})
     queries, notes = runbook_queries(alert, ctx, s.runbooks_dir or runbooks_dir())
-    limits = MetricLimits(window_minutes=s.metrics_window_minutes,
-                          max_points=s.metrics_max_points, max_queries=s.metrics_max_queries,
-                          max_series=s.metrics_max_series, budget_seconds=s.metrics_budget_seconds)
+    limits = limits_from(MetricLimits, s, prefix="metrics_")
     found = gather_metrics(alert=alert, metrics=metrics, rule=prepared.rule,
                            runbook_queries=queries, limits=limits, scrub=scrub)
     return ctx.model_copy(update={"metrics": found, "errors": [*ctx.errors, *prepared.errors],
@@ -196,16 +193,14 @@ class Router:
 
     @classmethod
     def from_env(cls) -> Router:
-        from orchestrator.adapters.kube import connect
+        from orchestrator.adapters.kube import connect_to
         from orchestrator.provenance import identity_of
 
         s = process_settings(RouterSettings)  # the read the first delivery's checks made
         signer, keyring = identity_of(STAGE, s)
-        conn = connect(in_cluster=s.in_cluster, service_host=s.service_host,
-                       service_port=s.service_port, service_account_dir=s.service_account_dir,
-                       kubeconfig=s.kubeconfig, context=s.kube_context,
-                       # Requests run concurrently (gunicorn threads), each with its readers.
-                       pool_size=s.read_threads * 4, user_agent="incident-orchestrator/router")
+        # Requests run concurrently (gunicorn threads), each with its readers.
+        conn = connect_to(s, pool_size=s.read_threads * 4,
+                          user_agent="incident-orchestrator/router")
         return cls(settings=s, connection=conn, signer=signer, keyring=keyring)
 
     def close(self) -> None:

@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from orchestrator.settings.blocks import AuditStoreSettings
 from orchestrator.settings.common import SenderIdentitySettings
+from orchestrator.settings.files import FileSecretSettings
 
 
-class AgentSettings(BaseSettings, SenderIdentitySettings):
+class AgentSettings(FileSecretSettings, SenderIdentitySettings, AuditStoreSettings):
     """What the agent needs: the LLM and its limits, confidence, reuse, and the audit store."""
 
     model_config = SettingsConfigDict(env_prefix="AGENT_", extra="ignore")
@@ -27,15 +29,10 @@ class AgentSettings(BaseSettings, SenderIdentitySettings):
     """Gemini API key. Without one (nor a key file) the offline planner plans, and google-genai
     is never imported. `AGENT_GEMINI_API_KEY` wins over the conventional `GEMINI_API_KEY`."""
 
-    gemini_api_key_file: Path | None = None
-    """File holding the key (a mounted Secret); used when the key variable is empty."""
-
     signing_key: SecretStr | None = None
     """This function's Ed25519 private key (PKCS#8 PEM), signing every plan and escalation it emits.
-    Unset (and no file) = nothing it emits verifies, so it refuses to emit."""
-
-    signing_key_file: Path | None = None
-    """File holding `signing_key` (the chart mounts `agent.key` from its keys Secret)."""
+    Unset (and no `AGENT_SIGNING_KEY_FILE`, where the chart mounts `agent.key` from its keys Secret)
+    = nothing it emits verifies, so it refuses to emit."""
 
     public_keys_dir: Path | None = None
     """Folder of the other functions' Ed25519 public keys (`<function>.crt` certificates or `.pem`
@@ -69,9 +66,6 @@ class AgentSettings(BaseSettings, SenderIdentitySettings):
     offline planner plans and the `openai` client is never imported. Servers that ask for none
     (a local Ollama or vLLM) take any non-empty value. `AGENT_OPENAI_API_KEY` wins over the
     conventional `OPENAI_API_KEY`."""
-
-    openai_api_key_file: Path | None = None
-    """File holding the OpenAI key (a mounted Secret); used when the key variable is empty."""
 
     openai_base_url: str | None = Field(
         default=None, validation_alias=AliasChoices("AGENT_OPENAI_BASE_URL", "OPENAI_BASE_URL")
@@ -152,31 +146,6 @@ class AgentSettings(BaseSettings, SenderIdentitySettings):
     """Seconds a duplicate delivery waits for the delivery that holds its fingerprint's LLM
     claim to decide, before planning offline (never a second call). One minute covers a slow
     answer and a retry, well inside the agent Trigger's 180 s delivery timeout."""
-
-    audit_dir: Path | None = None
-    """Local folder of the audit log (the embedded default), as the console writes it."""
-
-    audit_endpoint: str | None = None
-    """MinIO/S3 `host:port` of the audit log; wins over `audit_dir` when set."""
-
-    audit_access_key: str | None = None
-    """Access key for the audit bucket. The agent reads the console's records and writes its own
-    under `llm-claims/` and `llm-usage/` (one LLM call per fingerprint, the hourly budget)."""
-
-    audit_secret_key: SecretStr | None = None
-    """Secret key for the audit bucket."""
-
-    audit_secret_key_file: Path | None = None
-    """File holding the secret key (a mounted Secret); used when `audit_secret_key` is empty."""
-
-    audit_bucket: str = "incident-audit"
-    """Bucket the console writes the audit log to."""
-
-    audit_secure: bool = False
-    """Use HTTPS towards MinIO. Off by default: in-cluster MinIO usually serves plain HTTP."""
-
-    audit_region: str | None = None
-    """S3 region, when the server insists on one."""
 
     max_body_bytes: int = Field(default=1024 * 1024, ge=4096)
     """Largest request body accepted, in bytes (1 MiB); a larger one is refused with 413 before

@@ -1,27 +1,35 @@
-"""Pieces every settings class shares: reading a secret from a value or a mounted file, and the
-sender identity fields of the functions the broker delivers to."""
+"""Pieces every settings class shares: the rule that reads a secret from a mounted file, the
+lean reader for the functions whose cold start cannot pay for pydantic-settings, and the sender
+identity fields of the functions the broker delivers to.
+
+Kept free of pydantic-settings: ingest and telemetry import it at start.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import fields
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar, get_args
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, SecretStr, model_validator
+from pydantic.fields import FieldInfo
 
 from orchestrator.errors import PermanentError
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
-def secret_from(value: SecretStr | None, file: Path | None, *, name: str) -> str | None:
-    """The secret's value from the variable itself, else from the file it names (a Secret mount).
+L = TypeVar("L", bound="DataclassInstance")
+
+
+def read_secret_file(file: Path, *, name: str) -> str | None:
+    """A mounted secret's stripped content (None when empty).
 
     A named file that cannot be read is a configuration error, not "no secret": failing loudly
     keeps a typo from silently switching authentication off.
     """
-    if value is not None and value.get_secret_value():
-        return value.get_secret_value()
-    if file is None:
-        return None
     try:
         text = file.read_text(encoding="utf-8").strip()
     except OSError as e:
@@ -29,13 +37,72 @@ def secret_from(value: SecretStr | None, file: Path | None, *, name: str) -> str
     return text or None
 
 
-class LeanSettings(BaseModel):
+def limits_from(cls: type[L], settings: BaseModel, *, prefix: str = "") -> L:
+    """A stage's frozen limits from its function's settings: each field from the setting named
+    `prefix` + the field's name. The one way every stage takes its limits (orient's reads and
+    metrics, the planner's, the trust report's thresholds), so a limit is wired by giving it
+    the same name in both; a name the settings lack fails at start-up, not at the first alert."""
+    return cls(**{f.name: getattr(settings, prefix + f.name) for f in fields(cls) if f.init})
+
+
+def reveal(secret: SecretStr | None) -> str | None:
+    """A secret setting's value, None when unset or blank."""
+    return (secret.get_secret_value() or None) if secret is not None else None
+
+
+def env_names(prefix: str, name: str, field: FieldInfo) -> list[str]:
+    """The variables a field is read from, upper case: its `validation_alias` choices, else
+    `prefix` + its name (pydantic-settings' rule, which `LeanSettings` follows too)."""
+    alias = field.validation_alias
+    if isinstance(alias, AliasChoices):
+        return [str(c).upper() for c in alias.choices]
+    if isinstance(alias, str):
+        return [alias.upper()]
+    return [f"{prefix}{name}".upper()]
+
+
+def is_secret(field: FieldInfo) -> bool:
+    """A `SecretStr` field (or `SecretStr | None`): one that may come from a mounted file."""
+    return any(t is SecretStr for t in (field.annotation, *get_args(field.annotation)))
+
+
+def secrets_from_files(model: type[BaseModel], prefix: str,
+                       environ: Mapping[str, str]) -> dict[str, str | None]:
+    """The one rule for secrets in files, for every settings class: a secret field with no
+    non-empty value of its own is read from the file named by its variable + `_FILE` (its first
+    variable when it has several: `PREFIX_X_FILE`), a Secret mount. `environ` has upper-case
+    keys."""
+    found: dict[str, str | None] = {}
+    for name, field in model.model_fields.items():
+        names = env_names(prefix, name, field)
+        if not is_secret(field) or any(environ.get(n) for n in names):
+            continue
+        var = f"{names[0]}_FILE"
+        if environ.get(var):
+            found[name] = read_secret_file(Path(environ[var]), name=var)
+    return found
+
+
+class SecretFields(BaseModel):
+    """A blank secret is no secret: consumers test `if s.x` on a plain `SecretStr | None`."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_none(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        return {k: None if v == "" and k in cls.model_fields and is_secret(cls.model_fields[k])
+                else v for k, v in data.items()}
+
+
+class LeanSettings(SecretFields):
     """Settings read from the environment without pydantic-settings.
 
     For ingest, whose cold start is measured against a bare hello-world function: importing and
     initialising pydantic-settings costs more than everything else ingest does at start. Same
     rules as the other settings classes: `env_prefix` + field name (any case), or a field's
-    `validation_alias` choices, validated by pydantic.
+    `validation_alias` choices, validated by pydantic; a secret `x` from the file
+    `PREFIX_X_FILE` names (`secrets_from_files`).
     """
 
     model_config = ConfigDict(extra="ignore", validate_by_name=True)
@@ -44,13 +111,11 @@ class LeanSettings(BaseModel):
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Self:
         env = {k.upper(): v for k, v in (os.environ if environ is None else environ).items()}
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = dict(secrets_from_files(cls, cls.env_prefix, env))
         for name, field in cls.model_fields.items():
-            names = [f"{cls.env_prefix}{name}".upper()]
-            alias = field.validation_alias
-            if isinstance(alias, AliasChoices):
-                names = [str(c).upper() for c in alias.choices]
-            for candidate in names:
+            if name in values:
+                continue
+            for candidate in env_names(cls.env_prefix, name, field):
                 if candidate in env:
                     values[name] = env[candidate]
                     break

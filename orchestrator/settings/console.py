@@ -2,7 +2,8 @@
 
 The console holds the human side: who may call its API (a bearer token), the key it signs human
 decisions with, how Slack and a generic webhook are reached, who may approve, and where the
-audit log lives. Every secret has a `*_file` twin for a mounted Secret.
+audit log lives. Every secret `x` may instead come from the file `CONSOLE_X_FILE` names (a
+mounted Secret; `orchestrator.settings.files`).
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from orchestrator.settings.blocks import AuditStoreSettings
 from orchestrator.settings.common import SenderIdentitySettings
+from orchestrator.settings.files import FileSecretSettings
 
 
-class ConsoleSettings(BaseSettings, SenderIdentitySettings):
+class ConsoleSettings(FileSecretSettings, SenderIdentitySettings, AuditStoreSettings):
     """What the console needs: tokens and keys, notification targets, approvers, the audit log."""
 
     model_config = SettingsConfigDict(env_prefix="CONSOLE_", extra="ignore")
@@ -26,17 +29,11 @@ class ConsoleSettings(BaseSettings, SenderIdentitySettings):
     with it. It is nobody, so it never approves or rejects (people use `approver_tokens`).
     Unset with no personal tokens = every authenticated endpoint answers 401."""
 
-    api_token_file: Path | None = None
-    """File holding `api_token` (a mounted Secret); used when `api_token` is empty."""
-
     approver_tokens: SecretStr | None = None
     """Personal tokens, for the CLI, the HTTP API and the web login: a JSON object mapping each
     token (at least 16 characters, or its `sha256:<hex>` digest) to the person it authenticates,
     `{"<token>": "alice@example.com"}`. A decision carries that person, never a typed name.
     Unset = nobody approves through the API, the CLI or a token login."""
-
-    approver_tokens_file: Path | None = None
-    """File holding `approver_tokens` (a mounted Secret); used when `approver_tokens` is empty."""
 
     slack_approvers: str = ""
     """Who a Slack user is: comma-separated `SLACK_USER_ID=person` pairs
@@ -50,11 +47,9 @@ class ConsoleSettings(BaseSettings, SenderIdentitySettings):
 
     signing_key: SecretStr | None = None
     """This function's Ed25519 private key (PKCS#8 PEM), signing decisions, sweep escalations and
-    the signature over each human decision. Unset (and no file) = nothing it emits verifies, so it
-    refuses to emit."""
-
-    signing_key_file: Path | None = None
-    """File holding `signing_key` (the chart mounts `console.key` from its keys Secret)."""
+    the signature over each human decision. Unset (and no `CONSOLE_SIGNING_KEY_FILE`, where the
+    chart mounts `console.key` from its keys Secret) = nothing it emits verifies, so it refuses to
+    emit."""
 
     public_keys_dir: Path | None = None
     """Folder of the other functions' Ed25519 public keys (`<function>.crt` certificates or `.pem`
@@ -88,23 +83,14 @@ class ConsoleSettings(BaseSettings, SenderIdentitySettings):
     """Slack app signing secret: every interactivity request must carry its `v0` signature.
     Unset = the interactivity endpoint refuses everything."""
 
-    slack_signing_secret_file: Path | None = None
-    """File holding `slack_signing_secret`."""
-
     slack_webhook_url: SecretStr | None = None
     """Slack incoming-webhook URL for approval requests and escalations (a secret: whoever has
     it can post). Used when no bot token is set."""
-
-    slack_webhook_url_file: Path | None = None
-    """File holding `slack_webhook_url`."""
 
     slack_bot_token: SecretStr | None = None
     """Slack bot token (`xoxb-…`). With `slack_channel` set, messages go through chat.postMessage
     so they can later be updated in place (chat.update) when an approval is cancelled or
     expires; an incoming webhook cannot edit what it posted."""
-
-    slack_bot_token_file: Path | None = None
-    """File holding `slack_bot_token`."""
 
     slack_channel: str | None = None
     """Channel id (`C…`) the bot posts to."""
@@ -120,18 +106,12 @@ class ConsoleSettings(BaseSettings, SenderIdentitySettings):
     """Generic JSON webhook (Teams, PagerDuty Events v2, a chat bridge, anything), so approval
     requests and escalations reach a human without Slack."""
 
-    webhook_url_file: Path | None = None
-    """File holding `webhook_url`."""
-
     webhook_format: Literal["json", "pagerduty"] = "json"
     """`json`: the console's own document (with a top-level `text` most chat bridges show);
     `pagerduty`: an Events API v2 trigger/resolve keyed by the incident."""
 
     webhook_routing_key: SecretStr | None = None
     """PagerDuty integration (routing) key, for `webhook_format: pagerduty`."""
-
-    webhook_routing_key_file: Path | None = None
-    """File holding `webhook_routing_key`."""
 
     notify_timeout_seconds: float = Field(default=5.0, gt=0)
     """Timeout of one call to Slack or the webhook, in seconds: Slack wants its interactivity
@@ -163,30 +143,6 @@ class ConsoleSettings(BaseSettings, SenderIdentitySettings):
     """Largest dead-letter data kept whole, in bytes (256 KiB). `/deadletter` takes no
     credential, so past this only the size, a digest and a 4 KiB preview are stored, and the
     letter cannot be re-sent. The loop's own events are far smaller."""
-
-    audit_dir: Path | None = None
-    """Local folder of the audit log (the embedded default)."""
-
-    audit_endpoint: str | None = None
-    """MinIO/S3 `host:port` of the audit log; wins over `audit_dir` when set."""
-
-    audit_access_key: str | None = None
-    """Access key for the audit bucket (the console writes it)."""
-
-    audit_secret_key: SecretStr | None = None
-    """Secret key for the audit bucket."""
-
-    audit_secret_key_file: Path | None = None
-    """File holding `audit_secret_key`."""
-
-    audit_bucket: str = "incident-audit"
-    """Bucket of the audit log (the agent reads plans back from it)."""
-
-    audit_secure: bool = False
-    """HTTPS towards MinIO. Off by default: in-cluster MinIO usually serves plain HTTP."""
-
-    audit_region: str | None = None
-    """S3 region, when the server insists on one."""
 
     audit_retention_days: int = Field(default=0, ge=0)
     """Days of audit log kept, counted in whole UTC days; the sweep deletes older sealed days

@@ -2,7 +2,8 @@
 
 The policy itself (mode, allowed actions, namespaces, budget, approvers) is a YAML file the Helm
 values carry (`orchestrator.act.policy`); these settings say where it is, which cluster this is,
-which keys sign and verify plans and approvals, and how to reach the Kubernetes API.
+which keys sign and verify plans and approvals, how to reach the Kubernetes API, and where the
+audit store holding remediation memory is (`EXECUTOR_MEMORY_*`, `settings.blocks`).
 """
 
 from __future__ import annotations
@@ -11,19 +12,27 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from orchestrator.settings.blocks import (
+    AuditStoreSettings,
+    ClusterConnectionSettings,
+    function_names,
+)
 from orchestrator.settings.common import SenderIdentitySettings
+from orchestrator.settings.files import FileSecretSettings
 
 Mode = Literal["disabled", "observe", "dry-run", "approve", "auto", "off", "enforce"]
 """A level (`orchestrator.act.levels`) or an old mode alias; the policy's `Mode` mirrors it."""
 
 
-
-class ExecutorSettings(BaseSettings, SenderIdentitySettings):
+class ExecutorSettings(FileSecretSettings, SenderIdentitySettings, AuditStoreSettings,
+                       ClusterConnectionSettings):
     """What the executor needs: its policy, its identity, its keys and its cluster connection."""
 
-    model_config = SettingsConfigDict(env_prefix="EXECUTOR_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="EXECUTOR_", extra="ignore", validate_by_name=True,
+        alias_generator=function_names("EXECUTOR_", audit_word="MEMORY"))
 
     policy_file: Path | None = None
     """Policy YAML (the chart mounts it from a ConfigMap). None = the built-in default: dry-run
@@ -44,10 +53,8 @@ class ExecutorSettings(BaseSettings, SenderIdentitySettings):
     signing_key: SecretStr | None = None
     """This function's Ed25519 private key (PKCS#8 PEM), signing its results, escalations and
     approval requests (the latter also inside the request, over what a human is shown). Unset (and
-    no file) = nothing it emits verifies, so it refuses to emit."""
-
-    signing_key_file: Path | None = None
-    """File holding `signing_key` (the chart mounts `executor.key` from its keys Secret)."""
+    no `EXECUTOR_SIGNING_KEY_FILE`, where the chart mounts `executor.key` from its keys Secret) =
+    nothing it emits verifies, so it refuses to emit."""
 
     public_keys_dir: Path | None = None
     """Folder of the other functions' Ed25519 public keys (`<function>.crt` certificates or `.pem`
@@ -76,33 +83,6 @@ class ExecutorSettings(BaseSettings, SenderIdentitySettings):
     """Runbook folder the cited runbook's allowed actions are read from. None = the packaged
     runbooks (the same ones the chart ships in its ConfigMap)."""
 
-    kubeconfig: str | None = Field(
-        default=None, validation_alias=AliasChoices("EXECUTOR_KUBECONFIG", "KUBECONFIG")
-    )
-    """Kubeconfig file(s) (a `:`-separated list, as kubectl reads it) used when not running in
-    a Pod; None = `~/.kube/config`. `EXECUTOR_KUBECONFIG` wins over the conventional
-    `KUBECONFIG`, so the executor can point at another cluster than the user's kubectl."""
-
-    kube_context: str | None = None
-    """Kubeconfig context to use; None = the file's current context."""
-
-    in_cluster: bool = True
-    """Try the in-cluster service account first (a Pod). Off = kubeconfig only."""
-
-    service_host: str | None = Field(
-        default=None, validation_alias=AliasChoices("KUBERNETES_SERVICE_HOST")
-    )
-    """The API server's address inside a Pod (set by the kubelet; not meant to be set by hand)."""
-
-    service_port: str | None = Field(
-        default=None, validation_alias=AliasChoices("KUBERNETES_SERVICE_PORT")
-    )
-    """The API server's port inside a Pod (set by the kubelet)."""
-
-    request_timeout_seconds: float = Field(default=10.0, gt=0)
-    """Timeout of one Kubernetes API request, in seconds: a slow API server turns into a retried
-    delivery (5xx) instead of holding the function until Knative's request timeout."""
-
     field_manager: str = "incident-orchestrator"
     """fieldManager recorded on every write, so `kubectl get -o yaml --show-managed-fields`
     (and audits) show who changed what."""
@@ -123,28 +103,3 @@ class ExecutorSettings(BaseSettings, SenderIdentitySettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=4096)
     """Largest request body accepted, in bytes (1 MiB); a larger one is refused with 413 before
     it is read whole (`orchestrator.limits`). The loop's largest event is far smaller."""
-
-    memory_dir: Path | None = None
-    """Local folder of the audit log (the embedded default), where the console files
-    remediation memory: an action that failed twice on a workload within 24 h is refused."""
-
-    memory_endpoint: str | None = None
-    """MinIO/S3 `host:port` of the audit log, for remediation memory; wins over `memory_dir`."""
-
-    memory_access_key: str | None = None
-    """Access key for the audit bucket (read only is enough)."""
-
-    memory_secret_key: SecretStr | None = None
-    """Secret key for the audit bucket."""
-
-    memory_secret_key_file: Path | None = None
-    """File holding the secret key (a mounted Secret); used when `memory_secret_key` is empty."""
-
-    memory_bucket: str = "incident-audit"
-    """Bucket the console writes the audit log to."""
-
-    memory_secure: bool = False
-    """Use HTTPS towards MinIO. Off by default: in-cluster MinIO usually serves plain HTTP."""
-
-    memory_region: str | None = None
-    """S3 region, when the server insists on one."""

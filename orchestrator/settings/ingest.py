@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import ClassVar
 
 from pydantic import AliasChoices, Field, SecretStr
@@ -21,15 +20,10 @@ class IngestSettings(LeanSettings):
     token: SecretStr | None = None
     """Bearer token Alertmanager sends (`http_config.authorization`); compared in constant time."""
 
-    token_file: Path | None = None
-    """File holding the token (a mounted Secret); used when `token` is empty."""
-
     signing_key: SecretStr | None = None
     """This function's Ed25519 private key (PKCS#8 PEM), signing every `incident.alert.received`.
-    Unset (and no file) = nothing it emits verifies, so it refuses to emit."""
-
-    signing_key_file: Path | None = None
-    """File holding `signing_key` (the chart mounts `ingest.key` from its keys Secret)."""
+    Unset (and no `INGEST_SIGNING_KEY_FILE`, where the chart mounts `ingest.key` from its keys
+    Secret) = nothing it emits verifies, so it refuses to emit."""
 
     auth_disabled: bool = False
     """Accept unauthenticated requests. Only for local experiments; start-up logs a warning."""

@@ -9,13 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from orchestrator.resources import data_dir, runbooks_dir
-from orchestrator.settings.common import secret_from
+from orchestrator.settings.files import FileSecretSettings
 
 
-class KnowledgeSettings(BaseSettings):
+class KnowledgeSettings(FileSecretSettings):
     """Where runbooks come from, where their index lives, and when retrieval abstains."""
 
     model_config = SettingsConfigDict(env_prefix="KB_", extra="ignore")
@@ -34,9 +34,6 @@ class KnowledgeSettings(BaseSettings):
     qdrant_api_key: SecretStr | None = None
     """Qdrant API key for a server that requires one."""
 
-    qdrant_api_key_file: Path | None = None
-    """File holding the Qdrant API key (a mounted Secret); used when `qdrant_api_key` is empty."""
-
     qdrant_timeout_seconds: float = 5.0
     """Per-request timeout towards a Qdrant server; past it retrieval falls back to raw files."""
 
@@ -49,14 +46,8 @@ class KnowledgeSettings(BaseSettings):
     minio_access_key: SecretStr | None = None
     """MinIO access key."""
 
-    minio_access_key_file: Path | None = None
-    """File holding the MinIO access key; used when `minio_access_key` is empty."""
-
     minio_secret_key: SecretStr | None = None
     """MinIO secret key."""
-
-    minio_secret_key_file: Path | None = None
-    """File holding the MinIO secret key; used when `minio_secret_key` is empty."""
 
     minio_bucket: str = Field(default="runbooks", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
     """Bucket for the raw runbook files (keys `runbooks/<path>`)."""
@@ -78,9 +69,6 @@ class KnowledgeSettings(BaseSettings):
         default=None, validation_alias=AliasChoices("KB_EMBEDDING_API_KEY", "GEMINI_API_KEY")
     )
     """API key for the embedding model; falls back to `GEMINI_API_KEY`."""
-
-    embedding_api_key_file: Path | None = None
-    """File holding the embedding API key; used when the key itself is empty."""
 
     embedding_base_url: str | None = None
     """Base URL of the Gemini API (a proxy or a test server); the SDK's default when unset."""
@@ -115,17 +103,3 @@ class KnowledgeSettings(BaseSettings):
 
     candidates: int = 64
     """Chunks fetched per retriever before runbooks are ranked (several chunks per runbook)."""
-
-    def qdrant_key(self) -> str | None:
-        return secret_from(self.qdrant_api_key, self.qdrant_api_key_file, name="KB_QDRANT_API_KEY")
-
-    def minio_keys(self) -> tuple[str, str]:
-        access = secret_from(self.minio_access_key, self.minio_access_key_file,
-                             name="KB_MINIO_ACCESS_KEY")
-        secret = secret_from(self.minio_secret_key, self.minio_secret_key_file,
-                             name="KB_MINIO_SECRET_KEY")
-        return access or "", secret or ""
-
-    def embedding_key(self) -> str | None:
-        return secret_from(self.embedding_api_key, self.embedding_api_key_file,
-                           name="KB_EMBEDDING_API_KEY")

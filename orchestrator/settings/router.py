@@ -8,23 +8,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
 
+from orchestrator.settings.blocks import ClusterConnectionSettings, function_names
 from orchestrator.settings.common import SenderIdentitySettings
+from orchestrator.settings.files import FileSecretSettings
 
 
-class RouterSettings(BaseSettings, SenderIdentitySettings):
+class RouterSettings(FileSecretSettings, SenderIdentitySettings, ClusterConnectionSettings):
     """What the router needs: its cluster connection, its read bounds and its verify deadline."""
 
-    model_config = SettingsConfigDict(env_prefix="ROUTER_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="ROUTER_", extra="ignore", validate_by_name=True,
+                                      alias_generator=function_names("ROUTER_"))
 
     signing_key: SecretStr | None = None
     """This function's Ed25519 private key (PKCS#8 PEM), signing every context and verdict it emits.
-    Unset (and no file) = nothing it emits verifies, so it refuses to emit."""
-
-    signing_key_file: Path | None = None
-    """File holding `signing_key` (the chart mounts `router.key` from its keys Secret)."""
+    Unset (and no `ROUTER_SIGNING_KEY_FILE`, where the chart mounts `router.key` from its keys
+    Secret) = nothing it emits verifies, so it refuses to emit."""
 
     public_keys_dir: Path | None = None
     """Folder of the other functions' Ed25519 public keys (`<function>.crt` certificates or `.pem`
@@ -38,37 +39,6 @@ class RouterSettings(BaseSettings, SenderIdentitySettings):
 
     clock_skew_seconds: float = Field(default=60.0, ge=0)
     """Tolerated clock difference between functions, in seconds, for signed times."""
-
-    in_cluster: bool = True
-    """Try the Pod's service account first. Off = kubeconfig only (a router run outside the
-    cluster it watches, with a kubeconfig for it)."""
-
-    service_host: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("ROUTER_SERVICE_HOST", "KUBERNETES_SERVICE_HOST"))
-    """API server host inside a cluster; the kubelet sets `KUBERNETES_SERVICE_HOST` in every
-    Pod, which is how the router knows it runs in one."""
-
-    service_port: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("ROUTER_SERVICE_PORT", "KUBERNETES_SERVICE_PORT"))
-    """API server port inside a cluster (`KUBERNETES_SERVICE_PORT`, set by the kubelet)."""
-
-    service_account_dir: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount")
-    """Where the Pod's service account token, CA and namespace are mounted (Kubernetes' own
-    default path; changed only for tests)."""
-
-    kubeconfig: str | None = Field(
-        default=None, validation_alias=AliasChoices("ROUTER_KUBECONFIG", "KUBECONFIG"))
-    """Kubeconfig file(s), `:`-separated like kubectl's `KUBECONFIG`; None = `~/.kube/config`.
-    A missing file is not an error: the router then runs without a cluster."""
-
-    kube_context: str | None = None
-    """Kubeconfig context to use; None = the file's current context."""
-
-    request_timeout_seconds: float = Field(default=10.0, gt=0)
-    """Timeout of one API request, in seconds: a stalled API server becomes a retried delivery
-    (5xx) well inside the router-alerts Trigger's 60 s, not a hung function."""
 
     read_threads: int = Field(default=6, ge=1, le=32)
     """Concurrent API reads per alert. A pod alert has at most ~5 independent reads at once

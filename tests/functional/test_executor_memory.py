@@ -67,11 +67,12 @@ def test_one_failure_or_an_old_one_does_not_block(
 def test_the_chart_gives_the_executor_the_audit_store_and_its_settings_read_it() -> None:
     from orchestrator.settings.executor import ExecutorSettings
     from tests.functional.helm_support import render
+    from tests.functional.test_helm_chart_settings import env_names
 
     rendered = render("default")
     env = rendered.env("executor")
     assert env["EXECUTOR_MEMORY_ENDPOINT"] == rendered.env("console")["CONSOLE_AUDIT_ENDPOINT"]
     assert env["EXECUTOR_MEMORY_BUCKET"] == rendered.env("console")["CONSOLE_AUDIT_BUCKET"]
     assert env["EXECUTOR_MEMORY_SECRET_KEY_FILE"].endswith("minio-secret-key")
-    fields = {f"EXECUTOR_{name.upper()}" for name in ExecutorSettings.model_fields}
+    fields = env_names(ExecutorSettings)
     assert {k for k in env if k.startswith("EXECUTOR_MEMORY_")} <= fields

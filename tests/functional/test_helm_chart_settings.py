@@ -11,6 +11,7 @@ import pytest
 import yaml
 from pydantic import AliasChoices, BaseModel
 
+from orchestrator.settings.common import is_secret
 from tests.functional.helm_support import (
     FULLNAME,
     FUNCTIONS,
@@ -45,11 +46,14 @@ def env_names(cls: type[BaseModel]) -> set[str]:
     for field, info in cls.model_fields.items():
         alias = info.validation_alias
         if isinstance(alias, AliasChoices):
-            names |= {str(a).upper() for a in alias.choices}
+            read = [str(a).upper() for a in alias.choices]
         elif isinstance(alias, str):
-            names.add(alias.upper())
+            read = [alias.upper()]
         else:
-            names.add(f"{prefix}{field}".upper())
+            read = [f"{prefix}{field}".upper()]
+        names |= set(read)
+        if is_secret(info):  # the one rule for secrets in files (settings.common)
+            names.add(f"{read[0]}_FILE")
     return names
 
 

@@ -47,7 +47,7 @@ def test_longest_call_bounds_the_planners_real_backoff(retries: int, throttled: 
     honoured then 0), or the longest `Retry-After` honoured (above every backoff here)."""
     monkeypatch.setattr(random, "uniform", lambda low, high: high)  # the longest jitter
     limits = Limits(retries=retries, backoff_seconds=1.5,
-                    retry_after_max=40.0 if throttled else 0.0, timeout_seconds=30.0)
+                    retry_after_max_seconds=40.0 if throttled else 0.0, timeout_seconds=30.0)
     waits = _waits(monkeypatch)
     llm = _AlwaysBusy(retry_after=40.0 if throttled else None)
     planner = GeminiPlanner(llm, limits=limits)  # type: ignore[arg-type]
@@ -62,7 +62,7 @@ def test_longest_call_bounds_the_planners_real_backoff(retries: int, throttled: 
 
 def test_a_retry_after_beyond_the_longest_honoured_ends_the_retries(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    limits = Limits(retries=3, backoff_seconds=0.01, retry_after_max=5.0)
+    limits = Limits(retries=3, backoff_seconds=0.01, retry_after_max_seconds=5.0)
     waits = _waits(monkeypatch)
     llm = _AlwaysBusy(retry_after=6.0)
     planner = GeminiPlanner(llm, limits=limits)  # type: ignore[arg-type]
@@ -72,7 +72,7 @@ def test_a_retry_after_beyond_the_longest_honoured_ends_the_retries(
 
 
 def test_a_retry_after_is_never_cut_short(monkeypatch: pytest.MonkeyPatch) -> None:
-    limits = Limits(retries=2, backoff_seconds=0.01, retry_after_max=5.0)
+    limits = Limits(retries=2, backoff_seconds=0.01, retry_after_max_seconds=5.0)
     waits = _waits(monkeypatch)
     llm = _AlwaysBusy(retry_after=4.5)
     planner = GeminiPlanner(llm, limits=limits)  # type: ignore[arg-type]
