@@ -31,7 +31,7 @@ from orchestrator.adapters.kube_reads import KubeReader  # noqa: E402
 from orchestrator.events import AlertReceived  # noqa: E402
 from orchestrator.ingest.alertmanager import parse_webhook  # noqa: E402
 from orchestrator.ingest.core import alert_event  # noqa: E402
-from orchestrator.orient.service import orient  # noqa: E402
+from orchestrator.orient.core import orient  # noqa: E402
 from orchestrator.settings.router import RouterSettings  # noqa: E402
 from tests import keys  # noqa: E402
 from tests.conftest import load_event  # noqa: E402

@@ -18,9 +18,9 @@ import pytest
 from orchestrator.adapters.prometheus import AlertmanagerClient, PrometheusClient
 from orchestrator.events import Alert, AlertReceived, ContextEnriched
 from orchestrator.orient.alertcheck import AlertVerdict, watch_alert
+from orchestrator.orient.core import orient
 from orchestrator.orient.fields import Scrubber
 from orchestrator.orient.metrics import MetricLimits, gather_metrics
-from orchestrator.orient.service import orient
 from orchestrator.settings.router import RouterSettings
 from tests.e2e.conftest import start_alertmanager
 from tests.e2e.prometheus_support import Exporter, firing, start_prometheus_rules, wait_value

@@ -11,7 +11,7 @@ from orchestrator.adapters.kube_reads import KubeReader
 from orchestrator.context import ClusterContext
 from orchestrator.envelope import Event
 from orchestrator.events import Alert, AlertReceived, ContextEnriched
-from orchestrator.orient.service import orient
+from orchestrator.orient.core import orient
 from orchestrator.settings.router import RouterSettings
 from tests.fakes import kube_objects as ko
 from tests.fakes.kube_api import FakeKubeAPI

@@ -22,7 +22,7 @@ from orchestrator.events import (
     Escalated,
     Resolved,
 )
-from orchestrator.orient.service import verify
+from orchestrator.orient.core import verify
 from orchestrator.plan import Action, ActionResult
 from tests.fakes import kube_objects as ko
 from tests.fakes.kube_api import FakeKubeAPI
