@@ -26,9 +26,8 @@ from __future__ import annotations
 
 import fnmatch
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from orchestrator.act.actions import ACTION_SPECS
@@ -36,6 +35,9 @@ from orchestrator.act.levels import LEVELS, Level, as_level, namespace_level
 from orchestrator.errors import PermanentError
 from orchestrator.models import Frozen
 from orchestrator.plan import ActionType, Risk
+
+if TYPE_CHECKING:
+    import yaml
 
 Mode = Literal["disabled", "observe", "dry-run", "approve", "auto", "off", "enforce"]
 """A level, or one of the old modes (`off` = disabled, `enforce` = auto)."""
@@ -180,6 +182,8 @@ class Policy(Frozen):
 
 def parse_policy(text: str, *, source: str = "policy") -> Policy:
     """The policy in `text`; PolicyError naming the line of each mistake (`source:LINE: …`)."""
+    import yaml  # only with a policy file: the default policy needs no parser at start-up
+
     try:
         doc = yaml.safe_load(text)
         tree = yaml.compose(text)
@@ -207,6 +211,8 @@ def _describe(source: str, tree: yaml.Node | None, err: Any) -> str:
 
 def _line(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int:
     """The 1-based line of the deepest YAML node the error's location reaches."""
+    import yaml  # loaded already: `tree` came from `parse_policy`
+
     line = node.start_mark.line + 1 if node is not None else 1
     for part in loc:
         if isinstance(node, yaml.MappingNode):

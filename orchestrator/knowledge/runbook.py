@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from orchestrator.errors import PermanentError
@@ -108,6 +107,8 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     m = _FRONT.match(text)
     if not m:
         return {}, text
+    import yaml  # only where front matter is read: an executor that reads no runbook skips it
+
     try:
         # libyaml's safe loader when PyYAML has it (its wheels do): the agent parses every
         # runbook's front matter on its first request, 8x faster than in pure Python.

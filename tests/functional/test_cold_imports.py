@@ -18,8 +18,15 @@ import pytest
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
-from orchestrator.context import ClusterContext
-from orchestrator.events import CONTEXT_ENRICHED, Alert, ContextEnriched
+from orchestrator.context import ClusterContext, ObjectRef
+from orchestrator.events import (
+    CONTEXT_ENRICHED,
+    PLAN_PROPOSED,
+    Alert,
+    ContextEnriched,
+    PlanProposed,
+)
+from orchestrator.plan import Action, Citation, Plan
 from tests import keys
 from tests.fakes.sink import Sink
 
@@ -137,3 +144,29 @@ print(json.dumps([at_import, first, gc.get_freeze_count() - before]))
     assert at_import > 10_000, "the framework's objects are frozen before the function imports"
     assert first > 0, "the first service built freezes what start-up made"
     assert second == 0, "only the first: later builds (tests) leave their garbage collectable"
+
+
+def test_an_executor_without_a_policy_file_loads_no_yaml_parser(tmp_path: Path) -> None:
+    # The default policy needs no parser: PyYAML loads only with a policy file or a runbook read.
+    alert = Alert(status="firing", labels={"alertname": "KubePodCrashLooping",
+                                           "namespace": "shop", "pod": "web-1"},
+                  starts_at=datetime(2026, 1, 1, tzinfo=UTC), fingerprint="f1")
+    plan = Plan(plan_id="p", incident_key="k", fingerprint="f1", hypothesis="crash loop",
+                confidence=0.6, citations=[Citation(runbook="k8s_crashloop")], model="offline",
+                actions=[Action(type="delete_pod",
+                                target=ObjectRef(kind="Pod", namespace="shop", name="web-1"))],
+                created_at=datetime.now(UTC))
+    data = PlanProposed(incident_key="k", alert=alert, plan=plan)
+    headers, body = to_binary(CloudEvent({"type": PLAN_PROPOSED, "id": "e-1", "subject": "k",
+                                          "source": "/orchestrator/agent", "incidentkey": "k"},
+                                         data.model_dump(mode="json")))
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps({"headers": keys.seal(headers, body), "body": body.decode()}))
+    loaded = run("executor", f"""
+req = json.load(open({str(request)!r}))
+app = functions_framework.create_app("handle", "functions/executor/main.py")
+r = app.test_client().post("/", headers=req["headers"], data=req["body"].encode())
+assert r.status_code == 200, r.data
+print(json.dumps(sorted(m for m in ("yaml",) if m in sys.modules)))
+""", env={"KUBECONFIG": str(tmp_path / "no-kubeconfig")})
+    assert loaded == []
