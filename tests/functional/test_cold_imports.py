@@ -50,6 +50,28 @@ def run(function: str, script: str, env: dict[str, str] | None = None) -> Any:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+ALERT = Alert(status="firing", labels={"alertname": "KubePodCrashLooping", "namespace": "shop",
+                                       "pod": "web-1"},
+              starts_at=datetime(2026, 1, 1, tzinfo=UTC), fingerprint="f1")
+
+
+def loaded_after_first_event(function: str, tmp_path: Path, type_: str, producer: str,
+                             data: Any, modules: tuple[str, ...], env: dict[str, str]) -> Any:
+    """Which of `modules` a fresh `function` has loaded once it answered one signed event 200."""
+    headers, body = to_binary(CloudEvent({"type": type_, "id": "e-1", "subject": "k",
+                                          "source": f"/orchestrator/{producer}",
+                                          "incidentkey": "k"}, data.model_dump(mode="json")))
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps({"headers": keys.seal(headers, body), "body": body.decode()}))
+    return run(function, f"""
+req = json.load(open({str(request)!r}))
+app = functions_framework.create_app("handle", "functions/{function}/main.py")
+r = app.test_client().post("/", headers=req["headers"], data=req["body"].encode())
+assert r.status_code == 200, r.data
+print(json.dumps(sorted(m for m in {list(modules)!r} if m in sys.modules)))
+""", env)
+
+
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_importing_a_function_builds_no_payload_validator(function: str) -> None:
     # Settings are read by the first request anyway; the policy's defaults are instances made
@@ -103,25 +125,13 @@ print(json.dumps(sorted(m for m in ("orchestrator.context", "orchestrator.plan",
 
 def test_an_agent_without_a_model_plans_without_loading_the_llm_code(tmp_path: Path) -> None:
     # No key: the offline planner plans; the LLM planner, its guards and adapters stay unloaded.
-    alert = Alert(status="firing", labels={"alertname": "KubePodCrashLooping",
-                                           "namespace": "shop", "pod": "web-1"},
-                  starts_at=datetime(2026, 1, 1, tzinfo=UTC), fingerprint="f1")
-    data = ContextEnriched(incident_key="k", alert=alert, context=ClusterContext())
-    headers, body = to_binary(CloudEvent({"type": CONTEXT_ENRICHED, "id": "e-1", "subject": "k",
-                                          "source": "/orchestrator/router", "incidentkey": "k"},
-                                         data.model_dump(mode="json")))
-    request = tmp_path / "request.json"
-    request.write_text(json.dumps({"headers": keys.seal(headers, body), "body": body.decode()}))
-    loaded = run("agent", f"""
-req = json.load(open({str(request)!r}))
-app = functions_framework.create_app("handle", "functions/agent/main.py")
-r = app.test_client().post("/", headers=req["headers"], data=req["body"].encode())
-assert r.status_code == 200, r.data
-print(json.dumps(sorted(m for m in ("orchestrator.decide.gemini", "orchestrator.decide.guarded",
-                                    "orchestrator.decide.claim", "orchestrator.decide.token_budget",
-                                    "orchestrator.adapters.llm", "orchestrator.adapters.llm_openai")
-                        if m in sys.modules)))
-""", env={"KB_QDRANT_PATH": str(tmp_path / "qdrant"), "AGENT_AUDIT_DIR": str(tmp_path / "audit")})
+    data = ContextEnriched(incident_key="k", alert=ALERT, context=ClusterContext())
+    loaded = loaded_after_first_event(
+        "agent", tmp_path, CONTEXT_ENRICHED, "router", data,
+        ("orchestrator.decide.gemini", "orchestrator.decide.guarded", "orchestrator.decide.claim",
+         "orchestrator.decide.token_budget", "orchestrator.adapters.llm",
+         "orchestrator.adapters.llm_openai"),
+        {"KB_QDRANT_PATH": str(tmp_path / "qdrant"), "AGENT_AUDIT_DIR": str(tmp_path / "audit")})
     assert loaded == []
 
 
@@ -148,25 +158,13 @@ print(json.dumps([at_import, first, gc.get_freeze_count() - before]))
 
 def test_an_executor_without_a_policy_file_loads_no_yaml_parser(tmp_path: Path) -> None:
     # The default policy needs no parser: PyYAML loads only with a policy file or a runbook read.
-    alert = Alert(status="firing", labels={"alertname": "KubePodCrashLooping",
-                                           "namespace": "shop", "pod": "web-1"},
-                  starts_at=datetime(2026, 1, 1, tzinfo=UTC), fingerprint="f1")
     plan = Plan(plan_id="p", incident_key="k", fingerprint="f1", hypothesis="crash loop",
                 confidence=0.6, citations=[Citation(runbook="k8s_crashloop")], model="offline",
                 actions=[Action(type="delete_pod",
                                 target=ObjectRef(kind="Pod", namespace="shop", name="web-1"))],
                 created_at=datetime.now(UTC))
-    data = PlanProposed(incident_key="k", alert=alert, plan=plan)
-    headers, body = to_binary(CloudEvent({"type": PLAN_PROPOSED, "id": "e-1", "subject": "k",
-                                          "source": "/orchestrator/agent", "incidentkey": "k"},
-                                         data.model_dump(mode="json")))
-    request = tmp_path / "request.json"
-    request.write_text(json.dumps({"headers": keys.seal(headers, body), "body": body.decode()}))
-    loaded = run("executor", f"""
-req = json.load(open({str(request)!r}))
-app = functions_framework.create_app("handle", "functions/executor/main.py")
-r = app.test_client().post("/", headers=req["headers"], data=req["body"].encode())
-assert r.status_code == 200, r.data
-print(json.dumps(sorted(m for m in ("yaml",) if m in sys.modules)))
-""", env={"KUBECONFIG": str(tmp_path / "no-kubeconfig")})
+    loaded = loaded_after_first_event(
+        "executor", tmp_path, PLAN_PROPOSED, "agent",
+        PlanProposed(incident_key="k", alert=ALERT, plan=plan), ("yaml",),
+        {"KUBECONFIG": str(tmp_path / "no-kubeconfig")})
     assert loaded == []
