@@ -20,6 +20,7 @@ from tests import keys
 from tests.fakes import kube_objects as ko
 from tests.fakes.gemini import FakeGemini, fake_gemini
 from tests.fakes.kube_api import FakeKubeAPI
+from tests.fakes.tls_proxy import TLSProxy, self_signed
 from tests.functional.agent_support import build_index
 from tests.functional.auth_support import (
     APP,
@@ -174,3 +175,12 @@ def rows_fixture() -> Iterator[list[Row]]:
 @pytest.fixture(scope="module", params=["offline", "gemini", "openai"], name="run")
 def run_fixture(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Run:
     return run_planner(tmp_path_factory.mktemp(request.param), request.param)
+
+
+@pytest.fixture(name="tls")
+def tls_fixture(api: FakeKubeAPI, tmp_path: Path) -> Iterator[tuple[TLSProxy, Path]]:
+    """The module's fake API behind TLS with a self-signed certificate: (proxy, its cert)."""
+    cert, key = self_signed(tmp_path)
+    proxy = TLSProxy(api.port, cert, key)
+    yield proxy, cert
+    proxy.close()

@@ -39,14 +39,6 @@ def api() -> Iterator[FakeKubeAPI]:
     yield from fake_api()
 
 
-@pytest.fixture
-def tls(api: FakeKubeAPI, tmp_path: Path) -> Iterator[tuple[TLSProxy, Path]]:
-    cert, key = self_signed(tmp_path)
-    proxy = TLSProxy(api.port, cert, key)
-    yield proxy, cert
-    proxy.close()
-
-
 def _service_account(folder: Path, ca: Path, token: str = TOKEN) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "token").write_text(token)

@@ -41,14 +41,6 @@ def api() -> Iterator[FakeKubeAPI]:
 
 
 @pytest.fixture
-def tls(api: FakeKubeAPI, tmp_path: Path) -> Iterator[tuple[TLSProxy, Path]]:
-    cert, key = self_signed(tmp_path)
-    proxy = TLSProxy(api.port, cert, key)
-    yield proxy, cert
-    proxy.close()
-
-
-@pytest.fixture
 def connections() -> Iterator[list[Connection]]:
     made: list[Connection] = []
     yield made
