@@ -14,12 +14,17 @@ from orchestrator.adapters.kube_reads import KubeReads
 from orchestrator.context import ClusterContext, HPAInfo, ObjectRef
 from orchestrator.events import Alert
 from orchestrator.orient import cluster_events, scopes
-from orchestrator.orient.batch import cronjob_info, job_info
 from orchestrator.orient.fields import Json, Scrubber, meta
 from orchestrator.orient.gather import Found, Limits, Reading
 from orchestrator.orient.nodes import node_info, pvc_info, service_info
 from orchestrator.orient.targets import resolve
-from orchestrator.orient.workloads import hpa_info, revisions, workload_info
+from orchestrator.orient.workloads import (
+    cronjob_info,
+    hpa_info,
+    job_info,
+    revisions,
+    workload_info,
+)
 
 log = logging.getLogger(__name__)
 

@@ -261,7 +261,7 @@ class Reading:
             self.found.jobs.append((obj, self.items(pods_f, f"pods of Job {name}")))
         elif kind == "CronJob":
             jobs_f = self.listing("Job", ns, limit=200)
-            from orchestrator.orient.batch import owned_jobs
+            from orchestrator.orient.workloads import owned_jobs
 
             jobs = owned_jobs(self.items(jobs_f, f"Jobs in {ns}"), meta(obj).get("uid"))
             self.found.cronjobs.append((obj, jobs))

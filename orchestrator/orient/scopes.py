@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 
 from orchestrator.context import ObjectRef
-from orchestrator.orient.batch import owned_jobs
 from orchestrator.orient.fields import (
     Json,
     controller_of,
@@ -28,6 +27,7 @@ from orchestrator.orient.fields import (
 from orchestrator.orient.gather import Reading
 from orchestrator.orient.nodes import mounts_claim, node_addresses
 from orchestrator.orient.targets import Target, is_ip
+from orchestrator.orient.workloads import owned_jobs
 
 log = logging.getLogger(__name__)
 

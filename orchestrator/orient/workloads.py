@@ -1,4 +1,5 @@
-"""Workloads and autoscalers: rollout status, revision history, and who else manages them.
+"""Workloads and autoscalers: rollout status, revision history, and who else manages them;
+Jobs and CronJobs: how many pods failed, against which backoff limit, and the run history.
 
 "Who else manages it" decides what the executor may do: scaling a Deployment an HPA owns is
 undone within a minute, and a rollback of one Argo CD or Flux syncs is undone by the next sync.
@@ -8,12 +9,14 @@ it), `argocd`, `flux`, and `helm` (informational: Helm does not revert drift).
 
 from __future__ import annotations
 
-from orchestrator.context import HPAInfo, ObjectRef, Revision, WorkloadInfo
+from orchestrator.context import CronJobInfo, HPAInfo, JobInfo, ObjectRef, Revision, WorkloadInfo
 from orchestrator.gitops import ARGO, FLUX, gitops_tools
 from orchestrator.orient.fields import (
     Json,
     Scrubber,
     conditions,
+    controller_of,
+    created,
     describe,
     integer,
     meta,
@@ -113,4 +116,40 @@ def hpa_info(obj: Json, scrub: Scrubber) -> HPAInfo:
         current_replicas=st.get("currentReplicas"),
         desired_replicas=st.get("desiredReplicas"),
         conditions=conditions(st.get("conditions"), scrub, describe(obj)),
+    )
+
+
+def job_info(job: Json, scrub: Scrubber, pods: list[Json]) -> JobInfo:
+    """A Job, with the names of its failed pods (newest first) among `pods`."""
+    sp, st = spec(job), status(job)
+    failed = [p for p in pods if status(p).get("phase") == "Failed"]
+    failed.sort(key=created, reverse=True)
+    return JobInfo(
+        ref=ref_of(job, "Job"),
+        active=integer(st.get("active")),
+        succeeded=integer(st.get("succeeded")),
+        failed=integer(st.get("failed")),
+        completions=sp.get("completions"),
+        backoff_limit=sp.get("backoffLimit"),
+        conditions=conditions(st.get("conditions"), scrub, describe(job)),
+        owner=controller_of(job),
+        failed_pods=[str(meta(p).get("name")) for p in failed],
+    )
+
+
+def owned_jobs(jobs: list[Json], cronjob_uid: str | None) -> list[Json]:
+    """A CronJob's Jobs, newest first."""
+    return sorted((j for j in jobs if owned_by(j, cronjob_uid)), key=created, reverse=True)
+
+
+def cronjob_info(cj: Json, jobs: list[Json]) -> CronJobInfo:
+    sp, st = spec(cj), status(cj)
+    return CronJobInfo(
+        ref=ref_of(cj, "CronJob"),
+        schedule=str(sp.get("schedule") or ""),
+        suspend=bool(sp.get("suspend")),
+        last_schedule=when(st.get("lastScheduleTime")),
+        last_successful=when(st.get("lastSuccessfulTime")),
+        active=len(st.get("active") or []),
+        jobs=[str(meta(j).get("name")) for j in jobs],
     )
