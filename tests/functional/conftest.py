@@ -6,20 +6,26 @@ plain functions and classes tests import, these hold what pytest sets up and tea
 
 from __future__ import annotations
 
+import random
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from orchestrator.adapters.object_store import LocalDirStore, MinioStore, ObjectStore
+from orchestrator.console import service as console_service
 from orchestrator.console.session import COOKIE
 from orchestrator.local.stack import Stack, StackOptions
 from tests import keys
 from tests.fakes import kube_objects as ko
 from tests.fakes.gemini import FakeGemini, fake_gemini
 from tests.fakes.kube_api import FakeKubeAPI
+from tests.fakes.s3 import S3Server, s3_server
+from tests.fakes.sink import Sink
+from tests.fakes.slack import FakeSlack, fake_slack
 from tests.fakes.tls_proxy import TLSProxy, self_signed
 from tests.functional.agent_support import build_index
 from tests.functional.auth_support import (
@@ -32,6 +38,7 @@ from tests.functional.auth_support import (
     csrf_of,
     login,
 )
+from tests.functional.console_support import console_app, console_env, serve
 from tests.functional.executor_support import (
     BUDGET_NS,
     ENFORCE,
@@ -184,3 +191,63 @@ def tls_fixture(api: FakeKubeAPI, tmp_path: Path) -> Iterator[tuple[TLSProxy, Pa
     proxy = TLSProxy(api.port, cert, key)
     yield proxy, cert
     proxy.close()
+
+
+# Stores: tests/fakes/s3.py and the project's own object stores.
+
+
+@pytest.fixture(scope="module", name="s3")
+def s3_fixture() -> Iterator[S3Server]:
+    """An S3 server (moto's server mode) for the module."""
+    with s3_server() as server:
+        yield server
+
+
+@pytest.fixture(params=["local", "s3"], name="stores")
+def stores_fixture(request: pytest.FixtureRequest,
+                   tmp_path: Path) -> Iterator[Callable[[], ObjectStore]]:
+    """A factory of independent clients over one backing store (one per writer): a local
+    folder, then a fresh bucket on the S3 server."""
+    if request.param == "local":
+        yield lambda: LocalDirStore(tmp_path / "audit")
+        return
+    server = request.getfixturevalue("s3")
+    bucket = f"audit-{random.randrange(16**8):08x}"
+    yield lambda: MinioStore.connect(server.endpoint, server.access_key, server.secret_key,
+                                     bucket)
+
+
+# The console: console_support.py.
+
+
+@pytest.fixture(name="chat")
+def chat_fixture() -> Iterator[FakeSlack]:
+    """A fake Slack (incoming webhook, Web API, response URLs) and a generic webhook."""
+    with fake_slack() as s:
+        yield s
+
+
+@pytest.fixture(name="console_for")
+def console_for_fixture(tmp_path: Path, sink: Sink,
+                        monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Any]]:
+    """Builds a console's test client on an audit folder (this test's `tmp_path / "audit"`
+    unless given), with extra settings as keyword arguments; the console's service is dropped
+    after the test."""
+    def build(audit: Path | None = None, **extra: str) -> Any:
+        console_env(monkeypatch, audit or tmp_path / "audit", sink.url, **extra)
+        return console_app().test_client()
+
+    yield build
+    console_service.instance.reset()
+
+
+@pytest.fixture(name="served_console")
+def served_console_fixture(tmp_path: Path, sink: Sink,
+                           monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str]]:
+    """A console served on a loopback port too, for the clients that need a URL (the CLI, MCP):
+    (its test client, its URL). Its own data folder keeps `orchestrator up` state out."""
+    console_env(monkeypatch, tmp_path / "audit", sink.url, XDG_DATA_HOME=str(tmp_path / "data"))
+    app = console_app()
+    with serve(app) as url:
+        yield app.test_client(), url
+    console_service.instance.reset()

@@ -29,7 +29,7 @@ from orchestrator.context import (
     ObjectRef,
     PodInfo,
 )
-from orchestrator.envelope import Outgoing, to_binary
+from orchestrator.envelope import Event, Outgoing, decode, to_binary
 from orchestrator.events import (
     ACTION_COMPLETED,
     ALERT_RECEIVED,
@@ -176,6 +176,11 @@ def wire(out: Outgoing, at: datetime | None = None) -> tuple[dict[str, str], byt
     return keys.seal(headers, body, out.function), body
 
 
+def received(out: Outgoing, at: datetime | None = None) -> Event:
+    """The event as the console reads it off the wire (`wire`, then decoded)."""
+    return decode(*wire(out, at))
+
+
 def console_env(monkeypatch: Any, audit: Path, broker: str, **extra: str) -> None:
     env = {"CONSOLE_AUDIT_DIR": str(audit), "CONSOLE_API_TOKEN": TOKEN,
            "K_SINK": broker, **keys.env("console"),
@@ -229,9 +234,15 @@ def csrf_of(html: str) -> str:
     return m.group(1)
 
 
-def awaiting_approval(client: Any) -> Story:
-    """A story delivered up to its approval request: a plan waiting for a human."""
-    story = Story()
-    for out in (story.alert_received(), story.plan_proposed(), story.approval_requested()):
-        deliver(client, out)
+def awaiting(client: Any, story: Story | None = None, *, context: bool = False,
+             **request: Any) -> Story:
+    """A story (a new one by default) delivered up to its approval request, each delivery
+    accepted: a plan waiting for a human. `context`: the gathered context is delivered too;
+    `request`: passed to `Story.approval_requested`."""
+    story = story or Story()
+    steps = [story.alert_received(), *([story.context_enriched()] if context else []),
+             story.plan_proposed(), story.approval_requested(**request)]
+    for out in steps:
+        r = deliver(client, out)
+        assert r.status_code == 202, (out.type, r.status_code, r.data)
     return story

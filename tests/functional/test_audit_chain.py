@@ -6,49 +6,25 @@ from __future__ import annotations
 import json
 import random
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from orchestrator.adapters.object_store import LocalDirStore, MinioStore, ObjectStore
+from orchestrator.adapters.object_store import MinioStore, ObjectStore
 from orchestrator.console import audit, chain, seal
 from orchestrator.console.verify import verify
-from orchestrator.envelope import Event, Outgoing, decode
+from orchestrator.envelope import Outgoing
 from orchestrator.provenance import Keyring
 from tests import keys
-from tests.fakes.s3 import s3_server
-from tests.functional.console_support import Story, wire
+from tests.functional.console_support import Story, received
 
 SIGNER = keys.signer("console")
 RING = keys.keyring()
 DAY1 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 DAY2 = DAY1 + timedelta(days=1)
 GRACE = timedelta(minutes=10)
-
-
-@pytest.fixture(scope="module")
-def s3() -> Iterator[Any]:
-    with s3_server() as server:
-        yield server
-
-
-@pytest.fixture(params=["local", "s3"])
-def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    """A factory of independent clients over one backing store (one per writer)."""
-    if request.param == "local":
-        yield lambda: LocalDirStore(tmp_path / "audit")
-        return
-    server = request.getfixturevalue("s3")
-    bucket = f"chain-{random.randrange(16**8):08x}"
-    yield lambda: MinioStore.connect(server.endpoint, server.access_key, server.secret_key,
-                                     bucket)
-
-
-def event(out: Outgoing, at: datetime) -> Event:
-    return decode(*wire(out, at))
 
 
 def steps(story: Story) -> list[Outgoing]:
@@ -62,16 +38,16 @@ def history(store: ObjectStore) -> tuple[Story, Story]:
     a, b = Story(fingerprint="aaaa000011112222", start=DAY1), \
         Story(fingerprint="bbbb000011112222", start=DAY1)
     for i, out in enumerate(steps(a)):
-        audit.write(store, event(out, DAY1 + timedelta(seconds=i)), now=DAY1 + timedelta(
+        audit.write(store, received(out, DAY1 + timedelta(seconds=i)), now=DAY1 + timedelta(
             seconds=i))
-    audit.write(store, event(a.alert_received(), DAY1 + timedelta(seconds=30)),
+    audit.write(store, received(a.alert_received(), DAY1 + timedelta(seconds=30)),
                 now=DAY1 + timedelta(seconds=30))  # a redelivery: nothing new
-    late = event(b.plan_proposed(), DAY1 + timedelta(seconds=9))
+    late = received(b.plan_proposed(), DAY1 + timedelta(seconds=9))
     audit.write(store, late, now=DAY1 + timedelta(seconds=9))
-    audit.write(store, event(b.plan_proposed(), DAY1 + timedelta(seconds=2)),
+    audit.write(store, received(b.plan_proposed(), DAY1 + timedelta(seconds=2)),
                 now=DAY1 + timedelta(seconds=10))  # an earlier copy takes its place
-    audit.write(store, event(b.alert_received(), DAY1), now=DAY1 + timedelta(seconds=11))
-    audit.write(store, event(b.resolved(), DAY2), now=DAY2)
+    audit.write(store, received(b.alert_received(), DAY1), now=DAY1 + timedelta(seconds=11))
+    audit.write(store, received(b.resolved(), DAY2), now=DAY2)
     return a, b
 
 
@@ -219,7 +195,7 @@ def test_a_redelivery_does_not_bless_a_changed_record(stores: Any) -> None:
     doc = json.loads(store.get(key) or b"")
     doc["data"]["alert"]["labels"]["severity"] = "info"
     store.put(key, json.dumps(doc).encode())
-    audit.write(store, event(a.alert_received(), DAY1 + timedelta(seconds=40)),
+    audit.write(store, received(a.alert_received(), DAY1 + timedelta(seconds=40)),
                 now=DAY1 + timedelta(seconds=40))
     assert kinds(store) == [("changed", key)]
 
@@ -238,7 +214,7 @@ def test_concurrent_writers_cannot_fork_the_chain(stores: Any) -> None:
         store = stores()
         try:
             gate.wait(10)
-            audit.write(store, event(out, DAY1), now=DAY1)
+            audit.write(store, received(out, DAY1), now=DAY1)
         except BaseException as e:  # noqa: BLE001 - reported by the assertion below
             errors.append(e)
 
@@ -270,8 +246,8 @@ def test_retention_deletes_whole_expired_days_and_says_so(stores: Any) -> None:
     assert verify(store, keyring=RING).ok
     assert seal.expire(store, signer=SIGNER, now=now, keep_days=1).expired == []
     # Late events of the deleted incident start a new chain (the writer forgot the old one).
-    audit.write(store, event(a.resolved(), now), now=now)
-    audit.write(store, event(a.escalated(), now), now=now)
+    audit.write(store, received(a.resolved(), now), now=now)
+    audit.write(store, received(a.escalated(), now), now=now)
     assert [x.seq for x in chain.links(store, a.key)] == [0, 1]
     assert verify(store, keyring=RING).ok
     # A day root removed without a retention record is still a break.

@@ -5,7 +5,7 @@ break with exit 1, and the pages show a chain-broken banner."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,8 +16,7 @@ import orchestrator.console.service as service
 from orchestrator.adapters.object_store import LocalDirStore
 from orchestrator.cli import main
 from orchestrator.console import audit, chain, seal
-from tests.fakes.sink import Sink
-from tests.functional.console_support import AUTH, Story, console_app, console_env, deliver
+from tests.functional.console_support import AUTH, Story, deliver
 
 
 @pytest.fixture
@@ -26,10 +25,8 @@ def state(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def client(state: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    console_env(monkeypatch, state / "audit", sink.url, CONSOLE_AUDIT_RETENTION_DAYS="2")
-    yield console_app().test_client()
-    service.instance.reset()
+def client(console_for: Callable[..., Any], state: Path) -> Any:
+    return console_for(state / "audit", CONSOLE_AUDIT_RETENTION_DAYS="2")
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -5,9 +5,8 @@ down."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +17,6 @@ from orchestrator.envelope import decode
 from orchestrator.events import PLAN_APPROVED, PLAN_REJECTED, PlanApproved, PlanRejected
 from orchestrator.ids import event_id
 from tests import keys
-from tests.fakes.sink import Sink
 from tests.functional.console_support import (
     ALICE,
     APPROVER,
@@ -26,23 +24,14 @@ from tests.functional.console_support import (
     MALLORY,
     MALLORY_TOKEN,
     Story,
-    console_app,
-    console_env,
+    awaiting,
     deliver,
 )
 
 
 @pytest.fixture
-def client(tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    console_env(monkeypatch, tmp_path / "audit", sink.url)
-    yield console_app().test_client()
-    __import__("orchestrator.console.service").console.service.instance.reset()
-
-
-def awaiting(client: Any, story: Story, **kw: Any) -> None:
-    for out in (story.alert_received(), story.context_enriched(), story.plan_proposed(),
-                story.approval_requested(**kw)):
-        assert deliver(client, out).status_code == 202
+def client(console_for: Callable[..., Any]) -> Any:
+    return console_for()
 
 
 def approve(client: Any, plan_id: str, approver: str | None = None, verb: str = "approve",
@@ -53,7 +42,7 @@ def approve(client: Any, plan_id: str, approver: str | None = None, verb: str = 
 
 def test_approval_is_signed_so_the_executor_accepts_it(client, sink) -> None:  # type: ignore[no-untyped-def]
     story = Story()
-    awaiting(client, story)
+    awaiting(client, story, context=True)
     pending = client.get("/api/approvals", headers=AUTH).get_json()["approvals"]
     assert [p["plan_id"] for p in pending] == [story.plan.plan_id]
     r = approve(client, story.plan.plan_id)
@@ -93,7 +82,7 @@ def _as_outgoing(got: Any) -> Any:
 
 def test_double_click_approves_once_and_the_opposite_is_refused(client, sink) -> None:  # type: ignore[no-untyped-def]
     story = Story()
-    awaiting(client, story)
+    awaiting(client, story, context=True)
     first, second = approve(client, story.plan.plan_id), approve(client, story.plan.plan_id)
     assert (first.status_code, second.status_code) == (202, 202)
     assert second.get_json()["repeated"] is True
@@ -106,7 +95,7 @@ def test_double_click_approves_once_and_the_opposite_is_refused(client, sink) ->
 
 def test_rejection_is_signed_too(client, sink) -> None:  # type: ignore[no-untyped-def]
     story = Story()
-    awaiting(client, story)
+    awaiting(client, story, context=True)
     r = approve(client, story.plan.plan_id, verb="reject")
     assert r.status_code == 202
     (got,) = sink.wait_for(1)
@@ -122,7 +111,7 @@ def test_rejection_is_signed_too(client, sink) -> None:  # type: ignore[no-untyp
 def test_the_id_is_per_request_so_a_second_ask_is_a_new_decision(client, sink) -> None:  # type: ignore[no-untyped-def]
     story = Story()
     first_at = datetime.now(UTC) - timedelta(minutes=3)
-    awaiting(client, story, requested_at=first_at)
+    awaiting(client, story, context=True, requested_at=first_at)
     one = approve(client, story.plan.plan_id).get_json()["event_id"]
     assert one == event_id(story.key, "console",
                            f"{story.plan.plan_id}|approved|{first_at.isoformat()}")
@@ -135,7 +124,7 @@ def test_the_id_is_per_request_so_a_second_ask_is_a_new_decision(client, sink) -
 
 def test_unlisted_approver_and_bad_tokens_are_refused(client, sink) -> None:  # type: ignore[no-untyped-def]
     story = Story()
-    awaiting(client, story)
+    awaiting(client, story, context=True)
     mallory = {"Authorization": f"Bearer {MALLORY_TOKEN}"}
     r = approve(client, story.plan.plan_id, headers=mallory)
     assert r.status_code == 403 and b"allowlist" in r.data
@@ -148,7 +137,7 @@ def test_unlisted_approver_and_bad_tokens_are_refused(client, sink) -> None:  # 
 
 def test_expired_request_cannot_be_approved(client, sink) -> None:  # type: ignore[no-untyped-def]
     story = Story()
-    awaiting(client, story, requested_at=datetime.now(UTC) - timedelta(minutes=20))
+    awaiting(client, story, context=True, requested_at=datetime.now(UTC) - timedelta(minutes=20))
     r = approve(client, story.plan.plan_id)
     assert r.status_code == 409 and b"expired" in r.data
     assert sink.received == []
@@ -156,7 +145,7 @@ def test_expired_request_cannot_be_approved(client, sink) -> None:  # type: igno
 
 def test_resolved_alert_cancels_the_pending_approval(client, sink) -> None:  # type: ignore[no-untyped-def]
     story = Story()
-    awaiting(client, story)
+    awaiting(client, story, context=True)
     deliver(client, story.resolved())
     r = approve(client, story.plan.plan_id)
     assert r.status_code == 409 and b"resolved" in r.data
@@ -165,7 +154,7 @@ def test_resolved_alert_cancels_the_pending_approval(client, sink) -> None:  # t
 
 def test_broker_down_then_retry_sends_the_same_decision(client, sink) -> None:  # type: ignore[no-untyped-def]
     story = Story()
-    awaiting(client, story)
+    awaiting(client, story, context=True)
     sink.respond_with(503)
     failed = approve(client, story.plan.plan_id)
     assert failed.status_code == 502
@@ -179,7 +168,7 @@ def test_a_spoofed_approver_in_the_body_is_refused(client, sink) -> None:  # typ
     """Mallory holds a token of her own; naming Alice (who is on the allowlist) gets her nothing,
     in any spelling, and the body cannot make Alice's token decide as someone else either."""
     story = Story()
-    awaiting(client, story)
+    awaiting(client, story, context=True)
     mallory = {"Authorization": f"Bearer {MALLORY_TOKEN}"}
     for name in (APPROVER, APPROVER.upper(), f" {APPROVER} "):
         r = approve(client, story.plan.plan_id, approver=name, headers=mallory)
@@ -194,7 +183,7 @@ def test_a_spoofed_approver_in_the_body_is_refused(client, sink) -> None:  # typ
 def test_the_service_token_cannot_decide(client, sink) -> None:  # type: ignore[no-untyped-def]
     """The sweep's token reads the API but is nobody: naming an approver does not help."""
     story = Story()
-    awaiting(client, story)
+    awaiting(client, story, context=True)
     assert client.get("/api/approvals", headers=AUTH).status_code == 200
     for verb in ("approve", "reject"):
         for name in (APPROVER, None):
@@ -205,21 +194,19 @@ def test_the_service_token_cannot_decide(client, sink) -> None:  # type: ignore[
 
 def test_a_personal_token_decides_as_its_person_only(client, sink) -> None:  # type: ignore[no-untyped-def]
     story = Story()
-    awaiting(client, story)
+    awaiting(client, story, context=True)
     r = approve(client, story.plan.plan_id)
     assert r.status_code == 202 and r.get_json()["approver"] == APPROVER
     (got,) = sink.wait_for(1)
     assert PlanApproved.model_validate(got.json()).approver == APPROVER
 
 
-def test_a_broken_token_file_keeps_deliveries_for_later(tmp_path, sink, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_broken_token_file_keeps_deliveries_for_later(console_for) -> None:  # type: ignore[no-untyped-def]
     """A malformed personal-token file is the operator's to fix: every request, the broker's
     deliveries included, gets a 503 (retried), never a 4xx (dropped), and the error names no
     token."""
     secret = "a-personal-token-that-must-not-leak"
-    console_env(monkeypatch, tmp_path / "audit", sink.url,
-                CONSOLE_APPROVER_TOKENS=f'{{"{secret}": ""}}')
-    broken = console_app().test_client()
+    broken = console_for(CONSOLE_APPROVER_TOKENS=f'{{"{secret}": ""}}')
     r = deliver(broken, Story().alert_received())
     assert r.status_code == 503 and b"CONSOLE_APPROVER_TOKENS" in r.data
     assert secret.encode() not in r.data

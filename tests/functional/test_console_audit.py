@@ -5,59 +5,30 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from orchestrator.adapters.object_store import LocalDirStore, MinioStore, ObjectStore
+from orchestrator.adapters.object_store import LocalDirStore, ObjectStore
 from orchestrator.console import audit, index
 from orchestrator.console.status import status_of
 from orchestrator.decide.reuse import recorded_plans
-from orchestrator.envelope import Event, Outgoing, decode
+from orchestrator.envelope import Outgoing
 from tests import keys
-from tests.fakes.s3 import s3_server
-from tests.fakes.sink import Sink
 from tests.functional.console_support import (
     Story,
-    console_app,
-    console_env,
     deliver,
-    wire,
+    received,
 )
 
 T0 = datetime(2026, 11, 20, 9, 14, 3, 123456, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def s3() -> Iterator[Any]:
-    with s3_server() as server:
-        yield server
-
-
-@pytest.fixture(params=["local", "s3"])
-def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    """A factory of independent store clients over one backing store (one per writer)."""
-    if request.param == "local":
-        yield lambda: LocalDirStore(tmp_path / "audit")
-        return
-    server = request.getfixturevalue("s3")
-    bucket = f"audit-{random.randrange(16**8):08x}"
-    yield lambda: MinioStore.connect(server.endpoint, server.access_key, server.secret_key,
-                                     bucket)
-
-
-def event(out: Outgoing, at: datetime | None = None) -> Event:
-    headers, body = wire(out, at)
-    return decode(headers, body)
-
-
 def test_one_record_per_event_keyed_by_time_and_id(stores) -> None:  # type: ignore[no-untyped-def]
     store: ObjectStore = stores()
     story = Story()
-    ev = event(story.alert_received(), T0)
+    ev = received(story.alert_received(), T0)
     record, written = audit.write(store, ev, now=datetime.now(UTC))
     assert written
     key = f"incidents/{story.key}/20261120T091403123456Z-{ev.id}.json"
@@ -73,8 +44,8 @@ def test_redelivery_writes_nothing_twice_even_with_another_time(stores) -> None:
     store: ObjectStore = stores()
     story = Story()
     out = story.plan_proposed()
-    first = audit.write(store, event(out, T0), now=T0)[1]
-    again = audit.write(store, event(out, T0 + timedelta(seconds=7)), now=T0)[1]
+    first = audit.write(store, received(out, T0), now=T0)[1]
+    again = audit.write(store, received(out, T0 + timedelta(seconds=7)), now=T0)[1]
     assert (first, again) == (True, False)
     assert len(store.list(f"incidents/{story.key}/")) == 1
     # The plan copy the agent reads, once, under the plan's creation time.
@@ -90,21 +61,21 @@ def test_a_copy_emitted_earlier_but_delivered_later_takes_its_place(stores) -> N
     store: ObjectStore = stores()
     story = Story()
     plan, ask = story.plan_proposed(), story.approval_requested()
-    assert audit.write(store, event(plan, T0 + timedelta(seconds=5)), now=T0)[1] is True
-    assert audit.write(store, event(ask, T0 + timedelta(seconds=2)), now=T0)[1] is True
+    assert audit.write(store, received(plan, T0 + timedelta(seconds=5)), now=T0)[1] is True
+    assert audit.write(store, received(ask, T0 + timedelta(seconds=2)), now=T0)[1] is True
     assert status_of(audit.read(store, story.key))[0] == "open"  # the late copy misleads
-    assert audit.write(store, event(plan, T0 + timedelta(seconds=1)), now=T0)[1] is False
+    assert audit.write(store, received(plan, T0 + timedelta(seconds=1)), now=T0)[1] is False
     records = audit.read(store, story.key)
     assert [r.type for r in records].count("incident.plan.proposed") == 1
     assert status_of(records)[0] == "awaiting approval"
-    assert audit.write(store, event(plan, T0 + timedelta(seconds=9)), now=T0)[1] is False
+    assert audit.write(store, received(plan, T0 + timedelta(seconds=9)), now=T0)[1] is False
     assert status_of(audit.read(store, story.key))[0] == "awaiting approval"
 
 
 def test_the_agent_reads_the_plan_copies_back(stores) -> None:  # type: ignore[no-untyped-def]
     store: ObjectStore = stores()
     story = Story()
-    audit.write(store, event(story.plan_proposed()), now=T0)
+    audit.write(store, received(story.plan_proposed()), now=T0)
     found = recorded_plans(store, fingerprint=story.alert.fingerprint,
                            since=story.start - timedelta(hours=1))
     assert [r.plan for r in found] == [story.plan]
@@ -113,11 +84,11 @@ def test_the_agent_reads_the_plan_copies_back(stores) -> None:  # type: ignore[n
 def test_half_done_write_is_completed_by_the_redelivery(tmp_path: Path) -> None:
     store = LocalDirStore(tmp_path)
     story = Story()
-    ev = event(story.alert_received(), T0)
+    ev = received(story.alert_received(), T0)
     audit.write(store, ev, now=T0)
     (record_key,) = store.list(f"incidents/{story.key}/")
     store.delete(record_key)  # as if the process died between the marker and the record
-    assert audit.write(store, event(story.alert_received(), T0 + timedelta(seconds=3)),
+    assert audit.write(store, received(story.alert_received(), T0 + timedelta(seconds=3)),
                        now=T0)[1]
     assert store.list(f"incidents/{story.key}/") == [record_key]
 
@@ -129,7 +100,7 @@ def test_reordered_delivery_ends_in_the_right_status(stores) -> None:  # type: i
              (story.plan_proposed(), 2), (story.approval_requested(requested_at=T0), 3),
              (story.resolved(), 9)]
     for out, offset in reversed(steps):
-        audit.write(store, event(out, T0 + timedelta(seconds=offset)), now=T0)
+        audit.write(store, received(out, T0 + timedelta(seconds=offset)), now=T0)
         index.refresh(store, story.key)
     summary = index.get(store, story.key)
     assert summary is not None
@@ -137,7 +108,7 @@ def test_reordered_delivery_ends_in_the_right_status(stores) -> None:  # type: i
     assert summary.target == "payments/Deployment/checkout"
     assert summary.alertname == "KubePodCrashLooping"
     # A late redelivery of an old event cannot move it backwards either.
-    audit.write(store, event(story.context_enriched(), T0 + timedelta(seconds=60)), now=T0)
+    audit.write(store, received(story.context_enriched(), T0 + timedelta(seconds=60)), now=T0)
     assert index.refresh(store, story.key).status == "resolved"
 
 
@@ -146,11 +117,11 @@ def test_awaiting_approval_then_acting(stores) -> None:  # type: ignore[no-untyp
     story = Story()
     for i, out in enumerate([story.alert_received(), story.plan_proposed(),
                              story.approval_requested(requested_at=T0)]):
-        audit.write(store, event(out, T0 + timedelta(seconds=i)), now=T0)
+        audit.write(store, received(out, T0 + timedelta(seconds=i)), now=T0)
     summary = index.refresh(store, story.key)
     assert summary.status == "awaiting approval"
     assert summary.approval is not None and summary.approval.plan_id == story.plan.plan_id
-    audit.write(store, event(story.action_completed(), T0 + timedelta(seconds=30)), now=T0)
+    audit.write(store, received(story.action_completed(), T0 + timedelta(seconds=30)), now=T0)
     assert index.refresh(store, story.key).status == "acting"
 
 
@@ -172,7 +143,7 @@ def test_concurrent_writers_converge(stores) -> None:  # type: ignore[no-untyped
         try:
             barrier.wait(10)
             for out, at in mine:
-                ev = event(out, at)
+                ev = received(out, at)
                 audit.write(store, ev, now=at)
                 index.refresh(store, audit.incident_of(ev))
         except BaseException as e:  # handed to the test thread
@@ -198,7 +169,7 @@ def test_index_is_a_cache_rebuilt_from_the_log(tmp_path: Path) -> None:
     store = LocalDirStore(tmp_path)
     stories = [Story(fingerprint=f"{i:016x}", start=T0 + timedelta(minutes=i)) for i in range(3)]
     for s in stories:
-        audit.write(store, event(s.alert_received(), T0), now=T0)
+        audit.write(store, received(s.alert_received(), T0), now=T0)
         index.refresh(store, s.key)
     for key in store.list("index/"):
         store.delete(key)
@@ -209,10 +180,9 @@ def test_index_is_a_cache_rebuilt_from_the_log(tmp_path: Path) -> None:
 
 
 
-def test_deliveries_are_answered_202_and_never_with_an_event(tmp_path: Path, sink: Sink,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    console_env(monkeypatch, tmp_path / "audit", sink.url)
-    client = console_app().test_client()
+def test_deliveries_are_answered_202_and_never_with_an_event(
+        tmp_path: Path, console_for: Callable[..., Any]) -> None:
+    client = console_for()
     story = Story()
     for out in (story.alert_received(), story.alert_received(), story.escalated()):
         r = deliver(client, out)

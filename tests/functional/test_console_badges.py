@@ -4,30 +4,24 @@ escalation reason out of the "Verification" section (which is about the router's
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tests.fakes.sink import Sink
 from tests.functional.console_support import (
     ALICE_TOKEN,
     Story,
-    console_app,
-    console_env,
     deliver,
 )
 
 
 @pytest.fixture
-def client(tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    console_env(monkeypatch, tmp_path / "audit", sink.url)
-    app = console_app().test_client()
+def client(console_for: Callable[..., Any]) -> Any:
+    app = console_for()
     # A person logs in with their own token (the service token never does).
     assert app.post("/login", data={"token": ALICE_TOKEN, "next": "/"}).status_code == 303
-    yield app
-    __import__("orchestrator.console.service").console.service.instance.reset()
+    return app
 
 
 def _escalated(client: Any, fingerprint: str, **escalation: str) -> Story:

@@ -4,7 +4,7 @@ against a console served on a loopback port."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +20,15 @@ from tests.functional.console_support import (
     TOKEN,
     Story,
     console_app,
-    console_env,
     deliver,
     serve,
 )
 
 
 @pytest.fixture
-def state(tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    console_env(monkeypatch, tmp_path / "audit", sink.url)
-    yield tmp_path
-    __import__("orchestrator.console.service").console.service.instance.reset()
+def state(tmp_path: Path, console_for: Callable[..., Any]) -> Path:
+    console_for()
+    return tmp_path
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,24 +13,13 @@ from typing import Any
 import pytest
 
 from orchestrator.events import ESCALATED, Escalated
-from tests.fakes.sink import Sink
-from tests.fakes.slack import FakeSlack, fake_slack
-from tests.functional.console_support import AUTH, Story, console_app, console_env, deliver, wire
+from tests.fakes.slack import FakeSlack
+from tests.functional.console_support import AUTH, Story, deliver, wire
 
 
 @pytest.fixture
-def chat() -> Iterator[FakeSlack]:
-    with fake_slack() as s:
-        yield s
-
-
-@pytest.fixture
-def client(tmp_path: Path, sink: Sink, chat: FakeSlack,
-           monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    console_env(monkeypatch, tmp_path / "audit", sink.url, CONSOLE_SLACK_WEBHOOK_URL=chat.webhook,
-                CONSOLE_STALE_AFTER_SECONDS="600")
-    yield console_app().test_client()
-    __import__("orchestrator.console.service").console.service.instance.reset()
+def client(console_for: Callable[..., Any], chat: FakeSlack) -> Any:
+    return console_for(CONSOLE_SLACK_WEBHOOK_URL=chat.webhook, CONSOLE_STALE_AFTER_SECONDS="600")
 
 
 def dead(out: Any, *, code: str = "500", error: bytes = b"boom: router crashed") -> tuple[

@@ -3,7 +3,7 @@ identity header is trusted only when the option names it, and binds the session 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ from orchestrator.events import PlanApproved
 from tests.fakes.sink import Sink
 from tests.functional.console_support import (
     APPROVER,
-    awaiting_approval,
+    awaiting,
     console_app,
     console_env,
     csrf_of,
@@ -23,15 +23,13 @@ PROXY = "X-Auth-Request-Email"
 
 
 @pytest.fixture
-def client(tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def client(console_for: Callable[..., Any]) -> Any:
     """A console without the option: no header is trusted."""
-    console_env(monkeypatch, tmp_path / "audit", sink.url)
-    yield console_app().test_client()
-    __import__("orchestrator.console.service").console.service.instance.reset()
+    return console_for()
 
 
 def test_the_identity_header_is_ignored_when_the_option_is_off(client, sink) -> None:  # type: ignore[no-untyped-def]
-    story = awaiting_approval(client)
+    story = awaiting(client)
     who = {PROXY: APPROVER}
     r = client.get(f"/incidents/{story.key}", headers=who)
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
@@ -49,7 +47,7 @@ def proxied(tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch) -> Iter
 
 
 def test_the_identity_header_is_honoured_when_on(proxied, sink) -> None:  # type: ignore[no-untyped-def]
-    story = awaiting_approval(proxied)
+    story = awaiting(proxied)
     who = {PROXY: APPROVER}
     page = proxied.get(f"/incidents/{story.key}", headers=who)
     assert page.status_code == 200 and APPROVER in page.get_data(as_text=True)
@@ -68,7 +66,7 @@ def test_the_identity_header_is_honoured_when_on(proxied, sink) -> None:  # type
 def test_the_header_session_is_bound_to_the_header(proxied, sink) -> None:  # type: ignore[no-untyped-def]
     """The proxy decides who is calling: Alice's session cookie with the proxy now saying
     Mallory is Mallory's, and without the header it is no login at all."""
-    story = awaiting_approval(proxied)
+    story = awaiting(proxied)
     page = proxied.get(f"/incidents/{story.key}", headers={PROXY: APPROVER})
     csrf = csrf_of(page.get_data(as_text=True))
     form = {"plan_id": story.plan.plan_id, "decision": "approved", "csrf": csrf}

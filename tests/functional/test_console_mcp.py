@@ -10,7 +10,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +21,6 @@ import pytest
 
 from orchestrator.act.approval import check_decision
 from orchestrator.act.policy import Policy
-from orchestrator.console import service
 from orchestrator.envelope import Outgoing
 from orchestrator.events import (
     ACTION_COMPLETED,
@@ -33,7 +32,6 @@ from orchestrator.events import (
 )
 from orchestrator.plan import ActionResult
 from tests import keys
-from tests.fakes.sink import Sink
 from tests.functional.console_support import (
     ALICE_TOKEN,
     APPROVER,
@@ -41,33 +39,21 @@ from tests.functional.console_support import (
     MALLORY_TOKEN,
     TOKEN,
     Story,
-    console_app,
-    console_env,
+    awaiting,
     deliver,
-    serve,
 )
 from tests.functional.mcp_support import ACCEPT, INIT, error_text, http_session, payload, run
 
 
 @pytest.fixture
-def console(tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    console_env(monkeypatch, tmp_path / "audit", sink.url)
-    app = console_app()
-    with serve(app) as url:
-        yield app.test_client(), url
-    service.instance.reset()
-
-
-def awaiting(client: Any, story: Story, **kw: Any) -> None:
-    for out in (story.alert_received(), story.context_enriched(), story.plan_proposed(),
-                story.approval_requested(**kw)):
-        assert deliver(client, out).status_code == 202
+def console(served_console: tuple[Any, str]) -> tuple[Any, str]:
+    return served_console
 
 
 def test_lists_and_reads_incidents_with_the_service_token(console) -> None:  # type: ignore[no-untyped-def]
     client, url = console
     story, other = Story(), Story(fingerprint="0b1c2d3e4f5a6b7c", namespace="shop")
-    awaiting(client, story)
+    awaiting(client, story, context=True)
     for out in (other.alert_received(), other.escalated()):
         deliver(client, out)
 
@@ -123,7 +109,7 @@ def test_no_token_or_a_wrong_one_is_refused_before_mcp_sees_it(console) -> None:
 def test_approve_with_a_personal_token_sends_the_signed_decision(console, sink) -> None:  # type: ignore[no-untyped-def]
     client, url = console
     story = Story()
-    awaiting(client, story)
+    awaiting(client, story, context=True)
 
     async def go() -> tuple[Any, Any]:
         async with http_session(url, ALICE_TOKEN) as s:
@@ -153,7 +139,7 @@ def test_deciding_needs_a_token_that_names_an_allowed_person(console, sink) -> N
     who is not on the allowlist is refused by the approval path itself."""
     client, url = console
     story = Story()
-    awaiting(client, story)
+    awaiting(client, story, context=True)
 
     async def attempt(token: str, tool: str) -> tuple[Any, Any]:
         async with http_session(url, token) as s:
@@ -179,7 +165,7 @@ def test_deciding_needs_a_token_that_names_an_allowed_person(console, sink) -> N
 def test_an_expired_request_cannot_be_approved(console, sink) -> None:  # type: ignore[no-untyped-def]
     client, url = console
     story = Story()
-    awaiting(client, story, requested_at=datetime.now(UTC) - timedelta(minutes=20))
+    awaiting(client, story, context=True, requested_at=datetime.now(UTC) - timedelta(minutes=20))
 
     async def go() -> tuple[Any, Any]:
         async with http_session(url, ALICE_TOKEN) as s:
@@ -219,7 +205,7 @@ def test_a_request_the_executor_did_not_sign_as_shown_is_not_shown_to_the_assist
 def test_explain_refusal_reads_the_audit_log(console) -> None:  # type: ignore[no-untyped-def]
     client, url = console
     story = Story()
-    awaiting(client, story)
+    awaiting(client, story, context=True)
     deliver(client, story.escalated(reason="approval-expired", stage="console",
                                     detail="nobody decided within 15 minutes"))
 
@@ -340,17 +326,12 @@ def test_explain_refusal_names_refused_actions_and_dry_run_mode(console) -> None
     assert "would wait for approval" in two["reasons"][0]["why"]
 
 
-def test_the_public_console_serves_mcp_too(tmp_path: Path, sink: Sink,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_public_console_serves_mcp_too(console_for: Callable[..., Any]) -> None:
     """The Service exposed outside the cluster (CONSOLE_SURFACE=public) is where people's
     assistants connect: it serves /mcp like the API, and still refuses broker deliveries."""
-    console_env(monkeypatch, tmp_path / "audit", sink.url, CONSOLE_SURFACE="public")
-    try:
-        client = console_app().test_client()
-        r = client.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
-                        headers={"Authorization": f"Bearer {TOKEN}",
-                                 "accept": "application/json, text/event-stream"})
-        assert r.status_code == 200 and r.get_json()["result"] == {}
-        assert deliver(client, Story().alert_received()).status_code == 404
-    finally:
-        service.instance.reset()
+    client = console_for(CONSOLE_SURFACE="public")
+    r = client.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                    headers={"Authorization": f"Bearer {TOKEN}",
+                             "accept": "application/json, text/event-stream"})
+    assert r.status_code == 200 and r.get_json()["result"] == {}
+    assert deliver(client, Story().alert_received()).status_code == 404

@@ -4,39 +4,23 @@ cancelled by a resolved alert."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.fakes.sink import Sink
-from tests.fakes.slack import FakeSlack, fake_slack
-from tests.functional.console_support import Story, console_app, console_env, deliver
+from tests.functional.console_support import Story, deliver
 
 
 @pytest.fixture
-def chat() -> Iterator[FakeSlack]:
-    with fake_slack() as s:
-        yield s
+def app(console_for: Callable[..., Any]) -> Callable[..., Any]:
+    """A console with a public URL (the links in notifications), and `env`."""
+    return lambda **env: console_for(CONSOLE_PUBLIC_URL="https://console.example.com", **env)
 
 
-def app(tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch, **env: str) -> Any:
-    console_env(monkeypatch, tmp_path / "audit", sink.url,
-                CONSOLE_PUBLIC_URL="https://console.example.com", **env)
-    return console_app().test_client()
-
-
-@pytest.fixture(autouse=True)
-def _reset() -> Iterator[None]:
-    yield
-    __import__("orchestrator.console.service").console.service.instance.reset()
-
-
-def test_approval_request_reaches_slack_and_the_webhook_once(tmp_path, sink, chat,  # type: ignore[no-untyped-def]
-                                                             monkeypatch) -> None:
-    client = app(tmp_path, sink, monkeypatch, CONSOLE_SLACK_WEBHOOK_URL=chat.webhook,
+def test_approval_request_reaches_slack_and_the_webhook_once(app, chat) -> None:  # type: ignore[no-untyped-def]
+    client = app(CONSOLE_SLACK_WEBHOOK_URL=chat.webhook,
                  CONSOLE_WEBHOOK_URL=chat.generic)
     story = Story()
     request = story.approval_requested()
@@ -55,8 +39,8 @@ def test_approval_request_reaches_slack_and_the_webhook_once(tmp_path, sink, cha
                                      "dry_run": "dry-run"}]
 
 
-def test_failed_notification_is_retried_by_the_broker(tmp_path, sink, chat, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    client = app(tmp_path, sink, monkeypatch, CONSOLE_SLACK_WEBHOOK_URL=chat.webhook,
+def test_failed_notification_is_retried_by_the_broker(app, chat) -> None:  # type: ignore[no-untyped-def]
+    client = app(CONSOLE_SLACK_WEBHOOK_URL=chat.webhook,
                  CONSOLE_WEBHOOK_URL=chat.generic)
     story = Story()
     deliver(client, story.alert_received())
@@ -69,8 +53,8 @@ def test_failed_notification_is_retried_by_the_broker(tmp_path, sink, chat, monk
     assert chat.to("/generic/")[0].body["reason"] == "low-confidence"
 
 
-def test_request_arriving_after_resolution_asks_nobody(tmp_path, sink, chat, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    client = app(tmp_path, sink, monkeypatch, CONSOLE_SLACK_WEBHOOK_URL=chat.webhook)
+def test_request_arriving_after_resolution_asks_nobody(app, chat) -> None:  # type: ignore[no-untyped-def]
+    client = app(CONSOLE_SLACK_WEBHOOK_URL=chat.webhook)
     story = Story()
     t0 = datetime.now(UTC) - timedelta(minutes=2)
     deliver(client, story.alert_received(), t0)
@@ -80,8 +64,8 @@ def test_request_arriving_after_resolution_asks_nobody(tmp_path, sink, chat, mon
     assert chat.to("/services/") == []
 
 
-def test_bot_edits_its_message_when_the_alert_resolves(tmp_path, sink, chat, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    client = app(tmp_path, sink, monkeypatch, CONSOLE_SLACK_BOT_TOKEN="xoxb-test",
+def test_bot_edits_its_message_when_the_alert_resolves(app, chat) -> None:  # type: ignore[no-untyped-def]
+    client = app(CONSOLE_SLACK_BOT_TOKEN="xoxb-test",
                  CONSOLE_SLACK_CHANNEL="C0INCIDENT", CONSOLE_SLACK_API_URL=chat.url + "/api",
                  CONSOLE_WEBHOOK_URL=chat.generic, CONSOLE_WEBHOOK_FORMAT="pagerduty",
                  CONSOLE_WEBHOOK_ROUTING_KEY="R0UTING")

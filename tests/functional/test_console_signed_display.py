@@ -4,9 +4,8 @@ request whose executor signature does not verify is flagged and cannot be approv
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,32 +13,19 @@ import pytest
 from orchestrator.context import ObjectRef
 from orchestrator.events import PlanProposed
 from orchestrator.plan import Action
-from tests.fakes.sink import Sink
-from tests.fakes.slack import FakeSlack, fake_slack
+from tests.fakes.slack import FakeSlack
 from tests.functional.console_support import (
     ALICE,
     APPROVER,
     AUTH,
     Story,
-    console_app,
-    console_env,
     deliver,
 )
 
 
 @pytest.fixture
-def chat() -> Iterator[FakeSlack]:
-    with fake_slack() as s:
-        yield s
-
-
-@pytest.fixture
-def client(tmp_path: Path, sink: Sink, chat: FakeSlack,
-           monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    console_env(monkeypatch, tmp_path / "audit", sink.url,
-                CONSOLE_SLACK_WEBHOOK_URL=chat.webhook, CONSOLE_WEBHOOK_URL=chat.generic)
-    yield console_app().test_client()
-    __import__("orchestrator.console.service").console.service.instance.reset()
+def client(console_for: Callable[..., Any], chat: FakeSlack) -> Any:
+    return console_for(CONSOLE_SLACK_WEBHOOK_URL=chat.webhook, CONSOLE_WEBHOOK_URL=chat.generic)
 
 
 def unverifiable(client: Any, story: Story) -> None:

@@ -5,24 +5,22 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from orchestrator.console import slack
 from orchestrator.events import PLAN_APPROVED, PLAN_REJECTED
-from tests.fakes.sink import Sink
-from tests.fakes.slack import FakeSlack, fake_slack, interaction, sign
+from tests.fakes.slack import FakeSlack, interaction, sign
 from tests.functional.console_support import (
     APPROVER,
     SLACK_SECRET,
     SLACK_USER,
     Story,
+    awaiting,
     console_app,
     console_env,
-    deliver,
 )
 
 HOSTILE = {
@@ -33,24 +31,9 @@ HOSTILE = {
 
 
 @pytest.fixture
-def chat() -> Iterator[FakeSlack]:
-    with fake_slack() as s:
-        yield s
-
-
-@pytest.fixture
-def client(tmp_path: Path, sink: Sink, chat: FakeSlack,
-           monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    console_env(monkeypatch, tmp_path / "audit", sink.url,
-                CONSOLE_SLACK_WEBHOOK_URL=chat.webhook,
-                CONSOLE_SLACK_RESPONSE_URL_PREFIX=chat.url + "/actions/")
-    yield console_app().test_client()
-    __import__("orchestrator.console.service").console.service.instance.reset()
-
-
-def awaiting(client: Any, story: Story) -> None:
-    for out in (story.alert_received(), story.plan_proposed(), story.approval_requested()):
-        assert deliver(client, out).status_code == 202
+def client(console_for: Callable[..., Any], chat: FakeSlack) -> Any:
+    return console_for(CONSOLE_SLACK_WEBHOOK_URL=chat.webhook,
+                       CONSOLE_SLACK_RESPONSE_URL_PREFIX=chat.url + "/actions/")
 
 
 def click(client: Any, chat: FakeSlack, story: Story, *, user: str = SLACK_USER,

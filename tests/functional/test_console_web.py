@@ -4,7 +4,7 @@ Approve through the form taking the same signed path as the API."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -14,7 +14,6 @@ import pytest
 
 from orchestrator.events import PLAN_APPROVED, PlanApproved
 from orchestrator.plan import TokenBudget
-from tests.fakes.sink import Sink
 from tests.functional.console_support import (
     ALICE,
     ALICE_TOKEN,
@@ -23,9 +22,7 @@ from tests.functional.console_support import (
     MALLORY_TOKEN,
     TOKEN,
     Story,
-    awaiting_approval,
-    console_app,
-    console_env,
+    awaiting,
     csrf_of,
     deliver,
     wire,
@@ -41,10 +38,8 @@ XSS = {
 
 
 @pytest.fixture
-def client(tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    console_env(monkeypatch, tmp_path / "audit", sink.url)
-    yield console_app().test_client()
-    __import__("orchestrator.console.service").console.service.instance.reset()
+def client(console_for: Callable[..., Any]) -> Any:
+    return console_for()
 
 
 def login(client: Any, token: str = ALICE_TOKEN, **form: str) -> Any:
@@ -250,7 +245,7 @@ def test_the_service_token_cannot_forge_a_login(client, sink) -> None:  # type: 
     from orchestrator.console.identity import Directory, Identity
     from orchestrator.console.session import COOKIE, Sessions
 
-    story = awaiting_approval(client)
+    story = awaiting(client)
     for material in (TOKEN, Directory.build(service_token=TOKEN).session_material()):
         forged = Sessions(material, 3600).issue(Identity(APPROVER, "token"),
                                                 now=datetime.now(UTC).timestamp())
@@ -310,15 +305,13 @@ def test_forged_or_expired_sessions_are_not_logged_in() -> None:
 
 
 def test_the_public_console_serves_people_not_the_broker(
-        tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, console_for: Callable[..., Any]) -> None:
     """The chart exposes a second console (CONSOLE_SURFACE=public) when the console must be
     reachable from outside: it shares the audit log, but what only the broker may send (events,
     dead letters) and the sweep get 404 there, before anything is read or written."""
     story = Story()
-    console_env(monkeypatch, tmp_path / "audit", sink.url)
-    assert deliver(console_app().test_client(), story.alert_received()).status_code == 202
-    console_env(monkeypatch, tmp_path / "audit", sink.url, CONSOLE_SURFACE="public")
-    public = console_app().test_client()
+    assert deliver(console_for(), story.alert_received()).status_code == 202
+    public = console_for(CONSOLE_SURFACE="public")
     before = sorted(p.name for p in (tmp_path / "audit").rglob("*"))
     headers, body = wire(story.escalated())
 

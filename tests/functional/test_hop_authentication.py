@@ -21,8 +21,7 @@ from orchestrator.envelope import Outgoing, to_binary
 from tests import incidents as inc
 from tests import keys
 from tests.fakes.kube_api import FakeKubeAPI
-from tests.fakes.sink import Sink
-from tests.fakes.slack import FakeSlack, fake_slack
+from tests.fakes.slack import FakeSlack
 from tests.functional.agent_support import (
     agent_app,
 )
@@ -31,9 +30,7 @@ from tests.functional.console_support import (
     APPROVER,
     AUTH,
     Story,
-    console_app,
-    console_env,
-    deliver,
+    awaiting,
     wire,
 )
 from tests.functional.executor_support import (
@@ -191,27 +188,12 @@ def test_a_replayed_old_proposal_is_refused_whatever_the_budget(
 # --- console ---------------------------------------------------------------------------------
 
 @pytest.fixture
-def chat() -> Iterator[FakeSlack]:
-    with fake_slack() as s:
-        yield s
-
-
-@pytest.fixture
-def console(tmp_path: Path, sink: Sink, chat: FakeSlack,
-            monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    console_env(monkeypatch, tmp_path / "audit", sink.url, CONSOLE_WEBHOOK_URL=chat.generic,
-                CONSOLE_EVENT_MAX_AGE_SECONDS="900")
-    yield console_app().test_client()
-    __import__("orchestrator.console.service").console.service.instance.reset()
+def console(console_for: Callable[..., Any], chat: FakeSlack) -> Any:
+    return console_for(CONSOLE_WEBHOOK_URL=chat.generic, CONSOLE_EVENT_MAX_AGE_SECONDS="900")
 
 
 def _records(tmp_path: Path, key: str) -> list[str]:
     return [r.type for r in audit.read(LocalDirStore(tmp_path / "audit"), key)]
-
-
-def _awaiting(client: Any, story: Story) -> None:
-    for out in (story.alert_received(), story.plan_proposed(), story.approval_requested()):
-        assert deliver(client, out).status_code == 202
 
 
 FORGED: dict[str, Callable[[Story], Outgoing]] = {
@@ -236,7 +218,7 @@ def test_the_console_records_nothing_forged(console: Any, tmp_path: Path, chat: 
 def test_a_forged_resolved_or_escalated_cancels_no_approval(console: Any, tmp_path: Path,
                                                             chat: FakeSlack, kind: str) -> None:
     story = Story()
-    _awaiting(console, story)
+    awaiting(console, story)
     before = len(chat.to("/generic/"))
     for out in (story.resolved(), story.escalated()):
         headers, body = _forge(kind, out, "ingest")
@@ -252,7 +234,7 @@ def test_a_forged_resolved_or_escalated_cancels_no_approval(console: Any, tmp_pa
 def test_the_genuine_resolved_does_cancel_it(console: Any) -> None:
     """The same event signed by the router does what the forged one could not."""
     story = Story()
-    _awaiting(console, story)
+    awaiting(console, story)
     headers, body = wire(story.resolved())
     assert console.post("/events", data=body, headers=headers).status_code == 202
     r = console.post(f"/api/approvals/{story.plan.plan_id}/approve",

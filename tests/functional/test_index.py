@@ -20,15 +20,9 @@ from orchestrator.knowledge.runbook import RunbookError, load_folder
 from orchestrator.knowledge.sparse import term_id
 from orchestrator.resources import runbooks_dir
 from tests.fakes.gemini import fake_gemini
-from tests.fakes.s3 import S3Server, s3_server
+from tests.fakes.s3 import S3Server
 
 COLLECTION = "runbooks"
-
-
-@pytest.fixture(scope="module")
-def s3() -> Iterator[S3Server]:
-    with s3_server() as server:
-        yield server
 
 
 @pytest.fixture

@@ -10,10 +10,9 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, TextIO
 
 import pytest
@@ -21,7 +20,6 @@ from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from orchestrator.events import PLAN_APPROVED, PlanApproved
-from tests.fakes.sink import Sink
 from tests.functional.console_support import (
     ALICE_TOKEN,
     APPROVER,
@@ -29,22 +27,14 @@ from tests.functional.console_support import (
     MALLORY_TOKEN,
     TOKEN,
     Story,
-    console_app,
-    console_env,
-    deliver,
-    serve,
+    awaiting,
 )
 from tests.functional.mcp_support import error_text, payload, run
 
 
 @pytest.fixture
-def console(tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    console_env(monkeypatch, tmp_path / "audit", sink.url)
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # no stray `up` state
-    app = console_app()
-    with serve(app) as url:
-        yield app.test_client(), url
-    __import__("orchestrator.console.service").console.service.instance.reset()
+def console(served_console: tuple[Any, str]) -> tuple[Any, str]:
+    return served_console
 
 
 def bridge_env() -> dict[str, str]:
@@ -62,17 +52,11 @@ async def stdio_session(errlog: TextIO, *args: str) -> AsyncIterator[ClientSessi
         yield s
 
 
-def awaiting(client: Any, story: Story, **kw: Any) -> None:
-    for out in (story.alert_received(), story.context_enriched(), story.plan_proposed(),
-                story.approval_requested(**kw)):
-        assert deliver(client, out).status_code == 202
-
-
 def test_reads_and_approves_over_stdio_as_the_person_of_the_token_file(  # type: ignore[no-untyped-def]
         console, sink, tmp_path) -> None:
     client, url = console
     story = Story()
-    awaiting(client, story)
+    awaiting(client, story, context=True)
     token_file = tmp_path / "alice.token"
     token_file.write_text(ALICE_TOKEN + "\n")
     token_file.chmod(0o600)
@@ -108,8 +92,8 @@ def test_over_stdio_only_an_allowed_person_decides_and_never_on_an_expired_reque
         console, sink, tmp_path) -> None:
     client, url = console
     fresh, old = Story(), Story(fingerprint="0b1c2d3e4f5a6b7c")
-    awaiting(client, fresh)
-    awaiting(client, old, requested_at=datetime.now(UTC) - timedelta(minutes=20))
+    awaiting(client, fresh, context=True)
+    awaiting(client, old, context=True, requested_at=datetime.now(UTC) - timedelta(minutes=20))
 
     async def go(errlog: TextIO) -> tuple[Any, ...]:
         async with stdio_session(errlog, "--console", url, "--token", TOKEN) as service:
@@ -162,7 +146,7 @@ def test_next_to_orchestrator_up_it_finds_the_console_and_token_in_the_state_fol
     from `secrets.json` (never its service token), as `orchestrator approve` finds them."""
     client, url = console
     story = Story()
-    awaiting(client, story)
+    awaiting(client, story, context=True)
     state = tmp_path / "state"
     state.mkdir()
     (state / "up.json").write_text(json.dumps({"console": url}))

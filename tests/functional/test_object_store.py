@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 
 from orchestrator.adapters.object_store import LocalDirStore, MinioStore, ObjectStore
 from orchestrator.errors import TransientError
-from tests.fakes.s3 import S3Server, s3_server
-
-
-@pytest.fixture(scope="module")
-def s3() -> Iterator[S3Server]:
-    with s3_server() as server:
-        yield server
+from tests.fakes.s3 import S3Server
 
 
 @pytest.fixture(params=["local", "minio"])
