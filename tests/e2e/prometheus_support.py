@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from contextlib import ExitStack
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import httpx
 import yaml
 
 from tests.e2e.conftest import Process, _need, _wait_ready
-from tests.fakes.serving import free_port, serve_in_thread, wait_until
+from tests.fakes.serving import QuietHandler, free_port, serve_in_thread, wait_until
 
 
 class Exporter:
@@ -28,18 +28,11 @@ class Exporter:
         self._lock = threading.Lock()
         owner = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:  # noqa: N802
                 with owner._lock:
                     body = "".join(f"{k} {v}\n" for k, v in owner.values.items()).encode()
-                self.send_response(200)
-                self.send_header("content-type", "text/plain; version=0.0.4")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
+                self.reply(200, body, content_type="text/plain; version=0.0.4")
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.target = f"127.0.0.1:{self.server.server_address[1]}"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -15,7 +14,8 @@ import pytest
 from orchestrator.events import ALERT_RECEIVED, CONTEXT_ENRICHED, RESOLVED
 from orchestrator.local.stack import Stack
 from tests.e2e.conftest import start_alertmanager, start_prometheus
-from tests.fakes.serving import serve_in_thread, wait_until
+from tests.e2e.prometheus_support import Exporter
+from tests.fakes.serving import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -96,25 +96,13 @@ def test_wrong_token_is_refused_and_nothing_enters_the_broker(
         proc.stop()
 
 
-class _Metrics(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
-        body = b"checkout_up 1\n"
-        self.send_response(200)
-        self.send_header("content-type", "text/plain; version=0.0.4")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 def test_prometheus_rule_fires_when_a_target_refuses_connections(
     stack: Stack, alertmanager: str, tmp_path: Path
 ) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Metrics)
-    target = f"127.0.0.1:{server.server_address[1]}"
-    with serve_in_thread(server):
+    exporter = Exporter()
+    exporter.set("checkout_up", 1)
+    target = exporter.target
+    try:
         prom_url, prom = start_prometheus(tmp_path, target=target, alertmanager=alertmanager)
         try:
             def scraped_up() -> bool:
@@ -125,8 +113,7 @@ def test_prometheus_rule_fires_when_a_target_refuses_connections(
 
             wait_until(scraped_up, timeout=30, what="Prometheus to scrape the target once")
             # The process stays alive; only its port stops accepting connections.
-            server.shutdown()
-            server.server_close()
+            exporter.close()
             enriched = wait_until(lambda: _events(stack, CONTEXT_ENRICHED, "TargetDown"),
                                   timeout=60, what="TargetDown to reach the router")
             alert = enriched[0]["data"]["alert"]
@@ -134,3 +121,5 @@ def test_prometheus_rule_fires_when_a_target_refuses_connections(
             assert alert["generator_url"].startswith(prom_url)
         finally:
             prom.stop()
+    finally:
+        exporter.close()

@@ -18,10 +18,10 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
-from tests.fakes.serving import serve_in_thread
+from tests.fakes.serving import QuietHandler, serve_in_thread
 
 _PATH = re.compile(r"^/(v1|v1beta)/models/([^:/]+):(generateContent|batchEmbedContents)$")
 _STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
@@ -136,7 +136,7 @@ def _usage(req: Request, text: str) -> dict[str, int]:
 def fake_gemini() -> Iterator[FakeGemini]:
     fake: FakeGemini
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
 
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
@@ -148,13 +148,13 @@ def fake_gemini() -> Iterator[FakeGemini]:
                 fake.cond.notify_all()
             m = _PATH.match(self.path.split("?")[0])
             if not m:
-                return self._send(404, _error(404, f"no route {self.path}"))
+                return self.reply_json(404, _error(404, f"no route {self.path}"))
             if m.group(3) == "batchEmbedContents":
                 with fake.cond:
                     failure = fake.embed_failures.pop(0) if fake.embed_failures else None
                 if failure is not None:
-                    return self._send(failure, _error(failure, "scripted failure"))
-                return self._send(200, {"embeddings": [
+                    return self.reply_json(failure, _error(failure, "scripted failure"))
+                return self.reply_json(200, {"embeddings": [
                     {"values": embedding(
                         "".join(p.get("text", "") for p in r["content"]["parts"]),
                         int(r.get("outputDimensionality") or 8))}
@@ -165,24 +165,13 @@ def fake_gemini() -> Iterator[FakeGemini]:
                 self.close_connection = True
                 return None
             if reply.status != 200:
-                return self._send(reply.status, _error(reply.status, reply.text))
-            return self._send(200, {
+                return self.reply_json(reply.status, _error(reply.status, reply.text))
+            return self.reply_json(200, {
                 "candidates": [{"content": {"role": "model", "parts": [{"text": reply.text}]},
                                 "finishReason": reply.finish_reason, "index": 0}],
                 "usageMetadata": _usage(req, reply.text),
                 "modelVersion": m.group(2),
             })
-
-        def _send(self, status: int, payload: dict[str, Any]) -> None:
-            body = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     fake = FakeGemini(url=f"http://127.0.0.1:{server.server_address[1]}")

@@ -5,19 +5,18 @@ the way Knative's dispatcher gets them (TokenRequest with the subscriber's audie
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from tests.fakes.serving import serve_in_thread
+from tests.fakes.serving import QuietHandler, serve_in_thread
 
 SUBJECT = "system:serviceaccount:knative-eventing:oidc-trigger-router-alerts"
 
@@ -58,34 +57,23 @@ class Issuer:
 def running_issuer(*, required_token: str | None = None) -> Iterator[Issuer]:
     issuer: Issuer
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             issuer.fetches.append(self.path)
             if issuer.down:
-                return self._answer(503, {"message": "unavailable"})
+                return self.reply_json(503, {"message": "unavailable"})
             if issuer.required_token and self.headers.get(
                     "authorization") != f"Bearer {issuer.required_token}":
-                return self._answer(401, {"kind": "Status", "code": 401})
+                return self.reply_json(401, {"kind": "Status", "code": 401})
             if self.path == "/.well-known/openid-configuration":
-                return self._answer(200, {"issuer": issuer.url,
-                                          "jwks_uri": issuer.url + "/openid/v1/jwks",
-                                          "id_token_signing_alg_values_supported": ["RS256"]})
+                return self.reply_json(200, {"issuer": issuer.url,
+                                             "jwks_uri": issuer.url + "/openid/v1/jwks",
+                                             "id_token_signing_alg_values_supported": ["RS256"]})
             if self.path == "/openid/v1/jwks":
-                return self._answer(200, issuer.jwks())
-            return self._answer(404, {"code": 404})
-
-        def _answer(self, status: int, doc: dict[str, Any]) -> None:
-            body = json.dumps(doc).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
+                return self.reply_json(200, issuer.jwks())
+            return self.reply_json(404, {"code": 404})
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     issuer = Issuer(url=f"http://127.0.0.1:{server.server_port}", keys={"k1": rsa_key()},

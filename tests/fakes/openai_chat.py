@@ -21,11 +21,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fakes.serving import serve_in_thread
+from tests.fakes.serving import QuietHandler, serve_in_thread
 
 _PATH = re.compile(r"^(/v1|/openai/v1|/openai/deployments/([^/]+))/chat/completions$")
 _FIELDS = {"model", "messages", "response_format", "temperature", "max_completion_tokens",
@@ -185,7 +185,7 @@ def _invalid(body: Any) -> str | None:
 def fake_openai(key: str | None = None) -> Iterator[FakeOpenAI]:
     fake: FakeOpenAI
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
 
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
@@ -220,27 +220,14 @@ def fake_openai(key: str | None = None) -> Iterator[FakeOpenAI]:
                 return None
             if reply.status != 200:
                 return self._error(reply.status, reply.text, getattr(reply, "retry_after", None))
-            return self._send(200, _completion(req, reply))
+            return self.reply_json(200, _completion(req, reply))
 
         def _error(self, status: int, message: str, retry_after: str | None = None) -> None:
             kind = _TYPES.get(status, "api_error")
-            self._send(status, {"error": {"message": message, "type": kind, "param": None,
-                                          "code": kind if status == 429 else None}},
-                       {"retry-after": retry_after} if retry_after is not None else {})
-
-        def _send(self, status: int, payload: dict[str, Any],
-                  headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            for k, v in (headers or {}).items():
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: object) -> None:
-            pass
+            error = {"message": message, "type": kind, "param": None,
+                     "code": kind if status == 429 else None}
+            self.reply_json(status, {"error": error},
+                            {"retry-after": retry_after} if retry_after is not None else {})
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     fake = FakeOpenAI(url=f"http://127.0.0.1:{server.server_address[1]}", key=key)

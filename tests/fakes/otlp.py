@@ -11,10 +11,10 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
-from tests.fakes.serving import serve_in_thread
+from tests.fakes.serving import QuietHandler, serve_in_thread
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def _points(body: bytes) -> dict[str, list[tuple[dict[str, Any], float]]]:
 def otlp_receiver() -> Iterator[Receiver]:
     receiver: Receiver
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
 
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
@@ -123,13 +123,7 @@ def otlp_receiver() -> Iterator[Receiver]:
 
         def _answer(self, status: int) -> None:
             # An empty Export*ServiceResponse is zero bytes of protobuf: full success.
-            self.send_response(status)
-            self.send_header("content-type", "application/x-protobuf")
-            self.send_header("content-length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            pass
+            self.reply(status, content_type="application/x-protobuf")
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     receiver = Receiver(f"http://127.0.0.1:{server.server_address[1]}")

@@ -1,20 +1,24 @@
-"""How every fake runs and how every test waits: one loopback server thread, one deadline poll.
+"""How every fake runs and how every test waits: one loopback server thread, one way to answer,
+one deadline poll.
 
 The fakes (sink, Gemini, OpenAI, Slack, the OIDC issuer, the OTLP receiver) and the tests' own
-small servers all run a `http.server` on a thread the same way (httpx's `serve_in_thread`), and
-all wait on what has no notification to wait on with `wait_until`: poll a condition, fail the
-test at a deadline saying what never happened. No fixed sleeps.
+small servers all run a `http.server` on a thread the same way (httpx's `serve_in_thread`), answer
+through one `QuietHandler.reply`, and all wait on what has no notification to wait on with
+`wait_until`: poll a condition, fail the test at a deadline saying what never happened. No fixed
+sleeps.
 """
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler
 from socketserver import BaseServer
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -41,6 +45,32 @@ def serve_in_thread(server: BaseServer, *, poll_interval: float = 0.05,
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A fake's request handler: answers through `reply`, and logs nothing (a failing test says
+    what went wrong; a log line per request would bury it)."""
+
+    def reply(self, status: int, body: bytes = b"", *, content_type: str | None = None,
+              headers: Mapping[str, str] | None = None) -> None:
+        """The whole answer: status, the content type when given, `headers`, the length, body."""
+        self.send_response(status)
+        if content_type is not None:
+            self.send_header("content-type", content_type)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        if body:
+            self.wfile.write(body)
+
+    def reply_json(self, status: int, doc: object,
+                   headers: Mapping[str, str] | None = None) -> None:
+        self.reply(status, json.dumps(doc).encode(), content_type="application/json",
+                   headers=headers)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's name
+        pass
 
 
 def wait_until(condition: Callable[[], T], *, timeout: float = 10.0,

@@ -10,10 +10,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
-from tests.fakes.serving import serve_in_thread
+from tests.fakes.serving import QuietHandler, serve_in_thread
 
 
 @dataclass
@@ -48,7 +48,7 @@ class Sink:
 def running_sink() -> Iterator[Sink]:
     sink: Sink
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
 
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
@@ -58,12 +58,7 @@ def running_sink() -> Iterator[Sink]:
                 if status < 300:
                     sink.received.append(Received(self.path, dict(self.headers), body))
                 sink.cond.notify_all()
-            self.send_response(status)
-            self.send_header("content-length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
+            self.reply(status)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     sink = Sink(url=f"http://127.0.0.1:{server.server_address[1]}/")

@@ -16,11 +16,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlencode
 
-from tests.fakes.serving import serve_in_thread
+from tests.fakes.serving import QuietHandler, serve_in_thread
 
 
 @dataclass
@@ -102,7 +102,7 @@ def interaction(*, plan_id: str, user: str, action: str = "approve",
 def fake_slack() -> Iterator[FakeSlack]:
     slack: FakeSlack
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
 
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
@@ -122,15 +122,8 @@ def fake_slack() -> Iterator[FakeSlack]:
                     if self.path == "/api/chat.postMessage":
                         doc.update(channel=body.get("channel"), ts=slack.next_ts())
                     reply = json.dumps(doc).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/json" if reply != b"ok"
-                             else "text/plain")
-            self.send_header("content-length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def log_message(self, *args: object) -> None:
-            pass
+            self.reply(status, reply,
+                       content_type="application/json" if reply != b"ok" else "text/plain")
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     slack = FakeSlack(url=f"http://127.0.0.1:{server.server_address[1]}")

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import httpx
 
 from orchestrator.local.broker import Broker
 from orchestrator.local.triggers import EventingConfig, load_eventing
-from tests.fakes.serving import serve_in_thread
+from tests.fakes.serving import QuietHandler, serve_in_thread
 
 BROKER_YAML = """
 apiVersion: eventing.knative.dev/v1
@@ -108,7 +108,7 @@ class Subscriber:
         self._cond = threading.Condition()
         owner = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 req = Request(self.path, {k.lower(): v for k, v in self.headers.items()}, body,
@@ -117,15 +117,7 @@ class Subscriber:
                     owner._requests.append(req)
                     owner._cond.notify_all()
                 status, headers, answer = owner.respond(req)
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args: object) -> None:
-                pass
+                self.reply(status, answer, headers=headers)
 
         server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         server.daemon_threads = True

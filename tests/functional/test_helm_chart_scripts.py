@@ -4,19 +4,18 @@ the index Job's readiness wait, and the `helm test` loop check against the real 
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from orchestrator.events import ALERT_RECEIVED, AlertReceived
-from tests.fakes.serving import free_port, serve_in_thread, wait_until
+from tests.fakes.serving import QuietHandler, free_port, serve_in_thread, wait_until
 from tests.fakes.sink import Sink, running_sink
 from tests.functional.helm_support import CHART, ROOT
 
@@ -26,14 +25,9 @@ API_TOKEN = "helm-test-api-token"
 
 
 def status_server(status: int) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-            self.send_response(status)
-            self.send_header("content-length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
+            self.reply(status)
 
     return ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 
@@ -99,31 +93,20 @@ def console_api(sink: Sink, *, router_answers: bool) -> ThreadingHTTPServer:
     """The console's `GET /api/incidents/<key>`: what the broker received for that incident,
     plus the router's answer when `router_answers`; 404 before anything arrived."""
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             if self.headers.get("Authorization") != f"Bearer {API_TOKEN}":
-                return self._answer(401, {"error": "unauthorized"})
+                return self.reply_json(401, {"error": "unauthorized"})
             key = self.path.removeprefix("/api/incidents/")
             events = [{"type": r.headers["ce-type"], "source": r.headers["ce-source"],
                        "id": r.headers["ce-id"]}
                       for r in list(sink.received) if r.headers.get("ce-incidentkey") == key]
             if not events:
-                return self._answer(404, {"error": "no such incident"})
+                return self.reply_json(404, {"error": "no such incident"})
             if router_answers:
                 events.append({"type": "incident.context.enriched",
                                "source": "/orchestrator/router", "id": "r1"})
-            return self._answer(200, {"incident_key": key, "events": events})
-
-        def _answer(self, status: int, doc: object) -> None:
-            body = json.dumps(doc).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
+            return self.reply_json(200, {"incident_key": key, "events": events})
 
     return ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 
