@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import ROOT, first_answer, hello_source, median_of  # noqa: E402
 from tests import incidents as inc  # noqa: E402
 from tests import keys  # noqa: E402
-from tests.fakes.gemini import Reply, fake_gemini  # noqa: E402
-from tests.fakes.openai_chat import Reply as OpenAIReply  # noqa: E402
+from tests.fakes.gemini import fake_gemini  # noqa: E402
+from tests.fakes.model_script import Reply  # noqa: E402
 from tests.fakes.openai_chat import fake_openai  # noqa: E402
 from tests.functional.agent_support import build_index  # noqa: E402
 
@@ -105,7 +105,7 @@ def main() -> None:
                            "parameters": [], "reason": "bench"}]}
     with fake_gemini() as fake, fake_openai() as compat:
         fake.responder = lambda _req: Reply.plan(answer)
-        compat.responder = lambda _req: OpenAIReply.plan(answer)
+        compat.responder = lambda _req: Reply.plan(answer)
         keyed = {**env, "AGENT_GEMINI_API_KEY": "bench-key", "AGENT_BASE_URL": fake.url}
         openai = {**env, "AGENT_LLM_PROVIDER": "openai", "AGENT_OPENAI_API_KEY": "bench-key",
                   "AGENT_OPENAI_BASE_URL": compat.url + "/v1"}

@@ -5,7 +5,8 @@ Tests script what it answers, in order (`fake.script(...)`), or with a `responde
 sees each request (e.g. a model that obeys whatever the prompt says); every request is recorded
 so tests can assert what the prompt carried. Errors come back as Google's error JSON with the
 status the real API uses (429 RESOURCE_EXHAUSTED, 500 INTERNAL); `hang()` holds the request
-until the client times out or the server stops.
+until the client times out or the server stops. The script and the record are
+`model_script.py`'s, shared with the OpenAI-compatible fake.
 """
 
 from __future__ import annotations
@@ -14,44 +15,18 @@ import hashlib
 import json
 import math
 import re
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
 from typing import Any
 
+from tests.fakes.model_script import Reply, ScriptedModel
 from tests.fakes.serving import QuietHandler, serve_in_thread
 
 _PATH = re.compile(r"^/(v1|v1beta)/models/([^:/]+):(generateContent|batchEmbedContents)$")
 _STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
            404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One scripted answer."""
-
-    status: int = 200
-    text: str = ""
-    hang: bool = False
-    finish_reason: str = "STOP"
-
-    @staticmethod
-    def plan(answer: dict[str, Any]) -> Reply:
-        return Reply(text=json.dumps(answer))
-
-    @staticmethod
-    def raw(text: str) -> Reply:
-        return Reply(text=text)
-
-    @staticmethod
-    def error(status: int, message: str = "scripted failure") -> Reply:
-        return Reply(status=status, text=message)
-
-    @staticmethod
-    def hanging() -> Reply:
-        return Reply(hang=True)
 
 
 @dataclass
@@ -81,38 +56,13 @@ class Request:
 
 
 @dataclass
-class FakeGemini:
-    url: str
-    requests: list[Request] = field(default_factory=list)
-    replies: list[Reply] = field(default_factory=list)
-    responder: Callable[[Request], Reply] | None = None
+class FakeGemini(ScriptedModel):
     embed_failures: list[int] = field(default_factory=list)
     """Statuses the next batchEmbedContents requests fail with, in order."""
-    cond: threading.Condition = field(default_factory=threading.Condition)
-    release: threading.Event = field(default_factory=threading.Event)
-
-    def script(self, *replies: Reply) -> None:
-        """Answer the next generateContent requests with these, in order."""
-        with self.cond:
-            self.replies.extend(replies)
 
     def generate_requests(self) -> list[Request]:
         with self.cond:
             return [r for r in self.requests if r.path.endswith(":generateContent")]
-
-    def wait_for(self, n: int, timeout: float = 10.0) -> list[Request]:
-        with self.cond:
-            if not self.cond.wait_for(lambda: len(self.requests) >= n, timeout):
-                raise AssertionError(f"expected {n} requests, got {len(self.requests)}")
-            return list(self.requests)
-
-    def _next(self, req: Request) -> Reply:
-        with self.cond:
-            if self.replies:
-                return self.replies.pop(0)
-        if self.responder is not None:
-            return self.responder(req)
-        return Reply.error(500, "the fake has no scripted answer left")
 
 
 def embedding(text: str, dims: int) -> list[float]:
@@ -143,9 +93,7 @@ def fake_gemini() -> Iterator[FakeGemini]:
             raw = self.rfile.read(int(self.headers.get("content-length") or 0))
             req = Request(self.path, {k.lower(): v for k, v in self.headers.items()},
                           json.loads(raw or b"{}"))
-            with fake.cond:
-                fake.requests.append(req)
-                fake.cond.notify_all()
+            fake.record(req)
             m = _PATH.match(self.path.split("?")[0])
             if not m:
                 return self.reply_json(404, _error(404, f"no route {self.path}"))
@@ -159,19 +107,23 @@ def fake_gemini() -> Iterator[FakeGemini]:
                         "".join(p.get("text", "") for p in r["content"]["parts"]),
                         int(r.get("outputDimensionality") or 8))}
                     for r in req.body.get("requests", [])]})
-            reply = fake._next(req)
+            reply = fake.next_reply(req)
             if reply.hang:
                 fake.release.wait(60)
                 self.close_connection = True
                 return None
             if reply.status != 200:
-                return self.reply_json(reply.status, _error(reply.status, reply.text))
-            return self.reply_json(200, {
+                return self.reply_json(reply.status, _error(reply.status, reply.text),
+                                       {"retry-after": reply.retry_after}
+                                       if reply.retry_after is not None else None)
+            answer: dict[str, Any] = {
                 "candidates": [{"content": {"role": "model", "parts": [{"text": reply.text}]},
-                                "finishReason": reply.finish_reason, "index": 0}],
-                "usageMetadata": _usage(req, reply.text),
+                                "finishReason": reply.finish_reason.upper(), "index": 0}],
                 "modelVersion": m.group(2),
-            })
+            }
+            if reply.usage:
+                answer["usageMetadata"] = _usage(req, reply.text)
+            return self.reply_json(200, answer)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     fake = FakeGemini(url=f"http://127.0.0.1:{server.server_address[1]}")
@@ -185,3 +137,6 @@ def fake_gemini() -> Iterator[FakeGemini]:
 def _error(status: int, message: str) -> dict[str, Any]:
     return {"error": {"code": status, "message": message,
                       "status": _STATUS.get(status, "UNKNOWN")}}
+
+
+__all__ = ["FakeGemini", "Reply", "Request", "embedding", "fake_gemini"]

@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.fakes.model_script import Reply, ScriptedModel
 from tests.fakes.serving import QuietHandler, serve_in_thread
 
 _PATH = re.compile(r"^(/v1|/openai/v1|/openai/deployments/([^/]+))/chat/completions$")
@@ -34,36 +34,6 @@ _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 403: "permission_denied",
           404: "not_found_error", 429: "rate_limit_exceeded", 500: "server_error",
           503: "service_unavailable"}
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One scripted answer."""
-
-    status: int = 200
-    text: str = ""
-    hang: bool = False
-    finish_reason: str = "stop"
-    retry_after: str | None = None
-    usage: bool = True
-    refusal: str | None = None
-
-    @staticmethod
-    def plan(answer: dict[str, Any]) -> Reply:
-        return Reply(text=json.dumps(answer))
-
-    @staticmethod
-    def raw(text: str, finish_reason: str = "stop") -> Reply:
-        return Reply(text=text, finish_reason=finish_reason)
-
-    @staticmethod
-    def error(status: int, message: str = "scripted failure",
-              retry_after: str | None = None) -> Reply:
-        return Reply(status=status, text=message, retry_after=retry_after)
-
-    @staticmethod
-    def hanging() -> Reply:
-        return Reply(hang=True)
 
 
 @dataclass
@@ -93,32 +63,13 @@ class Request:
 
 
 @dataclass
-class FakeOpenAI:
-    url: str
+class FakeOpenAI(ScriptedModel):
     key: str | None = None
     """The key requests must carry (bearer, or Azure's `api-key`); None accepts any."""
-    requests: list[Request] = field(default_factory=list)
-    replies: list[Reply] = field(default_factory=list)
-    responder: Callable[[Request], Any] | None = None
-    """Sees each request unscripted; returns a `Reply` (or any object with its fields)."""
-    cond: threading.Condition = field(default_factory=threading.Condition)
-    release: threading.Event = field(default_factory=threading.Event)
-
-    def script(self, *replies: Reply) -> None:
-        with self.cond:
-            self.replies.extend(replies)
 
     def generate_requests(self) -> list[Request]:
         with self.cond:
             return list(self.requests)
-
-    def _next(self, req: Request) -> Any:
-        with self.cond:
-            if self.replies:
-                return self.replies.pop(0)
-        if self.responder is not None:
-            return self.responder(req)
-        return Reply.error(500, "the fake has no scripted answer left")
 
 
 def schema_problem(schema: Any, where: str = "()") -> str | None:
@@ -198,9 +149,7 @@ def fake_openai(key: str | None = None) -> Iterator[FakeOpenAI]:
             req = Request(parts.path, parse_qs(parts.query),
                           {k.lower(): v for k, v in self.headers.items()},
                           body if isinstance(body, dict) else {}, time.monotonic())
-            with fake.cond:
-                fake.requests.append(req)
-                fake.cond.notify_all()
+            fake.record(req)
             m = _PATH.match(parts.path)
             if not m:
                 return self._error(404, f"Invalid URL (POST {parts.path})")
@@ -213,13 +162,13 @@ def fake_openai(key: str | None = None) -> Iterator[FakeOpenAI]:
                 return self._error(404, "Resource not found")
             if (problem := _invalid(body)) is not None:
                 return self._error(400, problem)
-            reply = fake._next(req)
+            reply = fake.next_reply(req)
             if reply.hang:
                 fake.release.wait(60)
                 self.close_connection = True
                 return None
             if reply.status != 200:
-                return self._error(reply.status, reply.text, getattr(reply, "retry_after", None))
+                return self._error(reply.status, reply.text, reply.retry_after)
             return self.reply_json(200, _completion(req, reply))
 
         def _error(self, status: int, message: str, retry_after: str | None = None) -> None:
@@ -238,10 +187,10 @@ def fake_openai(key: str | None = None) -> Iterator[FakeOpenAI]:
             fake.release.set()
 
 
-def _completion(req: Request, reply: Any) -> dict[str, Any]:
+def _completion(req: Request, reply: Reply) -> dict[str, Any]:
     text = reply.text
-    finish = str(getattr(reply, "finish_reason", "stop")).lower()  # Gemini fakes say "STOP"
-    refusal = getattr(reply, "refusal", None)
+    finish = reply.finish_reason.lower()
+    refusal = reply.refusal
     out: dict[str, Any] = {
         "id": f"chatcmpl-{len(text):08x}", "object": "chat.completion", "created": int(time.time()),
         "model": req.body["model"], "system_fingerprint": "fp_fake",
@@ -249,9 +198,12 @@ def _completion(req: Request, reply: Any) -> dict[str, Any]:
                      "message": {"role": "assistant", "content": None if refusal else text,
                                  "refusal": refusal}}],
     }
-    if getattr(reply, "usage", True):
+    if reply.usage:
         prompt = len(req.system + req.prompt) // 4 + 1
         done = len(text) // 4 + 1
         out["usage"] = {"prompt_tokens": prompt, "completion_tokens": done,
                         "total_tokens": prompt + done}
     return out
+
+
+__all__ = ["FakeOpenAI", "Reply", "Request", "fake_openai", "schema_problem"]
