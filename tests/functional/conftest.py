@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from orchestrator import telemetry
 from orchestrator.adapters.object_store import LocalDirStore, MinioStore, ObjectStore
 from orchestrator.console import service as console_service
 from orchestrator.console.session import COOKIE
@@ -23,6 +24,7 @@ from tests import keys
 from tests.fakes import kube_objects as ko
 from tests.fakes.gemini import FakeGemini, fake_gemini
 from tests.fakes.kube_api import FakeKubeAPI
+from tests.fakes.otlp import Receiver, otlp_receiver
 from tests.fakes.s3 import S3Server, s3_server
 from tests.fakes.sink import Sink
 from tests.fakes.slack import FakeSlack, fake_slack
@@ -251,3 +253,19 @@ def served_console_fixture(tmp_path: Path, sink: Sink,
     with serve(app) as url:
         yield app.test_client(), url
     console_service.instance.reset()
+
+
+# Tracing: tests/fakes/otlp.py; the traced local stack: tracing_support.py.
+
+
+@pytest.fixture(name="receiver")
+def receiver_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
+    """Export switched on in this process, to a real OTLP/HTTP receiver (set before the first
+    request of the function under test, which reads it once)."""
+    with otlp_receiver() as rc:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", rc.url)
+        telemetry.reset()
+        try:
+            yield rc
+        finally:
+            telemetry.reset()

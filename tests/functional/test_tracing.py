@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,24 +21,13 @@ from orchestrator.envelope import Event, Outgoing, decode
 from orchestrator.errors import TransientError
 from orchestrator.events import CONTEXT_ENRICHED, ESCALATED, RESOLVED, Escalated, Resolved
 from orchestrator.handler import serve_event
-from tests.fakes.otlp import Receiver, Span, otlp_receiver
+from tests.fakes.otlp import Receiver, Span
 from tests.incidents import make_alert
 from tests.keys import keyring, now_z, seal, signer
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"
 KEY = "payments/checkout@2026-11-27T01:00:00Z"
-
-
-@pytest.fixture
-def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
-    with otlp_receiver() as rc:
-        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", rc.url)
-        telemetry.reset()
-        try:
-            yield rc
-        finally:
-            telemetry.reset()
 
 
 def _delivery(*, traceparent: bool = True) -> tuple[dict[str, str], bytes]:

@@ -18,7 +18,7 @@ from orchestrator import telemetry
 from orchestrator.adapters.object_store import LocalDirStore
 from orchestrator.console import audit
 from orchestrator.events import APPROVAL_REQUESTED, ESCALATED, PLAN_APPROVED, PLAN_REJECTED
-from tests.fakes.otlp import Receiver, Span, otlp_receiver
+from tests.fakes.otlp import Receiver, Span
 from tests.fakes.sink import Sink
 from tests.functional.console_support import (
     ALICE,
@@ -49,18 +49,6 @@ def off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", raising=False)
     telemetry.reset()
-
-
-@pytest.fixture
-def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
-    """Export switched on, to a real OTLP/HTTP receiver (before the console's first request)."""
-    with otlp_receiver() as rc:
-        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", rc.url)
-        telemetry.reset()
-        try:
-            yield rc
-        finally:
-            telemetry.reset()
 
 
 def _awaiting(client: Any, story: Story, *, traced: bool = True, **kw: Any) -> None:

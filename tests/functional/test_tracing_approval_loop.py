@@ -12,7 +12,6 @@ import secrets
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,14 +25,15 @@ from orchestrator.events import (
     PLAN_APPROVED,
     PLAN_PROPOSED,
 )
-from orchestrator.local.stack import Stack, StackOptions
+from orchestrator.local.stack import Stack
 from tests.fakes import kube_objects as ko
 from tests.fakes.kube_api import FakeKubeAPI
 from tests.fakes.otlp import Receiver, Span, otlp_receiver
 from tests.functional.auth_support import alert_payload
+from tests.functional.tracing_support import send_alert, traced_stack
 
 pytestmark = pytest.mark.slow
-NS, APP, CLUSTER = "payments", "cart", "prod-eu-west-1"
+NS, APP = "payments", "cart"
 TRACE_ID = secrets.token_hex(16)
 PARENT = secrets.token_hex(8)
 
@@ -58,39 +58,27 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         receiver = stack_of.enter_context(otlp_receiver())
         api = stack_of.enter_context(FakeKubeAPI())
         scenario = ko.crashlooping_deployment(NS, APP).load(api)  # a fresh rollout: rollback
-        otel = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, "OTEL_BSP_SCHEDULE_DELAY": "100"}
-        env = {name: dict(otel) for name in ("ingest", "router", "agent", "executor", "console")}
-        env["router"].update({"ROUTER_VERIFY_TIMEOUT_SECONDS": "2",
-                              "ROUTER_VERIFY_SETTLE_SECONDS": "1"})
-        options = StackOptions(
-            state=tmp / "state", enforce=True, cluster_name=CLUSTER, time_scale=0.05,
-            kubeconfig=Path(api.write_kubeconfig(str(tmp / "kubeconfig"))), env=env)
-        with Stack(options) as stack:
-            assert stack.broker is not None
-            payload = alert_payload(scenario["pod"]["metadata"]["name"], "7aced0000000a001")
-            r = httpx.post(stack.ingest_url, json=payload, timeout=30, trust_env=False,
-                           headers={"Authorization": f"Bearer {stack.secrets['ingest_token']}",
-                                    "traceparent": f"00-{TRACE_ID}-{PARENT}-01"})
-            assert r.status_code == 200, r.text
-            (key,) = r.json()["incidents"]
-            assert stack.broker.wait_idle(120), stack.broker.stats()
-            [request] = _events(stack, key, APPROVAL_REQUESTED)
-            plan_id = request.data["plan"]["plan_id"]
-            # The person decides later, in a request of their own: no trace context with it.
-            r = httpx.post(f"{stack.console_url}/api/approvals/{plan_id}/approve", json={},
-                           timeout=30, trust_env=False, headers={
-                               "Authorization": f"Bearer {stack.secrets['approver_token']}"})
-            assert r.status_code == 202, r.text
-            assert stack.broker.wait_idle(120), stack.broker.stats()
-            assert _events(stack, key, ACTION_COMPLETED), "the approved rollback never ran"
-            receiver.wait(lambda rc: any(  # the router's verification, in whichever trace
-                s.attributes.get("cloudevents.event_type") == ACTION_COMPLETED
-                and s.service == "orchestrator-router" for s in rc.spans), timeout=30)
-            writes = [(q.method, q.path) for q in api.requests
-                      if q.method in ("PATCH", "POST", "PUT", "DELETE") and not q.dry_run
-                      and "/leases" not in q.path and "/events" not in q.path]
-            yield Run(receiver, stack.broker.events(key), writes,
-                      stack.broker.list_deadletters())
+        stack = stack_of.enter_context(traced_stack(tmp, api, receiver))
+        assert stack.broker is not None
+        payload = alert_payload(scenario["pod"]["metadata"]["name"], "7aced0000000a001")
+        (key,) = send_alert(stack, payload, f"00-{TRACE_ID}-{PARENT}-01").json()["incidents"]
+        assert stack.broker.wait_idle(120), stack.broker.stats()
+        [request] = _events(stack, key, APPROVAL_REQUESTED)
+        plan_id = request.data["plan"]["plan_id"]
+        # The person decides later, in a request of their own: no trace context with it.
+        r = httpx.post(f"{stack.console_url}/api/approvals/{plan_id}/approve", json={},
+                       timeout=30, trust_env=False, headers={
+                           "Authorization": f"Bearer {stack.secrets['approver_token']}"})
+        assert r.status_code == 202, r.text
+        assert stack.broker.wait_idle(120), stack.broker.stats()
+        assert _events(stack, key, ACTION_COMPLETED), "the approved rollback never ran"
+        receiver.wait(lambda rc: any(  # the router's verification, in whichever trace
+            s.attributes.get("cloudevents.event_type") == ACTION_COMPLETED
+            and s.service == "orchestrator-router" for s in rc.spans), timeout=30)
+        writes = [(q.method, q.path) for q in api.requests
+                  if q.method in ("PATCH", "POST", "PUT", "DELETE") and not q.dry_run
+                  and "/leases" not in q.path and "/events" not in q.path]
+        yield Run(receiver, stack.broker.events(key), writes, stack.broker.list_deadletters())
 
 
 def _stage(run: Run, service: str, consumed: str) -> Span:

@@ -10,23 +10,19 @@ import secrets
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from orchestrator.local.stack import Stack, StackOptions
 from tests.conftest import load_event
 from tests.fakes import kube_objects as ko
 from tests.fakes.gemini import Reply, Request, fake_gemini
 from tests.fakes.kube_api import FakeKubeAPI
 from tests.fakes.otlp import Receiver, otlp_receiver
+from tests.functional.tracing_support import CLUSTER, FUNCTIONS, send_alert, traced_stack
 
 pytestmark = pytest.mark.slow
 NS = "ledger"
-CLUSTER = "prod-eu-west-1"
-FUNCTIONS = ("ingest", "router", "agent", "executor", "console")
 TRACE_ID = secrets.token_hex(16)
 PARENT = secrets.token_hex(8)
 
@@ -65,30 +61,16 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         gemini = stack_of.enter_context(fake_gemini())
         gemini.responder = _answer
         scenario = ko.stable_crashlooping_deployment(NS, "ledger").load(api)
-        otel = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
-                "OTEL_BSP_SCHEDULE_DELAY": "100", "OTEL_METRIC_EXPORT_INTERVAL": "200"}
-        env = {name: dict(otel) for name in FUNCTIONS}
-        env["agent"].update({"AGENT_GEMINI_API_KEY": "trace-test-key", "AGENT_BASE_URL": gemini.url,
-                             "AGENT_BACKOFF_SECONDS": "0.01", "AGENT_TIMEOUT_SECONDS": "10"})
-        env["router"].update({"ROUTER_VERIFY_TIMEOUT_SECONDS": "2",
-                              "ROUTER_VERIFY_SETTLE_SECONDS": "1"})
-        options = StackOptions(
-            state=tmp / "state", enforce=True, cluster_name=CLUSTER, time_scale=0.05,
-            kubeconfig=Path(api.write_kubeconfig(str(tmp / "kubeconfig"))), env=env)
-        with Stack(options) as stack:
-            assert stack.broker is not None
-            # Alertmanager (with tracing configured) sends its span's context as a header.
-            r = httpx.post(stack.ingest_url, json=_alert(scenario["pod"]["metadata"]["name"]),
-                           headers={"Authorization": f"Bearer {stack.secrets['ingest_token']}",
-                                    "traceparent": f"00-{TRACE_ID}-{PARENT}-01"},
-                           timeout=30, trust_env=False)
-            assert r.status_code < 300, r.text
-            assert stack.broker.wait_idle(120), stack.broker.stats()
-            receiver.wait(lambda rc: set(FUNCTIONS) <= {
-                s.service.removeprefix("orchestrator-") for s in rc.spans
-                if s.trace_id == TRACE_ID and "orchestrator.function" in s.attributes},
-                timeout=30)
-            yield Run(receiver, stack.broker.events(), stack.broker.list_deadletters())
+        agent = {"AGENT_GEMINI_API_KEY": "trace-test-key", "AGENT_BASE_URL": gemini.url,
+                 "AGENT_BACKOFF_SECONDS": "0.01", "AGENT_TIMEOUT_SECONDS": "10"}
+        stack = stack_of.enter_context(traced_stack(tmp, api, receiver, env={"agent": agent}))
+        assert stack.broker is not None
+        send_alert(stack, _alert(scenario["pod"]["metadata"]["name"]), f"00-{TRACE_ID}-{PARENT}-01")
+        assert stack.broker.wait_idle(120), stack.broker.stats()
+        receiver.wait(lambda rc: set(FUNCTIONS) <= {
+            s.service.removeprefix("orchestrator-") for s in rc.spans
+            if s.trace_id == TRACE_ID and "orchestrator.function" in s.attributes}, timeout=30)
+        yield Run(receiver, stack.broker.events(), stack.broker.list_deadletters())
 
 
 def _spans(run: Run, service: str) -> list[Any]:
