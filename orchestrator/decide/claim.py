@@ -32,7 +32,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -120,19 +120,23 @@ class Free:
     generation: int
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
 class Claims:
     """The LLM claims in the audit store (see the module docstring); shared by the threads of
-    one agent process, it keeps no state of its own."""
+    one agent process, it keeps no state of its own: `window` is the reopen window, `hold` a
+    holder's deadline, `wait` the longest a follower waits for an outcome."""
 
-    def __init__(self, store: ObjectStore, *, window: timedelta, hold: timedelta,
-                 wait: timedelta, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        self.store = store
-        self.window = window
-        self.hold = hold
-        self.wait = wait
-        self.clock = clock
-        self._sleep = sleep
+    store: ObjectStore
+    _: KW_ONLY
+    window: timedelta
+    hold: timedelta
+    wait: timedelta
+    clock: Callable[[], datetime] = _utc_now
+    sleep: Callable[[float], None] = time.sleep
 
     def look(self, fingerprint: str) -> Decided | Busy | Free:
         """The claim governing this fingerprint now, with its outcome (waited for while the
@@ -197,7 +201,7 @@ class Claims:
         pause = _FIRST_POLL
         key = _key(folder, claim.generation, outcome=True)
         while time.monotonic() < deadline:
-            self._sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
+            self.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
             pause = min(pause * 1.5, _MAX_POLL)
             outcome = _read(self.store, key, Outcome)
             if outcome is not None:
