@@ -28,12 +28,14 @@ class Rejected:
 
 @dataclass(frozen=True)
 class Webhook:
+    """What ingest takes from a webhook: its group, its valid alerts, and what it left out."""
+
     receiver: str
     group_key: str
-    external_url: str
-    truncated: int
     alerts: list[Alert]
     rejected: list[Rejected]
+    truncated: int = 0
+    """Alerts Alertmanager left out of this group (its `max_alerts`): never delivered at all."""
 
 
 def parse_webhook(doc: Any) -> Webhook:
@@ -50,9 +52,8 @@ def parse_webhook(doc: Any) -> Webhook:
             alerts.append(parse_alert(raw, source=hook.externalURL))
         except PermanentError as e:
             rejected.append(Rejected(i, str(e)))
-    return Webhook(receiver=hook.receiver, group_key=hook.groupKey,
-                   external_url=hook.externalURL, truncated=hook.truncatedAlerts,
-                   alerts=alerts, rejected=rejected)
+    return Webhook(receiver=hook.receiver, group_key=hook.groupKey, alerts=alerts,
+                   rejected=rejected, truncated=hook.truncatedAlerts)
 
 
 def parse_alert(raw: Any, *, source: str) -> Alert:

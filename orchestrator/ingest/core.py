@@ -118,6 +118,11 @@ def accept_webhook(
         log.info("accepted %s alert %s as incident %s", alert.status, alert.name,
                  out.incident_key)
     summary: dict[str, Any] = {"accepted": len(keys), "incidents": keys}
+    if hook.truncated:
+        # Alertmanager dropped these before sending (max_alerts): say so where people look.
+        log.warning("Alertmanager left %d alerts of group %s out of the webhook (max_alerts)",
+                    hook.truncated, hook.group_key or "?")
+        summary["truncated"] = hook.truncated
     if hook.rejected:
         summary["rejected"] = [{"index": r.index, "error": r.error} for r in hook.rejected]
         return 207, summary

@@ -82,6 +82,21 @@ def test_newer_alertmanager_fields_are_tolerated(client, sink) -> None:  # type:
     assert len(sink.wait_for(1)) == 1
 
 
+def test_alerts_alertmanager_truncated_are_reported_not_hidden(client, sink, caplog) -> None:  # type: ignore[no-untyped-def]
+    """Alertmanager's max_alerts cut alerts off before sending (`truncatedAlerts`): they never
+    reach ingest, so its answer and its log say how many, for the operator to raise the cap."""
+    payload = load_event("alertmanager_crashloop")
+    payload["truncatedAlerts"] = 3
+    with caplog.at_level(logging.WARNING, logger="orchestrator.ingest"):
+        r = _post(client, payload)
+    assert r.status_code == 200, r.data
+    assert r.get_json()["truncated"] == 3
+    assert any("left 3 alerts" in m and "max_alerts" in m for m in caplog.messages)
+    assert len(sink.wait_for(1)) == 1
+    r = _post(client, load_event("alertmanager_crashloop"))
+    assert "truncated" not in r.get_json()
+
+
 def test_one_bad_alert_does_not_sink_the_batch(client, sink) -> None:  # type: ignore[no-untyped-def]
     r = _post(client, load_event("alertmanager_batch_one_bad"))
     assert r.status_code == 207
