@@ -18,8 +18,7 @@ from orchestrator.events import ESCALATED, RESOLVED, Escalated, Resolved
 from orchestrator.ids import event_id
 from orchestrator.plan import Plan
 from tests import incidents as inc
-from tests.functional.console_support import DEPLOY, Story
-from tests.functional.test_console_audit import event
+from tests.functional.console_support import DEPLOY, Story, received
 
 NOW = datetime.now(UTC)
 
@@ -41,7 +40,7 @@ def _verdict(story: Story, *, failed: bool, how: str = "alert-cleared") -> Outgo
 
 def _log(store: LocalDirStore, *outs: Outgoing) -> None:
     for out in outs:
-        audit.write(store, event(out), now=NOW)
+        audit.write(store, received(out), now=NOW)
 
 
 def test_a_failed_verification_is_remembered_per_runbook_action_and_workload(
