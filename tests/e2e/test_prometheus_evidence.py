@@ -20,7 +20,8 @@ from orchestrator.events import Alert, AlertReceived, ContextEnriched
 from orchestrator.orient.alertcheck import AlertVerdict, watch_alert
 from orchestrator.orient.core import orient
 from orchestrator.orient.fields import Scrubber
-from orchestrator.orient.metrics import MetricLimits, gather_metrics
+from orchestrator.orient.limits import MetricLimits
+from orchestrator.orient.metrics import gather_metrics
 from orchestrator.settings.router import RouterSettings
 from tests.e2e.conftest import start_alertmanager
 from tests.e2e.prometheus_support import Exporter, firing, start_prometheus_rules, wait_value
@@ -242,7 +243,8 @@ def test_series_labels_in_summaries_are_redacted(rig) -> None:  # type: ignore[n
     scrub = Scrubber()
     found = gather_metrics(alert=_alert(exporter), metrics=PrometheusClient(url), rule=None,
                            runbook_queries=['checkout_conn{namespace="payments"}'],
-                           limits=MetricLimits(window_minutes=1, max_points=60), scrub=scrub)
+                           limits=MetricLimits(metrics_window_minutes=1, metrics_max_points=60),
+                           scrub=scrub)
     assert [m.current for m in found] == [2.0, 1.0]  # worst first
     assert all("hunter2secret" not in m.model_dump_json() for m in found)
     assert 'pod="b"' in found[0].series and 'dsn="[REDACTED:' in found[0].series
