@@ -23,11 +23,11 @@ from orchestrator.events import Alert
 from orchestrator.knowledge.runbook import Runbook, RunbookAction
 from orchestrator.orient.enrich import enrich
 from orchestrator.orient.fields import Scrubber
-from orchestrator.orient.gather import Limits
+from orchestrator.orient.limits import ReadLimits
 from orchestrator.plan import Action, Plan
 
 # Enough pods to find the alerted one and the revisions rollbacks look at; no Events, no logs.
-FACT_LIMITS = Limits(max_events=0, max_pods=20, max_revisions=5, log_tail_lines=0)
+FACT_LIMITS = ReadLimits(max_events=0, max_pods=20, max_revisions=5, log_tail_lines=0)
 
 
 @dataclass(frozen=True)

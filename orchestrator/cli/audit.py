@@ -130,15 +130,16 @@ def _adopt(args: argparse.Namespace) -> int:
 def _trust(args: argparse.Namespace) -> int:
     from orchestrator.cli.incidents import _store, table
     from orchestrator.console import trust
-    from orchestrator.settings.common import limits_from
+    from orchestrator.console.thresholds import TrustThresholds
     from orchestrator.settings.console import ConsoleSettings
 
-    thresholds = limits_from(trust.Thresholds, ConsoleSettings(), prefix="trust_")
+    thresholds = ConsoleSettings()
     scopes = trust.report(_store(args), since=args.since, thresholds=thresholds)
     spaces = trust.namespaces(scopes, thresholds)
     if args.json:
         print(json.dumps({"since": args.since.isoformat(),
-                          "thresholds": thresholds.__dict__,
+                          "thresholds": {n.removeprefix("trust_"): getattr(thresholds, n)
+                                         for n in TrustThresholds.model_fields},
                           "namespaces": [s.as_json() for s in spaces],
                           "workloads": [s.as_json() for s in scopes]}))
         return 0

@@ -9,11 +9,14 @@ page view would cost a read of every record.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.console import trust, verify
 from orchestrator.errors import PermanentError
+
+if TYPE_CHECKING:
+    from orchestrator.console.thresholds import TrustThresholds
 
 
 def banner(store: ObjectStore, incident: str | None = None) -> str:
@@ -36,7 +39,7 @@ def banner(store: ObjectStore, incident: str | None = None) -> str:
             "verify`.")
 
 
-def trust_view(store: ObjectStore, query: dict[str, str], *, thresholds: trust.Thresholds,
+def trust_view(store: ObjectStore, query: dict[str, str], *, thresholds: TrustThresholds,
                now: datetime) -> dict[str, Any]:
     """The trust page's context: `?since=30d` (or a date)."""
     text = (query.get("since") or "30d").strip()[:40]

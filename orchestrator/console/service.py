@@ -29,7 +29,7 @@ from orchestrator.auth import bearer_from_header, check_token
 from orchestrator.console import approvals, audit, index, notify, react, seal, slack
 from orchestrator.console.identity import Directory, Identity
 from orchestrator.console.session import Sessions
-from orchestrator.console.trust import Thresholds
+from orchestrator.console.thresholds import TrustThresholds
 from orchestrator.envelope import Event, Outgoing
 from orchestrator.errors import OrchestratorError, PermanentError, TransientError
 from orchestrator.events import TYPE_PREFIX
@@ -70,14 +70,14 @@ class Console:
     surface: str = "all"
     """`public`: broker deliveries, dead letters and the sweep are not served (see settings)."""
     audit_policy: seal.Policy = field(default_factory=seal.Policy)
-    trust: Thresholds = field(default_factory=Thresholds)
+    trust: TrustThresholds = field(default_factory=TrustThresholds)
     clock: Callable[[], datetime] = field(default=_now)
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
     def from_settings(cls, s: ConsoleSettings) -> Console:
         from orchestrator.provenance import SealingPublisher, identity_of
-        from orchestrator.settings.common import limits_from, reveal
+        from orchestrator.settings.common import reveal
 
         token = reveal(s.api_token)
         signer, keyring = identity_of(STAGE, s)
@@ -121,7 +121,7 @@ class Console:
             refresh_seconds=s.refresh_seconds, max_event_bytes=s.max_event_bytes,
             deadletter_max_bytes=s.deadletter_max_bytes, keyring=keyring,
             surface=s.surface, closers=closers, audit_policy=seal.Policy.from_settings(s),
-            trust=limits_from(Thresholds, s, prefix="trust_"))
+            trust=s)
 
     def close(self) -> None:
         for close in self.closers:

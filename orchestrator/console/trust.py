@@ -20,7 +20,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.audit_layout import parse_stamp
@@ -37,6 +37,9 @@ from orchestrator.events import (
     RESOLVED,
 )
 
+if TYPE_CHECKING:
+    from orchestrator.console.thresholds import TrustThresholds
+
 LEVELS = ("observe", "dry-run", "approve", "auto")
 REFUSALS = frozenset({"policy", "budget", "loop-guard", "invalid-plan", "approval-invalid"})
 """Escalation reasons that are policy saying no (the others are the loop finding no answer)."""
@@ -52,17 +55,6 @@ def parse_since(text: str, *, now: datetime) -> datetime:
         return now - timedelta(**{unit: int(m.group(1))})
     when = datetime.fromisoformat(text.strip())
     return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """When the report recommends the next level (`limits_from(Thresholds, settings,
-    prefix="trust_")`: `ConsoleSettings.trust_*`)."""
-
-    min_incidents: int = 10
-    min_agreement: float = 0.9
-    max_refusals: int = 0
-    min_cleared: float = 0.8
 
 
 @dataclass
@@ -174,31 +166,32 @@ def _add(scope: Scope, records: list[audit.Record]) -> None:
         scope.latest, scope.level = when, level
 
 
-def recommend(s: Scope, t: Thresholds) -> str:
+def recommend(s: Scope, t: TrustThresholds) -> str:
     """One line a human can act on; it only ever suggests."""
     if s.level == "auto":
         verdicts = s.cleared + s.not_cleared
-        if verdicts and s.cleared / verdicts < t.min_cleared:
+        if verdicts and s.cleared / verdicts < t.trust_min_cleared:
             return (f"review auto: the alert cleared after {s.cleared} of {verdicts} actions "
-                    f"(below {t.min_cleared:.0%})")
+                    f"(below {t.trust_min_cleared:.0%})")
         return "at auto: keep watching the cleared rate"
     nxt = LEVELS[LEVELS.index(s.level) + 1]
-    if s.incidents < t.min_incidents:
-        return f"stay at {s.level}: {s.incidents} incident(s), {t.min_incidents} needed"
+    if s.incidents < t.trust_min_incidents:
+        return f"stay at {s.level}: {s.incidents} incident(s), {t.trust_min_incidents} needed"
     refused = sum(s.refusals.values())
-    if refused > t.max_refusals:
+    if refused > t.trust_max_refusals:
         reasons = ", ".join(f"{k} {v}" for k, v in s.refusals.most_common())
-        return f"stay at {s.level}: {refused} refusal(s) ({reasons}), at most {t.max_refusals}"
-    if s.decisions and s.approved / s.decisions < t.min_agreement:
+        return (f"stay at {s.level}: {refused} refusal(s) ({reasons}), "
+                f"at most {t.trust_max_refusals}")
+    if s.decisions and s.approved / s.decisions < t.trust_min_agreement:
         return (f"stay at {s.level}: humans approved {s.approved} of {s.decisions} plans "
-                f"(below {t.min_agreement:.0%})")
-    if s.level == "approve" and s.decisions < t.min_incidents:
-        return (f"stay at approve: {s.decisions} human decision(s), {t.min_incidents} needed "
+                f"(below {t.trust_min_agreement:.0%})")
+    if s.level == "approve" and s.decisions < t.trust_min_incidents:
+        return (f"stay at approve: {s.decisions} human decision(s), {t.trust_min_incidents} needed "
                 "before auto")
     verdicts = s.cleared + s.not_cleared
-    if verdicts and s.cleared / verdicts < t.min_cleared:
+    if verdicts and s.cleared / verdicts < t.trust_min_cleared:
         return (f"stay at {s.level}: the alert cleared after {s.cleared} of {verdicts} "
-                f"actions (below {t.min_cleared:.0%})")
+                f"actions (below {t.trust_min_cleared:.0%})")
     return f"ready for {nxt}"
 
 
@@ -207,7 +200,7 @@ def _started(incident: str) -> datetime | None:
     return parse_stamp(m.group(1) + "000000") if m else None
 
 
-def report(store: ObjectStore, *, since: datetime | None, thresholds: Thresholds,
+def report(store: ObjectStore, *, since: datetime | None, thresholds: TrustThresholds,
            ) -> list[Scope]:
     """The scopes of every incident that started at or after `since`, by namespace and
     workload."""
@@ -231,7 +224,7 @@ def report(store: ObjectStore, *, since: datetime | None, thresholds: Thresholds
     return out
 
 
-def namespaces(scopes: list[Scope], thresholds: Thresholds) -> list[Scope]:
+def namespaces(scopes: list[Scope], thresholds: TrustThresholds) -> list[Scope]:
     """One scope per namespace (workload `*`), summing its workloads; its level is the lowest
     of theirs (a namespace is as far along as its least proven workload)."""
     merged: dict[str, Scope] = {}

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orchestrator.adapters.llm import LLM, Generation, Throttled
-from orchestrator.decide.limits import Limits
+from orchestrator.decide.limits import PlannerLimits
 from orchestrator.decide.prompt import render
 from orchestrator.decide.situation import Escalation, Situation
 from orchestrator.decide.token_budget import Budget, Ledger, new_call_id
@@ -82,7 +82,7 @@ class Fallback:
 
 
 class GeminiPlanner:
-    def __init__(self, llm: LLM, *, limits: Limits) -> None:
+    def __init__(self, llm: LLM, *, limits: PlannerLimits) -> None:
         self.llm = llm
         self.limits = limits
 

@@ -1,8 +1,13 @@
-"""What bounds the LLM planner: its call limits and its cost guards, as plain data.
+"""What bounds the LLM planner: its call limits and its cost guards.
 
 Kept apart from the planner (`gemini.py`) and the guarded path (`guarded.py`) because the agent
 builds both on its first event whether or not a model is configured, and without a key it must
 not import the LLM machinery at all (cold start is a product feature).
+
+`PlannerLimits` is a block, like `orchestrator.settings.blocks`: the agent's settings mix it in,
+so each limit is declared once and read from `AGENT_` + its name (`AGENT_RETRIES`); the planner
+takes the block type and is handed the settings themselves. Frozen, and its validator is built
+on first use (`defer_build`, which the settings class inherits).
 """
 
 from __future__ import annotations
@@ -10,24 +15,50 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pydantic import BaseModel, ConfigDict, Field
+
 if TYPE_CHECKING:
     from orchestrator.decide.claim import Claims
     from orchestrator.decide.token_budget import Ledger
 
 
-@dataclass(frozen=True)
-class Limits:
-    retries: int = 2
-    backoff_seconds: float = 1.0
-    temperature: float = 0.1
-    max_output_tokens: int = 8192
-    token_budget: int = 50_000
-    max_actions: int = 1
-    prompt_runbooks: int = 3
-    retry_after_max_seconds: float = 10.0
-    """Longest `Retry-After` honoured, in seconds; a longer one ends the retries."""
-    timeout_seconds: float = 30.0
-    """One request's timeout (the adapter's): with the waits, it bounds the retries' total."""
+class PlannerLimits(BaseModel):
+    """What bounds the LLM planner: its call limits, its retries and its per-incident budget."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
+
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    """Per-request timeout towards the LLM (either provider), in seconds: the adapter's, and with
+    the waits it bounds the retries' total. Attempts x timeout must fit well inside the
+    function's request timeout (Knative's default is 300 s)."""
+
+    retries: int = Field(default=2, ge=0, le=5)
+    """Retries after a 429, a 5xx or a timeout, before falling back to the offline planner."""
+
+    retry_after_max_seconds: float = Field(default=10.0, ge=0)
+    """Longest wait a 429's or 503's `Retry-After` may impose before the next attempt, in
+    seconds. The planner never retries sooner than the server asked; when it asks for longer
+    than this, the offline planner plans at once rather than hold the delivery past its
+    timeout (the claim holder's deadline counts this wait too)."""
+
+    backoff_seconds: float = Field(default=1.0, ge=0)
+    """First retry delay in seconds; it doubles per retry (with jitter), so 2 retries wait ~3 s."""
+
+    temperature: float = Field(default=0.1, ge=0, le=2)
+    """Sampling temperature: low, because a plan should not change between identical inputs."""
+
+    max_output_tokens: int = Field(default=8192, gt=0)
+    """Upper bound on one answer's tokens (thinking included); also what the budget reserves."""
+
+    token_budget: int = Field(default=50_000, gt=0)
+    """Tokens (in + out) one incident may spend on the LLM, its earlier plans included. A prompt
+    is ~3-8 k tokens, so the default allows the first call and the one corrective retry."""
+
+    max_actions: int = Field(default=1, ge=1, le=5)
+    """Most actions one plan may carry. One by default: verification can then tell what worked."""
+
+    prompt_runbooks: int = Field(default=3, ge=1, le=10)
+    """Distinct runbooks shown to the model (the best-ranked ones), to keep the prompt small."""
 
     def longest_call_seconds(self, timeout: float) -> float:
         """The longest one model call can take in `GeminiPlanner._generate`: every attempt

@@ -16,7 +16,7 @@ from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.context import ClusterContext, ObjectRef
 from orchestrator.decide.core import Options, decide
 from orchestrator.decide.facts import same_object
-from orchestrator.decide.limits import Guards, Limits
+from orchestrator.decide.limits import Guards, PlannerLimits
 from orchestrator.decide.situation import Escalation, Knowledge
 from orchestrator.envelope import Event, Outgoing
 from orchestrator.errors import PermanentError
@@ -32,7 +32,6 @@ from orchestrator.ids import event_id
 from orchestrator.lifecycle import Lazy, process_settings
 from orchestrator.provenance import PRODUCERS, Keyring, Signer, require
 from orchestrator.settings.agent import AgentSettings
-from orchestrator.settings.common import limits_from
 
 if TYPE_CHECKING:
     from orchestrator.adapters.llm import LLM
@@ -46,7 +45,7 @@ class Agent:
     """The knowledge base, LLM and audit store of one agent process."""
 
     def __init__(self, *, retriever: Knowledge, llm: LLM | None, audit: ObjectStore | None,
-                 options: Options, limits: Limits, guards: Guards | None = None,
+                 options: Options, limits: PlannerLimits, guards: Guards | None = None,
                  signer: Signer | None = None, keyring: Keyring | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  closers: tuple[Callable[[], None], ...] = ()) -> None:
@@ -78,10 +77,9 @@ class Agent:
         options = Options(top_k=s.top_k, confidence_threshold=s.confidence_threshold,
                           max_actions=s.max_actions,
                           reopen_window=timedelta(seconds=s.reopen_window_seconds))
-        limits = limits_from(Limits, s)
         closers = (close_kb,) + ((llm.close,) if llm else ())
         audit = audit_store(s)
-        return cls(retriever=retriever, llm=llm, audit=audit, options=options, limits=limits,
+        return cls(retriever=retriever, llm=llm, audit=audit, options=options, limits=s,
                    guards=guards(s, audit) if llm is not None else None,  # only a model costs
                    signer=signer, keyring=keyring, closers=closers)
 

@@ -14,10 +14,10 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from orchestrator.adapters.object_store import ObjectStore
-from orchestrator.decide.limits import Guards, Limits
+from orchestrator.decide.limits import Guards
 from orchestrator.decide.situation import Knowledge
 from orchestrator.settings.agent import AgentSettings
-from orchestrator.settings.common import limits_from, reveal
+from orchestrator.settings.common import reveal
 
 if TYPE_CHECKING:
     from orchestrator.adapters.llm import LLM
@@ -75,7 +75,7 @@ def guards(s: AgentSettings, store: ObjectStore | None) -> Guards:
 
     # The longest a claim holder can take: two calls (the answer and one corrective retry),
     # each with its retries, timeouts and jittered backoff, plus a margin for the rest.
-    per_call = limits_from(Limits, s).longest_call_seconds(s.timeout_seconds)
+    per_call = s.longest_call_seconds(s.timeout_seconds)
     hold = timedelta(seconds=2 * per_call + 10)
     claims = Claims(store, window=timedelta(seconds=s.reopen_window_seconds), hold=hold,
                     wait=timedelta(seconds=s.claim_wait_seconds))

@@ -28,7 +28,6 @@ from orchestrator.events import (
     Resolved,
 )
 from orchestrator.ids import event_id
-from orchestrator.settings.common import limits_from
 from orchestrator.settings.router import RouterSettings
 
 if TYPE_CHECKING:
@@ -57,21 +56,19 @@ def orient(*, received: AlertReceived, input_id: str, reads: KubeReads | None, s
     from orchestrator.orient.byte_budget import fit
     from orchestrator.orient.enrich import enrich, redact_alert
     from orchestrator.orient.fields import Scrubber
-    from orchestrator.orient.gather import Limits
     s = settings
-    limits = limits_from(Limits, s)
     scrub = Scrubber()
     started = time.monotonic()
     prepared: Future[Lookup] | None = None
     if metrics is not None:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="router-prom") as pool:
             prepared = pool.submit(_prepare, alert, metrics, s, scrub)
-            ctx = enrich(alert=alert, reads=reads, source=source, limits=limits,
+            ctx = enrich(alert=alert, reads=reads, source=source, limits=s,
                          threads=s.read_threads, scrub=scrub, problem=problem)
         ctx = _with_metrics(ctx, alert=alert, metrics=metrics, settings=s, scrub=scrub,
                             prepared=prepared.result())
     else:
-        ctx = enrich(alert=alert, reads=reads, source=source, limits=limits,
+        ctx = enrich(alert=alert, reads=reads, source=source, limits=s,
                      threads=s.read_threads, scrub=scrub, problem=problem)
     clean = redact_alert(alert, scrub)
     ctx = ctx.model_copy(update={"redactions": scrub.records()})
@@ -107,7 +104,7 @@ def _with_metrics(ctx: ClusterContext, *, alert: Alert, metrics: Metrics,
                   settings: RouterSettings, scrub: Scrubber,
                   prepared: Lookup) -> ClusterContext:
     """The context with the Prometheus evidence attached (see `metrics.py`)."""
-    from orchestrator.orient.metrics import MetricLimits, gather_metrics
+    from orchestrator.orient.metrics import gather_metrics
     from orchestrator.orient.runbook_queries import runbook_queries
     from orchestrator.resources import runbooks_dir
 
@@ -115,9 +112,8 @@ def _with_metrics(ctx: ClusterContext, *, alert: Alert, metrics: Metrics,
     if prepared.down:
         return ctx.model_copy(update={"errors": [*ctx.errors, *prepared.errors]})
     queries, notes = runbook_queries(alert, ctx, s.runbooks_dir or runbooks_dir())
-    limits = limits_from(MetricLimits, s, prefix="metrics_")
     found = gather_metrics(alert=alert, metrics=metrics, rule=prepared.rule,
-                           runbook_queries=queries, limits=limits, scrub=scrub)
+                           runbook_queries=queries, limits=s, scrub=scrub)
     return ctx.model_copy(update={"metrics": found, "errors": [*ctx.errors, *prepared.errors],
                                   "cut": [*ctx.cut, *notes]})
 

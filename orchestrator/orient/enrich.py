@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from orchestrator.adapters.kube import Source
 from orchestrator.adapters.kube_reads import KubeReads
@@ -15,7 +16,7 @@ from orchestrator.context import ClusterContext, HPAInfo, ObjectRef
 from orchestrator.events import Alert
 from orchestrator.orient import cluster_events, scopes
 from orchestrator.orient.fields import Json, Scrubber, meta
-from orchestrator.orient.gather import Found, Limits, Reading
+from orchestrator.orient.gather import Found, Reading
 from orchestrator.orient.nodes import node_info, pvc_info, service_info
 from orchestrator.orient.targets import resolve
 from orchestrator.orient.workloads import (
@@ -26,10 +27,13 @@ from orchestrator.orient.workloads import (
     workload_info,
 )
 
+if TYPE_CHECKING:
+    from orchestrator.orient.limits import ReadLimits
+
 log = logging.getLogger(__name__)
 
 
-def enrich(*, alert: Alert, reads: KubeReads | None, source: Source, limits: Limits,
+def enrich(*, alert: Alert, reads: KubeReads | None, source: Source, limits: ReadLimits,
            threads: int = 6, scrub: Scrubber, problem: str | None = None) -> ClusterContext:
     """The alert's context, complete (not yet cut to the byte cap)."""
     target = resolve(alert.labels)
@@ -52,7 +56,7 @@ def enrich(*, alert: Alert, reads: KubeReads | None, source: Source, limits: Lim
 
 
 def assemble(found: Found, raw_events: list[Json], extra_nodes: list[Json], *, source: Source,
-             cluster: str | None, scrub: Scrubber, limits: Limits) -> ClusterContext:
+             cluster: str | None, scrub: Scrubber, limits: ReadLimits) -> ClusterContext:
     hpas = [hpa_info(h, scrub) for h in found.hpas]
     workloads = [workload_info(obj, scrub, hpas=hpas,
                                revisions=revisions(rs, meta(obj).get("uid"),

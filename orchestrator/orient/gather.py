@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from orchestrator.adapters.kube_errors import KubeError, NotFound
 from orchestrator.adapters.kube_reads import KINDS, KubeReads, Listing
@@ -36,24 +36,15 @@ from orchestrator.orient.logs import tail
 from orchestrator.orient.pods import log_worthy, pod_info, trouble
 from orchestrator.owners import same_uid
 
+if TYPE_CHECKING:
+    from orchestrator.orient.limits import ReadLimits
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_OWNER_DEPTH = 4
 _RS_SUFFIX = re.compile(r"^(?P<owner>.+)-[a-z0-9]{5}$")
 _STS_SUFFIX = re.compile(r"^(?P<owner>.+)-\d+$")
-
-
-@dataclass(frozen=True)
-class Limits:
-    """How much to read; 0 events or 0 log lines means those are not read at all."""
-
-    max_events: int = 30
-    max_pods: int = 20
-    max_revisions: int = 5
-    log_tail_lines: int = 80
-    log_limit_bytes: int = 64 * 1024
-    log_line_chars: int = 400
 
 
 @dataclass
@@ -78,7 +69,7 @@ class Found:
 class Reading:
     """One alert's reads: submitted to a pool, refusals recorded, transient failures raised."""
 
-    def __init__(self, *, reads: KubeReads, pool: Executor, limits: Limits,
+    def __init__(self, *, reads: KubeReads, pool: Executor, limits: ReadLimits,
                  scrub: Scrubber) -> None:
         self.reads = reads
         self.pool = pool

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from orchestrator.adapters.prometheus import Metrics, MetricsUnavailable, QueryRejected, Series
 from orchestrator.context import MetricSummary
@@ -28,17 +28,11 @@ from orchestrator.knowledge.promql import Comparison
 from orchestrator.orient.alertrule import RuleMatch, find_rule, mine
 from orchestrator.orient.fields import Scrubber
 
+if TYPE_CHECKING:
+    from orchestrator.orient.limits import MetricLimits
+
 log = logging.getLogger(__name__)
 Origin = Literal["alert-rule", "generator-url", "runbook"]
-
-
-@dataclass(frozen=True)
-class MetricLimits:
-    window_minutes: int = 30
-    max_points: int = 120
-    max_queries: int = 6
-    max_series: int = 3
-    budget_seconds: float = 6.0
 
 
 @dataclass(frozen=True)
@@ -82,17 +76,17 @@ def gather_metrics(*, alert: Alert, metrics: Metrics, rule: RuleMatch | None,
         cmp = rule.comparison
         jobs.append(_Job(cmp.lhs if cmp else rule.expr, rule.origin, cmp, rule.labels))
     jobs += [_Job(q, "runbook") for q in runbook_queries]
-    jobs = jobs[: limits.max_queries]
+    jobs = jobs[: limits.metrics_max_queries]
     if not jobs:
         return []
     end = clock()
-    window = limits.window_minutes * 60.0
-    step = max(1.0, math.ceil(window / limits.max_points))
+    window = limits.metrics_window_minutes * 60.0
+    step = max(1.0, math.ceil(window / limits.metrics_max_points))
     pool = ThreadPoolExecutor(max_workers=min(4, len(jobs)), thread_name_prefix="router-prom")
     try:
         futures = [pool.submit(metrics.query_range, j.expr, start=end - window, end=end,
                                step=step) for j in jobs]
-        remaining = limits.budget_seconds - (time.monotonic() - started)
+        remaining = limits.metrics_budget_seconds - (time.monotonic() - started)
         wait(futures, timeout=max(0.0, remaining))
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
@@ -101,7 +95,7 @@ def gather_metrics(*, alert: Alert, metrics: Metrics, rule: RuleMatch | None,
         query = scrub.text(" ".join(job.expr.split()), "metrics", limit=600) or ""
         if not fut.done():
             out.append(MetricSummary(query=query, origin=job.origin,
-                                     note=f"timed out after {limits.budget_seconds:g}s"))
+                                     note=f"timed out after {limits.metrics_budget_seconds:g}s"))
             continue
         try:
             series = fut.result()
@@ -112,7 +106,7 @@ def gather_metrics(*, alert: Alert, metrics: Metrics, rule: RuleMatch | None,
         if job.rule_labels is not None:
             series = mine(series, alert, job.rule_labels)
         out += _summaries(series, query=query, job=job, step=step, end=end,
-                          keep=limits.max_series, scrub=scrub)
+                          keep=limits.metrics_max_series, scrub=scrub)
     log.info("metrics for %s: %d summaries from %d queries in %.0f ms", alert.name, len(out),
              len(jobs), (time.monotonic() - started) * 1000)
     return out

@@ -13,13 +13,16 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from orchestrator.decide.limits import PlannerLimits
 from orchestrator.settings.blocks import AuditStoreSettings
 from orchestrator.settings.common import SenderIdentitySettings
 from orchestrator.settings.files import FileSecretSettings
 
 
-class AgentSettings(FileSecretSettings, SenderIdentitySettings, AuditStoreSettings):
-    """What the agent needs: the LLM and its limits, confidence, reuse, and the audit store."""
+class AgentSettings(FileSecretSettings, SenderIdentitySettings, AuditStoreSettings,
+                    PlannerLimits):
+    """What the agent needs: the LLM and its limits (`PlannerLimits`), confidence, reuse, and
+    the audit store."""
 
     model_config = SettingsConfigDict(env_prefix="AGENT_", extra="ignore")
 
@@ -94,32 +97,6 @@ class AgentSettings(FileSecretSettings, SenderIdentitySettings, AuditStoreSettin
     api_version: str | None = None
     """Gemini API version path segment (`v1`, `v1beta`); None = the SDK's default (v1)."""
 
-    timeout_seconds: float = Field(default=30.0, gt=0)
-    """Per-request timeout towards the LLM (either provider), in seconds. Attempts x timeout
-    must fit well inside the function's request timeout (Knative's default is 300 s)."""
-
-    retries: int = Field(default=2, ge=0, le=5)
-    """Retries after a 429, a 5xx or a timeout, before falling back to the offline planner."""
-
-    retry_after_max_seconds: float = Field(default=10.0, ge=0)
-    """Longest wait a 429's or 503's `Retry-After` may impose before the next attempt, in
-    seconds. The planner never retries sooner than the server asked; when it asks for longer
-    than this, the offline planner plans at once rather than hold the delivery past its
-    timeout (the claim holder's deadline counts this wait too)."""
-
-    backoff_seconds: float = Field(default=1.0, ge=0)
-    """First retry delay in seconds; it doubles per retry (with jitter), so 2 retries wait ~3 s."""
-
-    temperature: float = Field(default=0.1, ge=0, le=2)
-    """Sampling temperature: low, because a plan should not change between identical inputs."""
-
-    max_output_tokens: int = Field(default=8192, gt=0)
-    """Upper bound on one answer's tokens (thinking included); also what the budget reserves."""
-
-    token_budget: int = Field(default=50_000, gt=0)
-    """Tokens (in + out) one incident may spend on the LLM, its earlier plans included. A prompt
-    is ~3-8 k tokens, so the default allows the first call and the one corrective retry."""
-
     token_budget_per_hour: int = Field(default=500_000, ge=0)
     """Tokens (in + out) all incidents together may spend on the LLM in any 60 minutes, counted
     in the audit store so every replica sees the same sum (0 = no hourly limit). About ten
@@ -129,14 +106,8 @@ class AgentSettings(FileSecretSettings, SenderIdentitySettings, AuditStoreSettin
     confidence_threshold: float = Field(default=0.5, ge=0, le=1)
     """Plans below this confidence are escalated (`low-confidence`) instead of proposed."""
 
-    max_actions: int = Field(default=1, ge=1, le=5)
-    """Most actions one plan may carry. One by default: verification can then tell what worked."""
-
     top_k: int = Field(default=5, ge=1, le=20)
     """Runbook chunks retrieved per alert; the best few distinct runbooks go into the prompt."""
-
-    prompt_runbooks: int = Field(default=3, ge=1, le=10)
-    """Distinct runbooks shown to the model (the best-ranked ones), to keep the prompt small."""
 
     reopen_window_seconds: float = Field(default=3600.0, ge=0)
     """A plan recorded for the same alert fingerprint this recently is reused without an LLM

@@ -9,19 +9,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar, get_args
+from typing import Any, ClassVar, Self, get_args
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, SecretStr, model_validator
 from pydantic.fields import FieldInfo
 
 from orchestrator.errors import PermanentError
-
-if TYPE_CHECKING:
-    from _typeshed import DataclassInstance
-
-L = TypeVar("L", bound="DataclassInstance")
 
 
 def read_secret_file(file: Path, *, name: str) -> str | None:
@@ -35,14 +29,6 @@ def read_secret_file(file: Path, *, name: str) -> str | None:
     except OSError as e:
         raise PermanentError(f"{name}: cannot read secret file {file}: {e.strerror}") from e
     return text or None
-
-
-def limits_from(cls: type[L], settings: BaseModel, *, prefix: str = "") -> L:
-    """A stage's frozen limits from its function's settings: each field from the setting named
-    `prefix` + the field's name. The one way every stage takes its limits (orient's reads and
-    metrics, the planner's, the trust report's thresholds), so a limit is wired by giving it
-    the same name in both; a name the settings lack fails at start-up, not at the first alert."""
-    return cls(**{f.name: getattr(settings, prefix + f.name) for f in fields(cls) if f.init})
 
 
 def reveal(secret: SecretStr | None) -> str | None:

@@ -14,13 +14,16 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from orchestrator.console.thresholds import TrustThresholds
 from orchestrator.settings.blocks import AuditStoreSettings
 from orchestrator.settings.common import SenderIdentitySettings
 from orchestrator.settings.files import FileSecretSettings
 
 
-class ConsoleSettings(FileSecretSettings, SenderIdentitySettings, AuditStoreSettings):
-    """What the console needs: tokens and keys, notification targets, approvers, the audit log."""
+class ConsoleSettings(FileSecretSettings, SenderIdentitySettings, AuditStoreSettings,
+                      TrustThresholds):
+    """What the console needs: tokens and keys, notification targets, approvers, the audit log,
+    the trust report's thresholds (`TrustThresholds`)."""
 
     model_config = SettingsConfigDict(env_prefix="CONSOLE_", extra="ignore")
 
@@ -152,20 +155,6 @@ class ConsoleSettings(FileSecretSettings, SenderIdentitySettings, AuditStoreSett
     audit_seal_grace_seconds: float = Field(default=600.0, ge=0)
     """How long after midnight UTC the sweep waits before sealing the day that ended, in
     seconds (10 min): a write that read the clock just before midnight must have landed."""
-
-    trust_min_incidents: int = Field(default=10, ge=1)
-    """Trust report: incidents a workload needs before the report recommends a next level."""
-
-    trust_min_agreement: float = Field(default=0.9, ge=0, le=1)
-    """Trust report: share of human decisions that approved the loop's plan, at least."""
-
-    trust_max_refusals: int = Field(default=0, ge=0)
-    """Trust report: the most policy refusals (policy, budget, loop guard, invalid plan or
-    approval) a workload may have had and still be recommended a next level."""
-
-    trust_min_cleared: float = Field(default=0.8, ge=0, le=1)
-    """Trust report: share of the loop's verified actions after which the alert cleared, at
-    least (when the router's verdict says whether it cleared)."""
 
     broker_url: str | None = Field(
         default=None, validation_alias=AliasChoices("K_SINK", "CONSOLE_BROKER_URL")

@@ -11,13 +11,16 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from orchestrator.orient.limits import MetricLimits, ReadLimits
 from orchestrator.settings.blocks import ClusterConnectionSettings, function_names
 from orchestrator.settings.common import SenderIdentitySettings
 from orchestrator.settings.files import FileSecretSettings
 
 
-class RouterSettings(FileSecretSettings, SenderIdentitySettings, ClusterConnectionSettings):
-    """What the router needs: its cluster connection, its read bounds and its verify deadline."""
+class RouterSettings(FileSecretSettings, SenderIdentitySettings, ClusterConnectionSettings,
+                     ReadLimits, MetricLimits):
+    """What the router needs: its cluster connection, its read bounds (`ReadLimits`, and
+    `MetricLimits` for Prometheus) and its verify deadline."""
 
     model_config = SettingsConfigDict(env_prefix="ROUTER_", extra="ignore", validate_by_name=True,
                                       alias_generator=function_names("ROUTER_"))
@@ -48,27 +51,6 @@ class RouterSettings(FileSecretSettings, SenderIdentitySettings, ClusterConnecti
     """Byte cap of the enriched event's data, serialized (32 KiB): enough for status, events and
     two log tails, and it keeps the LLM prompt (and its cost) bounded. Filled in priority order:
     status, then events, then logs; what did not fit is listed in `context.cut`."""
-
-    max_events: int = Field(default=30, ge=0)
-    """Distinct Kubernetes Events kept (after folding duplicates), newest first."""
-
-    max_pods: int = Field(default=20, ge=1)
-    """Pods described in full for a workload, node or Service alert (worst first); the rest are
-    counted in `context.cut`."""
-
-    max_revisions: int = Field(default=5, ge=1)
-    """ReplicaSets of a Deployment kept as its revision history, newest first: enough to see
-    what changed recently and what a rollback would return to."""
-
-    log_tail_lines: int = Field(default=80, ge=1)
-    """Lines asked for per log tail (`tailLines`). A crash's traceback fits in far fewer."""
-
-    log_limit_bytes: int = Field(default=64 * 1024, ge=1024)
-    """`limitBytes` per log request: only a guard against runaway lines, since the API applies
-    it after `tailLines` and so cuts the newest end. The byte cap trims the rest."""
-
-    log_line_chars: int = Field(default=400, ge=40)
-    """Longest log line kept, in characters; longer ones (JSON dumps) are cut with `…`."""
 
     verify_timeout_seconds: float = Field(default=120.0, gt=0, le=225)
     """How long verification watches the acted-on object before escalating, in seconds. Must
@@ -104,22 +86,6 @@ class RouterSettings(FileSecretSettings, SenderIdentitySettings, ClusterConnecti
     """Timeout of one Prometheus or Alertmanager request, in seconds. Verification may pass
     its deadline by the requests in flight then (at most three of these), which is why
     `verify_timeout_seconds` stays 15 s below the verify Trigger's timeout."""
-
-    metrics_budget_seconds: float = Field(default=6.0, gt=0, le=30)
-    """Wall time all of Orient's Prometheus queries may take together, in seconds: a slow
-    Prometheus costs the alert this much, then the context says what timed out."""
-
-    metrics_window_minutes: int = Field(default=30, ge=1, le=24 * 60)
-    """How far back the context's metric summaries look (minutes)."""
-
-    metrics_max_points: int = Field(default=120, ge=10, le=11000)
-    """Points per queried series: the range query's step is the window divided by this."""
-
-    metrics_max_queries: int = Field(default=6, ge=1, le=20)
-    """Queries per alert: the rule's expression, then the runbook's PromQL in its order."""
-
-    metrics_max_series: int = Field(default=3, ge=1, le=20)
-    """Series summarized per query (worst first); the rest are counted in its note."""
 
     runbooks_dir: Path | None = None
     """Runbooks whose PromQL the router runs for an alert they name (default: the packaged

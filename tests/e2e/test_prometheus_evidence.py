@@ -20,7 +20,8 @@ from orchestrator.events import Alert, AlertReceived, ContextEnriched
 from orchestrator.orient.alertcheck import AlertVerdict, watch_alert
 from orchestrator.orient.core import orient
 from orchestrator.orient.fields import Scrubber
-from orchestrator.orient.metrics import MetricLimits, gather_metrics
+from orchestrator.orient.limits import MetricLimits
+from orchestrator.orient.metrics import gather_metrics
 from orchestrator.settings.router import RouterSettings
 from tests.e2e.conftest import start_alertmanager
 from tests.e2e.prometheus_support import Exporter, firing, start_prometheus_rules, wait_value
@@ -242,11 +243,29 @@ def test_series_labels_in_summaries_are_redacted(rig) -> None:  # type: ignore[n
     scrub = Scrubber()
     found = gather_metrics(alert=_alert(exporter), metrics=PrometheusClient(url), rule=None,
                            runbook_queries=['checkout_conn{namespace="payments"}'],
-                           limits=MetricLimits(window_minutes=1, max_points=60), scrub=scrub)
+                           limits=MetricLimits(metrics_window_minutes=1, metrics_max_points=60),
+                           scrub=scrub)
     assert [m.current for m in found] == [2.0, 1.0]  # worst first
     assert all("hunter2secret" not in m.model_dump_json() for m in found)
     assert 'pod="b"' in found[0].series and 'dsn="[REDACTED:' in found[0].series
     assert any(r.endswith("in metrics") for r in scrub.records()), scrub.records()
+
+
+def test_the_series_kept_come_from_the_router_s_environment(
+        rig, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """ROUTER_METRICS_MAX_SERIES reaches the metrics stage: the settings are its limits."""
+    url, exporter, _ = rig
+    for pod, value in (("a", 1), ("b", 2), ("c", 3)):
+        exporter.set(f'checkout_queue{{namespace="payments",pod="{pod}"}}', value)
+    wait_value(url, 'checkout_queue{pod="c"}', 3)
+    for name, value in (("ROUTER_METRICS_MAX_SERIES", "2"), ("ROUTER_METRICS_WINDOW_MINUTES", "1"),
+                        ("ROUTER_METRICS_MAX_POINTS", "60")):
+        monkeypatch.setenv(name, value)
+    found = gather_metrics(alert=_alert(exporter), metrics=PrometheusClient(url), rule=None,
+                           runbook_queries=['checkout_queue{namespace="payments"}'],
+                           limits=RouterSettings(), scrub=Scrubber())
+    assert [m.current for m in found] == [3.0, 2.0]  # worst first
+    assert found[-1].note == "1 more series not shown"
 
 
 def test_cleared_means_clear_for_the_rules_for_plus_the_settle_period(rig) -> None:  # type: ignore[no-untyped-def]

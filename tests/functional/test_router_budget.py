@@ -84,3 +84,16 @@ def test_pods_beyond_the_first_are_cut_by_count_then_by_bytes(api: FakeKubeAPI) 
     assert 1 <= len(data.context.pods) < 20
     assert any(c.startswith("pods: ") and c.endswith("of 19 dropped (byte cap)")
                for c in data.context.cut)
+
+
+def test_the_pods_described_come_from_the_router_s_environment(
+        api: FakeKubeAPI, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ROUTER_MAX_PODS reaches the orient stage: the settings are its read limits."""
+    monkeypatch.setenv("ROUTER_MAX_PODS", "7")
+    d = ko.deployment("web", "shop", replicas=12)
+    rs = ko.replicaset(d)
+    api.add_all([d, rs, *[ko.pod_for(rs, i) for i in range(12)]])
+    with_nodes(api)
+    ctx = enrich(api, alert({"namespace": "shop", "deployment": "web"})).context
+    assert len(ctx.pods) == 7 and "pods of shop/Deployment/web: 5 more pods not described" \
+        in ctx.cut

@@ -12,6 +12,7 @@ import pytest
 
 from orchestrator.adapters.object_store import LocalDirStore
 from orchestrator.console import trust
+from orchestrator.console.thresholds import TrustThresholds
 from orchestrator.local.replay import push, timelines
 from orchestrator.local.stack import Stack, StackOptions
 from tests.fakes import kube_objects as ko
@@ -57,7 +58,7 @@ def test_observe_runs_the_whole_loop_and_the_api_sees_only_reads(tmp_path: Path)
     assert methods == ["GET"], "shadow mode sent a non-GET request to the API server"
     assert executor_reads, "the executor read nothing of its own"
     (scope,) = trust.report(LocalDirStore(tmp_path / "state" / "audit"), since=None,
-                            thresholds=trust.Thresholds())
+                            thresholds=TrustThresholds())
     assert (scope.namespace, scope.workload, scope.level) == (NS, f"{NS}/Deployment/{APP}",
                                                               "observe")
     assert dict(scope.would_do) == {"rollout_restart": 1} and not scope.did

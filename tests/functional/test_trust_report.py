@@ -3,7 +3,6 @@ numbers (tests/functional/trust_history_support.py)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,11 +14,13 @@ import pytest
 from orchestrator.adapters.object_store import LocalDirStore
 from orchestrator.cli import main
 from orchestrator.console import trust
+from orchestrator.console.thresholds import TrustThresholds
 from tests.fakes.sink import Sink
 from tests.functional import trust_history_support as trust_history
 from tests.functional.console_support import AUTH, console_app, console_env
 
-LOW = trust.Thresholds(min_incidents=3, min_agreement=0.9, max_refusals=0, min_cleared=0.8)
+LOW = TrustThresholds(trust_min_incidents=3, trust_min_agreement=0.9, trust_max_refusals=0,
+                      trust_min_cleared=0.8)
 
 
 @pytest.fixture
@@ -68,15 +69,15 @@ def test_the_report_counts_the_recorded_history(state: Path) -> None:
 
 def test_thresholds_decide_the_recommendation(state: Path) -> None:
     store = LocalDirStore(state / "audit")
-    lenient = trust.Thresholds(min_incidents=3, min_agreement=0.6, max_refusals=0,
-                               min_cleared=0.5)
+    lenient = TrustThresholds(trust_min_incidents=3, trust_min_agreement=0.6,
+                              trust_max_refusals=0, trust_min_cleared=0.5)
     found = by_workload(trust.report(store, since=None, thresholds=lenient))
     assert found["payments/Deployment/checkout"].recommendation == "ready for auto"
-    cleared = dataclasses.replace(lenient, min_cleared=0.6)
+    cleared = lenient.model_copy(update={"trust_min_cleared": 0.6})
     assert by_workload(trust.report(store, since=None, thresholds=cleared))[
         "payments/Deployment/checkout"].recommendation == (
         "stay at approve: the alert cleared after 1 of 2 actions (below 60%)")
-    strict = trust.Thresholds(min_incidents=6)
+    strict = TrustThresholds(trust_min_incidents=6)
     assert by_workload(trust.report(store, since=None, thresholds=strict))[
         "shop/Deployment/cart"].recommendation == "stay at dry-run: 5 incident(s), 6 needed"
     assert found["payments/Deployment/ledger"].recommendation.startswith(

@@ -1,5 +1,5 @@
 """The claim holder's deadline is derived from the planner's own retry schedule: the figure
-`Limits.longest_call_seconds` gives must bound what `GeminiPlanner` really waits."""
+`PlannerLimits.longest_call_seconds` gives must bound what `GeminiPlanner` really waits."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import time
 import pytest
 
 from orchestrator.adapters.llm import Generation, Throttled
-from orchestrator.decide.gemini import GeminiPlanner, Limits
+from orchestrator.decide.gemini import GeminiPlanner
+from orchestrator.decide.limits import PlannerLimits
 from orchestrator.errors import TransientError
 
 
@@ -46,8 +47,8 @@ def test_longest_call_bounds_the_planners_real_backoff(retries: int, throttled: 
     """Either wait at its longest: the jittered backoff with no `Retry-After` (the longest
     honoured then 0), or the longest `Retry-After` honoured (above every backoff here)."""
     monkeypatch.setattr(random, "uniform", lambda low, high: high)  # the longest jitter
-    limits = Limits(retries=retries, backoff_seconds=1.5,
-                    retry_after_max_seconds=40.0 if throttled else 0.0, timeout_seconds=30.0)
+    limits = PlannerLimits(retries=retries, backoff_seconds=1.5,
+                           retry_after_max_seconds=40.0 if throttled else 0.0, timeout_seconds=30.0)
     waits = _waits(monkeypatch)
     llm = _AlwaysBusy(retry_after=40.0 if throttled else None)
     planner = GeminiPlanner(llm, limits=limits)  # type: ignore[arg-type]
@@ -62,7 +63,7 @@ def test_longest_call_bounds_the_planners_real_backoff(retries: int, throttled: 
 
 def test_a_retry_after_beyond_the_longest_honoured_ends_the_retries(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    limits = Limits(retries=3, backoff_seconds=0.01, retry_after_max_seconds=5.0)
+    limits = PlannerLimits(retries=3, backoff_seconds=0.01, retry_after_max_seconds=5.0)
     waits = _waits(monkeypatch)
     llm = _AlwaysBusy(retry_after=6.0)
     planner = GeminiPlanner(llm, limits=limits)  # type: ignore[arg-type]
@@ -72,7 +73,7 @@ def test_a_retry_after_beyond_the_longest_honoured_ends_the_retries(
 
 
 def test_a_retry_after_is_never_cut_short(monkeypatch: pytest.MonkeyPatch) -> None:
-    limits = Limits(retries=2, backoff_seconds=0.01, retry_after_max_seconds=5.0)
+    limits = PlannerLimits(retries=2, backoff_seconds=0.01, retry_after_max_seconds=5.0)
     waits = _waits(monkeypatch)
     llm = _AlwaysBusy(retry_after=4.5)
     planner = GeminiPlanner(llm, limits=limits)  # type: ignore[arg-type]
