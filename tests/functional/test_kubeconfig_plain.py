@@ -170,6 +170,30 @@ def test_what_is_not_plain_or_not_whole_is_left_to_the_client_loader(tmp_path: P
     assert read_plain([str(tmp_path / "garbage")], None) is None
 
 
+def test_json_is_read_as_json_and_a_yaml_flow_mapping_still_as_yaml(tmp_path: Path) -> None:
+    import yaml
+
+    path = kubeconfig(tmp_path / "config.json", {"server": "http://127.0.0.1:1"}, {"token": "t"})
+    doc = json.loads(Path(path).read_text())
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(yaml.safe_dump(doc, default_flow_style=True))
+    assert flow.read_text().startswith("{") and "apiVersion: v1" in flow.read_text()
+    assert read_plain([str(flow)], None) == read_plain([path], None) is not None
+    (tmp_path / "broken.json").write_text('{"clusters": [')
+    assert read_plain([str(tmp_path / "broken.json")], None) is None
+    code = f"""
+import json, sys
+from orchestrator.adapters.kubeconfig import read_plain
+plain = read_plain([{path!r}], None)
+print(json.dumps({{"host": plain.host, "yaml": "yaml" in sys.modules}}))
+"""
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {
+        "host": "http://127.0.0.1:1", "yaml": False}, "a JSON kubeconfig costs no PyYAML import"
+
+
 def test_over_tls_it_trusts_exactly_the_named_ca(api: FakeKubeAPI, tls: tuple[TLSProxy, Path],
                                                  tmp_path: Path,
                                                  connections: list[Connection]) -> None:
