@@ -4,8 +4,9 @@
 A block, like `orchestrator.settings.blocks`: the console's settings mix it in, so a threshold is
 read from `CONSOLE_` + its name (`CONSOLE_TRUST_MIN_INCIDENTS`) and the chart's
 `console.settings` use the same names; the report (`orchestrator.console.trust`) takes the block
-type and is handed the settings themselves. Apart from the report, and importing nothing but
-pydantic, so the console's settings stay cheap to import.
+type, and the console hands it only these fields of its settings (the web page shows them).
+Apart from the report, and importing nothing but pydantic, so the console's settings stay cheap
+to import.
 """
 
 from __future__ import annotations
