@@ -92,13 +92,6 @@ class Outcome(BaseModel):
 
 
 @dataclass(frozen=True)
-class Held:
-    """This delivery holds the claim: it asks the model, then `settle`s."""
-
-    claim: Claim
-
-
-@dataclass(frozen=True)
 class Decided:
     """Another delivery decided for this fingerprint: follow it."""
 
@@ -155,8 +148,9 @@ class Claims:
             return Free(generation + 1)
         return Decided(claim, outcome)
 
-    def take(self, s: Situation, free: Free) -> Held | None:
-        """Claim `free.generation` for this delivery; None when another delivery got it first."""
+    def take(self, s: Situation, free: Free) -> Claim | None:
+        """Claim `free.generation` for this delivery, which then holds it: it asks the model,
+        then `settle`s. None when another delivery got it first."""
         now = self.clock()
         claim = Claim(generation=free.generation, holder=secrets.token_hex(8), plan_id=s.plan_id,
                       incident_key=s.incident_key, claimed_at=now, deadline=now + self.hold)
@@ -164,24 +158,23 @@ class Claims:
         if not self.store.put(key, claim.model_dump_json().encode(), if_absent=True):
             return None
         log.info("took LLM claim %s for fingerprint %s", free.generation, s.alert.fingerprint)
-        return Held(claim)
+        return claim
 
-    def settle(self, held: Held, fingerprint: str, result: Plan | Escalation | None) -> None:
+    def settle(self, held: Claim, fingerprint: str, result: Plan | Escalation | None) -> None:
         """Write the holder's outcome (None: release the claim, nothing was decided). A failed
         write is logged, not raised: the plan is already made, and followers treat a claim
         with no outcome past its deadline as abandoned."""
-        c = held.claim
-        out = Outcome(holder=c.holder, plan_id=c.plan_id, decided_at=self.clock())
+        out = Outcome(holder=held.holder, plan_id=held.plan_id, decided_at=self.clock())
         if isinstance(result, Plan):
             out = out.model_copy(update={"plan": result})
         elif isinstance(result, Escalation):
             out = out.model_copy(update={"reason": result.reason, "detail": result.detail,
                                          "escalation_plan_id": result.plan_id})
-        key = _key(_folder(fingerprint), c.generation, outcome=True)
+        key = _key(_folder(fingerprint), held.generation, outcome=True)
         try:
             self.store.put(key, out.model_dump_json().encode(), if_absent=True)
         except TransientError as e:
-            log.warning("could not record the outcome of LLM claim %s: %s", c.generation, e)
+            log.warning("could not record the outcome of LLM claim %s: %s", held.generation, e)
 
     def _latest(self, folder: str) -> tuple[int, Claim | None, Outcome | None]:
         generation = -1

@@ -19,7 +19,7 @@ import logging
 from typing import Literal
 
 from orchestrator.decide import reuse
-from orchestrator.decide.claim import Busy, Decided, Held
+from orchestrator.decide.claim import Busy, Claim, Decided
 from orchestrator.decide.gemini import Fallback, GeminiPlanner
 from orchestrator.decide.limits import Guards
 from orchestrator.decide.offline import plan_offline
@@ -130,7 +130,7 @@ def conclude(s: Situation, result: Plan | Escalation | Fallback, budget: Budget,
 
 
 def _ask(s: Situation, planner: GeminiPlanner, guards: Guards, budget: Budget,
-         held: Held | None, max_actions: int, prompts: tuple[str, str]) -> Plan | Escalation:
+         held: Claim | None, max_actions: int, prompts: tuple[str, str]) -> Plan | Escalation:
     decided: Plan | Escalation | None = None
     try:
         answer = planner.plan(s, budget=budget, ledger=guards.ledger, prompts=prompts)
