@@ -47,7 +47,15 @@ class ExactFirst:
             return self._retriever
 
     def search(self, alert: Alert, *, top: int = 5) -> list[Hit]:
-        hits = exact_hits(self.source.all(), alert)
+        # Matched on the front matter, then only the matches' PromQL is checked (`get`); one that
+        # fails leaves the runbooks, and the rest are matched again, as if it had never loaded.
+        runbooks = self.source.listed()
+        while True:
+            hits = exact_hits(runbooks, alert)
+            unsound = {h.runbook for h in hits if self.source.get(h.runbook) is None}
+            if not unsound:
+                break
+            runbooks = [rb for rb in runbooks if rb.id not in unsound]
         if hits:
             return hits[:top]
         return self.retriever.search(alert, top=top)

@@ -122,8 +122,10 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     return meta, text[m.end():]
 
 
-def parse_runbook(raw: bytes | str, *, path: str) -> Runbook:
-    """Parse one file's content; `path` is its path under the indexed folder."""
+def parse_runbook(raw: bytes | str, *, path: str, promql: bool = True) -> Runbook:
+    """Parse one file's content; `path` is its path under the indexed folder. `promql=False`
+    leaves its PromQL unchecked: the caller checks it (`check_promql`) before the runbook is
+    used, as the run-time sources do (`orchestrator.knowledge.source`)."""
     data = raw.encode("utf-8") if isinstance(raw, str) else raw
     try:
         text = data.decode("utf-8-sig")
@@ -132,7 +134,8 @@ def parse_runbook(raw: bytes | str, *, path: str) -> Runbook:
     text = text.replace("\r\n", "\n")
     try:
         meta, body = split_front_matter(text)
-        _check_promql(body, first_line=text[:len(text) - len(body)].count("\n") + 1)
+        if promql:
+            _check_promql(body, first_line=text[:len(text) - len(body)].count("\n") + 1)
         h1 = _H1.search(body)
         title = meta.get("title") or (h1.group(1) if h1 else Path(path).stem)
         return Runbook(
@@ -163,6 +166,15 @@ def _check_promql(body: str, *, first_line: int) -> None:
         raise RunbookError("; ".join(problems))
 
 
+def check_promql(rb: Runbook) -> None:
+    """Raise `RunbookError` when `rb`'s PromQL does not parse (lines counted in its body), for
+    a runbook parsed with `promql=False`."""
+    try:
+        _check_promql(rb.body, first_line=1)
+    except RunbookError as e:
+        raise RunbookError(f"{rb.path} (body): {e}") from e
+
+
 def _short(e: ValidationError) -> str:
     parts = []
     for err in e.errors()[:5]:
@@ -180,19 +192,20 @@ def iter_markdown(folder: Path) -> Iterator[tuple[str, Path]]:
         yield rel.as_posix(), file
 
 
-def load_folder(folder: Path, *, strict: bool = True) -> list[Runbook]:
+def load_folder(folder: Path, *, strict: bool = True, promql: bool = True) -> list[Runbook]:
     """Every runbook under `folder`, sorted by path.
 
     `strict` (indexing) raises on the first bad file or duplicate id, because a broken runbook
     should fail the init Job loudly; otherwise (the read-only fallback at run time) bad files
     are logged and skipped so one typo cannot blind the agent to the other runbooks.
+    `promql=False`: see `parse_runbook`.
     """
     if not folder.is_dir():
         raise RunbookError(f"runbook folder {folder} does not exist")
     found: dict[str, Runbook] = {}
     for rel, file in iter_markdown(folder):
         try:
-            rb = parse_runbook(file.read_bytes(), path=rel)
+            rb = parse_runbook(file.read_bytes(), path=rel, promql=promql)
             if rb.id in found:
                 raise RunbookError(f"{rel}: id {rb.id!r} already used by {found[rb.id].path}")
         except RunbookError as e:
