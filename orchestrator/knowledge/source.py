@@ -8,7 +8,8 @@ A runbook whose PromQL does not parse is left out, as an unreadable file is; its
 checked when the runbook is first handed out (`all`, `get`), not when the files are read:
 matching an alert against the front matter (`listed`) needs no query checked, and a cold agent
 whose alert names one runbook then checks that runbook's queries, not every runbook's. Verdicts
-are kept per file content (its hash), so an edited runbook is checked again.
+are kept per file content (its hash), so an edited runbook is checked again. A folder's
+`front-matter.json` (the packaged one has it) spares parsing its files' YAML: `front_matter.py`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Protocol
 
 from orchestrator.adapters.object_store import ObjectStore
 from orchestrator.errors import TransientError
+from orchestrator.knowledge import front_matter
 from orchestrator.knowledge.runbook import (
     Runbook,
     RunbookError,
@@ -103,14 +105,16 @@ class FolderSource(_Cached):
         if not self.folder.is_dir():
             # A missing mount is the deployment's fault, not the alert's: retry, then dead-letter.
             raise TransientError(f"runbook folder {self.folder} is missing")
-        return load_folder(self.folder, strict=False, promql=False)
+        return load_folder(self.folder, strict=False, promql=False,
+                           known=front_matter.parsed(self.folder))
 
     def _load_one(self, path: str) -> Runbook | None:
         file = (self.folder / path).resolve()
         if self.folder.resolve() not in file.parents or not file.is_file():
             return None
         try:
-            return parse_runbook(file.read_bytes(), path=path, promql=False)
+            return parse_runbook(file.read_bytes(), path=path, promql=False,
+                                 known=front_matter.parsed(self.folder))
         except RunbookError as e:
             log.warning("unreadable runbook: %s", e)
             return None
