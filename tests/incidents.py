@@ -26,8 +26,8 @@ from orchestrator.decide.situation import Situation
 from orchestrator.events import Alert, ContextEnriched
 from orchestrator.ids import incident_key
 from orchestrator.ingest.alertmanager import parse_webhook
+from orchestrator.knowledge.hits import Hit
 from orchestrator.knowledge.runbook import Runbook, load_folder
-from orchestrator.knowledge.search import Hit
 from orchestrator.resources import runbooks_dir
 from tests.conftest import load_event
 

@@ -27,8 +27,8 @@ from orchestrator.decide.offline import plan_offline
 from orchestrator.decide.situation import Escalation, Knowledge, Situation
 from orchestrator.events import ContextEnriched
 from orchestrator.ids import event_id
+from orchestrator.knowledge.hits import Hit
 from orchestrator.knowledge.runbook import Runbook
-from orchestrator.knowledge.search import Hit
 from orchestrator.plan import Plan
 from orchestrator.telemetry import span
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from orchestrator.decide.facts import Facts
 from orchestrator.decide.predicates import all_hold, evaluate_all
 from orchestrator.knowledge.chunks import chunk_runbook
+from orchestrator.knowledge.hits import Hit
 from orchestrator.knowledge.runbook import Runbook
-from orchestrator.knowledge.search import Hit
 
 log = logging.getLogger(__name__)
 

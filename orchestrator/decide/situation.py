@@ -14,8 +14,8 @@ from orchestrator.context import ClusterContext, ObjectRef
 from orchestrator.decide.facts import Facts
 from orchestrator.events import Alert, EscalationReason
 from orchestrator.knowledge.chunks import Chunk, chunk_runbook
+from orchestrator.knowledge.hits import Hit
 from orchestrator.knowledge.runbook import Runbook
-from orchestrator.knowledge.search import Hit
 from orchestrator.memory import Outcome, blocked
 from orchestrator.plan import Action, Citation, Plan, RetrievedRunbook
 

@@ -21,6 +21,7 @@ from orchestrator.settings.common import reveal
 
 if TYPE_CHECKING:
     from orchestrator.adapters.llm import LLM
+    from orchestrator.knowledge.search import Retriever
 
 log = logging.getLogger(__name__)
 
@@ -87,14 +88,22 @@ def knowledge(*, exact_first: bool) -> tuple[Knowledge, Callable[[], None]]:
     """The retriever over the indexed runbooks (KB_ settings), and how to close it.
 
     `exact_first` (no LLM configured): exact matches come from the raw runbooks without opening
-    the index, see `orchestrator.decide.retrieval`.
+    the index, or loading the search code, see `orchestrator.decide.retrieval`.
     """
-    from orchestrator.knowledge.search import Retriever
+    from orchestrator.knowledge.wiring import retriever_parts
     from orchestrator.settings.knowledge import KnowledgeSettings
 
-    retriever = Retriever.from_settings(KnowledgeSettings())
+    parts = retriever_parts(KnowledgeSettings())  # a misconfigured model fails here, not later
+
+    def retriever() -> Retriever:
+        from orchestrator.knowledge.search import Retriever
+
+        return Retriever(**parts)
+
     if exact_first:
         from orchestrator.decide.retrieval import ExactFirst
 
-        return ExactFirst(retriever), retriever.close
-    return retriever, retriever.close
+        kb = ExactFirst(parts["source"], retriever)
+        return kb, kb.close
+    built = retriever()
+    return built, built.close

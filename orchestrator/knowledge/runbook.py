@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -102,11 +102,15 @@ def runbook_id_for(path: str) -> str:
     return path.removesuffix(".md")
 
 
-def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
-    """(front matter mapping, body). No front matter is an empty mapping, not an error."""
+def split_front_matter(text: str, *, parsed: Mapping[str, Any] | None = None
+                       ) -> tuple[dict[str, Any], str]:
+    """(front matter mapping, body). No front matter is an empty mapping, not an error.
+    `parsed`: the front matter as this same text's YAML parses (`front_matter.py`)."""
     m = _FRONT.match(text)
     if not m:
         return {}, text
+    if parsed is not None:
+        return dict(parsed), text[m.end():]
     import yaml  # only where front matter is read: an executor that reads no runbook skips it
 
     try:
@@ -122,17 +126,23 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     return meta, text[m.end():]
 
 
-def parse_runbook(raw: bytes | str, *, path: str) -> Runbook:
-    """Parse one file's content; `path` is its path under the indexed folder."""
+def parse_runbook(raw: bytes | str, *, path: str, promql: bool = True,
+                  known: Mapping[str, Mapping[str, Any]] | None = None) -> Runbook:
+    """Parse one file's content; `path` is its path under the indexed folder. `promql=False`
+    leaves its PromQL unchecked: the caller checks it (`check_promql`) before the runbook is
+    used, as the run-time sources do (`orchestrator.knowledge.source`). `known`: front matter
+    already parsed, by the SHA-256 of the file it came from (`front_matter.py`)."""
     data = raw.encode("utf-8") if isinstance(raw, str) else raw
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise RunbookError(f"{path}: not UTF-8 text") from e
     text = text.replace("\r\n", "\n")
+    content_hash = hashlib.sha256(data).hexdigest()
     try:
-        meta, body = split_front_matter(text)
-        _check_promql(body, first_line=text[:len(text) - len(body)].count("\n") + 1)
+        meta, body = split_front_matter(text, parsed=(known or {}).get(content_hash))
+        if promql:
+            _check_promql(body, first_line=text[:len(text) - len(body)].count("\n") + 1)
         h1 = _H1.search(body)
         title = meta.get("title") or (h1.group(1) if h1 else Path(path).stem)
         return Runbook(
@@ -144,7 +154,7 @@ def parse_runbook(raw: bytes | str, *, path: str) -> Runbook:
             severity_hint=meta.get("severity_hint"),
             body=body.strip("\n") + "\n",
             path=path,
-            content_hash=hashlib.sha256(data).hexdigest(),
+            content_hash=content_hash,
         )
     except ValidationError as e:
         raise RunbookError(f"{path}: {_short(e)}") from e
@@ -161,6 +171,15 @@ def _check_promql(body: str, *, first_line: int) -> None:
     problems = check_body(body, first_line=first_line)
     if problems:
         raise RunbookError("; ".join(problems))
+
+
+def check_promql(rb: Runbook) -> None:
+    """Raise `RunbookError` when `rb`'s PromQL does not parse (lines counted in its body), for
+    a runbook parsed with `promql=False`."""
+    try:
+        _check_promql(rb.body, first_line=1)
+    except RunbookError as e:
+        raise RunbookError(f"{rb.path} (body): {e}") from e
 
 
 def _short(e: ValidationError) -> str:
@@ -180,19 +199,21 @@ def iter_markdown(folder: Path) -> Iterator[tuple[str, Path]]:
         yield rel.as_posix(), file
 
 
-def load_folder(folder: Path, *, strict: bool = True) -> list[Runbook]:
+def load_folder(folder: Path, *, strict: bool = True, promql: bool = True,
+                known: Mapping[str, Mapping[str, Any]] | None = None) -> list[Runbook]:
     """Every runbook under `folder`, sorted by path.
 
     `strict` (indexing) raises on the first bad file or duplicate id, because a broken runbook
     should fail the init Job loudly; otherwise (the read-only fallback at run time) bad files
     are logged and skipped so one typo cannot blind the agent to the other runbooks.
+    `promql=False` and `known`: see `parse_runbook`.
     """
     if not folder.is_dir():
         raise RunbookError(f"runbook folder {folder} does not exist")
     found: dict[str, Runbook] = {}
     for rel, file in iter_markdown(folder):
         try:
-            rb = parse_runbook(file.read_bytes(), path=rel)
+            rb = parse_runbook(file.read_bytes(), path=rel, promql=promql, known=known)
             if rb.id in found:
                 raise RunbookError(f"{rel}: id {rb.id!r} already used by {found[rb.id].path}")
         except RunbookError as e:

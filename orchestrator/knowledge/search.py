@@ -17,7 +17,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from orchestrator.adapters.embeddings import Embedder
 from orchestrator.adapters.static_embeddings import SemanticModel
@@ -27,6 +27,7 @@ from orchestrator.events import Alert
 from orchestrator.knowledge.chunks import chunk_runbook
 from orchestrator.knowledge.coverage import MIN_COVERAGE, CoverageQuery, runbook_terms
 from orchestrator.knowledge.exact import Entry, exact_matches
+from orchestrator.knowledge.hits import Hit, RetrieverName
 from orchestrator.knowledge.index import CATALOG_ID
 from orchestrator.knowledge.names import MIN_NAME, name_scores, spelled
 from orchestrator.knowledge.query import (
@@ -47,14 +48,10 @@ from orchestrator.knowledge.sparse import (
     query_vector,
     weighted_terms,
 )
-from orchestrator.models import Frozen
 from orchestrator.settings.knowledge import KnowledgeSettings
 
 log = logging.getLogger(__name__)
 
-RetrieverName = Literal["exact", "bm25", "dense", "semantic", "fused", "name", "cluster"]
-"""`cluster`: not a retriever but the agent's re-ranking by what the cluster shows
-(`orchestrator/decide/evidence.py`)."""
 RRF_K = 60
 # A runbook's score adds this share of its other matching chunks to its best one: a runbook
 # whose several sections match beats one with a single lucky paragraph.
@@ -64,17 +61,6 @@ _CATALOG_TTL = 60.0
 # alerts (tests/events/retrieval_alerts.jsonl) alerts no packaged runbook covers reach at most
 # 0.52 with any runbook, while a third of the covered ones clear 0.6.
 MIN_SEMANTIC = 0.6
-
-
-class Hit(Frozen):
-    runbook: str
-    score: float
-    """0..1: 1.0 for an exact match, else the retriever's own normalized score (for `fused`,
-    the higher of the two); hits are ordered by it except that RRF orders fused hits."""
-    heading: str
-    retriever: RetrieverName
-    chunk_id: str
-    text: str
 
 
 class _Ranked:

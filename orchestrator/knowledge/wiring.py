@@ -1,24 +1,28 @@
 """From `KnowledgeSettings` to the ports: one place decides which store, source and model.
 
 The index command and the agent's retriever must agree on all three, so both build them here.
-Nothing heavy happens at import or construction: Qdrant is opened by the returned `connect`.
+Nothing heavy happens at import or construction: Qdrant is opened by the returned `connect`, and
+the vector store adapter is loaded only then (an agent whose alerts a runbook names never opens
+it).
 """
 
 from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.adapters.embeddings import Embedder, embedder_for
 from orchestrator.adapters.object_store import MinioStore, ObjectStore
 from orchestrator.adapters.static_embeddings import MODEL as STATIC_MODEL
 from orchestrator.adapters.static_embeddings import SemanticModel, StaticEmbedder
-from orchestrator.adapters.vectors import QdrantStore
 from orchestrator.errors import PermanentError
 from orchestrator.knowledge.source import FolderSource, ObjectSource, RunbookSource
 from orchestrator.settings.common import reveal
 from orchestrator.settings.knowledge import KnowledgeSettings
+
+if TYPE_CHECKING:
+    from orchestrator.adapters.vectors import QdrantStore
 
 
 def object_store(settings: KnowledgeSettings) -> ObjectStore | None:
@@ -56,6 +60,8 @@ def semantic_model(settings: KnowledgeSettings) -> SemanticModel | None:
 
 def connect_store(settings: KnowledgeSettings, *, path: Path | None = None) -> QdrantStore:
     """The configured Qdrant: `path` (a CLI `--store`) overrides the settings' local path."""
+    from orchestrator.adapters.vectors import QdrantStore
+
     if settings.qdrant_url and path is None:
         return QdrantStore.connect(url=settings.qdrant_url, api_key=reveal(settings.qdrant_api_key),
                                    timeout=settings.qdrant_timeout_seconds)

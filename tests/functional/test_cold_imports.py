@@ -135,6 +135,20 @@ def test_an_agent_without_a_model_plans_without_loading_the_llm_code(tmp_path: P
     assert loaded == []
 
 
+def test_an_agent_whose_alert_names_a_runbook_loads_no_search_code(tmp_path: Path) -> None:
+    # An exact alertname match needs the raw runbooks only: BM25, name and coverage scoring and
+    # the vector store adapter load with the first alert no runbook names. The packaged
+    # runbooks' front matter comes parsed (front-matter.json): no YAML parser either.
+    data = ContextEnriched(incident_key="k", alert=ALERT, context=ClusterContext())
+    loaded = loaded_after_first_event(
+        "agent", tmp_path, CONTEXT_ENRICHED, "router", data,
+        ("orchestrator.knowledge.search", "orchestrator.knowledge.sparse",
+         "orchestrator.knowledge.names", "orchestrator.knowledge.coverage",
+         "orchestrator.adapters.vectors", "yaml"),
+        {"KB_QDRANT_PATH": str(tmp_path / "qdrant"), "AGENT_AUDIT_DIR": str(tmp_path / "audit")})
+    assert loaded == []
+
+
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_what_start_up_made_is_left_out_of_collections(function: str) -> None:
     at_import, first, second = run(function, """

@@ -24,8 +24,9 @@ from orchestrator.errors import TransientError
 from orchestrator.events import Alert
 from orchestrator.ingest.alertmanager import parse_alert
 from orchestrator.knowledge.coverage import MIN_COVERAGE
+from orchestrator.knowledge.hits import Hit
 from orchestrator.knowledge.index import CATALOG_ID, index_runbooks
-from orchestrator.knowledge.search import Hit, Retriever
+from orchestrator.knowledge.search import Retriever
 from orchestrator.knowledge.source import FolderSource, ObjectSource
 from orchestrator.resources import runbooks_dir
 from tests.fakes.gemini import fake_gemini

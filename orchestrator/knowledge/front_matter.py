@@ -1,0 +1,89 @@
+"""A runbook folder's front matter, parsed ahead of time: `front-matter.json` beside the files.
+
+A cold agent reads every runbook on its first event, and the YAML parser is most of that cost:
+importing PyYAML alone takes about 90 M instructions (its pure-Python reader compiles a large
+Unicode regex at import), more than the rest of reading sixteen runbooks. So the packaged
+folder carries each file's front matter as JSON, filed under the SHA-256 of the file: an entry
+is used only for the very bytes it was parsed from, so an edited, added or foreign runbook is
+parsed from its YAML as before, and nothing here can go stale. The entries are what YAML
+parsed, nothing more: the runbook is still validated (and its PromQL checked) as any other.
+
+`python -m orchestrator.knowledge.front_matter FOLDER` writes the file (`--check`: exits 1 when
+it is out of date); tests/unit/test_runbook_front_matter.py fails when the packaged one is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+FILE = "front-matter.json"
+
+
+def parsed(folder: Path) -> dict[str, dict[str, Any]]:
+    """SHA-256 of a runbook file → its parsed front matter, from `folder`'s `front-matter.json`;
+    empty when there is none or it cannot be read (then every file's YAML is parsed)."""
+    try:
+        found = json.loads((folder / FILE).read_bytes())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as e:
+        log.warning("ignoring %s: %s", folder / FILE, e)
+        return {}
+    if not isinstance(found, dict) or not isinstance(found.get("runbooks"), dict):
+        log.warning("ignoring %s: not a front matter file", folder / FILE)
+        return {}
+    return {k: v for k, v in found["runbooks"].items() if isinstance(v, dict)}
+
+
+def build(folder: Path) -> dict[str, Any]:
+    """The content of `folder`'s `front-matter.json`: every runbook whose front matter JSON
+    carries exactly (a date or a non-string key does not: that file is left to YAML)."""
+    from orchestrator.knowledge.runbook import RunbookError, iter_markdown, split_front_matter
+
+    entries: dict[str, Any] = {}
+    for _, file in iter_markdown(folder):
+        data = file.read_bytes()
+        try:
+            meta, _ = split_front_matter(data.decode("utf-8-sig").replace("\r\n", "\n"))
+        except (RunbookError, UnicodeDecodeError):
+            continue  # parsing it reports the error at run time, as before
+        if meta and json.loads(json.dumps(meta, default=repr)) == meta:
+            entries[hashlib.sha256(data).hexdigest()] = meta
+    return {"about": "parsed runbook front matter by SHA-256 of the file; written by "
+                     "python -m orchestrator.knowledge.front_matter",
+            "runbooks": dict(sorted(entries.items()))}
+
+
+def text(folder: Path) -> str:
+    return json.dumps(build(folder), indent=1) + "\n"  # key order as written in the YAML
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    folders = [Path(a) for a in argv if a != "--check"]
+    if len(folders) != 1:
+        print("usage: python -m orchestrator.knowledge.front_matter [--check] FOLDER",
+              file=sys.stderr)
+        return 2
+    folder, want = folders[0], text(folders[0])
+    target = folder / FILE
+    if check:
+        if not target.is_file() or target.read_text() != want:
+            print(f"{target} is out of date: run python -m orchestrator.knowledge.front_matter "
+                  f"{folder}", file=sys.stderr)
+            return 1
+        return 0
+    target.write_text(want)
+    print(f"wrote {target} ({len(json.loads(want)['runbooks'])} runbooks)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,70 @@
+"""The packaged runbooks carry their front matter pre-parsed (`front-matter.json`), so reading
+them needs no YAML parser; an entry counts only for the exact bytes it was parsed from."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from hashlib import sha256
+from pathlib import Path
+
+import pytest
+
+from orchestrator.knowledge import front_matter
+from orchestrator.knowledge.runbook import load_folder
+from orchestrator.knowledge.source import FolderSource
+from orchestrator.resources import runbooks_dir
+
+
+def test_the_packaged_front_matter_is_up_to_date() -> None:
+    assert front_matter.main(["--check", str(runbooks_dir())]) == 0, (
+        "run: python -m orchestrator.knowledge.front_matter runbooks")
+
+
+def test_every_packaged_runbook_reads_the_same_with_or_without_it() -> None:
+    folder = runbooks_dir()
+    known = front_matter.parsed(folder)
+    assert len(known) == len(load_folder(folder)), "every packaged runbook has an entry"
+    with_json = load_folder(folder, known=known)
+    assert [rb.model_dump() for rb in with_json] == [
+        rb.model_dump() for rb in load_folder(folder)]
+    # key order too: an action's params are shown to humans, and signed, in this order
+    assert [json.dumps(rb.model_dump(mode="json")) for rb in with_json] == [
+        json.dumps(rb.model_dump(mode="json")) for rb in load_folder(folder)]
+
+
+@pytest.fixture
+def copy(tmp_path: Path) -> Path:
+    folder = tmp_path / "runbooks"
+    shutil.copytree(runbooks_dir(), folder)
+    return folder
+
+
+def test_an_entry_is_used_for_the_bytes_it_was_parsed_from(copy: Path) -> None:
+    # A wrong entry filed under a file's hash is what gets read: proof the YAML was not parsed.
+    file = copy / "k8s_crashloop.md"
+    table = json.loads((copy / front_matter.FILE).read_text())
+    entry = table["runbooks"][sha256(file.read_bytes()).hexdigest()]
+    entry["title"] = "Title from the JSON"
+    (copy / front_matter.FILE).write_text(json.dumps(table))
+    rb = FolderSource(copy).get("k8s_crashloop")
+    assert rb is not None and rb.title == "Title from the JSON"
+
+
+def test_an_edited_runbook_is_parsed_from_its_yaml(copy: Path) -> None:
+    file = copy / "k8s_crashloop.md"
+    text = file.read_text(encoding="utf-8")
+    assert "\ntitle: " in text
+    file.write_text(text.replace("\ntitle: ", "\ntitle: Edited ", 1), encoding="utf-8")
+    rb = FolderSource(copy).get("k8s_crashloop")
+    assert rb is not None and rb.title.startswith("Edited ")
+
+
+def test_a_missing_or_unreadable_file_means_yaml_for_all(copy: Path) -> None:
+    (copy / front_matter.FILE).write_text("{not json")
+    assert front_matter.parsed(copy) == {}
+    assert [rb.id for rb in FolderSource(copy).all()] == [rb.id for rb in load_folder(copy)]
+    (copy / front_matter.FILE).unlink()
+    assert front_matter.parsed(copy) == {}
+    assert len(FolderSource(copy).all()) == len(load_folder(copy))
+    assert front_matter.main(["--check", str(copy)]) == 1
