@@ -65,7 +65,7 @@ def connect_store(settings: KnowledgeSettings, *, path: Path | None = None) -> Q
     if settings.qdrant_url and path is None:
         return QdrantStore.connect(url=settings.qdrant_url, api_key=reveal(settings.qdrant_api_key),
                                    timeout=settings.qdrant_timeout_seconds)
-    return QdrantStore.connect(path=path or settings.qdrant_path)
+    return QdrantStore.connect(path=path or settings.local_store())
 
 
 def retriever_parts(settings: KnowledgeSettings, *, path: Path | None = None) -> dict[str, Any]:

@@ -26,10 +26,10 @@ class KnowledgeSettings(FileSecretSettings):
     qdrant_url: str | None = None
     """Qdrant server URL (e.g. `http://qdrant:6333`); when unset, local mode at `qdrant_path`."""
 
-    qdrant_path: Path = Field(default_factory=lambda: data_dir() / "qdrant")
-    """Folder of the local (embedded) Qdrant store; by default in the per-user data folder that
-    `orchestrator up` also uses, so `runbooks index` and `search` need no flags. One process
-    may open it at a time."""
+    qdrant_path: Path | None = None
+    """Folder of the local (embedded) Qdrant store; None: `qdrant` in the per-user data folder
+    that `orchestrator up` also uses, so `runbooks index` and `search` need no flags
+    (`local_store`). One process may open it at a time."""
 
     qdrant_api_key: SecretStr | None = None
     """Qdrant API key for a server that requires one."""
@@ -103,3 +103,9 @@ class KnowledgeSettings(FileSecretSettings):
 
     candidates: int = 64
     """Chunks fetched per retriever before runbooks are ranked (several chunks per runbook)."""
+
+    def local_store(self) -> Path:
+        """Where the local Qdrant store is. The per-user folder is looked up only here, when a
+        local store is opened: an agent answering from a runbook the alert names never does
+        (platformdirs stays off its cold start)."""
+        return self.qdrant_path or data_dir() / "qdrant"

@@ -149,6 +149,16 @@ def test_an_agent_whose_alert_names_a_runbook_loads_no_search_code(tmp_path: Pat
     assert loaded == []
 
 
+def test_an_agent_on_a_qdrant_server_never_looks_up_a_local_data_folder(tmp_path: Path) -> None:
+    # As the chart deploys it: a Qdrant URL and no local path. The per-user data folder (and
+    # platformdirs, which finds it) is for a local store only, looked up when one is opened.
+    data = ContextEnriched(incident_key="k", alert=ALERT, context=ClusterContext())
+    loaded = loaded_after_first_event(
+        "agent", tmp_path, CONTEXT_ENRICHED, "router", data, ("platformdirs",),
+        {"KB_QDRANT_URL": "http://127.0.0.1:9", "AGENT_AUDIT_DIR": str(tmp_path / "audit")})
+    assert loaded == []
+
+
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_what_start_up_made_is_left_out_of_collections(function: str) -> None:
     at_import, first, second = run(function, """
