@@ -45,6 +45,16 @@ def _alert(pod: str) -> dict[str, Any]:
     return payload
 
 
+def _whole_trace(rc: Receiver) -> bool:
+    """The five functions' stage spans of the trace have arrived, and so has each one's parent
+    (or it is the Alertmanager span the trace started with)."""
+    spans = [s for s in rc.spans if s.trace_id == TRACE_ID]
+    stages = [s for s in spans if "orchestrator.function" in s.attributes]
+    ids = {s.span_id for s in spans} | {PARENT}
+    return set(FUNCTIONS) <= {s.service.removeprefix("orchestrator-") for s in stages} and all(
+        s.parent_id in ids for s in stages)
+
+
 @dataclass
 class Run:
     receiver: Receiver
@@ -67,9 +77,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         assert stack.broker is not None
         send_alert(stack, _alert(scenario["pod"]["metadata"]["name"]), f"00-{TRACE_ID}-{PARENT}-01")
         assert stack.broker.wait_idle(120), stack.broker.stats()
-        receiver.wait(lambda rc: set(FUNCTIONS) <= {
-            s.service.removeprefix("orchestrator-") for s in rc.spans
-            if s.trace_id == TRACE_ID and "orchestrator.function" in s.attributes}, timeout=30)
+        # Each process exports on its own schedule: a stage's span can arrive before the span
+        # of the stage that handed it the work. Wait for every stage, and for every parent.
+        receiver.wait(_whole_trace, timeout=30)
         yield Run(receiver, stack.broker.events(), stack.broker.list_deadletters())
 
 
