@@ -71,11 +71,16 @@ def test_the_cap_is_a_setting_and_a_small_context_is_untouched(api: FakeKubeAPI)
     assert smaller.cut and smaller.pods
 
 
-def test_pods_beyond_the_first_are_cut_by_count_then_by_bytes(api: FakeKubeAPI) -> None:
-    d = ko.deployment("web", "shop", replicas=40)
+def web_with_pods(api: FakeKubeAPI, replicas: int) -> None:
+    """shop/Deployment/web with `replicas` pods of one ReplicaSet, on the fake cluster's nodes."""
+    d = ko.deployment("web", "shop", replicas=replicas)
     rs = ko.replicaset(d)
-    api.add_all([d, rs, *[ko.pod_for(rs, i) for i in range(40)]])
+    api.add_all([d, rs, *[ko.pod_for(rs, i) for i in range(replicas)]])
     with_nodes(api)
+
+
+def test_pods_beyond_the_first_are_cut_by_count_then_by_bytes(api: FakeKubeAPI) -> None:
+    web_with_pods(api, 40)
     ctx = enrich(api, alert({"namespace": "shop", "deployment": "web"})).context
     assert len(ctx.pods) == 20 and "pods of shop/Deployment/web: 20 more pods not described" \
         in ctx.cut
@@ -90,10 +95,7 @@ def test_the_pods_described_come_from_the_router_s_environment(
         api: FakeKubeAPI, monkeypatch: pytest.MonkeyPatch) -> None:
     """ROUTER_MAX_PODS reaches the orient stage: the settings are its read limits."""
     monkeypatch.setenv("ROUTER_MAX_PODS", "7")
-    d = ko.deployment("web", "shop", replicas=12)
-    rs = ko.replicaset(d)
-    api.add_all([d, rs, *[ko.pod_for(rs, i) for i in range(12)]])
-    with_nodes(api)
+    web_with_pods(api, 12)
     ctx = enrich(api, alert({"namespace": "shop", "deployment": "web"})).context
     assert len(ctx.pods) == 7 and "pods of shop/Deployment/web: 5 more pods not described" \
         in ctx.cut

@@ -55,16 +55,21 @@ def test_an_exact_match_checks_only_the_matched_runbook(
     assert "broken" not in caplog.text, "a runbook no alert named was checked"
 
 
-def test_an_exact_match_on_a_runbook_with_bad_promql_is_dropped(
-        folder: Path, caplog: pytest.LogCaptureFixture) -> None:
-    source = FolderSource(folder)
+def _counting(source: FolderSource) -> tuple[ExactFirst, list[Retriever]]:
+    """Exact-first retrieval over `source`, and the full searches it built (none, as long as
+    an exact match answers)."""
     built: list[Retriever] = []
 
     def retriever() -> Retriever:
         built.append(Retriever(source=source))
         return built[-1]
 
-    kb = ExactFirst(source, retriever)
+    return ExactFirst(source, retriever), built
+
+
+def test_an_exact_match_on_a_runbook_with_bad_promql_is_dropped(
+        folder: Path, caplog: pytest.LogCaptureFixture) -> None:
+    kb, built = _counting(FolderSource(folder))
     with caplog.at_level(logging.WARNING, logger="orchestrator.knowledge.source"):
         shared = kb.search(_alert("SharedAlert"))
     assert [(h.runbook, h.retriever) for h in shared] == [("good", "exact")]
@@ -83,14 +88,7 @@ def test_a_better_url_match_with_bad_promql_leaves_the_next_best(tmp_path: Path)
     (tmp_path / "team" / "disk.md").write_text(
         (tmp_path / "team" / "disk.md").read_text().replace("id: disk\n", ""))
     _write(tmp_path, "disk", alerts=[], query="up == 0")
-    source = FolderSource(tmp_path)
-    built: list[Retriever] = []
-
-    def retriever() -> Retriever:
-        built.append(Retriever(source=source))
-        return built[-1]
-
-    kb = ExactFirst(source, retriever)
+    kb, built = _counting(FolderSource(tmp_path))
     hits = kb.search(_alert("Other", runbook_url="https://wiki/team/disk"))
     assert [(h.runbook, h.retriever) for h in hits] == [("disk", "exact")]
     assert not built, "still an exact match: no search"
