@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from orchestrator import telemetry
+from orchestrator.adapters.kube import Connection
 from orchestrator.adapters.object_store import LocalDirStore, MinioStore, ObjectStore
 from orchestrator.console import service as console_service
 from orchestrator.console.session import COOKIE
@@ -269,3 +270,15 @@ def receiver_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
             yield rc
         finally:
             telemetry.reset()
+
+
+# Kubernetes connections: tests/fakes/kube_api.py.
+
+
+@pytest.fixture(name="connections")
+def connections_fixture() -> Iterator[list[Connection]]:
+    """Connections a test opens, appended here: closed after it."""
+    made: list[Connection] = []
+    yield made
+    for c in made:
+        c.close()

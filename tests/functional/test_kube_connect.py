@@ -47,14 +47,6 @@ def _service_account(folder: Path, ca: Path, token: str = TOKEN) -> Path:
     return folder
 
 
-@pytest.fixture
-def connections() -> Iterator[list[Connection]]:
-    made: list[Connection] = []
-    yield made
-    for c in made:
-        c.close()
-
-
 def _connect(made: list[Connection], **kwargs: object) -> Connection:
     conn = connect(home=Path("/nonexistent-home"), **kwargs)  # type: ignore[arg-type]
     made.append(conn)

@@ -40,14 +40,6 @@ def api() -> Iterator[FakeKubeAPI]:
     yield from fake_api()
 
 
-@pytest.fixture
-def connections() -> Iterator[list[Connection]]:
-    made: list[Connection] = []
-    yield made
-    for c in made:
-        c.close()
-
-
 def kubeconfig(path: Path, cluster: dict[str, Any], user: dict[str, Any] | None,
                *, namespace: str | None = "shop", extra_context: bool = False) -> str:
     context: dict[str, Any] = {"cluster": "c"}
