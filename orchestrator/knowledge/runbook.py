@@ -214,12 +214,40 @@ def load_folder(folder: Path, *, strict: bool = True, promql: bool = True,
     for rel, file in iter_markdown(folder):
         try:
             rb = parse_runbook(file.read_bytes(), path=rel, promql=promql, known=known)
-            if rb.id in found:
-                raise RunbookError(f"{rel}: id {rb.id!r} already used by {found[rb.id].path}")
         except RunbookError as e:
             if strict:
                 raise
             log.warning("skipping runbook: %s", e)
             continue
-        found[rb.id] = rb
+        duplicate = file_unique(found, rb, promql_checked=promql)
+        if duplicate is not None:
+            if strict:
+                raise RunbookError(duplicate)
+            log.warning("skipping runbook: %s", duplicate)
     return list(found.values())
+
+
+def file_unique(found: dict[str, Runbook], rb: Runbook, *, promql_checked: bool) -> str | None:
+    """File `rb` under its id in `found`; on a duplicate id, say which copy was left out.
+
+    The first copy stands, as a folder lists them, except when PromQL is checked only at
+    hand-out (`promql_checked=False`): a first copy whose PromQL does not parse then gives way to
+    a later one whose does, as it would have if it had been checked at load (skipped), rather
+    than leave the id with no runbook at all."""
+    first = found.get(rb.id)
+    if first is None:
+        found[rb.id] = rb
+        return None
+    if not promql_checked and not _parses(first) and _parses(rb):
+        found[rb.id] = rb
+        return (f"{first.path}: its PromQL does not parse, and {rb.path} has the same id "
+                f"{rb.id!r}")
+    return f"{rb.path}: id {rb.id!r} already used by {first.path}"
+
+
+def _parses(rb: Runbook) -> bool:
+    try:
+        check_promql(rb)
+    except RunbookError:
+        return False
+    return True

@@ -27,6 +27,7 @@ from orchestrator.knowledge.runbook import (
     Runbook,
     RunbookError,
     check_promql,
+    file_unique,
     load_folder,
     parse_runbook,
 )
@@ -76,16 +77,17 @@ class _Cached:
 
     def _checked(self, rb: Runbook) -> bool:
         """Whether `rb`'s PromQL parses (logged once per content when it does not)."""
-        sound = self._sound.get(rb.content_hash)
-        if sound is None:
-            try:
-                check_promql(rb)
-                sound = True
-            except RunbookError as e:
-                log.warning("unreadable runbook: %s", e)
-                sound = False
-            self._sound[rb.content_hash] = sound
-        return sound
+        with self._lock:
+            sound = self._sound.get(rb.content_hash)
+            if sound is None:
+                try:
+                    check_promql(rb)
+                    sound = True
+                except RunbookError as e:
+                    log.warning("unreadable runbook: %s", e)
+                    sound = False
+                self._sound[rb.content_hash] = sound
+            return sound
 
     def _load(self) -> list[Runbook]:
         raise NotImplementedError
@@ -132,8 +134,9 @@ class ObjectSource(_Cached):
         for key in self.objects.list(OBJECT_PREFIX):
             if key.endswith(".md"):
                 rb = self._load_one(key.removeprefix(OBJECT_PREFIX))
-                if rb is not None and rb.id not in found:
-                    found[rb.id] = rb
+                duplicate = None if rb is None else file_unique(found, rb, promql_checked=False)
+                if duplicate is not None:
+                    log.warning("skipping runbook: %s", duplicate)
         return list(found.values())
 
     def _load_one(self, path: str) -> Runbook | None:

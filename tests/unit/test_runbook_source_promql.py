@@ -45,6 +45,22 @@ def test_a_runbook_whose_promql_does_not_parse_is_never_handed_out(folder: Path)
     assert source.get("good", path="good.md") is not None
 
 
+def test_a_duplicate_id_falls_to_the_copy_whose_promql_parses(tmp_path: Path) -> None:
+    # Checked at load, the broken first copy would have been skipped and the second kept: a
+    # check deferred to hand-out must not leave the id with no runbook at all.
+    _write(tmp_path, "a", alerts=["DiskAlert"], query="rate(x[5m]")
+    _write(tmp_path, "b", alerts=["DiskAlert"], query="up == 0")
+    for f in ("a.md", "b.md"):
+        (tmp_path / f).write_text((tmp_path / f).read_text().replace("id: a\n", "id: disk\n")
+                                  .replace("id: b\n", "id: disk\n"))
+    source = FolderSource(tmp_path)
+    assert [(rb.id, rb.path) for rb in source.all()] == [("disk", "b.md")]
+    assert source.get("disk") is not None and source.get("disk").path == "b.md"
+    _write(tmp_path, "c", alerts=["DiskAlert"], query="up == 1")  # a third, sound copy
+    (tmp_path / "c.md").write_text((tmp_path / "c.md").read_text().replace("id: c\n", "id: disk\n"))
+    assert [rb.path for rb in FolderSource(tmp_path).all()] == ["b.md"], "the first sound copy"
+
+
 def test_an_exact_match_checks_only_the_matched_runbook(
         folder: Path, caplog: pytest.LogCaptureFixture) -> None:
     source = FolderSource(folder)
