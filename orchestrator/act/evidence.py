@@ -27,7 +27,9 @@ from orchestrator.orient.limits import ReadLimits
 from orchestrator.plan import Action, Plan
 
 # Enough pods to find the alerted one and the revisions rollbacks look at; no Events, no logs.
-FACT_LIMITS = ReadLimits(max_events=0, max_pods=20, max_revisions=5, log_tail_lines=0)
+# Built without validation: 0 log lines (none read) is below what the router's setting allows.
+FACT_LIMITS = ReadLimits.model_construct(max_events=0, max_pods=20, max_revisions=5,
+                                         log_tail_lines=0)
 
 
 @dataclass(frozen=True)

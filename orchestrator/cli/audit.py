@@ -133,7 +133,7 @@ def _trust(args: argparse.Namespace) -> int:
     from orchestrator.console.thresholds import TrustThresholds
     from orchestrator.settings.console import ConsoleSettings
 
-    thresholds = ConsoleSettings()
+    thresholds = TrustThresholds.of(ConsoleSettings())
     scopes = trust.report(_store(args), since=args.since, thresholds=thresholds)
     spaces = trust.namespaces(scopes, thresholds)
     if args.json:

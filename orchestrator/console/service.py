@@ -121,7 +121,7 @@ class Console:
             refresh_seconds=s.refresh_seconds, max_event_bytes=s.max_event_bytes,
             deadletter_max_bytes=s.deadletter_max_bytes, keyring=keyring,
             surface=s.surface, closers=closers, audit_policy=seal.Policy.from_settings(s),
-            trust=TrustThresholds(**s.model_dump(include=set(TrustThresholds.model_fields))))
+            trust=TrustThresholds.of(s))
 
     def close(self) -> None:
         for close in self.closers:

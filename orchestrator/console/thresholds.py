@@ -19,6 +19,12 @@ class TrustThresholds(BaseModel):
 
     model_config = ConfigDict(frozen=True, defer_build=True)
 
+    @classmethod
+    def of(cls, settings: BaseModel) -> TrustThresholds:
+        """These fields of the console's `settings`, and nothing else of them (the trust page
+        and the CLI's JSON show what they are given)."""
+        return cls(**settings.model_dump(include=set(cls.model_fields)))
+
     trust_min_incidents: int = Field(default=10, ge=1)
     """Trust report: incidents a workload needs before the report recommends a next level."""
 

@@ -121,7 +121,7 @@ def accept_webhook(
     if hook.truncated:
         # Alertmanager dropped these before sending (max_alerts): say so where people look.
         log.warning("Alertmanager left %d alerts of group %s out of the webhook (max_alerts)",
-                    hook.truncated, hook.group_key or "?")
+                    hook.truncated, (hook.group_key or "?")[:120])
         summary["truncated"] = hook.truncated
     if hook.rejected:
         summary["rejected"] = [{"index": r.index, "error": r.error} for r in hook.rejected]

@@ -8,8 +8,9 @@ type and are handed the settings themselves. The executor builds a `ReadLimits` 
 evidence (`orchestrator.act.evidence`).
 
 Apart from the cores, and importing nothing but pydantic, so the router's settings stay cheap to
-import. Frozen: a stage never changes its limits. `defer_build`: a validator is built on first use
-(the settings class inherits it), so start-up pays for none it does not use.
+import. Frozen: a stage never changes its limits, and the settings that mix a block in inherit
+it (they are read once per process and never assigned to). `defer_build`: a validator is built
+on first use (the settings class inherits it too), so start-up pays for none it does not use.
 """
 
 from __future__ import annotations
@@ -34,9 +35,9 @@ class ReadLimits(BaseModel):
     """ReplicaSets of a Deployment kept as its revision history, newest first: enough to see
     what changed recently and what a rollback would return to."""
 
-    log_tail_lines: int = Field(default=80, ge=0)
-    """Lines asked for per log tail (`tailLines`); 0 = no logs read (the executor's evidence).
-    A crash's traceback fits in far fewer."""
+    log_tail_lines: int = Field(default=80, ge=1)
+    """Lines asked for per log tail (`tailLines`). A crash's traceback fits in far fewer. (The
+    executor's own evidence reads no logs: its limits say 0, a value no setting may take.)"""
 
     log_limit_bytes: int = Field(default=64 * 1024, ge=1024)
     """`limitBytes` per log request: only a guard against runaway lines, since the API applies

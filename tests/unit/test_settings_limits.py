@@ -57,6 +57,7 @@ def test_a_limit_the_settings_do_not_have_fails_at_once(
 
 @pytest.mark.parametrize(("variable", "value", "read"), [
     ("ROUTER_MAX_PODS", "0", RouterSettings), ("ROUTER_METRICS_MAX_SERIES", "99", RouterSettings),
+    ("ROUTER_LOG_TAIL_LINES", "0", RouterSettings),
     ("AGENT_RETRIES", "9", AgentSettings), ("CONSOLE_TRUST_MIN_AGREEMENT", "2", ConsoleSettings)])
 def test_a_limit_out_of_bounds_fails_when_the_settings_are_read(
         variable: str, value: str, read: type[BaseModel], monkeypatch: pytest.MonkeyPatch) -> None:
