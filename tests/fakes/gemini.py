@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
 from typing import Any
 
-from tests.fakes.model_script import Reply, ScriptedModel
-from tests.fakes.serving import QuietHandler, serve_in_thread
+from tests.fakes.model_script import Reply, ScriptedModel, serving
+from tests.fakes.serving import QuietHandler
 
 _PATH = re.compile(r"^/(v1|v1beta)/models/([^:/]+):(generateContent|batchEmbedContents)$")
 _STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
@@ -127,11 +127,8 @@ def fake_gemini() -> Iterator[FakeGemini]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     fake = FakeGemini(url=f"http://127.0.0.1:{server.server_address[1]}")
-    with serve_in_thread(server):
-        try:
-            yield fake
-        finally:
-            fake.release.set()
+    with serving(server, fake):
+        yield fake
 
 
 def _error(status: int, message: str) -> dict[str, Any]:

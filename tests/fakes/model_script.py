@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from socketserver import BaseServer
+from typing import Any, TypeVar
+
+from tests.fakes.serving import serve_in_thread
+
+M = TypeVar("M", bound="ScriptedModel")
 
 
 @dataclass(frozen=True)
@@ -85,3 +91,13 @@ class ScriptedModel:
         if self.responder is not None:
             return self.responder(req)
         return Reply.error(500, "the fake has no scripted answer left")
+
+
+@contextmanager
+def serving(server: BaseServer, fake: M) -> Iterator[M]:
+    """Serve a model fake until the block ends; requests still hanging then are let go."""
+    with serve_in_thread(server):
+        try:
+            yield fake
+        finally:
+            fake.release.set()

@@ -24,8 +24,8 @@ from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fakes.model_script import Reply, ScriptedModel
-from tests.fakes.serving import QuietHandler, serve_in_thread
+from tests.fakes.model_script import Reply, ScriptedModel, serving
+from tests.fakes.serving import QuietHandler
 
 _PATH = re.compile(r"^(/v1|/openai/v1|/openai/deployments/([^/]+))/chat/completions$")
 _FIELDS = {"model", "messages", "response_format", "temperature", "max_completion_tokens",
@@ -180,11 +180,8 @@ def fake_openai(key: str | None = None) -> Iterator[FakeOpenAI]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     fake = FakeOpenAI(url=f"http://127.0.0.1:{server.server_address[1]}", key=key)
-    with serve_in_thread(server):
-        try:
-            yield fake
-        finally:
-            fake.release.set()
+    with serving(server, fake):
+        yield fake
 
 
 def _completion(req: Request, reply: Reply) -> dict[str, Any]:
