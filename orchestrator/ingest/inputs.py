@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, NonNegativeInt, ValidationError
 
 from orchestrator.errors import PermanentError
 from orchestrator.times import ZERO_TIME, rfc3339
@@ -70,7 +70,7 @@ class WebhookIn(_Input):
     commonAnnotations: dict[str, Any] = {}  # noqa: N815
     externalURL: str = ""  # noqa: N815
     groupKey: str = ""  # noqa: N815
-    truncatedAlerts: int = 0  # noqa: N815
+    truncatedAlerts: NonNegativeInt = 0  # noqa: N815
 
 
 class ManualIn(AlertIn):

@@ -95,6 +95,8 @@ def test_alerts_alertmanager_truncated_are_reported_not_hidden(client, sink, cap
     assert len(sink.wait_for(1)) == 1
     r = _post(client, load_event("alertmanager_crashloop"))
     assert "truncated" not in r.get_json()
+    r = _post(client, {**payload, "truncatedAlerts": -3})
+    assert r.status_code == 400 and b"truncatedAlerts" in r.data, r.data
 
 
 def test_one_bad_alert_does_not_sink_the_batch(client, sink) -> None:  # type: ignore[no-untyped-def]
