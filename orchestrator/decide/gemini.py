@@ -171,7 +171,7 @@ class GeminiPlanner:
                 return gen
         raise TransientError("unreachable")  # the last attempt returns or raises
 
-    def _retry_after(self, e: Exception) -> bool | float:
+    def _retry_after(self, e: BaseException) -> bool | float:
         """Whether a failed call is tried again, and after how long when the server said so:
         a 429, 5xx or timeout is (after the backoff), never sooner than its `Retry-After`, and
         not at all when that is longer than `retry_after_max_seconds` (waiting would outlast the
