@@ -59,7 +59,7 @@ def incoming() -> Any:
 def enrichment(runs: int, delay: float) -> None:
     with FakeKubeAPI() as api:
         crashloop_cluster(api)
-        reads = KubeReader(api.api_client())
+        reads = KubeReader(api.server())
         settings = RouterSettings()
         received = incoming().data
         assert isinstance(received, AlertReceived)

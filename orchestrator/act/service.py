@@ -76,11 +76,12 @@ class Service:
         s = process_settings(ExecutorSettings)  # the read the first delivery's checks made
         signer, keyring = identity_of(STAGE, s)
         conn = connect_to(s, user_agent="incident-orchestrator/executor")
-        kube = KubeWriter(conn.api_client, field_manager=s.field_manager,
-                          timeout=s.request_timeout_seconds) if conn.available else None
-        reads = KubeReader(conn.api_client, timeout=s.request_timeout_seconds,
+        server = conn.server
+        kube = KubeWriter(server, field_manager=s.field_manager,
+                          timeout=s.request_timeout_seconds) if server is not None else None
+        reads = KubeReader(server, timeout=s.request_timeout_seconds,
                            user_agent="incident-orchestrator/executor") \
-            if conn.available else None
+            if server is not None else None
         folder = s.runbooks_dir or runbooks_dir()
         cache: dict[str, dict[str, Runbook]] = {}
 

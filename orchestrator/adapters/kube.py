@@ -13,10 +13,10 @@ The first design loaded a kubeconfig unconditionally and died in production on "
 such file" inside a Pod; here each step is tried only when its files exist, what was chosen is
 logged once, and a broken step is logged and skipped rather than taking the function down.
 
-The `kubernetes` package is imported only when a cluster is configured, and then only the
-modules a connection needs, not the ~700 models its package `__init__` loads (cold start: see
-`kube_import`); its exceptions never leave this package: `translated()` maps them onto
-`orchestrator.errors`.
+Requests go through `kube_transport` (the standard library's HTTP, not the `kubernetes`
+client's: cold start). The `kubernetes` package is imported only for a kubeconfig that needs
+its loader (exec and auth-provider plugins, several files to merge): `kubeconfig.read_plain`
+reads the rest. Failures leave as `orchestrator.errors`: `translated()`.
 """
 
 from __future__ import annotations
@@ -26,14 +26,14 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from orchestrator.adapters.kube_errors import BadResponse, from_status
-from orchestrator.adapters.kube_import import defer_package_inits
-from orchestrator.adapters.kubeconfig import Plain, read_plain
 from orchestrator.errors import OrchestratorError, TransientError
 
 if TYPE_CHECKING:
+    from orchestrator.adapters.kube_transport import ApiServer, Endpoint
+    from orchestrator.adapters.kubeconfig import Plain
     from orchestrator.settings.blocks import ClusterConnectionSettings
 
 log = logging.getLogger(__name__)
@@ -44,11 +44,10 @@ SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
 @dataclass(frozen=True)
 class Connection:
-    """The process's way to the API server: its `ApiClient` (None without a cluster)."""
+    """The process's way to the API server (`server` None without a cluster)."""
 
     source: Source
-    api_client: Any = None
-    host: str = ""
+    server: ApiServer | None = None
     namespace: str | None = None
     """The ServiceAccount's namespace, or the kubeconfig context's."""
     problem: str | None = None
@@ -56,12 +55,15 @@ class Connection:
 
     @property
     def available(self) -> bool:
-        return self.api_client is not None
+        return self.server is not None
+
+    @property
+    def host(self) -> str:
+        return self.server.host if self.server is not None else ""
 
     def close(self) -> None:
-        if self.api_client is not None:
-            self.api_client.close()
-            self.api_client.rest_client.pool_manager.clear()
+        if self.server is not None:
+            self.server.close()
 
 
 def connect_to(cluster: ClusterConnectionSettings, *, pool_size: int = 16,
@@ -91,16 +93,18 @@ def connect(
     token = service_account_dir / "token"
     if in_cluster and service_host and service_port and token.is_file():
         found = _in_cluster(service_host, service_port, service_account_dir, problems)
-        if found is not None:
-            return _finish("in-cluster", *found, pool_size=pool_size, user_agent=user_agent)
+        conn = _finish("in-cluster", found, problems, pool_size=pool_size, user_agent=user_agent)
+        if conn is not None:
+            return conn
     elif in_cluster and service_host and not token.is_file():
         problems.append(f"KUBERNETES_SERVICE_HOST is set but {token} does not exist "
                         "(automountServiceAccountToken: false?)")
     files = _kubeconfig_files(kubeconfig, home)
     if files:
         found = _from_kubeconfig(files, context, problems)
-        if found is not None:
-            return _finish("kubeconfig", *found, pool_size=pool_size, user_agent=user_agent)
+        conn = _finish("kubeconfig", found, problems, pool_size=pool_size, user_agent=user_agent)
+        if conn is not None:
+            return conn
     elif kubeconfig:
         problems.append(f"kubeconfig {kubeconfig}: no such file")
     problem = "; ".join(problems) or None
@@ -114,29 +118,27 @@ def connect(
 
 
 def _in_cluster(host: str, port: str, sa_dir: Path,
-                problems: list[str]) -> tuple[Any, str | None] | None:
-    """(client Configuration, namespace), or None when the service account is unusable."""
-    defer_package_inits()
-    from kubernetes.client.configuration import Configuration
-    from kubernetes.config.config_exception import ConfigException
-    from kubernetes.config.incluster_config import InClusterConfigLoader
+                problems: list[str]) -> tuple[Endpoint, str | None] | None:
+    """The service account's endpoint and namespace, or None when it is unusable (checked as
+    the client's in-cluster loader checks: a token and a CA that are not empty)."""
+    from orchestrator.adapters.kube_transport import Endpoint, TokenFile
 
-    cfg = Configuration()
-    loader = InClusterConfigLoader(
-        token_filename=str(sa_dir / "token"), cert_filename=str(sa_dir / "ca.crt"),
-        try_refresh_token=True,
-        environ={"KUBERNETES_SERVICE_HOST": host, "KUBERNETES_SERVICE_PORT": port})
+    token, ca = TokenFile(sa_dir / "token"), sa_dir / "ca.crt"
     try:
-        loader.load_and_set(cfg)
-    except (ConfigException, OSError) as e:
+        token()
+        if not ca.read_bytes().strip():
+            raise ValueError(f"{ca} is empty")
+    except (OSError, ValueError) as e:
         problems.append(f"in-cluster service account at {sa_dir}: {e}")
         return None
     namespace = None
     with contextlib.suppress(OSError):
         namespace = (sa_dir / "namespace").read_text(encoding="utf-8").strip() or None
-    log.info("kubernetes: in-cluster service account (API %s, namespace %s)", cfg.host,
+    server = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    endpoint = Endpoint(f"https://{server}", ca_file=str(ca), authorization=token)
+    log.info("kubernetes: in-cluster service account (API %s, namespace %s)", endpoint.host,
              namespace)
-    return cfg, namespace
+    return endpoint, namespace
 
 
 def _kubeconfig_files(kubeconfig: str | None, home: Path | None) -> list[str]:
@@ -150,15 +152,16 @@ def _kubeconfig_files(kubeconfig: str | None, home: Path | None) -> list[str]:
 
 
 def _from_kubeconfig(files: list[str], context: str | None,
-                     problems: list[str]) -> tuple[Any, str | None] | None:
-    defer_package_inits()
+                     problems: list[str]) -> tuple[Endpoint, str | None] | None:
+    from orchestrator.adapters.kube_transport import Endpoint
+    from orchestrator.adapters.kubeconfig import read_plain
+
     plain = read_plain(files, context)
     if plain is not None:  # read without the client's loader and the auth libraries it imports
-        cfg = _configuration(plain)
         log.info("kubernetes: kubeconfig %s, context %s (API %s)", files[0], plain.context,
-                 cfg.host)
-        return cfg, plain.namespace
-    from kubernetes.client.configuration import Configuration
+                 plain.host)
+        return _endpoint(plain), plain.namespace
+    from kubernetes.client import Configuration
     from kubernetes.config.config_exception import ConfigException
     from kubernetes.config.kube_config import list_kube_config_contexts, load_kube_config
 
@@ -177,65 +180,42 @@ def _from_kubeconfig(files: list[str], context: str | None,
     if current and not context:
         namespace = (current.get("context") or {}).get("namespace")
     log.info("kubernetes: kubeconfig %s, context %s (API %s)", path, name, cfg.host)
-    return cfg, namespace
+
+    def authorization() -> str | None:  # runs the loader's refresh hook (exec plugin tokens)
+        value = cfg.get_api_key_with_prefix("BearerToken", alias="authorization")
+        return str(value) if value else None
+
+    return Endpoint(cfg.host.rstrip("/"), ca_file=cfg.ssl_ca_cert, cert_file=cfg.cert_file,
+                    key_file=cfg.key_file, verify=bool(cfg.verify_ssl),
+                    tls_server_name=cfg.tls_server_name, authorization=authorization), namespace
 
 
-def _configuration(plain: Plain) -> Any:
-    """The client's Configuration for a plain kubeconfig, set as its loader would set it."""
-    from kubernetes.client.configuration import Configuration
+def _endpoint(plain: Plain) -> Endpoint:
+    from orchestrator.adapters.kube_transport import Endpoint
 
-    cfg = Configuration()
-    cfg.host = plain.host
-    if plain.authorization:
-        cfg.api_key["BearerToken"] = plain.authorization
-    cfg.ssl_ca_cert, cfg.cert_file, cfg.key_file = (plain.ssl_ca_cert, plain.cert_file,
-                                                     plain.key_file)
-    if plain.verify_ssl is not None:
-        cfg.verify_ssl = plain.verify_ssl
-    if plain.tls_server_name is not None:
-        cfg.tls_server_name = plain.tls_server_name
-    return cfg
+    authorization = plain.authorization
+    return Endpoint(plain.host, ca_file=plain.ssl_ca_cert, cert_file=plain.cert_file,
+                    key_file=plain.key_file,
+                    verify=plain.verify_ssl is not False, tls_server_name=plain.tls_server_name,
+                    proxy=plain.proxy, authorization=lambda: authorization)
 
 
-def _finish(source: Source, cfg: Any, namespace: str | None, *, pool_size: int,
-            user_agent: str) -> Connection:
-    defer_package_inits()
-    from kubernetes.client.api_client import ApiClient
+def _finish(source: Source, found: tuple[Endpoint, str | None] | None, problems: list[str], *,
+            pool_size: int, user_agent: str) -> Connection | None:
+    """The connection to a found endpoint, or None (and why) when its URL, proxy or TLS files
+    cannot be used."""
+    if found is None:
+        return None
+    from orchestrator.adapters.kube_transport import ApiServer
 
-    # One pool connection per reader thread; urllib3 would otherwise discard and reconnect.
-    cfg.connection_pool_maxsize = max(pool_size, 1)
-    cfg.retries = _retries()
-    client = ApiClient(cfg)
-    client.user_agent = user_agent
-    return Connection(source, client, cfg.host, namespace)
-
-
-def _retries() -> Any:
-    """urllib3's default policy, except that a timed-out read is not sent again.
-
-    By default a read that times out is retried three times, so one request could take four
-    times the configured timeout: a stalled API server then holds a delivery past its Trigger's
-    timeout, and the broker sends the event again while the first attempt still runs. A timeout
-    is the broker's to retry, with its backoff. Refused connections and connections the server
-    dropped while idle are still retried at once, as before.
-    """
-    from types import TracebackType
-
-    from urllib3.connectionpool import ConnectionPool
-    from urllib3.exceptions import MaxRetryError, ReadTimeoutError
-    from urllib3.response import BaseHTTPResponse
-    from urllib3.util.retry import Retry
-
-    class NoTimeoutRetry(Retry):
-        def increment(self, method: str | None = None, url: str | None = None,
-                      response: BaseHTTPResponse | None = None, error: Exception | None = None,
-                      _pool: ConnectionPool | None = None,
-                      _stacktrace: TracebackType | None = None) -> NoTimeoutRetry:
-            if isinstance(error, ReadTimeoutError):
-                raise MaxRetryError(_pool, url or "", error) from error  # type: ignore[arg-type]
-            return super().increment(method, url, response, error, _pool, _stacktrace)
-
-    return NoTimeoutRetry(total=3, redirect=0)
+    endpoint, namespace = found
+    try:
+        # One pooled connection per reader thread: more would be opened and closed per request.
+        server = ApiServer(endpoint, pool_size=pool_size, user_agent=user_agent)
+    except (OSError, ValueError) as e:
+        problems.append(f"{source} API server {endpoint.host}: {e}")
+        return None
+    return Connection(source, server, namespace)
 
 
 # ---- errors ---------------------------------------------------------------------------------
@@ -243,35 +223,25 @@ def _retries() -> Any:
 
 @contextlib.contextmanager
 def translated(what: str) -> Iterator[None]:
-    """Run one API call, mapping every failure of the client onto our errors.
+    """Run one API call, mapping every failure under it onto our errors.
 
-    A refusal → a `KubeError` by code (`kube_errors`: a read records it, a write reports it);
-    401, throttling 429s, 5xx, refused connections, timeouts and TLS failures →
-    `TransientError`, so the broker retries the delivery; unparseable or invalid bodies (a
-    `ValueError`, which pydantic's ValidationError is, in the strict client of kubernetes 37)
-    → `BadResponse`.
+    A refusal is already a `KubeError` by code (`kube_errors`, raised by the transport: a read
+    records it, a write reports it); refused and reset connections, timeouts and TLS failures
+    (`OSError`, `http.client.HTTPException`) → `TransientError`, so the broker retries the
+    delivery; an unparseable or invalid body (`ValueError`) → `BadResponse`.
     """
-    import urllib3
+    from http.client import HTTPException
 
     from orchestrator.telemetry import span
-
-    defer_package_inits()
-    from kubernetes.client.exceptions import ApiException
 
     try:
         with span(f"kubernetes {what}", {"k8s.operation": what}):  # errors recorded on it
             yield
     except OrchestratorError:
         raise
-    except ApiException as e:
-        raise from_status(int(e.status or 0), e.reason, e.body, what) from e
-    except urllib3.exceptions.HTTPError as e:
-        # MaxRetryError wraps the real cause (refused, TLS verification, timeout): say that.
-        cause = getattr(e, "reason", None) or e
-        raise TransientError(f"Kubernetes API unreachable ({what}): {type(cause).__name__}: "
-                             f"{str(cause)[:300]}") from e
-    except OSError as e:
-        raise TransientError(f"Kubernetes API unreachable ({what}): {e.strerror or e}") from e
+    except (OSError, HTTPException) as e:
+        raise TransientError(f"Kubernetes API unreachable ({what}): {type(e).__name__}: "
+                             f"{str(e)[:300]}") from e
     except ValueError as e:
         raise BadResponse(0, "BadResponse", str(e)[:300], what) from e
 

@@ -3,8 +3,9 @@
 Bodies are parsed as plain JSON rather than through the client's generated models: the router
 only looks at a handful of fields per object, deserializing every field of a Pod into models
 is slower than the request itself, and a raw dict cannot fail a strict client's validation.
-The client's `ApiClient` (passed in) still provides auth (with token refresh), TLS and the
-connection pool. Failures leave this module only as `orchestrator.errors` (see `kube.translated`).
+The connection's `ApiServer` (passed in: `kube_transport`) provides auth (with token refresh),
+TLS and the connection pool. Failures leave this module only as `orchestrator.errors` (see
+`kube.translated`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, Protocol
 from orchestrator.adapters.kube import status_error, translated
 from orchestrator.adapters.kube_errors import BadResponse, Gone
 from orchestrator.adapters.kube_kinds import resource_of, serving
+from orchestrator.adapters.kube_transport import ApiServer, Response, Timeout
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +72,11 @@ def path_for(kind: str, namespace: str | None, name: str | None = None,
 
 
 class KubeReader:
-    """`KubeReads` over a `kubernetes.client.ApiClient` (its config, auth and pool)."""
+    """`KubeReads` over a connection's `ApiServer` (its TLS, auth and pool)."""
 
-    def __init__(self, api_client: Any, *, timeout: float = 10.0,
+    def __init__(self, server: ApiServer, *, timeout: float = 10.0,
                  user_agent: str = "incident-orchestrator/router") -> None:
-        self.api = api_client
+        self.server = server
         self.timeout = timeout
         self.user_agent = user_agent
 
@@ -110,11 +112,8 @@ class KubeReader:
         what = f"logs {namespace}/{pod}/{container}{' (previous)' if previous else ''}"
         resp = self._open(path_for("Pod", namespace, pod, "log"), query, what,
                           accept="text/plain, */*", timeout=self.timeout)
-        try:
-            with translated(what):
-                data: bytes = resp.data
-        finally:
-            resp.release_conn()
+        with translated(what):
+            data = resp.read()
         return data.decode("utf-8", "replace")
 
     def watch(self, kind: str, namespace: str | None, name: str, *, resource_version: str,
@@ -140,35 +139,28 @@ class KubeReader:
             # Leaving early (the object became healthy) must not hand a half-read stream back
             # to the pool: close the connection instead.
             resp.close()
-            resp.release_conn()
 
     # ---- plumbing -----------------------------------------------------------------------------
 
     def _json(self, path: str, query: Query, what: str) -> Json:
         resp = self._open(path, query, what, timeout=self.timeout)
-        try:
-            with translated(what):
-                doc = json.loads(resp.data)
-        finally:
-            resp.release_conn()
+        with translated(what):
+            doc = json.loads(resp.read())
         if not isinstance(doc, dict):
             raise BadResponse(0, "BadResponse", "not a JSON object", what)
         return doc
 
     def _open(self, path: str, query: Query, what: str, *,
-              accept: str = "application/json", timeout: Any) -> Any:
+              accept: str = "application/json", timeout: Timeout) -> Response:
         headers = {"Accept": accept, "User-Agent": self.user_agent}
         with translated(what):
-            # Auth headers come from the configuration (this also runs its token refresh hook).
-            self.api.update_params_for_auth(headers, query, ["BearerToken"])
-            return self.api.request("GET", self.api.configuration.host + path,
-                                    query_params=query, headers=headers,
-                                    _preload_content=False, _request_timeout=timeout)
+            return self.server.open("GET", path, what, query=query, headers=headers,
+                                    timeout=timeout)
 
 
-def _lines(resp: Any) -> Iterator[bytes]:
+def _lines(resp: Response) -> Iterator[bytes]:
     buffer = b""
-    for chunk in resp.stream(16 * 1024, decode_content=True):
+    for chunk in resp.chunks():
         buffer += chunk
         while b"\n" in buffer:
             line, buffer = buffer.split(b"\n", 1)

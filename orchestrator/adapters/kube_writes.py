@@ -1,10 +1,10 @@
 """The executor's port to the Kubernetes API: the only writes the whole system makes.
 
-Requests go through the real client's `ApiClient` (passed in: its configuration, auth and
-connection pool are the caller's), but bodies travel as plain JSON both ways: the executor
-needs exact patch bodies and raw objects, and the generated models would only add a lossy,
+Requests go through the connection's `ApiServer` (passed in: `kube_transport`; its TLS, auth
+and pool are the caller's), and bodies travel as plain JSON both ways: the executor needs exact
+patch bodies and raw objects, which a client's generated models would only put through a lossy,
 validating round trip. Every failure is translated (`kube.translated`, `kube_errors`), so no
-`kubernetes` or `urllib3` exception crosses this module:
+network or TLS exception crosses this module:
 
 - 404 on a read → `None`; on a delete or an eviction → "already gone" (`False`), i.e. done;
 - 409 → `Conflict` (the caller re-reads and retries once); 403 → `Forbidden` (refused, with the
@@ -22,6 +22,7 @@ from typing import Any, Literal, Protocol
 from orchestrator.adapters.kube import translated
 from orchestrator.adapters.kube_errors import NotFound
 from orchestrator.adapters.kube_kinds import Resource, resource_of, serving
+from orchestrator.adapters.kube_transport import ApiServer
 from orchestrator.errors import TransientError
 
 Json = dict[str, Any]
@@ -73,11 +74,11 @@ def resource(kind: str) -> Resource:
 
 
 class KubeWriter:
-    """`KubeWrites` over a `kubernetes.client.ApiClient`."""
+    """`KubeWrites` over a connection's `ApiServer`."""
 
-    def __init__(self, api_client: Any, *, field_manager: str = "incident-orchestrator",
+    def __init__(self, server: ApiServer, *, field_manager: str = "incident-orchestrator",
                  timeout: float = 10.0, page_size: int = 500) -> None:
-        self.api = api_client
+        self.server = server
         self.field_manager = field_manager
         self.timeout = timeout
         self.page_size = page_size
@@ -154,16 +155,11 @@ class KubeWriter:
     def _call(self, method: str, path: str, *,
               query: builtins.list[tuple[str, str]] | None = None, body: Any = None,
               content_type: str = "application/json") -> Json:
-        headers = {"Accept": "application/json", "Content-Type": content_type}
-        with translated(f"{method} {path}"):
-            resp = self.api.call_api(
-                path, method, query_params=query or [], header_params=headers, body=body,
-                auth_settings=["BearerToken"], response_types_map={},
-                _preload_content=False, _request_timeout=self.timeout)
-            try:
-                raw = resp.data  # a server may stall mid-body: that times out here
-            finally:
-                resp.release_conn()
+        what = f"{method} {path}"
+        with translated(what):
+            resp = self.server.open(method, path, what, query=query, body=body,
+                                    headers={"Content-Type": content_type}, timeout=self.timeout)
+            raw = resp.read()  # a server may stall mid-body: that times out here
         try:
             doc = json.loads(raw) if raw else {}
         except ValueError as e:

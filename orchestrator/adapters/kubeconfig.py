@@ -2,7 +2,8 @@
 
 `kubernetes.config.kube_config` imports google-auth, oauthlib and requests-oauthlib for the auth
 plugins it supports: most of what a kubeconfig added to the router's cold start. Most kubeconfigs
-a function meets name a server, a CA and a token, a client certificate or a user and password;
+a function meets name a server (maybe its proxy), a CA and a token, a client certificate or a
+user and password;
 this reads those itself, as the loader does: the named (else current) context, paths relative to
 the kubeconfig's folder, `*-data` fields (base64) written to private temporary files, `token`
 before `tokenFile`, a token before a user and password, certificates only for `https` servers.
@@ -25,14 +26,14 @@ from pathlib import Path
 from typing import Any
 
 _CLUSTER_KEYS = {"server", "certificate-authority", "certificate-authority-data",
-                 "insecure-skip-tls-verify", "tls-server-name", "extensions"}
+                 "insecure-skip-tls-verify", "tls-server-name", "proxy-url", "extensions"}
 _USER_KEYS = {"token", "tokenFile", "client-certificate", "client-certificate-data",
               "client-key", "client-key-data", "username", "password", "extensions"}
 
 
 @dataclass(frozen=True)
 class Plain:
-    """What the client's `Configuration` needs from a plain kubeconfig."""
+    """What a connection (`kube_transport.Endpoint`) needs from a plain kubeconfig."""
 
     context: str
     host: str
@@ -46,6 +47,8 @@ class Plain:
     verify_ssl: bool | None = None
     """None: the client's default (verify)."""
     tls_server_name: str | None = None
+    proxy: str | None = None
+    """The cluster's `proxy-url` (None: the environment's proxy, as kubectl reads it)."""
 
 
 def read_plain(files: list[str], context: str | None) -> Plain | None:
@@ -87,7 +90,7 @@ def _plain(config: Any, context: str | None, *, base: Path) -> Plain | None:
     if cluster is None or user is None or not isinstance(cluster.get("server"), str):
         return None
     if set(cluster) - _CLUSTER_KEYS or set(user) - _USER_KEYS:
-        return None  # exec, auth-provider, proxy-url, ...: the client's loader knows them
+        return None  # exec, auth-provider, ...: the client's loader knows them
     authorization = _authorization(user, base)
     host = cluster["server"].rstrip("/")
     tls: dict[str, str | None] = {}
@@ -100,7 +103,8 @@ def _plain(config: Any, context: str | None, *, base: Path) -> Plain | None:
                  namespace=None if context else ctx.get("namespace"),
                  authorization=authorization,
                  verify_ssl=None if verify is None else not verify,
-                 tls_server_name=cluster.get("tls-server-name"), **tls)
+                 tls_server_name=cluster.get("tls-server-name"),
+                 proxy=cluster.get("proxy-url"), **tls)
 
 
 def _named(items: Any, name: Any, key: str) -> dict[str, Any] | None:

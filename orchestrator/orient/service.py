@@ -64,10 +64,10 @@ class Router:
                                         timeout=settings.prometheus_timeout_seconds)
         self.metrics = metrics
         self.alerts = alerts
-        if reads is None and connection.available:
+        if reads is None and connection.server is not None:
             from orchestrator.adapters.kube_reads import KubeReader
 
-            reads = KubeReader(connection.api_client,
+            reads = KubeReader(connection.server,
                                timeout=settings.request_timeout_seconds)
         self.reads = reads
 

@@ -1,8 +1,7 @@
 """The fake kube-apiserver tests use: :class:`orchestrator.sim.api.SimAPI` (moved into the
 package, the simulated cluster being product code) plus the test-side helpers that hand out
-real ``kubernetes`` clients, which the package may not import outside its adapters.
-
-Point the real ``kubernetes`` client at it::
+connections to it: the adapters' own (`server()`), and real ``kubernetes`` clients (which the
+package may not import outside its adapters) for tests that check the fake against the client::
 
     with FakeKubeAPI() as api:
         api.add(kube_objects.pod("web-1", "shop"))
@@ -12,10 +11,13 @@ Point the real ``kubernetes`` client at it::
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.sim.api import SimAPI
 from orchestrator.sim.server import Delay, Fault, RecordedRequest
+
+if TYPE_CHECKING:
+    from orchestrator.adapters.kube_transport import ApiServer
 
 __all__ = ["FakeKubeAPI", "RecordedRequest", "Fault", "Delay"]
 
@@ -32,6 +34,15 @@ class FakeKubeAPI(SimAPI):
         for key, value in overrides.items():
             setattr(cfg, key, value)
         return cfg
+
+    def server(self, host: str | None = None) -> ApiServer:
+        """The adapters' connection (`kube_transport.ApiServer`) to this server, or to `host`;
+        closed by ``stop()``."""
+        from orchestrator.adapters.kube_transport import ApiServer, Endpoint
+
+        server = ApiServer(Endpoint(host or self.url))
+        self.on_stop(server.close)
+        return server
 
     def api_client(self, **overrides: Any) -> Any:
         """A ``kubernetes.client.ApiClient``; closed (pool included) by ``stop()``."""

@@ -51,7 +51,7 @@ def settings(**overrides: Any) -> RouterSettings:
 def enrich(api: FakeKubeAPI, a: Alert, *, test: bool = False, **overrides: Any) -> ContextEnriched:
     """Run the router's real `orient` against the fake, through the real kubernetes client."""
     out = orient(received=AlertReceived(incident_key="inc-1", alert=a, test=test),
-                 input_id="in-1", reads=KubeReader(api.api_client()), source="kubeconfig",
+                 input_id="in-1", reads=KubeReader(api.server()), source="kubeconfig",
                  settings=settings(**overrides))
     assert isinstance(out.data, ContextEnriched)
     return out.data

@@ -22,7 +22,7 @@ def fake() -> Iterator[FakeKubeAPI]:
 
 @pytest.fixture
 def kube(fake: FakeKubeAPI) -> KubeWriter:
-    return KubeWriter(fake.api_client(), timeout=5)
+    return KubeWriter(fake.server(), timeout=5)
 
 
 def test_absence_is_none_on_reads_and_done_on_deletes(kube: KubeWriter) -> None:
@@ -103,11 +103,11 @@ def test_an_api_that_stalls_mid_answer_is_transient(fake: FakeKubeAPI) -> None:
     fake.add(ko.pod("web-1", "shop"))
     fake.delay(r"/pods/web-1$", 2, body=True)
     with pytest.raises(TransientError, match="unreachable"):
-        KubeWriter(fake.api_client(), timeout=0.3).get("Pod", "shop", "web-1")
+        KubeWriter(fake.server(), timeout=0.3).get("Pod", "shop", "web-1")
 
 
 def test_lists_follow_continue_tokens(fake: FakeKubeAPI) -> None:
-    kube = KubeWriter(fake.api_client(), page_size=3)
+    kube = KubeWriter(fake.server(), page_size=3)
     d = fake.add(ko.deployment("web", "shop"))
     for rev in range(1, 8):
         fake.add(ko.replicaset(d, revision=rev, image=f"img:{rev}"))

@@ -3,16 +3,17 @@ and the client's exceptions never leaving the adapter untranslated."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
+import ssl
 from collections import deque
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from kubernetes.client.exceptions import ApiException
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from orchestrator.adapters.kube import Connection, connect, translated
 from orchestrator.adapters.kube_errors import (
@@ -24,6 +25,7 @@ from orchestrator.adapters.kube_errors import (
     Rejected,
 )
 from orchestrator.adapters.kube_reads import KubeReader
+from orchestrator.adapters.kube_transport import ApiServer, Endpoint
 from orchestrator.errors import OrchestratorError, TransientError
 from tests.fakes import kube_objects as ko
 from tests.fakes.kube_api import FakeKubeAPI
@@ -67,7 +69,7 @@ def test_in_cluster_service_account(api: FakeKubeAPI, tls: tuple[TLSProxy, Path]
     assert (conn.source, conn.namespace) == ("in-cluster", "incident-orchestrator")
     assert conn.host == f"https://127.0.0.1:{proxy.port}"
     assert "in-cluster service account" in caplog.text
-    pod = KubeReader(conn.api_client).get("Pod", "shop", "web-0")
+    pod = KubeReader(conn.server).get("Pod", "shop", "web-0")
     assert pod["metadata"]["name"] == "web-0"
     (req,) = api.find_requests("GET", "/pods/web-0$")
     assert req.headers["authorization"].lower() == f"bearer {TOKEN}"
@@ -83,7 +85,7 @@ def test_in_cluster_with_an_untrusted_server_is_transient(
     conn = _connect(connections, service_host="127.0.0.1", service_port=str(proxy.port),
                     service_account_dir=sa)
     with pytest.raises(TransientError) as err:
-        KubeReader(conn.api_client, timeout=3).get("Pod", "shop", "web-0")
+        KubeReader(conn.server, timeout=3).get("Pod", "shop", "web-0")
     assert "unreachable" in str(err.value) and "CERTIFICATE_VERIFY_FAILED" in str(err.value)
 
 
@@ -96,7 +98,7 @@ def test_kubeconfig_when_not_in_a_pod(api: FakeKubeAPI, tmp_path: Path,
     assert (conn.source, conn.host, conn.namespace) == ("kubeconfig", api.url, "shop")
     assert "context fake" in caplog.text
     api.add(ko.pod("web-0", "shop"))
-    KubeReader(conn.api_client).get("Pod", "shop", "web-0")
+    KubeReader(conn.server).get("Pod", "shop", "web-0")
     assert api.find_requests("GET", "/pods/web-0$")[0].headers["authorization"] == \
         "Bearer fake-token"
 
@@ -158,13 +160,13 @@ def test_api_statuses_map_onto_our_errors(api: FakeKubeAPI, status: int,
                                           expected: type[Exception]) -> None:
     api.fail("GET", r"/pods/web-0$", status)
     with pytest.raises(expected) as err:
-        KubeReader(api.api_client()).get("Pod", "shop", "web-0")
+        KubeReader(api.server()).get("Pod", "shop", "web-0")
     assert isinstance(err.value, OrchestratorError)
     assert str(status) in str(err.value)
 
 
 def test_unreachable_and_timeouts_are_transient(api: FakeKubeAPI) -> None:
-    reader = KubeReader(api.api_client(), timeout=0.3)
+    reader = KubeReader(api.server(), timeout=0.3)
     api.delay(r"/pods/slow$", 2)
     with pytest.raises(TransientError, match="unreachable"):
         reader.get("Pod", "shop", "slow")
@@ -186,29 +188,37 @@ def test_a_body_that_is_not_json_is_a_bad_response() -> None:
         def log_message(self, *args: object) -> None:
             pass
 
-    fake = FakeKubeAPI()  # only for its client helper; never started
     with serve_in_thread(ThreadingHTTPServer(("127.0.0.1", 0), Garbage)) as url:
+        server = ApiServer(Endpoint(url))
         try:
-            client = fake.api_client(host=url)
             with pytest.raises(BadResponse):
-                KubeReader(client).get("Pod", "shop", "web-0")
+                KubeReader(server).get("Pod", "shop", "web-0")
         finally:
-            fake.stop()
+            server.close()
 
 
-def test_client_exceptions_never_leak_from_translated() -> None:
+@pytest.mark.parametrize("failure", [
+    ssl.SSLCertVerificationError("certificate verify failed"),
+    http.client.IncompleteRead(b"{", 10), http.client.RemoteDisconnected("closed"),
+    ConnectionResetError(104, "Connection reset by peer"), TimeoutError("timed out"),
+], ids=type)
+def test_network_and_tls_failures_are_transient(failure: Exception) -> None:
+    with pytest.raises(TransientError, match=r"unreachable \(get Pod x\)") as err, \
+            translated("get Pod x"):
+        raise failure
+    assert err.value.__cause__ is failure
+
+
+def test_bodies_that_do_not_validate_are_bad_responses_and_our_errors_pass() -> None:
     class Strict(BaseModel):
         replicas: int
 
     with pytest.raises(BadResponse), translated("list ReplicaSet"):
-        try:
-            Strict.model_validate({})  # what kubernetes 37's strict models raise
-        except ValidationError as e:
-            raise e
-    with pytest.raises(NotFound), translated("get Pod x"):
-        raise ApiException(status=404, reason="Not Found")
-    with pytest.raises(TransientError), translated("get Pod x"):
-        raise ApiException(status=0, reason="SSLError: certificate verify failed")
+        Strict.model_validate({})
+    gone = NotFound(404, "NotFound", "pods x not found", "get Pod x")
+    with pytest.raises(NotFound) as err, translated("get Pod x"):
+        raise gone
+    assert err.value is gone
 
 
 def test_watch_from_a_compacted_version_is_gone(api: FakeKubeAPI) -> None:
@@ -221,12 +231,12 @@ def test_watch_from_a_compacted_version_is_gone(api: FakeKubeAPI) -> None:
         api.store.HISTORY = 1  # type: ignore[misc]
         api.store._history = deque(api.store._history, maxlen=1)
     with pytest.raises(Gone):
-        list(KubeReader(api.api_client()).watch("Deployment", "shop", "web",
+        list(KubeReader(api.server()).watch("Deployment", "shop", "web",
                                                 resource_version="1", timeout_seconds=2))
 
 
 def test_status_bodies_keep_the_apis_message(api: FakeKubeAPI) -> None:
     with pytest.raises(NotFound) as err:
-        KubeReader(api.api_client()).get("Pod", "shop", "gone")
+        KubeReader(api.server()).get("Pod", "shop", "gone")
     assert err.value.reason == "NotFound" and 'pods "gone" not found' in str(err.value)
     assert json.dumps(str(err.value))  # a plain string, safe to record

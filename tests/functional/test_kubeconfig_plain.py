@@ -1,8 +1,8 @@
 """A plain kubeconfig is read without the client's loader (cold start), to the same effect.
 
-For each kind the reader handles, the client `Configuration` it builds is compared with the one
-the client's own loader builds from the same file; over TLS it connects for real; what it does
-not handle (plugins, several files, broken files) goes to the loader, as before.
+For each kind the reader handles, the connection's `Endpoint` it makes is compared with the
+`Configuration` the client's own loader builds from the same file; over TLS it connects for
+real; what it does not handle (plugins, several files, broken files) goes to the loader.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ import pytest
 from kubernetes.client.configuration import Configuration
 from kubernetes.config.kube_config import load_kube_config
 
-from orchestrator.adapters.kube import Connection, _configuration, connect
+from orchestrator.adapters.kube import Connection, _endpoint, connect
 from orchestrator.adapters.kube_reads import KubeReader
+from orchestrator.adapters.kube_transport import Endpoint
 from orchestrator.adapters.kubeconfig import read_plain
 from orchestrator.errors import TransientError
 from tests.fakes import kube_objects as ko
@@ -68,14 +69,24 @@ def _b64(data: bytes) -> str:
     return base64.standard_b64encode(data).decode()
 
 
-def _as_loader_sets(cfg: Any) -> dict[str, Any]:
-    """What a connection uses from a Configuration, file contents instead of temporary names."""
-    def content(name: str | None) -> bytes | None:
-        return Path(name).read_bytes() if name else None
+def _content(name: str | None) -> bytes | None:
+    return Path(name).read_bytes() if name else None
 
-    return {"host": cfg.host, "auth": cfg.auth_settings(), "ca": content(cfg.ssl_ca_cert),
-            "cert": content(cfg.cert_file), "key": content(cfg.key_file),
-            "verify": cfg.verify_ssl, "tls_server_name": cfg.tls_server_name}
+
+def _loader_sets(cfg: Any) -> dict[str, Any]:
+    """What a connection takes from the loader's Configuration, file contents for names."""
+    return {"host": cfg.host,
+            "authorization": cfg.get_api_key_with_prefix("BearerToken", alias="authorization"),
+            "ca": _content(cfg.ssl_ca_cert), "cert": _content(cfg.cert_file),
+            "key": _content(cfg.key_file), "verify": cfg.verify_ssl,
+            "tls_server_name": cfg.tls_server_name}
+
+
+def _endpoint_sets(endpoint: Endpoint) -> dict[str, Any]:
+    return {"host": endpoint.host, "authorization": endpoint.authorization(),
+            "ca": _content(endpoint.ca_file), "cert": _content(endpoint.cert_file),
+            "key": _content(endpoint.key_file), "verify": endpoint.verify,
+            "tls_server_name": endpoint.tls_server_name}
 
 
 def _kinds(folder: Path) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
@@ -117,7 +128,7 @@ def test_the_reader_sets_what_the_client_loader_sets(kind: str, suffix: str,
     assert plain is not None, "a plain kubeconfig is read here"
     theirs = Configuration()
     load_kube_config(config_file=path, client_configuration=theirs, persist_config=False)
-    assert _as_loader_sets(_configuration(plain)) == _as_loader_sets(theirs)
+    assert _endpoint_sets(_endpoint(plain)) == _loader_sets(theirs)
     assert (plain.context, plain.namespace) == ("main", "shop")
 
 
@@ -151,7 +162,8 @@ def test_what_is_not_plain_or_not_whole_is_left_to_the_client_loader(tmp_path: P
     proxied = kubeconfig(tmp_path / "proxied",
                          {"server": "https://a:6443", "proxy-url": "http://proxy:3128"},
                          {"token": "t"})
-    assert read_plain([proxied], None) is None
+    found = read_plain([proxied], None)
+    assert found is not None and found.proxy == "http://proxy:3128", "kubectl's proxy-url"
     no_user = kubeconfig(tmp_path / "no-user", {"server": "http://127.0.0.1:1"}, None)
     assert read_plain([no_user], None) is None
     missing_ca = kubeconfig(tmp_path / "missing-ca",
@@ -175,6 +187,7 @@ def test_json_is_read_as_json_and_a_yaml_flow_mapping_still_as_yaml(tmp_path: Pa
     assert read_plain([str(tmp_path / "broken.json")], None) is None
     code = f"""
 import json, sys
+from orchestrator.adapters.kube_transport import Endpoint
 from orchestrator.adapters.kubeconfig import read_plain
 plain = read_plain([{path!r}], None)
 print(json.dumps({{"host": plain.host, "yaml": "yaml" in sys.modules}}))
@@ -197,7 +210,7 @@ def test_over_tls_it_trusts_exactly_the_named_ca(api: FakeKubeAPI, tls: tuple[TL
     conn = connect(home=tmp_path, kubeconfig=path, in_cluster=False)
     connections.append(conn)
     assert (conn.source, conn.namespace) == ("kubeconfig", "shop")
-    assert KubeReader(conn.api_client).get("Pod", "shop", "web-0")["metadata"]["name"] == "web-0"
+    assert KubeReader(conn.server).get("Pod", "shop", "web-0")["metadata"]["name"] == "web-0"
     (req,) = api.find_requests("GET", "/pods/web-0$")
     assert req.headers["authorization"] == "Bearer plain-token"
     (tmp_path / "other").mkdir()
@@ -207,7 +220,7 @@ def test_over_tls_it_trusts_exactly_the_named_ca(api: FakeKubeAPI, tls: tuple[TL
     conn = connect(home=tmp_path, kubeconfig=untrusted, in_cluster=False)
     connections.append(conn)
     with pytest.raises(TransientError, match="CERTIFICATE_VERIFY_FAILED"):
-        KubeReader(conn.api_client, timeout=3).get("Pod", "shop", "web-0")
+        KubeReader(conn.server, timeout=3).get("Pod", "shop", "web-0")
 
 
 def test_an_exec_plugin_still_connects_through_the_client_loader(
@@ -221,12 +234,12 @@ def test_an_exec_plugin_still_connects_through_the_client_loader(
     conn = connect(home=tmp_path, kubeconfig=path, in_cluster=False)
     connections.append(conn)
     api.add(ko.pod("web-0", "shop"))
-    KubeReader(conn.api_client).get("Pod", "shop", "web-0")
+    KubeReader(conn.server).get("Pod", "shop", "web-0")
     assert api.find_requests("GET", "/pods/web-0$")[0].headers["authorization"] == \
         "Bearer from-the-plugin"
 
 
-def test_a_plain_kubeconfig_connects_without_the_loader_or_its_auth_libraries(
+def test_a_plain_kubeconfig_connects_without_the_kubernetes_client_or_its_libraries(
         api: FakeKubeAPI, tmp_path: Path) -> None:
     api.add(ko.pod("web-0", "shop"))
     path = api.write_kubeconfig(str(tmp_path / "kubeconfig"))
@@ -235,10 +248,10 @@ import json, sys
 from orchestrator.adapters.kube import connect
 from orchestrator.adapters.kube_reads import KubeReader
 conn = connect(kubeconfig={path!r}, in_cluster=False)
-pod = KubeReader(conn.api_client).get("Pod", "shop", "web-0")
+pod = KubeReader(conn.server).get("Pod", "shop", "web-0")
 print(json.dumps({{"pod": pod["metadata"]["name"], "loaded": sorted(
-    m for m in ("kubernetes.config.kube_config", "google.auth", "requests_oauthlib", "oauthlib")
-    if m in sys.modules)}}))
+    m for m in ("kubernetes", "google.auth", "requests_oauthlib", "oauthlib", "requests",
+                "urllib3", "yaml") if m in sys.modules)}}))
 """
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                           text=True, timeout=120)

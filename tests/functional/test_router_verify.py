@@ -49,7 +49,7 @@ def _completed(*results: ActionResult, mode: str = "enforce") -> ActionCompleted
 def _verify(api: FakeKubeAPI, data: Any, *, timeout: float = 5.0, settle: float = 0.3,
             type_: str = ACTION_COMPLETED, reads: bool = True) -> Outgoing:
     return verify(event=event(type_, data, partitionkey="shop/Deployment/checkout"),
-                  reads=KubeReader(api.api_client()) if reads else None,
+                  reads=KubeReader(api.server()) if reads else None,
                   settings=settings(verify_timeout_seconds=timeout, verify_settle_seconds=settle))
 
 

@@ -1,0 +1,342 @@
+"""HTTP to the Kubernetes API server: the few requests the router's reads and the executor's
+writes make, over the standard library.
+
+The adapters send and read raw JSON, so of the `kubernetes` client they used only its
+transport: `ApiClient.request` over urllib3, behind a package whose import chain (requests for
+one proxy helper, urllib3, dateutil, multiprocessing's pool, plus the import surgery that kept
+its ~700 models out) cost the router 0.33× a hello-world function's cold start when a cluster
+is configured. `http.client` and `ssl` are already loaded by then. What this keeps of that
+transport, each on purpose:
+
+- TLS: the named CA (else the system's), a client certificate, `tls-server-name` for the
+  certificate check and SNI, and the insecure flag (`insecure-skip-tls-verify`);
+- the `Authorization` header asked for on every request, so a service-account token that the
+  kubelet rotates is re-read (`TokenFile`);
+- proxies as kubectl reads them: the kubeconfig's `proxy-url`, else `HTTPS_PROXY` (or
+  `HTTP_PROXY` for a plain-HTTP server) minus `NO_PROXY`; HTTPS goes through a CONNECT tunnel;
+- a pool: idle connections kept for the next request (one per reader thread at most
+  `pool_size`), a connection the server closed while idle noticed before it is reused;
+- retries: a connection refused or reset while it opens is tried again at once, three times,
+  and an idempotent request that a reused connection lost before any answer once more
+  (a request that may have reached the server is not sent twice); a timeout is never
+  retried here (a read that timed out may have been acted on; the broker retries a delivery,
+  with its backoff, and a stalled server must not hold one past its Trigger's timeout).
+
+Non-2xx answers raise `kube_errors.from_status` (the API's own Status message kept); network
+and TLS failures leave as `OSError` or `http.client.HTTPException`, which `kube.translated`
+turns into `TransientError`.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import ipaddress
+import json
+import os
+import queue
+import select
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlencode, urlsplit
+
+from orchestrator.adapters.kube_errors import from_status
+
+Timeout = float | tuple[float, float]
+"""Seconds for the whole request, or (connect, read)."""
+
+CONNECT_RETRIES = 3
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+ERROR_BODY_LIMIT = 64 * 1024
+"""Bytes of a refusal's body kept for its message."""
+
+
+def no_authorization() -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the API server is and how to talk to it."""
+
+    host: str
+    """`https://host:port` (or `http://` for a local fake), no trailing slash."""
+    ca_file: str | None = None
+    """PEM file of the CA to trust; None: the system's CAs."""
+    cert_file: str | None = None
+    key_file: str | None = None
+    verify: bool = True
+    tls_server_name: str | None = None
+    """The name the server's certificate must carry, when not the host's."""
+    proxy: str | None = None
+    """The kubeconfig's `proxy-url`; None: the environment's, as kubectl reads it."""
+    authorization: Callable[[], str | None] = no_authorization
+    """The `Authorization` header's value, asked for on every request."""
+
+
+@dataclass
+class TokenFile:
+    """`Bearer <token>` from a file, read again once `every` seconds have passed (the kubelet
+    rotates a projected service-account token well before it expires)."""
+
+    path: Path
+    every: float = 60.0
+    _token: str = field(default="", init=False)
+    _read_at: float = field(default=float("-inf"), init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def __call__(self) -> str:
+        with self._lock:
+            if time.monotonic() - self._read_at >= self.every:
+                token = self.path.read_text(encoding="utf-8").strip()
+                if not token:
+                    raise ValueError(f"token file {self.path} is empty")
+                self._token, self._read_at = token, time.monotonic()
+            return f"Bearer {self._token}"
+
+
+class Response:
+    """A 2xx answer whose body is still to be read, on a connection borrowed from the pool."""
+
+    def __init__(self, server: ApiServer, conn: http.client.HTTPConnection,
+                 answer: http.client.HTTPResponse) -> None:
+        self._server, self._conn, self._answer = server, conn, answer
+        self.status = answer.status
+
+    def read(self) -> bytes:
+        """The whole body; the connection goes back to the pool."""
+        try:
+            data = self._answer.read()
+        except BaseException:
+            self.close()
+            raise
+        self._server._give_back(self._conn, self._answer)
+        return data
+
+    def chunks(self, size: int = 16 * 1024) -> Iterator[bytes]:
+        """The body as it arrives (a watch): whatever the server has sent, up to `size`."""
+        while chunk := self._answer.read1(size):
+            yield chunk
+
+    def close(self) -> None:
+        """Drop the connection: a stream left half-read must not be reused."""
+        self._conn.close()
+
+
+class ApiServer:
+    """Requests to one API server, over a pool of connections."""
+
+    def __init__(self, endpoint: Endpoint, *, pool_size: int = 16,
+                 user_agent: str = "incident-orchestrator") -> None:
+        self.endpoint = endpoint
+        self.user_agent = user_agent
+        url = urlsplit(endpoint.host)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError(f"API server URL {endpoint.host!r} is not http(s)://host[:port]")
+        self._tls = url.scheme == "https"
+        self._host, self._port = url.hostname, url.port or (443 if self._tls else 80)
+        self._prefix = url.path.rstrip("/")
+        self._context = _tls_context(endpoint) if self._tls else None
+        self._proxy = _proxy_for(url.scheme, self._host, endpoint.proxy)
+        self._idle: queue.LifoQueue[http.client.HTTPConnection] = queue.LifoQueue(
+            maxsize=max(pool_size, 1))
+
+    @property
+    def host(self) -> str:
+        return self.endpoint.host
+
+    def open(self, method: str, path: str, what: str, *,
+             query: list[tuple[str, str]] | None = None, headers: dict[str, str] | None = None,
+             body: Any = None, timeout: Timeout = 10.0) -> Response:
+        """Send one request; its 2xx answer, else the refusal as a `kube_errors` error."""
+        connect_timeout, read_timeout = timeout if isinstance(timeout, tuple) else (timeout,
+                                                                                      timeout)
+        target = self._prefix + path + (f"?{urlencode(query)}" if query else "")
+        if self._proxy is not None and not self._tls:
+            target = f"http://{_join(self._host, self._port)}{target}"  # absolute form
+        sent = {"Accept": "application/json", "User-Agent": self.user_agent, **(headers or {})}
+        authorization = self.endpoint.authorization()
+        if authorization:
+            sent["Authorization"] = authorization
+        payload = None if body is None else json.dumps(body).encode()
+        if payload is not None:
+            sent.setdefault("Content-Type", "application/json")
+        refused = 0
+        while True:
+            conn, reused = self._take(connect_timeout)
+            try:
+                if not reused:
+                    try:
+                        conn.connect()
+                    except (ConnectionRefusedError, ConnectionResetError):
+                        if refused < CONNECT_RETRIES:  # nothing was sent: try again at once
+                            refused += 1
+                            conn.close()
+                            continue
+                        raise
+                conn.sock.settimeout(read_timeout)
+                conn.request(method, target, body=payload, headers=sent)
+                answer = conn.getresponse()
+            except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected):
+                conn.close()
+                if reused and method in IDEMPOTENT:
+                    continue  # the server closed it while it sat idle: a fresh one
+                raise
+            except BaseException:
+                conn.close()
+                raise
+            if 200 <= answer.status < 300:
+                return Response(self, conn, answer)
+            try:
+                data = answer.read(ERROR_BODY_LIMIT)
+            finally:
+                conn.close()
+            raise from_status(answer.status, answer.reason, data, what)
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return
+
+    # ---- the pool ---------------------------------------------------------------------------
+
+    def _take(self, connect_timeout: float) -> tuple[http.client.HTTPConnection, bool]:
+        """An idle connection the server has not closed, else a new one (not yet connected)."""
+        while True:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                return self._new(connect_timeout), False
+            if conn.sock is not None and not _dropped(conn.sock):
+                return conn, True
+            conn.close()
+
+    def _give_back(self, conn: http.client.HTTPConnection,
+                   answer: http.client.HTTPResponse) -> None:
+        if answer.will_close or conn.sock is None:
+            conn.close()
+            return
+        try:
+            self._idle.put_nowait(conn)
+        except queue.Full:
+            conn.close()
+
+    def _new(self, connect_timeout: float) -> http.client.HTTPConnection:
+        if self._proxy is None:
+            host, port = self._host, self._port
+        else:
+            host, port = self._proxy.host, self._proxy.port
+        if self._context is None:
+            return http.client.HTTPConnection(host, port, timeout=connect_timeout)
+        conn = _TLSConnection(host, port, timeout=connect_timeout, context=self._context)
+        conn.server_name = self.endpoint.tls_server_name or self._host
+        if self._proxy is not None:
+            conn.set_tunnel(self._host, self._port, headers=self._proxy.headers)
+        return conn
+
+
+class _TLSConnection(http.client.HTTPSConnection):
+    """HTTPS whose certificate check and SNI use `server_name` (`tls-server-name`)."""
+
+    server_name: str
+
+    def connect(self) -> None:
+        http.client.HTTPConnection.connect(self)  # TCP, and the proxy's CONNECT tunnel
+        self.sock = self._context.wrap_socket(  # type: ignore[attr-defined]
+            self.sock, server_hostname=self.server_name)
+
+
+def _tls_context(endpoint: Endpoint) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=endpoint.ca_file)
+    if not endpoint.verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if endpoint.cert_file:
+        context.load_cert_chain(endpoint.cert_file, endpoint.key_file)
+    return context
+
+
+def _dropped(sock: socket.socket) -> bool:
+    """Whether an idle connection was closed by the server (or has unread bytes, as bad)."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+def _join(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+# ---- proxies --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Proxy:
+    host: str
+    port: int
+    headers: dict[str, str]
+    """`Proxy-Authorization` when the proxy URL carries a user and password."""
+
+
+def _proxy_for(scheme: str, host: str, configured: str | None,
+               environ: Any = os.environ) -> Proxy | None:
+    """The proxy to reach `host` through: the kubeconfig's, else the environment's."""
+    url = configured
+    if url is None:
+        if bypasses(host, environ.get("NO_PROXY") or environ.get("no_proxy") or ""):
+            return None
+        names = ("HTTPS_PROXY", "https_proxy") if scheme == "https" else ("HTTP_PROXY",
+                                                                          "http_proxy")
+        url = next((environ[n] for n in names if environ.get(n)), None)
+    if not url:
+        return None
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    if parts.scheme != "http" or not parts.hostname:
+        raise ValueError(f"proxy {url!r}: only http:// proxies are supported")
+    headers = {}
+    if parts.username is not None:
+        user = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+        headers["Proxy-Authorization"] = "Basic " + base64.b64encode(user).decode()
+    return Proxy(parts.hostname, parts.port or 80, headers)
+
+
+def bypasses(host: str, no_proxy: str) -> bool:
+    """Whether `NO_PROXY` exempts `host`, as Go's net/http (kubectl) reads it: `*`; an IP or a
+    CIDR range for an IP host; a domain for itself and its subdomains (a leading dot: only
+    subdomains); entries may carry a port, which is ignored here. Loopback is never proxied."""
+    host = host.lower().strip("[]")
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        ip = None
+    if host == "localhost" or (ip is not None and ip.is_loopback):
+        return True
+    for entry in (e.strip().lower() for e in no_proxy.split(",")):
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        if ip is not None:
+            try:
+                if ip in ipaddress.ip_network(entry.strip("[]"), strict=False):
+                    return True
+            except ValueError:
+                pass
+            continue
+        name = entry.rsplit(":", 1)[0] if entry.count(":") == 1 else entry
+        if name.startswith("."):
+            if host.endswith(name):
+                return True
+        elif host == name or host.endswith("." + name):
+            return True
+    return False
