@@ -128,7 +128,7 @@ def _in_cluster(host: str, port: str, sa_dir: Path,
         token()
         if not ca.read_bytes().strip():
             raise ValueError(f"{ca} is empty")
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, TransientError) as e:
         problems.append(f"in-cluster service account at {sa_dir}: {e}")
         return None
     namespace = None

@@ -47,6 +47,7 @@ from typing import Any
 from urllib.parse import unquote, urlencode, urlsplit
 
 from orchestrator.adapters.kube_errors import from_status
+from orchestrator.errors import TransientError
 
 Timeout = float | tuple[float, float]
 """Seconds for the whole request, or (connect, read)."""
@@ -95,8 +96,8 @@ class TokenFile:
         with self._lock:
             if time.monotonic() - self._read_at >= self.every:
                 token = self.path.read_text(encoding="utf-8").strip()
-                if not token:
-                    raise ValueError(f"token file {self.path} is empty")
+                if not token:  # mid-rotation, or not written yet: the broker retries
+                    raise TransientError(f"token file {self.path} is empty")
                 self._token, self._read_at = token, time.monotonic()
             return f"Bearer {self._token}"
 
