@@ -33,7 +33,6 @@ from orchestrator.errors import OrchestratorError, TransientError
 
 if TYPE_CHECKING:
     from orchestrator.adapters.kube_transport import ApiServer, Endpoint
-    from orchestrator.adapters.kubeconfig import Plain
     from orchestrator.settings.blocks import ClusterConnectionSettings
 
 log = logging.getLogger(__name__)
@@ -159,8 +158,8 @@ def _from_kubeconfig(files: list[str], context: str | None,
     plain = read_plain(files, context)
     if plain is not None:  # read without the client's loader and the auth libraries it imports
         log.info("kubernetes: kubeconfig %s, context %s (API %s)", files[0], plain.context,
-                 plain.host)
-        return _endpoint(plain), plain.namespace
+                 plain.endpoint.host)
+        return plain.endpoint, plain.namespace
     from kubernetes.client import Configuration
     from kubernetes.config.config_exception import ConfigException
     from kubernetes.config.kube_config import list_kube_config_contexts, load_kube_config
@@ -188,16 +187,6 @@ def _from_kubeconfig(files: list[str], context: str | None,
     return Endpoint(cfg.host.rstrip("/"), ca_file=cfg.ssl_ca_cert, cert_file=cfg.cert_file,
                     key_file=cfg.key_file, verify=bool(cfg.verify_ssl),
                     tls_server_name=cfg.tls_server_name, authorization=authorization), namespace
-
-
-def _endpoint(plain: Plain) -> Endpoint:
-    from orchestrator.adapters.kube_transport import Endpoint
-
-    authorization = plain.authorization
-    return Endpoint(plain.host, ca_file=plain.ssl_ca_cert, cert_file=plain.cert_file,
-                    key_file=plain.key_file,
-                    verify=plain.verify_ssl is not False, tls_server_name=plain.tls_server_name,
-                    proxy=plain.proxy, authorization=lambda: authorization)
 
 
 def _finish(source: Source, found: tuple[Endpoint, str | None] | None, problems: list[str], *,

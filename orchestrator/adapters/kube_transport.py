@@ -58,8 +58,14 @@ ERROR_BODY_LIMIT = 64 * 1024
 """Bytes of a refusal's body kept for its message."""
 
 
-def no_authorization() -> str | None:
-    return None
+@dataclass(frozen=True)
+class Fixed:
+    """An `Authorization` header that does not change (a kubeconfig's token, user, none)."""
+
+    value: str | None = None
+
+    def __call__(self) -> str | None:
+        return self.value
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,7 @@ class Endpoint:
     """The name the server's certificate must carry, when not the host's."""
     proxy: str | None = None
     """The kubeconfig's `proxy-url`; None: the environment's, as kubectl reads it."""
-    authorization: Callable[[], str | None] = no_authorization
+    authorization: Callable[[], str | None] = Fixed()
     """The `Authorization` header's value, asked for on every request."""
 
 

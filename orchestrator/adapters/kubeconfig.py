@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orchestrator.adapters.kube_transport import Endpoint, Fixed
+
 _CLUSTER_KEYS = {"server", "certificate-authority", "certificate-authority-data",
                  "insecure-skip-tls-verify", "tls-server-name", "proxy-url", "extensions"}
 _USER_KEYS = {"token", "tokenFile", "client-certificate", "client-certificate-data",
@@ -33,22 +35,12 @@ _USER_KEYS = {"token", "tokenFile", "client-certificate", "client-certificate-da
 
 @dataclass(frozen=True)
 class Plain:
-    """What a connection (`kube_transport.Endpoint`) needs from a plain kubeconfig."""
+    """A plain kubeconfig's context, read."""
 
     context: str
-    host: str
+    endpoint: Endpoint
     namespace: str | None = None
     """The current context's namespace (None when a context was named: the loader's rule)."""
-    authorization: str | None = None
-    """The `Authorization` header: `Bearer <token>` or `Basic <user:password>`."""
-    ssl_ca_cert: str | None = None
-    cert_file: str | None = None
-    key_file: str | None = None
-    verify_ssl: bool | None = None
-    """None: the client's default (verify)."""
-    tls_server_name: str | None = None
-    proxy: str | None = None
-    """The cluster's `proxy-url` (None: the environment's proxy, as kubectl reads it)."""
 
 
 def read_plain(files: list[str], context: str | None) -> Plain | None:
@@ -91,20 +83,17 @@ def _plain(config: Any, context: str | None, *, base: Path) -> Plain | None:
         return None
     if set(cluster) - _CLUSTER_KEYS or set(user) - _USER_KEYS:
         return None  # exec, auth-provider, ...: the client's loader knows them
-    authorization = _authorization(user, base)
     host = cluster["server"].rstrip("/")
     tls: dict[str, str | None] = {}
     if host.startswith("https"):
-        tls = {"ssl_ca_cert": _as_file(cluster, "certificate-authority", base),
+        tls = {"ca_file": _as_file(cluster, "certificate-authority", base),
                "cert_file": _as_file(user, "client-certificate", base),
                "key_file": _as_file(user, "client-key", base)}
-    verify = cluster.get("insecure-skip-tls-verify")
-    return Plain(context=name, host=host,
-                 namespace=None if context else ctx.get("namespace"),
-                 authorization=authorization,
-                 verify_ssl=None if verify is None else not verify,
-                 tls_server_name=cluster.get("tls-server-name"),
-                 proxy=cluster.get("proxy-url"), **tls)
+    endpoint = Endpoint(host, verify=not cluster.get("insecure-skip-tls-verify", False),
+                        tls_server_name=cluster.get("tls-server-name"),
+                        proxy=cluster.get("proxy-url"),
+                        authorization=Fixed(_authorization(user, base)), **tls)
+    return Plain(name, endpoint, None if context else ctx.get("namespace"))
 
 
 def _named(items: Any, name: Any, key: str) -> dict[str, Any] | None:

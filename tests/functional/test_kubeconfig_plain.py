@@ -19,7 +19,7 @@ import pytest
 from kubernetes.client.configuration import Configuration
 from kubernetes.config.kube_config import load_kube_config
 
-from orchestrator.adapters.kube import Connection, _endpoint, connect
+from orchestrator.adapters.kube import Connection, connect
 from orchestrator.adapters.kube_reads import KubeReader
 from orchestrator.adapters.kube_transport import Endpoint
 from orchestrator.adapters.kubeconfig import read_plain
@@ -128,7 +128,7 @@ def test_the_reader_sets_what_the_client_loader_sets(kind: str, suffix: str,
     assert plain is not None, "a plain kubeconfig is read here"
     theirs = Configuration()
     load_kube_config(config_file=path, client_configuration=theirs, persist_config=False)
-    assert _endpoint_sets(_endpoint(plain)) == _loader_sets(theirs)
+    assert _endpoint_sets(plain.endpoint) == _loader_sets(theirs)
     assert (plain.context, plain.namespace) == ("main", "shop")
 
 
@@ -163,7 +163,7 @@ def test_what_is_not_plain_or_not_whole_is_left_to_the_client_loader(tmp_path: P
                          {"server": "https://a:6443", "proxy-url": "http://proxy:3128"},
                          {"token": "t"})
     found = read_plain([proxied], None)
-    assert found is not None and found.proxy == "http://proxy:3128", "kubectl's proxy-url"
+    assert found is not None and found.endpoint.proxy == "http://proxy:3128", "kubectl's proxy-url"
     no_user = kubeconfig(tmp_path / "no-user", {"server": "http://127.0.0.1:1"}, None)
     assert read_plain([no_user], None) is None
     missing_ca = kubeconfig(tmp_path / "missing-ca",
@@ -190,7 +190,7 @@ import json, sys
 from orchestrator.adapters.kube_transport import Endpoint
 from orchestrator.adapters.kubeconfig import read_plain
 plain = read_plain([{path!r}], None)
-print(json.dumps({{"host": plain.host, "yaml": "yaml" in sys.modules}}))
+print(json.dumps({{"host": plain.endpoint.host, "yaml": "yaml" in sys.modules}}))
 """
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                           text=True, timeout=120)
