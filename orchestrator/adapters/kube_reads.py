@@ -14,12 +14,14 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from orchestrator.adapters.kube import status_error, translated
 from orchestrator.adapters.kube_errors import BadResponse, Gone
 from orchestrator.adapters.kube_kinds import resource_of, serving
-from orchestrator.adapters.kube_transport import ApiServer, Response, Timeout
+
+if TYPE_CHECKING:
+    from orchestrator.adapters.kube_transport import ApiServer, Response, Timeout
 
 log = logging.getLogger(__name__)
 

@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import builtins
 import json
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from orchestrator.adapters.kube import translated
 from orchestrator.adapters.kube_errors import NotFound
 from orchestrator.adapters.kube_kinds import Resource, resource_of, serving
-from orchestrator.adapters.kube_transport import ApiServer
 from orchestrator.errors import TransientError
+
+if TYPE_CHECKING:
+    from orchestrator.adapters.kube_transport import ApiServer
 
 Json = dict[str, Any]
 PatchType = Literal["strategic", "merge", "json"]
