@@ -7,7 +7,11 @@ the function's `main.py` as its CLI does and answers the function's first reques
 `bench/cold_start.py` (`bench.first_requests`). Each count is a ratio to a hello-world function
 measured the same way in the same run. `ingest+otel` is ingest with OpenTelemetry export on;
 `router+kube` the router with a kubeconfig for the fake API server and a crash-looping pod to
-read. Bytecode is compiled by one run outside valgrind first; the hash seed is fixed.
+read. `floor` is the least a function can be with the project's fixed packages: hello-world
+plus a pydantic model validating the request's JSON and an Ed25519 signature checked
+(cryptography), as every function does before its own work; `floor+settings` adds a
+pydantic-settings class read from the environment, as every function but ingest has. Bytecode
+is compiled by one run outside valgrind first; the hash seed is fixed.
 Usage: .venv/bin/python bench/cold_instructions.py [--only ingest,router+kube,...]
 (about half a minute per function).
 """
@@ -30,7 +34,35 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import ROOT, accepting_sink, hello_source  # noqa: E402
 from bench.first_requests import Request, expect, first_requests  # noqa: E402
 
-CASES = ("ingest", "ingest+otel", "router", "router+kube", "agent", "executor", "console")
+CASES = ("floor", "floor+settings", "ingest", "ingest+otel", "router", "router+kube", "agent",
+         "executor", "console")
+FLOOR = """
+import functions_framework
+from pydantic import BaseModel, ConfigDict
+{settings}
+
+class Body(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    message: str
+
+
+@functions_framework.http
+def handle(request):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    {read}
+    data = request.get_data()
+    key = Ed25519PrivateKey.from_private_bytes(bytes(32))
+    key.public_key().verify(key.sign(data), data)
+    return Body.model_validate_json(data).message, 200
+"""
+SETTINGS = """from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FLOOR_", frozen=True)
+    token: str = ""
+"""
 OK = {"ingest": 200, "router": 200, "agent": 200, "executor": 200, "console": 202}
 ANSWER = """
 import json, sys
@@ -74,6 +106,13 @@ def cases(work: Path, names: list[str]) -> Iterator[dict[str, tuple[Path, dict[s
                 source = hello_source()
                 raw: dict[str, object] = {"method": "GET", "path": "/", "headers": {},
                                           "body": "", "ok": 200}
+            elif base == "floor":
+                source = work / f"{name}.py"
+                with_settings = name == "floor+settings"
+                source.write_text(FLOOR.format(settings=SETTINGS if with_settings else "",
+                                               read="Settings()" if with_settings else ""))
+                raw = {"method": "POST", "path": "/", "body": b'{"message": "hi"}'.hex(),
+                       "headers": {"Content-Type": "application/json"}, "ok": 200}
             else:
                 if name == "ingest+otel":
                     case_env["OTEL_EXPORTER_OTLP_ENDPOINT"] = url
