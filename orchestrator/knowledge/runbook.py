@@ -173,13 +173,22 @@ def _check_promql(body: str, *, first_line: int) -> None:
         raise RunbookError("; ".join(problems))
 
 
-def check_promql(rb: Runbook) -> None:
+def promql_problems(rb: Runbook) -> list[str]:
+    """What is wrong with `rb`'s PromQL, lines counted in its body: nothing when it parses."""
+    from orchestrator.knowledge.promql import check_body
+
+    return check_body(rb.body, first_line=1)
+
+
+def check_promql(rb: Runbook, *, known: Mapping[str, list[str]] | None = None) -> None:
     """Raise `RunbookError` when `rb`'s PromQL does not parse (lines counted in its body), for
-    a runbook parsed with `promql=False`."""
-    try:
-        _check_promql(rb.body, first_line=1)
-    except RunbookError as e:
-        raise RunbookError(f"{rb.path} (body): {e}") from e
+    a runbook parsed with `promql=False`. `known`: `promql_problems` already found, by the
+    SHA-256 of the file (`front_matter.py`); a file listed there is not checked again."""
+    problems = (known or {}).get(rb.content_hash)
+    if problems is None:
+        problems = promql_problems(rb)
+    if problems:
+        raise RunbookError(f"{rb.path} (body): {'; '.join(problems)}")
 
 
 def _short(e: ValidationError) -> str:
