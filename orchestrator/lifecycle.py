@@ -22,18 +22,24 @@ class _Closable(Protocol):
     def close(self) -> None: ...
 
 
+class _Settings(Protocol):
+    @classmethod
+    def from_env(cls) -> Any: ...
+
+
 T = TypeVar("T", bound=_Closable)
-S = TypeVar("S")
+S = TypeVar("S", bound=_Settings)
 
 _settings: dict[type[Any], Any] = {}
 _settings_lock = threading.Lock()
 
 
 def process_settings(cls: type[S]) -> S:
-    """The process's `cls()` (a settings class): read from the environment on first use."""
+    """The process's `cls.from_env()` (a settings class): read from the environment on first
+    use."""
     with _settings_lock:
         if cls not in _settings:
-            _settings[cls] = cls()
+            _settings[cls] = cls.from_env()
         value: S = _settings[cls]
         return value
 

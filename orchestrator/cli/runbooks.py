@@ -73,7 +73,7 @@ class _ProgressBar:
 def _settings(args: argparse.Namespace) -> Any:
     from orchestrator.settings.knowledge import KnowledgeSettings
 
-    settings = KnowledgeSettings()
+    settings = KnowledgeSettings.from_env()
     if getattr(args, "source", None):
         settings = settings.model_copy(update={"runbooks_dir": args.source})
     return settings

@@ -93,7 +93,8 @@ def knowledge(*, exact_first: bool) -> tuple[Knowledge, Callable[[], None]]:
     from orchestrator.knowledge.wiring import retriever_parts
     from orchestrator.settings.knowledge import KnowledgeSettings
 
-    parts = retriever_parts(KnowledgeSettings())  # a misconfigured model fails here, not later
+    # a misconfigured model fails here, not later
+    parts = retriever_parts(KnowledgeSettings.from_env())
 
     def retriever() -> Retriever:
         from orchestrator.knowledge.search import Retriever

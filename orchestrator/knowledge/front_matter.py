@@ -6,7 +6,13 @@ Unicode regex at import), more than the rest of reading sixteen runbooks. So the
 folder carries each file's front matter as JSON, filed under the SHA-256 of the file: an entry
 is used only for the very bytes it was parsed from, so an edited, added or foreign runbook is
 parsed from its YAML as before, and nothing here can go stale. The entries are what YAML
-parsed, nothing more: the runbook is still validated (and its PromQL checked) as any other.
+parsed, nothing more: the runbook is still validated as any other.
+
+Beside them, under the same hashes, what checking each runbook's PromQL found (`promql`: the
+problems, none when it parses): the agent checks the queries of the runbook it hands out, and
+the checker (its tokenizer's regular expressions compiled, then the parse) cost a cold agent
+about 14 M instructions for one runbook. A file without an entry is checked as before. The
+verdicts are the checker's of the same version: the freshness test rebuilds them.
 
 `python -m orchestrator.knowledge.front_matter FOLDER` writes the file (`--check`: exits 1 when
 it is out of date); tests/unit/test_runbook_front_matter.py fails when the packaged one is.
@@ -18,6 +24,7 @@ import hashlib
 import json
 import logging
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,39 +33,65 @@ log = logging.getLogger(__name__)
 FILE = "front-matter.json"
 
 
-def parsed(folder: Path) -> dict[str, dict[str, Any]]:
-    """SHA-256 of a runbook file → its parsed front matter, from `folder`'s `front-matter.json`;
-    empty when there is none or it cannot be read (then every file's YAML is parsed)."""
+@dataclass(frozen=True)
+class Table:
+    """A folder's `front-matter.json`, by the SHA-256 of each runbook file."""
+
+    front_matter: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Its front matter as its YAML parses."""
+    promql: dict[str, list[str]] = field(default_factory=dict)
+    """What checking its PromQL found (`runbook.promql_problems`): empty when it parses."""
+
+
+def read(folder: Path) -> Table:
+    """`folder`'s `front-matter.json`; empty when there is none or it cannot be read (then
+    every file's YAML is parsed, and its PromQL checked, as it is handed out)."""
     try:
         found = json.loads((folder / FILE).read_bytes())
     except FileNotFoundError:
-        return {}
+        return Table()
     except (OSError, ValueError) as e:
         log.warning("ignoring %s: %s", folder / FILE, e)
-        return {}
+        return Table()
     if not isinstance(found, dict) or not isinstance(found.get("runbooks"), dict):
         log.warning("ignoring %s: not a front matter file", folder / FILE)
-        return {}
-    return {k: v for k, v in found["runbooks"].items() if isinstance(v, dict)}
+        return Table()
+    promql = found.get("promql")
+    return Table(
+        front_matter={k: v for k, v in found["runbooks"].items() if isinstance(v, dict)},
+        promql={k: v for k, v in promql.items()
+                if isinstance(v, list) and all(isinstance(p, str) for p in v)}
+        if isinstance(promql, dict) else {})
 
 
 def build(folder: Path) -> dict[str, Any]:
     """The content of `folder`'s `front-matter.json`: every runbook whose front matter JSON
     carries exactly (a date or a non-string key does not: that file is left to YAML)."""
-    from orchestrator.knowledge.runbook import RunbookError, iter_markdown, split_front_matter
+    from orchestrator.knowledge.runbook import (
+        RunbookError,
+        iter_markdown,
+        parse_runbook,
+        promql_problems,
+        split_front_matter,
+    )
 
     entries: dict[str, Any] = {}
-    for _, file in iter_markdown(folder):
+    promql: dict[str, list[str]] = {}
+    for rel, file in iter_markdown(folder):
         data = file.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
         try:
             meta, _ = split_front_matter(data.decode("utf-8-sig").replace("\r\n", "\n"))
+            promql[digest] = promql_problems(parse_runbook(data, path=rel, promql=False))
         except (RunbookError, UnicodeDecodeError):
             continue  # parsing it reports the error at run time, as before
         if meta and json.loads(json.dumps(meta, default=repr)) == meta:
-            entries[hashlib.sha256(data).hexdigest()] = meta
-    return {"about": "parsed runbook front matter by SHA-256 of the file; written by "
+            entries[digest] = meta
+    return {"about": "parsed runbook front matter, and the problems of its PromQL (none: it "
+                     "parses), by SHA-256 of the file; written by "
                      "python -m orchestrator.knowledge.front_matter",
-            "runbooks": dict(sorted(entries.items()))}
+            "runbooks": dict(sorted(entries.items())),
+            "promql": dict(sorted(promql.items()))}
 
 
 def text(folder: Path) -> str:

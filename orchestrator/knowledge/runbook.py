@@ -143,8 +143,7 @@ def parse_runbook(raw: bytes | str, *, path: str, promql: bool = True,
         meta, body = split_front_matter(text, parsed=(known or {}).get(content_hash))
         if promql:
             _check_promql(body, first_line=text[:len(text) - len(body)].count("\n") + 1)
-        h1 = _H1.search(body)
-        title = meta.get("title") or (h1.group(1) if h1 else Path(path).stem)
+        title = meta.get("title") or _heading(body) or Path(path).stem
         return Runbook(
             id=str(meta.get("id") or runbook_id_for(path)),
             title=str(title).strip(),
@@ -164,6 +163,13 @@ def parse_runbook(raw: bytes | str, *, path: str, promql: bool = True,
         raise RunbookError(f"{path}: {e}") from e
 
 
+def _heading(body: str) -> str | None:
+    """The body's first level-1 heading. Looked for only without a front-matter title: the
+    search tries every character of the body, 5 M instructions for the sixteen packaged ones."""
+    h1 = _H1.search(body)
+    return h1.group(1) if h1 else None
+
+
 def _check_promql(body: str, *, first_line: int) -> None:
     """A runbook's PromQL must parse: the router runs it during incidents (see promql.py)."""
     from orchestrator.knowledge.promql import check_body
@@ -173,13 +179,22 @@ def _check_promql(body: str, *, first_line: int) -> None:
         raise RunbookError("; ".join(problems))
 
 
-def check_promql(rb: Runbook) -> None:
+def promql_problems(rb: Runbook) -> list[str]:
+    """What is wrong with `rb`'s PromQL, lines counted in its body: nothing when it parses."""
+    from orchestrator.knowledge.promql import check_body
+
+    return check_body(rb.body, first_line=1)
+
+
+def check_promql(rb: Runbook, *, known: Mapping[str, list[str]] | None = None) -> None:
     """Raise `RunbookError` when `rb`'s PromQL does not parse (lines counted in its body), for
-    a runbook parsed with `promql=False`."""
-    try:
-        _check_promql(rb.body, first_line=1)
-    except RunbookError as e:
-        raise RunbookError(f"{rb.path} (body): {e}") from e
+    a runbook parsed with `promql=False`. `known`: `promql_problems` already found, by the
+    SHA-256 of the file (`front_matter.py`); a file listed there is not checked again."""
+    problems = (known or {}).get(rb.content_hash)
+    if problems is None:
+        problems = promql_problems(rb)
+    if problems:
+        raise RunbookError(f"{rb.path} (body): {'; '.join(problems)}")
 
 
 def _short(e: ValidationError) -> str:

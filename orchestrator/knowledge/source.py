@@ -9,7 +9,8 @@ checked when the runbook is first handed out (`all`, `get`), not when the files 
 matching an alert against the front matter (`listed`) needs no query checked, and a cold agent
 whose alert names one runbook then checks that runbook's queries, not every runbook's. Verdicts
 are kept per file content (its hash), so an edited runbook is checked again. A folder's
-`front-matter.json` (the packaged one has it) spares parsing its files' YAML: `front_matter.py`.
+`front-matter.json` (the packaged one has it) spares parsing its files' YAML, and checking the
+PromQL of the files it lists: `front_matter.py`.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class _Cached:
         self._at = -1.0
         self._items: dict[str, Runbook] = {}
         self._sound: dict[str, bool] = {}  # content hash -> its PromQL parses
+        self._promql: dict[str, list[str]] = {}  # content hash -> its PromQL's problems, known
 
     def listed(self) -> list[Runbook]:
         with self._lock:
@@ -81,7 +83,7 @@ class _Cached:
             sound = self._sound.get(rb.content_hash)
             if sound is None:
                 try:
-                    check_promql(rb)
+                    check_promql(rb, known=self._promql)
                     sound = True
                 except RunbookError as e:
                     log.warning("unreadable runbook: %s", e)
@@ -107,8 +109,8 @@ class FolderSource(_Cached):
         if not self.folder.is_dir():
             # A missing mount is the deployment's fault, not the alert's: retry, then dead-letter.
             raise TransientError(f"runbook folder {self.folder} is missing")
-        return load_folder(self.folder, strict=False, promql=False,
-                           known=front_matter.parsed(self.folder))
+        table = self._table()
+        return load_folder(self.folder, strict=False, promql=False, known=table.front_matter)
 
     def _load_one(self, path: str) -> Runbook | None:
         file = (self.folder / path).resolve()
@@ -116,10 +118,15 @@ class FolderSource(_Cached):
             return None
         try:
             return parse_runbook(file.read_bytes(), path=path, promql=False,
-                                 known=front_matter.parsed(self.folder))
+                                 known=self._table().front_matter)
         except RunbookError as e:
             log.warning("unreadable runbook: %s", e)
             return None
+
+    def _table(self) -> front_matter.Table:
+        table = front_matter.read(self.folder)
+        self._promql = table.promql
+        return table
 
 
 class ObjectSource(_Cached):

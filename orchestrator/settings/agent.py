@@ -8,23 +8,21 @@ only what planning needs: the model, its limits, and where the audit log is.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import SettingsConfigDict
 
 from orchestrator.decide.limits import PlannerLimits
 from orchestrator.settings.blocks import AuditStoreSettings
-from orchestrator.settings.common import SenderIdentitySettings
-from orchestrator.settings.files import FileSecretSettings
+from orchestrator.settings.common import LeanSettings, SenderIdentitySettings
 
 
-class AgentSettings(FileSecretSettings, SenderIdentitySettings, AuditStoreSettings,
+class AgentSettings(LeanSettings, SenderIdentitySettings, AuditStoreSettings,
                     PlannerLimits):
     """What the agent needs: the LLM and its limits (`PlannerLimits`), confidence, reuse, and
     the audit store."""
 
-    model_config = SettingsConfigDict(env_prefix="AGENT_", extra="ignore")
+    env_prefix: ClassVar[str] = "AGENT_"
 
     gemini_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("AGENT_GEMINI_API_KEY", "GEMINI_API_KEY")

@@ -2,7 +2,7 @@
 lean reader for the functions whose cold start cannot pay for pydantic-settings, and the sender
 identity fields of the functions the broker delivers to.
 
-Kept free of pydantic-settings: ingest and telemetry import it at start.
+Kept free of pydantic-settings: ingest, telemetry and the agent import it at start.
 """
 
 from __future__ import annotations
@@ -47,6 +47,15 @@ def env_names(prefix: str, name: str, field: FieldInfo) -> list[str]:
     return [f"{prefix}{name}".upper()]
 
 
+def input_key(name: str, field: FieldInfo) -> str:
+    """The key a field's value is validated under: its (first) `validation_alias`, else its name,
+    so a bad value's error names the variable it came from (`AGENT_LLM_PROVIDER`)."""
+    alias = field.validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return alias if isinstance(alias, str) else name
+
+
 def is_secret(field: FieldInfo) -> bool:
     """A `SecretStr` field (or `SecretStr | None`): one that may come from a mounted file."""
     return any(t is SecretStr for t in (field.annotation, *get_args(field.annotation)))
@@ -84,11 +93,14 @@ class SecretFields(BaseModel):
 class LeanSettings(SecretFields):
     """Settings read from the environment without pydantic-settings.
 
-    For ingest, whose cold start is measured against a bare hello-world function: importing and
-    initialising pydantic-settings costs more than everything else ingest does at start. Same
-    rules as the other settings classes: `env_prefix` + field name (any case), or a field's
-    `validation_alias` choices, validated by pydantic; a secret `x` from the file
-    `PREFIX_X_FILE` names (`secrets_from_files`).
+    For the functions whose cold start is measured against a bare hello-world function (ingest,
+    the agent and its knowledge base): importing pydantic-settings alone costs more than
+    everything else ingest does at start, and each of its reads walks every source for every
+    field. Same rules as the other settings classes: `env_prefix` + field name (any case), or a
+    field's `validation_alias` choices (the first one set wins), validated by pydantic; a secret
+    `x` from the file `PREFIX_X_FILE` names (`secrets_from_files`). Every field is a scalar:
+    nothing is decoded from JSON, as pydantic-settings would for a list or a model.
+    Read with `from_env()`; the constructor takes values only, as any model's does.
     """
 
     model_config = ConfigDict(extra="ignore", validate_by_name=True)
@@ -105,7 +117,9 @@ class LeanSettings(SecretFields):
                 if candidate in env:
                     values[name] = env[candidate]
                     break
-        return cls.model_validate(values)
+        fields = cls.model_fields
+        return cls.model_validate({input_key(name, fields[name]): value
+                                   for name, value in values.items()})
 
 
 class SenderIdentitySettings(BaseModel):

@@ -1,5 +1,5 @@
-"""The settings base of the functions read with pydantic-settings (router, agent, executor,
-console, knowledge): secrets from mounted files through the same rule `LeanSettings` follows.
+"""The settings base of the functions read with pydantic-settings (router, executor, console):
+secrets from mounted files through the same rule `LeanSettings` follows.
 
 One source, not a `*_file` twin per secret: for a secret field `x`, `PREFIX_X_FILE` names a file
 whose stripped content is the value when `PREFIX_X` itself is unset or empty
@@ -9,13 +9,12 @@ whose stripped content is the value when `PREFIX_X` itself is unset or empty
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Self
 
-from pydantic import AliasChoices
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
-from orchestrator.settings.common import SecretFields, secrets_from_files
+from orchestrator.settings.common import SecretFields, input_key, secrets_from_files
 
 
 class SecretFilesSource(PydanticBaseSettingsSource):
@@ -29,14 +28,7 @@ class SecretFilesSource(PydanticBaseSettingsSource):
         found = secrets_from_files(self.settings_cls, self.config.get("env_prefix") or "", env)
         # An aliased field validates by its alias only (no `validate_by_name`): give it that.
         fields = self.settings_cls.model_fields
-        return {_key(name, fields[name]): value for name, value in found.items()}
-
-
-def _key(name: str, field: FieldInfo) -> str:
-    alias = field.validation_alias
-    if isinstance(alias, AliasChoices):
-        return str(alias.choices[0])
-    return alias if isinstance(alias, str) else name
+        return {input_key(name, fields[name]): value for name, value in found.items()}
 
 
 class FileSecretSettings(BaseSettings, SecretFields):
@@ -51,3 +43,9 @@ class FileSecretSettings(BaseSettings, SecretFields):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, SecretFilesSource(settings_cls), env_settings, dotenv_settings,
                 file_secret_settings)
+
+    @classmethod
+    def from_env(cls) -> Self:
+        """The settings as the environment gives them: how every settings class is read
+        (`LeanSettings.from_env` too), so a caller need not know which kind it holds."""
+        return cls()

@@ -7,18 +7,18 @@ the embedding model, so both read this one class rather than each keeping its ow
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import SettingsConfigDict
 
 from orchestrator.resources import data_dir, runbooks_dir
-from orchestrator.settings.files import FileSecretSettings
+from orchestrator.settings.common import LeanSettings
 
 
-class KnowledgeSettings(FileSecretSettings):
+class KnowledgeSettings(LeanSettings):
     """Where runbooks come from, where their index lives, and when retrieval abstains."""
 
-    model_config = SettingsConfigDict(env_prefix="KB_", extra="ignore")
+    env_prefix: ClassVar[str] = "KB_"
 
     runbooks_dir: Path = Field(default_factory=runbooks_dir)
     """Folder of markdown runbooks to index (default: the packaged `runbooks/`)."""

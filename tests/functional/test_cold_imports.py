@@ -149,6 +149,27 @@ def test_an_agent_whose_alert_names_a_runbook_loads_no_search_code(tmp_path: Pat
     assert loaded == []
 
 
+def test_an_agent_whose_alert_names_a_packaged_runbook_loads_no_promql_checker(
+        tmp_path: Path) -> None:
+    # The packaged runbooks' PromQL verdicts come with their front matter (front-matter.json):
+    # the checker (and the regular expressions it compiles) loads for other runbooks only.
+    data = ContextEnriched(incident_key="k", alert=ALERT, context=ClusterContext())
+    loaded = loaded_after_first_event(
+        "agent", tmp_path, CONTEXT_ENRICHED, "router", data, ("orchestrator.knowledge.promql",),
+        {"KB_QDRANT_PATH": str(tmp_path / "qdrant"), "AGENT_AUDIT_DIR": str(tmp_path / "audit")})
+    assert loaded == []
+
+
+def test_an_agent_reads_its_settings_without_pydantic_settings(tmp_path: Path) -> None:
+    # Its settings and the knowledge base's are `LeanSettings`: importing pydantic-settings
+    # (and the asyncio and dotenv it pulls in) was more than a tenth of the agent's cold start.
+    data = ContextEnriched(incident_key="k", alert=ALERT, context=ClusterContext())
+    loaded = loaded_after_first_event(
+        "agent", tmp_path, CONTEXT_ENRICHED, "router", data, ("pydantic_settings", "dotenv"),
+        {"KB_QDRANT_PATH": str(tmp_path / "qdrant"), "AGENT_AUDIT_DIR": str(tmp_path / "audit")})
+    assert loaded == []
+
+
 def test_an_agent_on_a_qdrant_server_never_looks_up_a_local_data_folder(tmp_path: Path) -> None:
     # As the chart deploys it: a Qdrant URL and no local path. The per-user data folder (and
     # platformdirs, which finds it) is for a local store only, looked up when one is opened.

@@ -105,12 +105,12 @@ def test_the_coverage_floor_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> Non
     from orchestrator.knowledge.wiring import retriever_parts
     from orchestrator.settings.knowledge import KnowledgeSettings
 
-    assert retriever_parts(KnowledgeSettings())["min_coverage"] == MIN_COVERAGE
+    assert retriever_parts(KnowledgeSettings.from_env())["min_coverage"] == MIN_COVERAGE
     monkeypatch.setenv("KB_MIN_COVERAGE_SCORE", "0")
-    assert retriever_parts(KnowledgeSettings())["min_coverage"] == 0.0
+    assert retriever_parts(KnowledgeSettings.from_env())["min_coverage"] == 0.0
     monkeypatch.setenv("KB_MIN_COVERAGE_SCORE", "1.5")
     with pytest.raises(ValueError, match="min_coverage_score"):
-        KnowledgeSettings()
+        KnowledgeSettings.from_env()
 
 
 def test_exact_alertname_match_comes_first_with_score_one(indexed: Retriever) -> None:
@@ -295,7 +295,7 @@ def test_from_settings_is_lazy_and_then_works(tmp_path: Path) -> None:
         "from orchestrator.knowledge.search import Retriever\n"
         "from orchestrator.settings.knowledge import KnowledgeSettings\n"
         "from orchestrator.ingest.alertmanager import parse_alert\n"
-        "r = Retriever.from_settings(KnowledgeSettings())\n"
+        "r = Retriever.from_settings(KnowledgeSettings.from_env())\n"
         "lazy = [m for m in ('qdrant_client', 'google.genai') if m in sys.modules]\n"
         "a = parse_alert({'status': 'firing', 'labels': {'alertname': 'CPUThrottlingHigh'},"
         " 'startsAt': '2026-01-01T00:00:00Z'}, source='')\n"

@@ -141,15 +141,15 @@ def test_the_semantic_model_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> Non
     from orchestrator.knowledge.wiring import retriever_parts
     from orchestrator.settings.knowledge import KnowledgeSettings
 
-    parts = retriever_parts(KnowledgeSettings())
+    parts = retriever_parts(KnowledgeSettings.from_env())
     assert isinstance(parts["semantic"], StaticEmbedder)
     assert parts["min_semantic"] == MIN_SEMANTIC
     assert not parts["semantic"].loaded, "building the retriever must not read the table"
     monkeypatch.setenv("KB_SEMANTIC_MODEL", "none")
-    assert retriever_parts(KnowledgeSettings())["semantic"] is None
+    assert retriever_parts(KnowledgeSettings.from_env())["semantic"] is None
     monkeypatch.setenv("KB_SEMANTIC_MODEL", "all-MiniLM-L6-v2")
     with pytest.raises(PermanentError, match="unknown semantic model"):
-        retriever_parts(KnowledgeSettings())
+        retriever_parts(KnowledgeSettings.from_env())
 
 
 def test_the_agent_loads_the_table_only_when_a_query_needs_it(tmp_path: Path) -> None:

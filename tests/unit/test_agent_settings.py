@@ -27,7 +27,7 @@ def _clean(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_defaults() -> None:
-    s = AgentSettings()
+    s = AgentSettings.from_env()
     assert s.model == "gemini-2.5-flash"
     assert s.reopen_window_seconds == 3600
     assert s.gemini_api_key is None
@@ -37,9 +37,9 @@ def test_defaults() -> None:
 
 def test_conventional_variable_and_agent_prefix_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GEMINI_API_KEY", "from-conventional")
-    assert AgentSettings().gemini_api_key.get_secret_value() == "from-conventional"  # type: ignore[union-attr]
+    assert AgentSettings.from_env().gemini_api_key.get_secret_value() == "from-conventional"  # type: ignore[union-attr]
     monkeypatch.setenv("AGENT_GEMINI_API_KEY", "from-agent")
-    assert AgentSettings().gemini_api_key.get_secret_value() == "from-agent"  # type: ignore[union-attr]
+    assert AgentSettings.from_env().gemini_api_key.get_secret_value() == "from-agent"  # type: ignore[union-attr]
 
 
 def test_key_file_builds_a_client(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -47,7 +47,7 @@ def test_key_file_builds_a_client(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     key.write_text("from-file\n")
     monkeypatch.setenv("AGENT_GEMINI_API_KEY_FILE", str(key))
     monkeypatch.setenv("AGENT_BASE_URL", "http://127.0.0.1:9")
-    llm = language_model(AgentSettings())
+    llm = language_model(AgentSettings.from_env())
     assert isinstance(llm, GeminiLLM) and llm.model == "gemini-2.5-flash"
     llm.close()
 
@@ -56,12 +56,12 @@ def test_unreadable_key_file_is_a_configuration_error(monkeypatch: pytest.Monkey
                                                       tmp_path: Path) -> None:
     monkeypatch.setenv("AGENT_GEMINI_API_KEY_FILE", str(tmp_path / "missing"))
     with pytest.raises(PermanentError, match="AGENT_GEMINI_API_KEY"):
-        language_model(AgentSettings())
+        language_model(AgentSettings.from_env())
 
 
 def test_local_audit_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AGENT_AUDIT_DIR", str(tmp_path / "audit"))
-    store = audit_store(AgentSettings())
+    store = audit_store(AgentSettings.from_env())
     assert store is not None and store.list("fingerprints/") == []
 
 
@@ -70,7 +70,7 @@ def test_openai_provider_with_the_conventional_variables(monkeypatch: pytest.Mon
     monkeypatch.setenv("OPENAI_API_KEY", "sk-conventional")
     monkeypatch.setenv("OPENAI_BASE_URL", "http://vllm:8000/v1")
     monkeypatch.setenv("AGENT_OPENAI_MODEL", "qwen2.5-7b-instruct")
-    llm = language_model(AgentSettings())
+    llm = language_model(AgentSettings.from_env())
     assert isinstance(llm, OpenAILLM) and llm.model == "qwen2.5-7b-instruct"
     assert str(llm.client.base_url) == "http://vllm:8000/v1/"
     assert llm.client.headers["authorization"] == "Bearer sk-conventional"
@@ -80,13 +80,13 @@ def test_openai_provider_with_the_conventional_variables(monkeypatch: pytest.Mon
 def test_openai_provider_without_a_key_plans_offline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AGENT_LLM_PROVIDER", "openai")
     monkeypatch.setenv("AGENT_GEMINI_API_KEY", "a-gemini-key")  # the other provider's key
-    assert language_model(AgentSettings()) is None
+    assert language_model(AgentSettings.from_env()) is None
 
 
 def test_the_gemini_provider_ignores_an_openai_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-ambient")
-    assert AgentSettings().llm_provider == "gemini"
-    assert language_model(AgentSettings()) is None
+    assert AgentSettings.from_env().llm_provider == "gemini"
+    assert language_model(AgentSettings.from_env()) is None
 
 
 def test_unreadable_openai_key_file_is_a_configuration_error(
@@ -94,7 +94,7 @@ def test_unreadable_openai_key_file_is_a_configuration_error(
     monkeypatch.setenv("AGENT_LLM_PROVIDER", "openai")
     monkeypatch.setenv("AGENT_OPENAI_API_KEY_FILE", str(tmp_path / "missing"))
     with pytest.raises(PermanentError, match="AGENT_OPENAI_API_KEY"):
-        language_model(AgentSettings())
+        language_model(AgentSettings.from_env())
 
 
 def test_an_unknown_provider_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -102,7 +102,7 @@ def test_an_unknown_provider_is_refused(monkeypatch: pytest.MonkeyPatch) -> None
 
     monkeypatch.setenv("AGENT_LLM_PROVIDER", "anthropic")
     with pytest.raises(ValidationError, match="AGENT_LLM_PROVIDER"):
-        AgentSettings()
+        AgentSettings.from_env()
 
 
 def test_orchestrator_up_passes_the_unprefixed_names_to_the_agent(
@@ -122,7 +122,7 @@ def test_orchestrator_up_passes_the_unprefixed_names_to_the_agent(
         monkeypatch.delenv(name)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
-    llm = language_model(AgentSettings())
+    llm = language_model(AgentSettings.from_env())
     assert isinstance(llm, OpenAILLM) and llm.model == "qwen2.5:7b"
     assert str(llm.client.base_url) == "http://127.0.0.1:11434/v1/"
     llm.close()

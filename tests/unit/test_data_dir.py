@@ -18,9 +18,9 @@ def test_the_xdg_data_home_is_honoured(monkeypatch: pytest.MonkeyPatch, tmp_path
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     monkeypatch.delenv("KB_QDRANT_PATH", raising=False)
     assert data_dir() == tmp_path / "xdg" / "incident-orchestrator"
-    assert KnowledgeSettings().local_store() == tmp_path / "xdg" / "incident-orchestrator" / "qdrant"
+    assert KnowledgeSettings.from_env().local_store() == tmp_path / "xdg" / "incident-orchestrator" / "qdrant"
     monkeypatch.setenv("KB_QDRANT_PATH", str(tmp_path / "mine"))
-    assert KnowledgeSettings().local_store() == tmp_path / "mine"
+    assert KnowledgeSettings.from_env().local_store() == tmp_path / "mine"
     assert state_dir(argparse.Namespace(state=None)) == data_dir()
     assert state_dir(argparse.Namespace(state=tmp_path / "s")) == tmp_path / "s"
 

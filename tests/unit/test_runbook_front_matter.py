@@ -4,6 +4,7 @@ them needs no YAML parser; an entry counts only for the exact bytes it was parse
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from hashlib import sha256
 from pathlib import Path
@@ -23,7 +24,7 @@ def test_the_packaged_front_matter_is_up_to_date() -> None:
 
 def test_every_packaged_runbook_reads_the_same_with_or_without_it() -> None:
     folder = runbooks_dir()
-    known = front_matter.parsed(folder)
+    known = front_matter.read(folder).front_matter
     assert len(known) == len(load_folder(folder)), "every packaged runbook has an entry"
     with_json = load_folder(folder, known=known)
     assert [rb.model_dump() for rb in with_json] == [
@@ -62,9 +63,55 @@ def test_an_edited_runbook_is_parsed_from_its_yaml(copy: Path) -> None:
 
 def test_a_missing_or_unreadable_file_means_yaml_for_all(copy: Path) -> None:
     (copy / front_matter.FILE).write_text("{not json")
-    assert front_matter.parsed(copy) == {}
+    assert front_matter.read(copy) == front_matter.Table()
     assert [rb.id for rb in FolderSource(copy).all()] == [rb.id for rb in load_folder(copy)]
     (copy / front_matter.FILE).unlink()
-    assert front_matter.parsed(copy) == {}
+    assert front_matter.read(copy) == front_matter.Table()
     assert len(FolderSource(copy).all()) == len(load_folder(copy))
     assert front_matter.main(["--check", str(copy)]) == 1
+
+
+def _plant(folder: Path, file: str, problems: list[str]) -> None:
+    """File `problems` as what checking `file`'s PromQL found."""
+    table = json.loads((folder / front_matter.FILE).read_text())
+    table["promql"][sha256((folder / file).read_bytes()).hexdigest()] = problems
+    (folder / front_matter.FILE).write_text(json.dumps(table))
+
+
+def test_a_promql_verdict_is_used_for_the_bytes_it_was_found_for(
+        copy: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # A problem filed under a file's hash is what counts: proof its queries were not checked.
+    _plant(copy, "k8s_crashloop.md", ["line 3: PromQL planted problem: up =="])
+    source = FolderSource(copy)
+    with caplog.at_level(logging.WARNING, logger="orchestrator.knowledge.source"):
+        assert source.get("k8s_crashloop") is None
+        assert source.get("k8s_crashloop", path="k8s_crashloop.md") is None
+    assert "k8s_crashloop.md (body): line 3: PromQL planted problem" in caplog.text
+    assert "k8s_crashloop" in [rb.id for rb in source.listed()]
+    assert "k8s_crashloop" not in [rb.id for rb in source.all()]
+    assert source.get("k8s_oomkilled") is not None, "the others' verdicts stand"
+
+
+def test_an_edited_runbook_s_promql_is_checked_again(copy: Path) -> None:
+    file = copy / "k8s_crashloop.md"
+    text = file.read_text(encoding="utf-8")
+    assert "```promql\n" in text
+    file.write_text(text.replace("```promql\n", "```promql\nrate(x[5m]\n", 1), encoding="utf-8")
+    assert FolderSource(copy).get("k8s_crashloop") is None
+
+
+def test_the_packaged_promql_verdicts_are_what_the_checker_finds(copy: Path) -> None:
+    table = front_matter.read(copy)
+    assert len(table.promql) == len(load_folder(copy)), "every packaged runbook has a verdict"
+    assert all(problems == [] for problems in table.promql.values())
+    _plant(copy, "k8s_crashloop.md", ["line 3: PromQL planted problem: up =="])
+    assert front_matter.main(["--check", str(copy)]) == 1, "a wrong verdict is stale"
+
+
+def test_a_runbook_whose_promql_does_not_parse_is_filed_with_its_problems(copy: Path) -> None:
+    broken = copy / "broken.md"
+    broken.write_text("---\nid: broken\n---\n# Broken\n\n```promql\nrate(x[5m]\n```\n")
+    assert front_matter.main([str(copy)]) == 0
+    problems = front_matter.read(copy).promql[sha256(broken.read_bytes()).hexdigest()]
+    assert len(problems) == 1 and "line 4: PromQL" in problems[0], problems
+    assert FolderSource(copy).get("broken") is None

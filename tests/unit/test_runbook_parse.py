@@ -90,6 +90,12 @@ def test_front_matter_without_id_keeps_the_path_id() -> None:
     assert (rb.id, rb.title) == ("kubernetes/KubeFooDown", "Kube Foo Down")
 
 
+def test_without_a_front_matter_title_the_first_level_one_heading_is_the_title() -> None:
+    rb = parse_runbook("---\nid: disk\n---\nIntro.\n\n## Meaning\n\n# Disk is full ##\n\n"
+                       "# Second\n", path="team/disk.md")
+    assert rb.title == "Disk is full"
+
+
 def test_plain_text_without_any_heading_uses_the_file_stem() -> None:
     assert parse_runbook("just words", path="notes/misc.md").title == "misc"
 

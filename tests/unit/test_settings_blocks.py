@@ -30,7 +30,7 @@ def test_each_function_reads_the_block_under_its_own_names(
     executor = ExecutorSettings()
     assert executor.audit_endpoint == "minio:9000" and reveal(executor.audit_secret_key) == "s3cret"
     assert executor.audit_bucket == "memory-bucket" and executor.mode == "observe"
-    assert AgentSettings().audit_bucket == "agent-bucket"
+    assert AgentSettings.from_env().audit_bucket == "agent-bucket"
     assert ConsoleSettings().audit_region == "eu-1"
 
 

@@ -31,7 +31,8 @@ def test_each_stage_s_limits_come_from_its_settings_by_name(
     monkeypatch.setenv("AGENT_RETRY_AFTER_MAX_SECONDS", "3.5")
     monkeypatch.setenv("AGENT_TIMEOUT_SECONDS", "12")
     monkeypatch.setenv("CONSOLE_TRUST_MIN_INCIDENTS", "4")
-    router, agent, console = RouterSettings(), AgentSettings(), ConsoleSettings()
+    router, agent, console = (RouterSettings.from_env(), AgentSettings.from_env(),
+                              ConsoleSettings.from_env())
     # The cores take the block type; the settings are one, so they are handed as they are.
     assert isinstance(router, ReadLimits) and isinstance(router, MetricLimits)
     assert isinstance(agent, PlannerLimits) and isinstance(console, TrustThresholds)
@@ -60,7 +61,8 @@ def test_a_limit_the_settings_do_not_have_fails_at_once(
     ("ROUTER_LOG_TAIL_LINES", "0", RouterSettings),
     ("AGENT_RETRIES", "9", AgentSettings), ("CONSOLE_TRUST_MIN_AGREEMENT", "2", ConsoleSettings)])
 def test_a_limit_out_of_bounds_fails_when_the_settings_are_read(
-        variable: str, value: str, read: type[BaseModel], monkeypatch: pytest.MonkeyPatch) -> None:
+        variable: str, value: str, read: type[RouterSettings | AgentSettings | ConsoleSettings],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(variable, value)
     with pytest.raises(ValidationError, match=f"(?i){variable.split('_', 1)[1]}"):
-        read()
+        read.from_env()

@@ -26,7 +26,7 @@ def test_a_secret_comes_from_the_file_its_file_variable_names_stripped(
     monkeypatch.setenv("CONSOLE_SLACK_BOT_TOKEN_FILE", str(secret_file(tmp_path, "xoxb-1\n")))
     monkeypatch.setenv("KB_MINIO_SECRET_KEY_FILE", str(tmp_path / "secret"))
     assert reveal(ConsoleSettings().slack_bot_token) == "xoxb-1"
-    assert reveal(KnowledgeSettings().minio_secret_key) == "xoxb-1"
+    assert reveal(KnowledgeSettings.from_env().minio_secret_key) == "xoxb-1"
     env = {"INGEST_TOKEN_FILE": str(tmp_path / "secret")}
     assert reveal(IngestSettings.from_env(env).token) == "xoxb-1"
 
@@ -35,7 +35,7 @@ def test_an_aliased_secret_reads_its_prefixed_file_variable(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("GEMINI_API_KEY", raising=False)
     monkeypatch.setenv("AGENT_GEMINI_API_KEY_FILE", str(secret_file(tmp_path, "from-file")))
-    assert reveal(AgentSettings().gemini_api_key) == "from-file"
+    assert reveal(AgentSettings.from_env().gemini_api_key) == "from-file"
 
 
 def test_the_variable_itself_wins_and_an_empty_one_falls_back_to_the_file(

@@ -205,7 +205,7 @@ def retriever() -> Retriever:
     from orchestrator.knowledge.search import Retriever
     from orchestrator.settings.knowledge import KnowledgeSettings
 
-    s = KnowledgeSettings()
+    s = KnowledgeSettings.from_env()
     parts = wiring.retriever_parts(s)  # the agent's own pieces and thresholds
     if not s.qdrant_url:
         parts.update(connect=None, embedder=None)
