@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from orchestrator.adapters.kube_errors import BadResponse, from_status
 from orchestrator.errors import OrchestratorError, TransientError
@@ -179,14 +180,32 @@ def _from_kubeconfig(files: list[str], context: str | None,
     if current and not context:
         namespace = (current.get("context") or {}).get("namespace")
     log.info("kubernetes: kubeconfig %s, context %s (API %s)", path, name, cfg.host)
+    refreshing = threading.Lock()
 
     def authorization() -> str | None:  # runs the loader's refresh hook (exec plugin tokens)
-        value = cfg.get_api_key_with_prefix("BearerToken", alias="authorization")
+        with refreshing:  # reader threads must not run the plugin at once
+            value = cfg.get_api_key_with_prefix("BearerToken", alias="authorization")
         return str(value) if value else None
 
     return Endpoint(cfg.host.rstrip("/"), ca_file=cfg.ssl_ca_cert, cert_file=cfg.cert_file,
                     key_file=cfg.key_file, verify=bool(cfg.verify_ssl),
-                    tls_server_name=cfg.tls_server_name, authorization=authorization), namespace
+                    tls_server_name=cfg.tls_server_name, authorization=authorization,
+                    proxy=_proxy_url(path, current if not context else None, context)), namespace
+
+
+def _proxy_url(path: str, current: dict[str, Any] | None, context: str | None) -> str | None:
+    """The used cluster's `proxy-url`, which the client's loader does not read."""
+    from kubernetes.config.kube_config import KubeConfigMerger
+
+    config = KubeConfigMerger(path).config
+    if current is None:
+        current = next((c.value for c in config["contexts"] if c["name"] == context), None)
+    cluster = ((current or {}).get("context") or {}).get("cluster")
+    for entry in config["clusters"] or []:
+        if entry["name"] == cluster:
+            found = (entry.value.get("cluster") or {}).get("proxy-url")
+            return str(found) if found else None
+    return None
 
 
 def _finish(source: Source, found: tuple[Endpoint, str | None] | None, problems: list[str], *,

@@ -40,15 +40,25 @@ class Resource:
         (no name; a namespaced kind without a namespace: the collection across all of them)."""
         parts = [self.prefix]
         if self.namespaced and namespace:
-            parts += ["namespaces", namespace]
+            parts += ["namespaces", _segment(namespace)]
         elif self.namespaced and name is not None:
             raise PermanentError(f"{self.plural} are namespaced: a namespace is required")
         parts.append(self.plural)
         if name is not None:
-            parts.append(name)
+            parts.append(_segment(name))
         if subresource is not None:
             parts.append(subresource)
         return "/".join(parts)
+
+
+def _segment(value: str) -> str:
+    """One path segment, percent-encoded: a name from an alert's labels (`web-0?dryRun=All`,
+    `../../nodes/n1`) stays one segment of one object's path, never a query or another path."""
+    if value in ("", ".", ".."):
+        raise PermanentError(f"{value!r} is not an object name")
+    from urllib.parse import quote
+
+    return quote(value, safe="")
 
 
 RESOURCES: dict[str, Resource] = {

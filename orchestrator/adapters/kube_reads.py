@@ -160,16 +160,28 @@ class KubeReader:
                                     timeout=timeout)
 
 
+WATCH_LINE_LIMIT = 16 * 1024 * 1024
+"""Bytes of one watch event (an object is at most ~1.5 MiB in etcd): beyond, the stream is bad."""
+
+
 def _lines(resp: Response) -> Iterator[bytes]:
-    buffer = b""
+    """The stream's non-empty lines, each joined once from the chunks it arrived in."""
+    parts: list[bytes] = []
+    size = 0
     for chunk in resp.chunks():
-        buffer += chunk
-        while b"\n" in buffer:
-            line, buffer = buffer.split(b"\n", 1)
-            if line.strip():
-                yield line
-    if buffer.strip():
-        yield buffer
+        head, *lines = chunk.split(b"\n")
+        if lines:
+            lines.insert(0, b"".join([*parts, head]))
+            parts, size = [lines.pop()], 0
+            yield from (line for line in lines if line.strip())
+        else:
+            parts.append(head)
+        size += len(parts[-1])
+        if size > WATCH_LINE_LIMIT:
+            raise ValueError(f"a watch event longer than {WATCH_LINE_LIMIT} bytes")
+    rest = b"".join(parts)
+    if rest.strip():
+        yield rest
 
 
 def _where(namespace: str | None, name: str) -> str:

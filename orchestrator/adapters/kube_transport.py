@@ -13,14 +13,22 @@ transport, each on purpose:
 - the `Authorization` header asked for on every request, so a service-account token that the
   kubelet rotates is re-read (`TokenFile`);
 - proxies as kubectl reads them: the kubeconfig's `proxy-url`, else `HTTPS_PROXY` (or
-  `HTTP_PROXY` for a plain-HTTP server) minus `NO_PROXY`; HTTPS goes through a CONNECT tunnel;
+  `HTTP_PROXY` for a plain-HTTP server) minus `NO_PROXY`; HTTPS goes through a CONNECT tunnel,
+  so TLS stays end to end (the proxy itself is spoken to in plain HTTP: an `https://` proxy URL
+  is refused with a message that says so);
 - a pool: idle connections kept for the next request (one per reader thread at most
   `pool_size`), a connection the server closed while idle noticed before it is reused;
 - retries: a connection refused or reset while it opens is tried again at once, three times,
   and an idempotent request that a reused connection lost before any answer once more
   (a request that may have reached the server is not sent twice); a timeout is never
   retried here (a read that timed out may have been acted on; the broker retries a delivery,
-  with its backoff, and a stalled server must not hold one past its Trigger's timeout).
+  with its backoff). A timeout bounds the connect and then each wait for bytes, as urllib3's
+  did: a server that stops sending fails the request, one that trickles is the Trigger
+  timeout's to cut.
+
+Nothing secret is printed: an endpoint's, a proxy's or a token file's `repr` leaves credentials
+out, a proxy URL is reported by scheme, host and port only, and an `Authorization` value that
+could not be sent is never quoted.
 
 Non-2xx answers raise `kube_errors.from_status` (the API's own Status message kept); network
 and TLS failures leave as `OSError` or `http.client.HTTPException`, which `kube.translated`
@@ -47,12 +55,13 @@ from typing import Any
 from urllib.parse import unquote, urlencode, urlsplit
 
 from orchestrator.adapters.kube_errors import from_status
-from orchestrator.errors import TransientError
+from orchestrator.errors import PermanentError, TransientError
 
 Timeout = float | tuple[float, float]
-"""Seconds for the whole request, or (connect, read)."""
+"""Seconds to connect and for each wait for bytes, or (connect, read)."""
 
 CONNECT_RETRIES = 3
+LINE_BREAKS = ("\r", "\n")
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 ERROR_BODY_LIMIT = 64 * 1024
 """Bytes of a refusal's body kept for its message."""
@@ -62,7 +71,7 @@ ERROR_BODY_LIMIT = 64 * 1024
 class Fixed:
     """An `Authorization` header that does not change (a kubeconfig's token, user, none)."""
 
-    value: str | None = None
+    value: str | None = field(default=None, repr=False)
 
     def __call__(self) -> str | None:
         return self.value
@@ -81,9 +90,9 @@ class Endpoint:
     verify: bool = True
     tls_server_name: str | None = None
     """The name the server's certificate must carry, when not the host's."""
-    proxy: str | None = None
+    proxy: str | None = field(default=None, repr=False)
     """The kubeconfig's `proxy-url`; None: the environment's, as kubectl reads it."""
-    authorization: Callable[[], str | None] = Fixed()
+    authorization: Callable[[], str | None] = field(default=Fixed(), repr=False)
     """The `Authorization` header's value, asked for on every request."""
 
 
@@ -94,7 +103,7 @@ class TokenFile:
 
     path: Path
     every: float = 60.0
-    _token: str = field(default="", init=False)
+    _token: str = field(default="", init=False, repr=False)
     _read_at: float = field(default=float("-inf"), init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
@@ -102,9 +111,11 @@ class TokenFile:
         with self._lock:
             if time.monotonic() - self._read_at >= self.every:
                 token = self.path.read_text(encoding="utf-8").strip()
-                if not token:  # mid-rotation, or not written yet: the broker retries
+                if token:
+                    self._token, self._read_at = token, time.monotonic()
+                elif not self._token:  # not written yet: the broker retries
                     raise TransientError(f"token file {self.path} is empty")
-                self._token, self._read_at = token, time.monotonic()
+                # else mid-rotation: the token read before still holds; read again next time
             return f"Bearer {self._token}"
 
 
@@ -132,7 +143,9 @@ class Response:
             yield chunk
 
     def close(self) -> None:
-        """Drop the connection: a stream left half-read must not be reused."""
+        """Drop the connection: a stream left half-read must not be reused. (For a
+        `Connection: close` answer the socket is the answer's, so both are closed.)"""
+        self._answer.close()
         self._conn.close()
 
 
@@ -150,7 +163,7 @@ class ApiServer:
         self._host, self._port = url.hostname, url.port or (443 if self._tls else 80)
         self._prefix = url.path.rstrip("/")
         self._context = _tls_context(endpoint) if self._tls else None
-        self._proxy = _proxy_for(url.scheme, self._host, endpoint.proxy)
+        self._proxy = _proxy_for(url.scheme, self._host, self._port, endpoint.proxy)
         self._idle: queue.LifoQueue[http.client.HTTPConnection] = queue.LifoQueue(
             maxsize=max(pool_size, 1))
 
@@ -165,11 +178,15 @@ class ApiServer:
         connect_timeout, read_timeout = timeout if isinstance(timeout, tuple) else (timeout,
                                                                                       timeout)
         target = self._prefix + path + (f"?{urlencode(query)}" if query else "")
+        sent = {"Accept": "application/json", "User-Agent": self.user_agent, **(headers or {})}
         if self._proxy is not None and not self._tls:
             target = f"http://{_join(self._host, self._port)}{target}"  # absolute form
-        sent = {"Accept": "application/json", "User-Agent": self.user_agent, **(headers or {})}
+            sent.update(self._proxy.headers)
         authorization = self.endpoint.authorization()
         if authorization:
+            if any(c in authorization for c in LINE_BREAKS):  # never quoted: it is a secret
+                raise PermanentError("the Authorization header for the Kubernetes API holds a "
+                                     "line break (a token file with two lines?)")
             sent["Authorization"] = authorization
         payload = None if body is None else json.dumps(body).encode()
         if payload is not None:
@@ -202,7 +219,12 @@ class ApiServer:
                 return Response(self, conn, answer)
             try:
                 data = answer.read(ERROR_BODY_LIMIT)
-            finally:
+            except BaseException:
+                conn.close()
+                raise
+            if answer.isclosed():  # read to its end: the connection can serve another
+                self._give_back(conn, answer)
+            else:
                 conn.close()
             raise from_status(answer.status, answer.reason, data, what)
 
@@ -246,19 +268,39 @@ class ApiServer:
         conn = _TLSConnection(host, port, timeout=connect_timeout, context=self._context)
         conn.server_name = self.endpoint.tls_server_name or self._host
         if self._proxy is not None:
-            conn.set_tunnel(self._host, self._port, headers=self._proxy.headers)
+            conn.tunnel = (_join(self._host, self._port), self._proxy.headers)
         return conn
 
 
 class _TLSConnection(http.client.HTTPSConnection):
-    """HTTPS whose certificate check and SNI use `server_name` (`tls-server-name`)."""
+    """HTTPS whose certificate check and SNI use `server_name` (`tls-server-name`), through a
+    proxy's CONNECT `tunnel` (target, headers) when one is set. The tunnel is opened here
+    rather than by `set_tunnel`, which names an IPv6 target without brackets before Python
+    3.11.9."""
 
     server_name: str
+    tunnel: tuple[str, dict[str, str]] | None = None
 
     def connect(self) -> None:
-        http.client.HTTPConnection.connect(self)  # TCP, and the proxy's CONNECT tunnel
+        http.client.HTTPConnection.connect(self)  # TCP, to the proxy when tunnelling
+        if self.tunnel is not None:
+            _open_tunnel(self.sock, *self.tunnel)
         self.sock = self._context.wrap_socket(  # type: ignore[attr-defined]
             self.sock, server_hostname=self.server_name)
+
+
+def _open_tunnel(sock: socket.socket, target: str, headers: dict[str, str]) -> None:
+    lines = [f"CONNECT {target} HTTP/1.1", f"Host: {target}",
+             *(f"{k}: {v}" for k, v in headers.items())]
+    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+    answer = http.client.HTTPResponse(sock, method="CONNECT")
+    try:
+        answer.begin()
+    finally:
+        answer.close()  # its reader only: the socket goes on, into TLS
+    if answer.status != 200:
+        raise ConnectionRefusedError(
+            f"proxy answered CONNECT {target} with {answer.status} {answer.reason}")
 
 
 def _tls_context(endpoint: Endpoint) -> ssl.SSLContext:
@@ -274,10 +316,11 @@ def _tls_context(endpoint: Endpoint) -> ssl.SSLContext:
 def _dropped(sock: socket.socket) -> bool:
     """Whether an idle connection was closed by the server (or has unread bytes, as bad)."""
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
+        poller = select.poll()  # select.select fails for descriptors past 1023
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
     except (OSError, ValueError):
         return True
-    return bool(readable)
 
 
 def _join(host: str, port: int) -> str:
@@ -291,16 +334,16 @@ def _join(host: str, port: int) -> str:
 class Proxy:
     host: str
     port: int
-    headers: dict[str, str]
+    headers: dict[str, str] = field(repr=False)
     """`Proxy-Authorization` when the proxy URL carries a user and password."""
 
 
-def _proxy_for(scheme: str, host: str, configured: str | None,
+def _proxy_for(scheme: str, host: str, port: int, configured: str | None,
                environ: Any = os.environ) -> Proxy | None:
     """The proxy to reach `host` through: the kubeconfig's, else the environment's."""
     url = configured
     if url is None:
-        if bypasses(host, environ.get("NO_PROXY") or environ.get("no_proxy") or ""):
+        if bypasses(host, port, environ.get("NO_PROXY") or environ.get("no_proxy") or ""):
             return None
         names = ("HTTPS_PROXY", "https_proxy") if scheme == "https" else ("HTTP_PROXY",
                                                                           "http_proxy")
@@ -309,7 +352,10 @@ def _proxy_for(scheme: str, host: str, configured: str | None,
         return None
     parts = urlsplit(url if "://" in url else f"http://{url}")
     if parts.scheme != "http" or not parts.hostname:
-        raise ValueError(f"proxy {url!r}: only http:// proxies are supported")
+        shown = f"{parts.scheme}://{parts.hostname or ''}" + (
+            f":{parts.port}" if parts.port else "")  # never its user and password
+        raise ValueError(f"proxy {shown}: only http:// proxies are supported (TLS to the API "
+                         "server is end to end through the proxy's CONNECT tunnel)")
     headers = {}
     if parts.username is not None:
         user = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
@@ -317,10 +363,11 @@ def _proxy_for(scheme: str, host: str, configured: str | None,
     return Proxy(parts.hostname, parts.port or 80, headers)
 
 
-def bypasses(host: str, no_proxy: str) -> bool:
-    """Whether `NO_PROXY` exempts `host`, as Go's net/http (kubectl) reads it: `*`; an IP or a
-    CIDR range for an IP host; a domain for itself and its subdomains (a leading dot: only
-    subdomains); entries may carry a port, which is ignored here. Loopback is never proxied."""
+def bypasses(host: str, port: int, no_proxy: str) -> bool:
+    """Whether `NO_PROXY` exempts `host:port`, as Go's net/http (kubectl) reads it: `*`; an IP
+    (maybe with a port) or a CIDR range for an IP host; a domain for itself and its subdomains,
+    a leading `.` or `*.` for its subdomains only, maybe with a port. Loopback is never
+    proxied."""
     host = host.lower().strip("[]")
     try:
         ip = ipaddress.ip_address(host)
@@ -329,21 +376,31 @@ def bypasses(host: str, no_proxy: str) -> bool:
     if host == "localhost" or (ip is not None and ip.is_loopback):
         return True
     for entry in (e.strip().lower() for e in no_proxy.split(",")):
-        if not entry:
-            continue
         if entry == "*":
             return True
+        name, wanted = _split_port(entry)
+        if not name or (wanted is not None and wanted != port):
+            continue
         if ip is not None:
             try:
-                if ip in ipaddress.ip_network(entry.strip("[]"), strict=False):
+                if ip in ipaddress.ip_network(name, strict=False):
                     return True
             except ValueError:
                 pass
             continue
-        name = entry.rsplit(":", 1)[0] if entry.count(":") == 1 else entry
-        if name.startswith("."):
-            if host.endswith(name):
-                return True
-        elif host == name or host.endswith("." + name):
+        if name.startswith("*."):
+            name = name[1:]
+        if host.endswith(name if name.startswith(".") else "." + name) or host == name:
             return True
     return False
+
+
+def _split_port(entry: str) -> tuple[str, int | None]:
+    """(host, port) of a `NO_PROXY` entry: `name`, `name:port`, `ip`, `[v6]:port`, `cidr`."""
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        return host, int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else None
+    if entry.count(":") == 1:
+        host, _, port = entry.partition(":")
+        return host, int(port) if port.isdigit() else None
+    return entry, None  # a name, an IPv4 address or range, or a bare IPv6 one

@@ -21,11 +21,12 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.adapters.kube_transport import Endpoint, Fixed
+from orchestrator.adapters.kube_transport import Endpoint, Fixed, TokenFile
 
 _CLUSTER_KEYS = {"server", "certificate-authority", "certificate-authority-data",
                  "insecure-skip-tls-verify", "tls-server-name", "proxy-url", "extensions"}
@@ -89,10 +90,11 @@ def _plain(config: Any, context: str | None, *, base: Path) -> Plain | None:
         tls = {"ca_file": _as_file(cluster, "certificate-authority", base),
                "cert_file": _as_file(user, "client-certificate", base),
                "key_file": _as_file(user, "client-key", base)}
-    endpoint = Endpoint(host, verify=not cluster.get("insecure-skip-tls-verify", False),
+    # Only a real `true` turns verification off (a quoted "false" is not a yes).
+    endpoint = Endpoint(host, verify=cluster.get("insecure-skip-tls-verify") is not True,
                         tls_server_name=cluster.get("tls-server-name"),
                         proxy=cluster.get("proxy-url"),
-                        authorization=Fixed(_authorization(user, base)), **tls)
+                        authorization=_authorization(user, base), **tls)
     return Plain(name, endpoint, None if context else ctx.get("namespace"))
 
 
@@ -107,15 +109,20 @@ def _named(items: Any, name: Any, key: str) -> dict[str, Any] | None:
     return None
 
 
-def _authorization(user: dict[str, Any], base: Path) -> str | None:
-    token = user["token"] if "token" in user else (
-        (base / user["tokenFile"]).read_text() if "tokenFile" in user else None)
-    if token:
-        return f"Bearer {token}"
+def _authorization(user: dict[str, Any], base: Path) -> Callable[[], str | None]:
+    """The user's `Authorization` header: a `token`, else a `tokenFile` (re-read every minute,
+    its line end stripped, as client-go does), else a user and password, else none."""
+    if "token" in user:
+        if user["token"]:
+            return Fixed(f"Bearer {user['token']}")
+    elif "tokenFile" in user:
+        path = base / user["tokenFile"]
+        if path.read_text(encoding="utf-8").strip():
+            return TokenFile(path)
     if "username" in user and "password" in user:
         plain = f"{user['username']}:{user['password']}".encode("latin-1")
-        return "Basic " + base64.b64encode(plain).decode()
-    return None
+        return Fixed("Basic " + base64.b64encode(plain).decode())
+    return Fixed()
 
 
 def _as_file(section: dict[str, Any], key: str, base: Path) -> str | None:

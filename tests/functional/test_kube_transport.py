@@ -12,14 +12,16 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 
 from orchestrator.adapters.kube import Connection, connect
+from orchestrator.adapters.kube_errors import NotFound
 from orchestrator.adapters.kube_reads import KubeReader
-from orchestrator.adapters.kube_transport import ApiServer, Endpoint, TokenFile, bypasses
+from orchestrator.adapters.kube_transport import ApiServer, Endpoint, Fixed, TokenFile, bypasses
 from orchestrator.adapters.kube_writes import KubeWriter
-from orchestrator.errors import TransientError
+from orchestrator.errors import PermanentError, TransientError
 from tests.fakes import kube_objects as ko
 from tests.fakes.forward_proxy import ForwardProxy
 from tests.fakes.kube_api import FakeKubeAPI
@@ -83,6 +85,33 @@ def test_requests_share_one_pooled_connection(api: FakeKubeAPI, tls: tuple[TLSPr
     for _ in range(5):
         assert _name(api, server) == "web-0"
     assert proxy.accepted == 1, "each request opened its own TLS connection"
+
+
+def test_refusals_keep_the_connection(api: FakeKubeAPI, tls: tuple[TLSProxy, Path],
+                                      servers: list[ApiServer]) -> None:
+    proxy, ca = tls
+    reader = KubeReader(_server(Endpoint(f"https://127.0.0.1:{proxy.port}", ca_file=str(ca)),
+                                servers), timeout=3)
+    for _ in range(5):
+        with pytest.raises(NotFound):
+            reader.get("Pod", "shop", "gone")
+    assert _name(api, reader.server) == "web-0"
+    assert proxy.accepted == 1, "a 404 cost a new TLS connection"
+
+
+def test_names_stay_one_path_segment(api: FakeKubeAPI, servers: list[ApiServer]) -> None:
+    reader = KubeReader(_server(Endpoint(api.url), servers), timeout=3)
+    for name in ("web-0?dryRun=All", "../../../nodes/n1", "web 0", "web-0\r\nX-Injected: 1"):
+        with pytest.raises(NotFound):
+            reader.get("Pod", "shop", name)
+    gets = [r for r in api.requests if r.method == "GET"]
+    assert all(r.query == {} for r in gets), "a name became a query"
+    paths = [unquote(r.path) for r in gets]
+    assert paths == ["/api/v1/namespaces/shop/pods/" + n for n in (
+        "web-0?dryRun=All", "../../../nodes/n1", "web 0", "web-0\r\nX-Injected: 1")]
+    for bad in ("", ".", ".."):
+        with pytest.raises(PermanentError, match="not an object name"):
+            reader.get("Pod", "shop", bad)
 
 
 def test_a_connection_the_server_closed_while_idle_is_replaced_not_failed(
@@ -218,9 +247,46 @@ def test_a_token_file_is_read_again_once_its_period_has_passed(
     _name(api, rotating), _name(api, cached)
     seen = [r.headers["authorization"] for r in api.find_requests("GET", "/pods/web-0$")]
     assert seen == ["Bearer first", "Bearer first", "Bearer second", "Bearer first"]
-    token.write_text("")
-    with pytest.raises(TransientError, match="empty"):
-        _name(api, rotating)
+    token.write_text("")  # mid-rotation: the token read before still holds
+    _name(api, rotating)
+    assert api.find_requests("GET", "/pods/web-0$")[-1].headers["authorization"] == \
+        "Bearer second"
+    fresh = _server(Endpoint(api.url, authorization=TokenFile(token)), servers)
+    with pytest.raises(TransientError, match="empty"):  # nothing read yet: retried later
+        _name(api, fresh)
+
+
+def test_a_kubeconfig_token_file_loses_its_line_end_and_a_broken_header_is_never_quoted(
+        api: FakeKubeAPI, tmp_path: Path, connections: list[Connection],
+        servers: list[ApiServer]) -> None:
+    (tmp_path / "token").write_text("tok-abc\n")  # as `kubectl create token > file` writes it
+    conn = _connect(tmp_path / "config", {"server": api.url}, {"tokenFile": "token"},
+                    connections)
+    assert conn.server is not None and _name(api, conn.server) == "web-0"
+    assert api.find_requests("GET", "/pods/web-0$")[-1].headers["authorization"] == \
+        "Bearer tok-abc"
+    broken = _server(Endpoint(api.url, authorization=Fixed("Bearer tok-abc\nsecond-line")),
+                     servers)
+    with pytest.raises(PermanentError, match="line break") as err:
+        _name(api, broken)
+    assert "tok-abc" not in str(err.value)
+
+
+def test_nothing_secret_in_reprs_or_in_a_refused_proxys_message(
+        tmp_path: Path, connections: list[Connection]) -> None:
+    token = tmp_path / "token"
+    token.write_text("sa-secret-token")
+    source = TokenFile(token)
+    source()
+    shown = repr(Endpoint("https://h", proxy="http://alice:s3cr3t@p:3128",
+                          authorization=Fixed("Bearer kc-secret"))) + repr(source) + repr(
+        Fixed("Bearer kc-secret"))
+    assert "s3cr3t" not in shown and "secret-token" not in shown and "kc-secret" not in shown
+    conn = _connect(tmp_path / "config", {"server": "https://a:6443",
+                                          "proxy-url": "https://alice:s3cr3t@proxy.corp:3128"},
+                    {"token": "t"}, connections)
+    assert conn.source == "none" and conn.problem is not None
+    assert "https://proxy.corp:3128" in conn.problem and "s3cr3t" not in conn.problem
 
 
 def test_in_cluster_reads_without_the_kubernetes_client_or_its_libraries(
@@ -275,18 +341,45 @@ def test_https_goes_through_the_environments_proxy_in_a_connect_tunnel(
         forward.close()
 
 
-def test_a_kubeconfigs_proxy_url_is_used_for_plain_http_too(
-        api: FakeKubeAPI, tmp_path: Path, no_proxy_env: None,
-        connections: list[Connection]) -> None:
-    forward = ForwardProxy({f"{NAME}:8080": api.port})
+def test_an_ipv6_api_server_is_tunnelled_to_in_brackets(
+        api: FakeKubeAPI, named_tls: tuple[TLSProxy, Path], monkeypatch: pytest.MonkeyPatch,
+        no_proxy_env: None, servers: list[ApiServer]) -> None:
+    tls, cert = named_tls
+    forward = ForwardProxy({"[fd00:10:96::1]:443": tls.port})
     try:
+        monkeypatch.setenv("HTTPS_PROXY", forward.url)
+        server = _server(Endpoint("https://[fd00:10:96::1]:443", ca_file=str(cert),
+                                  tls_server_name=NAME), servers)
+        assert _name(api, server) == "web-0"
+        assert [s.target for s in forward.seen] == ["[fd00:10:96::1]:443"]
+    finally:
+        forward.close()
+
+
+@pytest.mark.parametrize("plugin", [False, True], ids=["plain", "exec-plugin"])
+def test_a_kubeconfigs_proxy_url_is_used_for_plain_http_too(
+        api: FakeKubeAPI, tmp_path: Path, no_proxy_env: None, plugin: bool,
+        connections: list[Connection]) -> None:
+    """Also when the kubeconfig needs the client's loader (EKS, GKE), which ignores it."""
+    forward = ForwardProxy({f"{NAME}:8080": api.port})
+    user: dict[str, Any] = {"token": "t"}
+    if plugin:
+        credential = {"apiVersion": "client.authentication.k8s.io/v1",
+                      "kind": "ExecCredential", "status": {"token": "t"}}
+        user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1",
+                         "command": sys.executable, "interactiveMode": "Never",
+                         "args": ["-c", f"print({json.dumps(json.dumps(credential))})"]}}
+    try:
+        proxy_url = forward.url.replace("http://", "http://ops:pw@")
         conn = _connect(tmp_path / "config", {"server": f"http://{NAME}:8080",
-                                              "proxy-url": forward.url}, {"token": "t"},
-                        connections)
+                                              "proxy-url": proxy_url}, user, connections)
         assert conn.server is not None
         assert _name(api, conn.server) == "web-0"
-        assert [(s.method, s.target) for s in forward.seen] == [
-            ("GET", f"http://{NAME}:8080/api/v1/namespaces/shop/pods/web-0")]
+        assert [(s.method, s.target, s.authorization) for s in forward.seen] == [
+            ("GET", f"http://{NAME}:8080/api/v1/namespaces/shop/pods/web-0",
+             "Basic " + _b64(b"ops:pw"))]
+        assert "proxy-authorization" not in api.requests[-1].headers
+        assert api.requests[-1].headers["authorization"] == "Bearer t"
     finally:
         forward.close()
 
@@ -299,26 +392,34 @@ def test_an_unusable_proxy_is_a_connection_problem_not_a_crash(
     assert conn.source == "none" and conn.problem is not None and "socks5" in conn.problem
 
 
-@pytest.mark.parametrize(("host", "no_proxy", "bypassed"), [
-    ("api.example.test", "", False),
-    ("api.example.test", "*", True),
-    ("api.example.test", "example.test", True),
-    ("example.test", "example.test", True),
-    ("example.test", ".example.test", False),
-    ("api.example.test", ".example.test", True),
-    ("badexample.test", "example.test", False),
-    ("api.example.test", "other.test, example.test:6443", True),
-    ("10.96.0.1", "10.0.0.0/8", True),
-    ("10.96.0.1", "192.168.0.0/16,10.96.0.2", False),
-    ("10.96.0.1", "10.96.0.1", True),
-    ("fd00::1", "fd00::/8", True),
-    ("127.0.0.1", "", True),
-    ("localhost", "", True),
-    ("[::1]", "", True),
-    ("API.Example.Test", "example.test", True),
+@pytest.mark.parametrize(("host", "port", "no_proxy", "bypassed"), [
+    ("api.example.test", 443, "", False),
+    ("api.example.test", 443, "*", True),
+    ("api.example.test", 443, "example.test", True),
+    ("example.test", 443, "example.test", True),
+    ("example.test", 443, ".example.test", False),
+    ("api.example.test", 443, ".example.test", True),
+    ("api.example.test", 443, "*.example.test", True),
+    ("example.test", 443, "*.example.test", False),
+    ("badexample.test", 443, "example.test", False),
+    ("api.example.test", 6443, "other.test, example.test:6443", True),
+    ("api.example.test", 443, "example.test:6443", False),
+    ("10.96.0.1", 443, "10.0.0.0/8", True),
+    ("10.96.0.1", 443, "192.168.0.0/16,10.96.0.2", False),
+    ("10.96.0.1", 443, "10.96.0.1", True),
+    ("10.96.0.1", 443, "10.96.0.1:443", True),
+    ("10.96.0.1", 443, "10.96.0.1:6443", False),
+    ("fd00::1", 443, "fd00::/8", True),
+    ("fd00::1", 443, "[fd00::1]:443", True),
+    ("fd00::1", 443, "fd00::1", True),
+    ("127.0.0.1", 443, "", True),
+    ("localhost", 443, "", True),
+    ("[::1]", 443, "", True),
+    ("API.Example.Test", 443, "example.test", True),
 ])
-def test_no_proxy_reads_as_kubectl_reads_it(host: str, no_proxy: str, bypassed: bool) -> None:
-    assert bypasses(host, no_proxy) is bypassed
+def test_no_proxy_reads_as_kubectl_reads_it(host: str, port: int, no_proxy: str,
+                                            bypassed: bool) -> None:
+    assert bypasses(host, port, no_proxy) is bypassed
 
 
 # ---- helpers --------------------------------------------------------------------------------
@@ -338,3 +439,23 @@ def _connect(path: Path, cluster: dict[str, Any], user: dict[str, Any],
     conn = connect(kubeconfig=str(path), in_cluster=False)
     made.append(conn)
     return conn
+
+
+class Chunks:
+    """A response body as it arrives, in the given pieces."""
+
+    def __init__(self, *chunks: bytes) -> None:
+        self._chunks = chunks
+
+    def chunks(self) -> Iterator[bytes]:
+        yield from self._chunks
+
+
+def test_watch_lines_are_joined_across_chunks_and_bounded() -> None:
+    from orchestrator.adapters.kube_reads import WATCH_LINE_LIMIT, _lines
+
+    body = Chunks(b'{"a"', b':1}\n\n{"b":2}\n{"c"', b"", b':3}\n{"d":4}')
+    assert list(_lines(body)) == [b'{"a":1}', b'{"b":2}', b'{"c":3}', b'{"d":4}']  # type: ignore[arg-type]
+    endless = Chunks(*[b"x" * (1 << 20)] * (WATCH_LINE_LIMIT // (1 << 20) + 1))
+    with pytest.raises(ValueError, match="watch event longer"):
+        list(_lines(endless))  # type: ignore[arg-type]

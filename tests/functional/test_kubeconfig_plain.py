@@ -74,9 +74,11 @@ def _content(name: str | None) -> bytes | None:
 
 
 def _loader_sets(cfg: Any) -> dict[str, Any]:
-    """What a connection takes from the loader's Configuration, file contents for names."""
-    return {"host": cfg.host,
-            "authorization": cfg.get_api_key_with_prefix("BearerToken", alias="authorization"),
+    """What a connection takes from the loader's Configuration, file contents for names. (The
+    loader keeps a token file's line end, which no client can send in a header: the reader
+    strips it, as client-go does, so the comparison does too.)"""
+    authorization = cfg.get_api_key_with_prefix("BearerToken", alias="authorization")
+    return {"host": cfg.host, "authorization": authorization and authorization.rstrip("\n"),
             "ca": _content(cfg.ssl_ca_cert), "cert": _content(cfg.cert_file),
             "key": _content(cfg.key_file), "verify": cfg.verify_ssl,
             "tls_server_name": cfg.tls_server_name}
@@ -258,3 +260,14 @@ print(json.dumps({{"pod": pod["metadata"]["name"], "loaded": sorted(
     assert done.returncode == 0, done.stderr[-3000:]
     facts = json.loads(done.stdout.strip().splitlines()[-1])
     assert facts == {"pod": "web-0", "loaded": []}
+
+
+@pytest.mark.parametrize(("value", "verify"), [(True, False), (False, True), ("true", True),
+                                               ("false", True), (None, True)])
+def test_only_a_real_true_turns_certificate_checks_off(value: Any, verify: bool,
+                                                       tmp_path: Path) -> None:
+    cluster: dict[str, Any] = {"server": "https://a:6443"}
+    if value is not None:
+        cluster["insecure-skip-tls-verify"] = value
+    plain = read_plain([kubeconfig(tmp_path / "config.json", cluster, {"token": "t"})], None)
+    assert plain is not None and plain.endpoint.verify is verify
