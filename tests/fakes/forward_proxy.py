@@ -10,11 +10,10 @@ are recorded in `seen`.
 from __future__ import annotations
 
 import socket
-import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from tests.fakes.tls_proxy import pipe
+from tests.fakes.tls_proxy import Listener, pipe
 
 
 @dataclass(frozen=True)
@@ -25,32 +24,14 @@ class Seen:
     authorization: str | None
 
 
-class ForwardProxy:
+class ForwardProxy(Listener):
     def __init__(self, routes: dict[str, int]) -> None:
         self.routes = routes
         self.seen: list[Seen] = []
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
+        super().__init__()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._accept = threading.Thread(target=self._serve, daemon=True)
-        self._accept.start()
 
-    def _serve(self) -> None:
-        self.listener.settimeout(0.05)
-        while not self._stop.is_set():
-            try:
-                client, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            t = threading.Thread(target=self._handle, args=(client,), daemon=True)
-            self._threads.append(t)
-            t.start()
-
-    def _handle(self, client: socket.socket) -> None:
+    def handle(self, client: socket.socket) -> None:
         with client:
             head = b""
             while b"\r\n\r\n" not in head:
@@ -87,10 +68,3 @@ class ForwardProxy:
                     upstream.sendall("\r\n".join([f"{method} {path} {version}", *kept])
                                      .encode("latin-1") + b"\r\n\r\n" + rest)
                 pipe(client, upstream, self._stop)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._accept.join()
-        self.listener.close()
-        for t in self._threads:
-            t.join(5)

@@ -46,27 +46,22 @@ def self_signed(folder: Path, *, names: tuple[str, ...] = (),
     return cert_file, key_file
 
 
-class TLSProxy:
-    """127.0.0.1:<port> speaking TLS, forwarding to 127.0.0.1:<backend> in plain TCP; with
-    `client_ca`, only clients presenting a certificate that CA signed get through."""
+class Listener:
+    """A loopback TCP server giving each connection it accepts to `handle`, in a thread of its
+    own. Subclasses set what `handle` needs before calling `__init__`, which starts accepting."""
 
-    def __init__(self, backend_port: int, cert: Path, key: Path, *,
-                 client_ca: Path | None = None) -> None:
-        self.backend = backend_port
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.load_cert_chain(cert, key)
-        if client_ca is not None:
-            self.context.verify_mode = ssl.CERT_REQUIRED
-            self.context.load_verify_locations(client_ca)
+    def __init__(self) -> None:
         self.accepted = 0
         """TCP connections accepted so far (a pooling client opens few)."""
-        self._open: set[socket.socket] = set()
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._accept = threading.Thread(target=self._serve, daemon=True)
         self._accept.start()
+
+    def handle(self, sock: socket.socket) -> None:
+        raise NotImplementedError
 
     def _serve(self) -> None:
         while not self._stop.is_set():
@@ -78,11 +73,34 @@ class TLSProxy:
             except OSError:
                 return
             self.accepted += 1
-            t = threading.Thread(target=self._pipe, args=(raw,), daemon=True)
+            t = threading.Thread(target=self.handle, args=(raw,), daemon=True)
             self._threads.append(t)
             t.start()
 
-    def _pipe(self, raw: socket.socket) -> None:
+    def close(self) -> None:
+        self._stop.set()
+        self._accept.join()
+        self.listener.close()
+        for t in self._threads:
+            t.join(5)
+
+
+class TLSProxy(Listener):
+    """127.0.0.1:<port> speaking TLS, forwarding to 127.0.0.1:<backend> in plain TCP; with
+    `client_ca`, only clients presenting a certificate that CA signed get through."""
+
+    def __init__(self, backend_port: int, cert: Path, key: Path, *,
+                 client_ca: Path | None = None) -> None:
+        self.backend = backend_port
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(cert, key)
+        if client_ca is not None:
+            self.context.verify_mode = ssl.CERT_REQUIRED
+            self.context.load_verify_locations(client_ca)
+        self._open: set[socket.socket] = set()
+        super().__init__()
+
+    def handle(self, raw: socket.socket) -> None:
         try:
             client = self.context.wrap_socket(raw, server_side=True)
         except (ssl.SSLError, OSError):
@@ -100,13 +118,6 @@ class TLSProxy:
         for sock in list(self._open):
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._accept.join()
-        self.listener.close()
-        for t in self._threads:
-            t.join(5)
 
 
 def pipe(a: socket.socket, b: socket.socket, stop: threading.Event) -> None:
