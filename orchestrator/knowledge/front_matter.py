@@ -5,14 +5,17 @@ importing PyYAML alone takes about 90 M instructions (its pure-Python reader com
 Unicode regex at import), more than the rest of reading sixteen runbooks. So the packaged
 folder carries each file's front matter as JSON, filed under the SHA-256 of the file: an entry
 is used only for the very bytes it was parsed from, so an edited, added or foreign runbook is
-parsed from its YAML as before, and nothing here can go stale. The entries are what YAML
+parsed from its YAML as before, and no entry can outlive its file. The entries are what YAML
 parsed, nothing more: the runbook is still validated as any other.
 
 Beside them, under the same hashes, what checking each runbook's PromQL found (`promql`: the
 problems, none when it parses): the agent checks the queries of the runbook it hands out, and
 the checker (its tokenizer's regular expressions compiled, then the parse) cost a cold agent
-about 14 M instructions for one runbook. A file without an entry is checked as before. The
-verdicts are the checker's of the same version: the freshness test rebuilds them.
+about 14 M instructions for one runbook. A file without an entry is checked as before. A
+verdict is the checker's of one version, so the file also carries the SHA-256 of the checker's
+source (`checker`): verdicts written by another version, say a folder indexed before an upgrade,
+are ignored and each runbook is checked as it is handed out. The freshness test rebuilds the
+packaged file.
 
 `python -m orchestrator.knowledge.front_matter FOLDER` writes the file (`--check`: exits 1 when
 it is out of date); tests/unit/test_runbook_front_matter.py fails when the packaged one is.
@@ -31,6 +34,12 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 FILE = "front-matter.json"
+CHECKER = Path(__file__).with_name("promql.py")
+"""The PromQL checker, whose source the verdicts are tied to (it imports only `re`)."""
+
+
+def checker_digest() -> str:
+    return hashlib.sha256(CHECKER.read_bytes()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -50,13 +59,17 @@ def read(folder: Path) -> Table:
         found = json.loads((folder / FILE).read_bytes())
     except FileNotFoundError:
         return Table()
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, RecursionError) as e:  # RecursionError: nested too deep
         log.warning("ignoring %s: %s", folder / FILE, e)
         return Table()
     if not isinstance(found, dict) or not isinstance(found.get("runbooks"), dict):
         log.warning("ignoring %s: not a front matter file", folder / FILE)
         return Table()
     promql = found.get("promql")
+    if promql and found.get("checker") != checker_digest():
+        log.info("%s: its PromQL verdicts are another checker version's: checking again",
+                 folder / FILE)
+        promql = None
     return Table(
         front_matter={k: v for k, v in found["runbooks"].items() if isinstance(v, dict)},
         promql={k: v for k, v in promql.items()
@@ -91,6 +104,7 @@ def build(folder: Path) -> dict[str, Any]:
                      "parses), by SHA-256 of the file; written by "
                      "python -m orchestrator.knowledge.front_matter",
             "runbooks": dict(sorted(entries.items())),
+            "checker": checker_digest(),
             "promql": dict(sorted(promql.items()))}
 
 

@@ -103,7 +103,8 @@ class LeanSettings(SecretFields):
     Read with `from_env()`; the constructor takes values only, as any model's does.
     """
 
-    model_config = ConfigDict(extra="ignore", validate_by_name=True)
+    # validate_default: a default out of its own bounds fails, as pydantic-settings makes it.
+    model_config = ConfigDict(extra="ignore", validate_by_name=True, validate_default=True)
     env_prefix: ClassVar[str] = ""
 
     @classmethod

@@ -96,3 +96,69 @@ def test_a_bad_value_fails_naming_its_variable_as_pydantic_settings_does(
                 errors.append([err["loc"] for err in e.value.errors()])
             assert errors[0] == errors[1], name
             monkeypatch.delenv(var)
+
+
+def _read(read: Any) -> Any:
+    """A reader's fields (secrets revealed), or the locations and kinds of its errors."""
+    from pydantic import ValidationError
+
+    try:
+        settings = read()
+    except ValidationError as e:
+        return sorted((err["loc"], err["type"]) for err in e.errors())
+    return {name: value.get_secret_value() if isinstance(value, SecretStr) else value
+            for name, value in settings}
+
+
+@pytest.mark.parametrize("cls", LEAN, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("case", ["empty", "blank", "padded", "yes-no", "file-and-variable",
+                                  "missing-file"])
+def test_edge_values_read_as_pydantic_settings_reads_them(
+        cls: type[LeanSettings], case: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Per field, one odd value at a time: both readers agree on the value or on the error."""
+    for name, field in cls.model_fields.items():
+        names = env_names(cls.env_prefix, name, field)
+        for var in names:
+            monkeypatch.delenv(var, raising=False)
+            monkeypatch.delenv(var + "_FILE", raising=False)
+        var = names[0]
+        if case in ("file-and-variable", "missing-file") and not is_secret(field):
+            continue
+        if case == "empty":
+            monkeypatch.setenv(var, "")
+        elif case == "blank":
+            monkeypatch.setenv(var, "   ")
+        elif case == "padded":
+            monkeypatch.setenv(var, f" {changed(name, field, tmp_path)} ")
+        elif case == "yes-no":
+            monkeypatch.setenv(var, "yes" if field.annotation is bool else "no")
+        elif case == "file-and-variable":
+            (tmp_path / "secret").write_text("from-the-file\n")
+            monkeypatch.setenv(var, "from-the-variable")
+            monkeypatch.setenv(var + "_FILE", str(tmp_path / "secret"))
+        else:
+            monkeypatch.setenv(var + "_FILE", str(tmp_path / "no-such-file"))
+        try:
+            lean: Any = _read(cls.from_env)
+        except Exception as e:  # noqa: BLE001 - a refusal is compared by its kind
+            lean = type(e)
+        try:
+            twin: Any = _read(pydantic_settings_twin(cls))
+        except Exception as e:  # noqa: BLE001
+            twin = type(e)
+        assert lean == twin, (name, case)
+        for v in (var, var + "_FILE"):
+            monkeypatch.delenv(v, raising=False)
+
+
+def test_a_default_out_of_its_own_bounds_fails_as_with_pydantic_settings() -> None:
+    from pydantic import Field, ValidationError
+
+    class Bad(LeanSettings):
+        env_prefix = "BAD_"
+        limit: int = Field(default=25, le=20)
+
+    for read in (Bad.from_env, pydantic_settings_twin(Bad)):
+        with pytest.raises(ValidationError, match="less than or equal to 20"):
+            read()

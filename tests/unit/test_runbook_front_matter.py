@@ -115,3 +115,23 @@ def test_a_runbook_whose_promql_does_not_parse_is_filed_with_its_problems(copy: 
     problems = front_matter.read(copy).promql[sha256(broken.read_bytes()).hexdigest()]
     assert len(problems) == 1 and "line 4: PromQL" in problems[0], problems
     assert FolderSource(copy).get("broken") is None
+
+
+def test_verdicts_of_another_checker_version_are_not_trusted(copy: Path) -> None:
+    """A folder indexed before an upgrade: its `[]` may be what an older checker found."""
+    broken = copy / "broken.md"
+    broken.write_text("---\nid: broken\n---\n# Broken\n\n```promql\nrate(x[5m]\n```\n")
+    _plant(copy, "broken.md", [])  # as an older checker, blind to the missing parenthesis
+    assert FolderSource(copy).get("broken") is not None, "the same checker's word is taken"
+    table = json.loads((copy / front_matter.FILE).read_text())
+    table["checker"] = "0" * 64
+    (copy / front_matter.FILE).write_text(json.dumps(table))
+    assert front_matter.read(copy).promql == {}
+    assert front_matter.read(copy).front_matter, "the parsed front matter still counts"
+    assert FolderSource(copy).get("broken") is None, "checked again, and refused"
+
+
+def test_a_file_nested_too_deep_is_ignored_not_fatal(copy: Path) -> None:
+    (copy / front_matter.FILE).write_text("[" * 200_000)
+    assert front_matter.read(copy) == front_matter.Table()
+    assert len(FolderSource(copy).all()) == len(load_folder(copy))
