@@ -12,10 +12,9 @@ transport, each on purpose:
   certificate check and SNI, and the insecure flag (`insecure-skip-tls-verify`);
 - the `Authorization` header asked for on every request, so a service-account token that the
   kubelet rotates is re-read (`TokenFile`);
-- proxies as kubectl reads them: the kubeconfig's `proxy-url`, else `HTTPS_PROXY` (or
-  `HTTP_PROXY` for a plain-HTTP server) minus `NO_PROXY`; HTTPS goes through a CONNECT tunnel,
-  so TLS stays end to end (the proxy itself is spoken to in plain HTTP: an `https://` proxy URL
-  is refused with a message that says so);
+- proxies as kubectl reads them (`kube_proxy`): the kubeconfig's `proxy-url`, else
+  `HTTPS_PROXY` (or `HTTP_PROXY` for a plain-HTTP server) minus `NO_PROXY`; HTTPS goes through
+  a CONNECT tunnel, so TLS stays end to end (an `https://` proxy URL is refused, saying so);
 - a pool: idle connections kept for the next request (one per reader thread at most
   `pool_size`), a connection the server closed while idle noticed before it is reused;
 - retries: a connection refused or reset while it opens is tried again at once, three times,
@@ -37,11 +36,8 @@ turns into `TransientError`.
 
 from __future__ import annotations
 
-import base64
 import http.client
-import ipaddress
 import json
-import os
 import queue
 import select
 import socket
@@ -52,9 +48,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from orchestrator.adapters.kube_errors import from_status
+from orchestrator.adapters.kube_proxy import join, open_tunnel, proxy_for
 from orchestrator.errors import PermanentError, TransientError
 
 Timeout = float | tuple[float, float]
@@ -163,7 +160,7 @@ class ApiServer:
         self._host, self._port = url.hostname, url.port or (443 if self._tls else 80)
         self._prefix = url.path.rstrip("/")
         self._context = _tls_context(endpoint) if self._tls else None
-        self._proxy = _proxy_for(url.scheme, self._host, self._port, endpoint.proxy)
+        self._proxy = proxy_for(url.scheme, self._host, self._port, endpoint.proxy)
         self._idle: queue.LifoQueue[http.client.HTTPConnection] = queue.LifoQueue(
             maxsize=max(pool_size, 1))
 
@@ -180,7 +177,7 @@ class ApiServer:
         target = self._prefix + path + (f"?{urlencode(query)}" if query else "")
         sent = {"Accept": "application/json", "User-Agent": self.user_agent, **(headers or {})}
         if self._proxy is not None and not self._tls:
-            target = f"http://{_join(self._host, self._port)}{target}"  # absolute form
+            target = f"http://{join(self._host, self._port)}{target}"  # absolute form
             sent.update(self._proxy.headers)
         authorization = self.endpoint.authorization()
         if authorization:
@@ -268,7 +265,7 @@ class ApiServer:
         conn = _TLSConnection(host, port, timeout=connect_timeout, context=self._context)
         conn.server_name = self.endpoint.tls_server_name or self._host
         if self._proxy is not None:
-            conn.tunnel = (_join(self._host, self._port), self._proxy.headers)
+            conn.tunnel = (join(self._host, self._port), self._proxy.headers)
         return conn
 
 
@@ -284,23 +281,9 @@ class _TLSConnection(http.client.HTTPSConnection):
     def connect(self) -> None:
         http.client.HTTPConnection.connect(self)  # TCP, to the proxy when tunnelling
         if self.tunnel is not None:
-            _open_tunnel(self.sock, *self.tunnel)
+            open_tunnel(self.sock, *self.tunnel)
         self.sock = self._context.wrap_socket(  # type: ignore[attr-defined]
             self.sock, server_hostname=self.server_name)
-
-
-def _open_tunnel(sock: socket.socket, target: str, headers: dict[str, str]) -> None:
-    lines = [f"CONNECT {target} HTTP/1.1", f"Host: {target}",
-             *(f"{k}: {v}" for k, v in headers.items())]
-    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-    answer = http.client.HTTPResponse(sock, method="CONNECT")
-    try:
-        answer.begin()
-    finally:
-        answer.close()  # its reader only: the socket goes on, into TLS
-    if answer.status != 200:
-        raise ConnectionRefusedError(
-            f"proxy answered CONNECT {target} with {answer.status} {answer.reason}")
 
 
 def _tls_context(endpoint: Endpoint) -> ssl.SSLContext:
@@ -321,86 +304,3 @@ def _dropped(sock: socket.socket) -> bool:
         return bool(poller.poll(0))
     except (OSError, ValueError):
         return True
-
-
-def _join(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-# ---- proxies --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Proxy:
-    host: str
-    port: int
-    headers: dict[str, str] = field(repr=False)
-    """`Proxy-Authorization` when the proxy URL carries a user and password."""
-
-
-def _proxy_for(scheme: str, host: str, port: int, configured: str | None,
-               environ: Any = os.environ) -> Proxy | None:
-    """The proxy to reach `host` through: the kubeconfig's, else the environment's."""
-    url = configured
-    if url is None:
-        if bypasses(host, port, environ.get("NO_PROXY") or environ.get("no_proxy") or ""):
-            return None
-        names = ("HTTPS_PROXY", "https_proxy") if scheme == "https" else ("HTTP_PROXY",
-                                                                          "http_proxy")
-        url = next((environ[n] for n in names if environ.get(n)), None)
-    if not url:
-        return None
-    parts = urlsplit(url if "://" in url else f"http://{url}")
-    if parts.scheme != "http" or not parts.hostname:
-        shown = f"{parts.scheme}://{parts.hostname or ''}" + (
-            f":{parts.port}" if parts.port else "")  # never its user and password
-        raise ValueError(f"proxy {shown}: only http:// proxies are supported (TLS to the API "
-                         "server is end to end through the proxy's CONNECT tunnel)")
-    headers = {}
-    if parts.username is not None:
-        user = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
-        headers["Proxy-Authorization"] = "Basic " + base64.b64encode(user).decode()
-    return Proxy(parts.hostname, parts.port or 80, headers)
-
-
-def bypasses(host: str, port: int, no_proxy: str) -> bool:
-    """Whether `NO_PROXY` exempts `host:port`, as Go's net/http (kubectl) reads it: `*`; an IP
-    (maybe with a port) or a CIDR range for an IP host; a domain for itself and its subdomains,
-    a leading `.` or `*.` for its subdomains only, maybe with a port. Loopback is never
-    proxied."""
-    host = host.lower().strip("[]")
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        ip = None
-    if host == "localhost" or (ip is not None and ip.is_loopback):
-        return True
-    for entry in (e.strip().lower() for e in no_proxy.split(",")):
-        if entry == "*":
-            return True
-        name, wanted = _split_port(entry)
-        if not name or (wanted is not None and wanted != port):
-            continue
-        if ip is not None:
-            try:
-                if ip in ipaddress.ip_network(name, strict=False):
-                    return True
-            except ValueError:
-                pass
-            continue
-        if name.startswith("*."):
-            name = name[1:]
-        if host.endswith(name if name.startswith(".") else "." + name) or host == name:
-            return True
-    return False
-
-
-def _split_port(entry: str) -> tuple[str, int | None]:
-    """(host, port) of a `NO_PROXY` entry: `name`, `name:port`, `ip`, `[v6]:port`, `cidr`."""
-    if entry.startswith("["):
-        host, _, rest = entry[1:].partition("]")
-        return host, int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else None
-    if entry.count(":") == 1:
-        host, _, port = entry.partition(":")
-        return host, int(port) if port.isdigit() else None
-    return entry, None  # a name, an IPv4 address or range, or a bare IPv6 one

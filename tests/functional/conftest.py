@@ -17,6 +17,7 @@ import pytest
 
 from orchestrator import telemetry
 from orchestrator.adapters.kube import Connection
+from orchestrator.adapters.kube_transport import ApiServer, Endpoint
 from orchestrator.adapters.object_store import LocalDirStore, MinioStore, ObjectStore
 from orchestrator.console import service as console_service
 from orchestrator.console.session import COOKIE
@@ -56,6 +57,7 @@ from tests.functional.executor_support import CLUSTER as EXECUTOR_CLUSTER
 from tests.functional.fault_cases_support import Row, save
 from tests.functional.fault_support import Rig
 from tests.functional.injection_support import Run, run_planner
+from tests.functional.kube_support import NAME, ServerFor
 
 # The agent: agent_support.py.
 
@@ -194,6 +196,38 @@ def tls_fixture(api: FakeKubeAPI, tmp_path: Path) -> Iterator[tuple[TLSProxy, Pa
     proxy = TLSProxy(api.port, cert, key)
     yield proxy, cert
     proxy.close()
+
+
+@pytest.fixture
+def named_tls(api: FakeKubeAPI, tmp_path: Path) -> Iterator[tuple[TLSProxy, Path]]:
+    """The module's fake API behind TLS whose certificate names only `kube_support.NAME` (no
+    IP address): (proxy, its cert)."""
+    cert, key = self_signed(tmp_path, names=(NAME,), stem="named")
+    proxy = TLSProxy(api.port, cert, key)
+    yield proxy, cert
+    proxy.close()
+
+
+@pytest.fixture
+def server_for() -> Iterator[ServerFor]:
+    """`ApiServer`s for endpoints, closed after the test."""
+    made: list[ApiServer] = []
+
+    def make(endpoint: Endpoint) -> ApiServer:
+        made.append(ApiServer(endpoint))
+        return made[-1]
+
+    yield make
+    for server in made:
+        server.close()
+
+
+@pytest.fixture
+def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No proxy variable from the machine running the tests."""
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY",
+                 "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
 
 
 # Stores: tests/fakes/s3.py and the project's own object stores.

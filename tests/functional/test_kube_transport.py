@@ -1,9 +1,9 @@
-"""The Kubernetes transport (`kube_transport`) against real TLS, a real forward proxy and the
-fake API server: what the kubernetes client's urllib3 transport did for the functions, kept."""
+"""The Kubernetes transport (`kube_transport`) against real TLS, servers that hang up and the
+fake API server: what the kubernetes client's urllib3 transport did for the functions, kept.
+Proxies: test_kube_proxy.py."""
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import subprocess
@@ -11,27 +11,24 @@ import sys
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote
 
 import pytest
 
-from orchestrator.adapters.kube import Connection, connect
+from orchestrator.adapters.kube import Connection
 from orchestrator.adapters.kube_errors import NotFound
 from orchestrator.adapters.kube_reads import KubeReader
-from orchestrator.adapters.kube_transport import ApiServer, Endpoint, Fixed, TokenFile, bypasses
+from orchestrator.adapters.kube_transport import Endpoint, Fixed, TokenFile
 from orchestrator.adapters.kube_writes import KubeWriter
 from orchestrator.errors import PermanentError, TransientError
 from tests.fakes import kube_objects as ko
-from tests.fakes.forward_proxy import ForwardProxy
 from tests.fakes.kube_api import FakeKubeAPI
 from tests.fakes.serving import serve_in_thread, wait_until
 from tests.fakes.tls_proxy import TLSProxy, self_signed
+from tests.functional.kube_support import NAME, ServerFor, b64, connect_with, name_of
 from tests.functional.router_support import fake_api
 
 ROOT = Path(__file__).resolve().parents[2]
-NAME = "kube.example.test"
-"""A name only the forward proxy resolves, as a proxied cluster's API server is."""
 
 
 @pytest.fixture
@@ -41,66 +38,31 @@ def api() -> Iterator[FakeKubeAPI]:
         yield fake
 
 
-@pytest.fixture
-def named_tls(api: FakeKubeAPI, tmp_path: Path) -> Iterator[tuple[TLSProxy, Path]]:
-    """The fake API behind TLS whose certificate names only NAME (no IP address)."""
-    cert, key = self_signed(tmp_path, names=(NAME,), stem="named")
-    proxy = TLSProxy(api.port, cert, key)
-    yield proxy, cert
-    proxy.close()
-
-
-@pytest.fixture
-def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY",
-                 "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
-def _server(endpoint: Endpoint, made: list[ApiServer]) -> ApiServer:
-    server = ApiServer(endpoint)
-    made.append(server)
-    return server
-
-
-@pytest.fixture
-def servers() -> Iterator[list[ApiServer]]:
-    made: list[ApiServer] = []
-    yield made
-    for server in made:
-        server.close()
-
-
-def _name(api: FakeKubeAPI, server: ApiServer) -> str:
-    return str(KubeReader(server, timeout=3).get("Pod", "shop", "web-0")["metadata"]["name"])
-
-
 # ---- the pool -------------------------------------------------------------------------------
 
 
 def test_requests_share_one_pooled_connection(api: FakeKubeAPI, tls: tuple[TLSProxy, Path],
-                                              servers: list[ApiServer]) -> None:
+                                              server_for: ServerFor) -> None:
     proxy, ca = tls
-    server = _server(Endpoint(f"https://127.0.0.1:{proxy.port}", ca_file=str(ca)), servers)
+    server = server_for(Endpoint(f"https://127.0.0.1:{proxy.port}", ca_file=str(ca)))
     for _ in range(5):
-        assert _name(api, server) == "web-0"
+        assert name_of(server) == "web-0"
     assert proxy.accepted == 1, "each request opened its own TLS connection"
 
 
 def test_refusals_keep_the_connection(api: FakeKubeAPI, tls: tuple[TLSProxy, Path],
-                                      servers: list[ApiServer]) -> None:
+                                      server_for: ServerFor) -> None:
     proxy, ca = tls
-    reader = KubeReader(_server(Endpoint(f"https://127.0.0.1:{proxy.port}", ca_file=str(ca)),
-                                servers), timeout=3)
+    reader = KubeReader(server_for(Endpoint(f"https://127.0.0.1:{proxy.port}", ca_file=str(ca))), timeout=3)
     for _ in range(5):
         with pytest.raises(NotFound):
             reader.get("Pod", "shop", "gone")
-    assert _name(api, reader.server) == "web-0"
+    assert name_of(reader.server) == "web-0"
     assert proxy.accepted == 1, "a 404 cost a new TLS connection"
 
 
-def test_names_stay_one_path_segment(api: FakeKubeAPI, servers: list[ApiServer]) -> None:
-    reader = KubeReader(_server(Endpoint(api.url), servers), timeout=3)
+def test_names_stay_one_path_segment(api: FakeKubeAPI, server_for: ServerFor) -> None:
+    reader = KubeReader(server_for(Endpoint(api.url)), timeout=3)
     for name in ("web-0?dryRun=All", "../../../nodes/n1", "web 0", "web-0\r\nX-Injected: 1"):
         with pytest.raises(NotFound):
             reader.get("Pod", "shop", name)
@@ -115,11 +77,11 @@ def test_names_stay_one_path_segment(api: FakeKubeAPI, servers: list[ApiServer])
 
 
 def test_a_connection_the_server_closed_while_idle_is_replaced_not_failed(
-        api: FakeKubeAPI, tls: tuple[TLSProxy, Path], servers: list[ApiServer]) -> None:
+        api: FakeKubeAPI, tls: tuple[TLSProxy, Path], server_for: ServerFor) -> None:
     proxy, ca = tls
-    server = _server(Endpoint(f"https://127.0.0.1:{proxy.port}", ca_file=str(ca)), servers)
+    server = server_for(Endpoint(f"https://127.0.0.1:{proxy.port}", ca_file=str(ca)))
     writer = KubeWriter(server, timeout=3)
-    assert _name(api, server) == "web-0"
+    assert name_of(server) == "web-0"
     proxy.hang_up()
     wait_until(lambda: not proxy._open, what="the proxy closing its connections")
     # A POST is never sent twice, so it must not even start on the dead connection.
@@ -131,10 +93,10 @@ def test_a_connection_the_server_closed_while_idle_is_replaced_not_failed(
     assert proxy.accepted == 2
 
 
-def test_a_timed_out_read_is_not_sent_again(api: FakeKubeAPI, servers: list[ApiServer]) -> None:
+def test_a_timed_out_read_is_not_sent_again(api: FakeKubeAPI, server_for: ServerFor) -> None:
     api.add(ko.pod("slow", "shop"))
     api.delay(r"/pods/slow$", 2)
-    reader = KubeReader(_server(Endpoint(api.url), servers), timeout=0.3)
+    reader = KubeReader(server_for(Endpoint(api.url)), timeout=0.3)
     reader.get("Pod", "shop", "web-0")  # the slow read then goes out on a pooled connection
     with pytest.raises(TransientError, match="unreachable.*TimeoutError"):
         reader.get("Pod", "shop", "slow")
@@ -173,10 +135,10 @@ class HangsUpOnReuse(BaseHTTPRequestHandler):
 
 
 def test_a_request_lost_on_a_reused_connection_is_resent_only_when_idempotent(
-        servers: list[ApiServer]) -> None:
+        server_for: ServerFor) -> None:
     HangsUpOnReuse.received = []
     with serve_in_thread(ThreadingHTTPServer(("127.0.0.1", 0), HangsUpOnReuse)) as url:
-        server = _server(Endpoint(url), servers)
+        server = server_for(Endpoint(url))
         reader, writer = KubeReader(server, timeout=3), KubeWriter(server, timeout=3)
         reader.get("Pod", "shop", "web-0")
         assert reader.get("Pod", "shop", "web-0")["metadata"]["name"] == "web-0"
@@ -186,31 +148,30 @@ def test_a_request_lost_on_a_reused_connection_is_resent_only_when_idempotent(
         assert HangsUpOnReuse.received == ["GET", "GET", "GET", "POST"], "a POST sent twice"
 
 
-def test_a_refused_connection_is_transient(servers: list[ApiServer]) -> None:
+def test_a_refused_connection_is_transient(server_for: ServerFor) -> None:
     with pytest.raises(TransientError, match="ConnectionRefusedError"):
-        KubeReader(_server(Endpoint("http://127.0.0.1:9"), servers)).get("Pod", "shop", "x")
+        KubeReader(server_for(Endpoint("http://127.0.0.1:9"))).get("Pod", "shop", "x")
 
 
 # ---- TLS ------------------------------------------------------------------------------------
 
 
 def test_tls_server_name_is_the_name_the_certificate_is_checked_against(
-        api: FakeKubeAPI, named_tls: tuple[TLSProxy, Path], servers: list[ApiServer]) -> None:
+        api: FakeKubeAPI, named_tls: tuple[TLSProxy, Path], server_for: ServerFor) -> None:
     proxy, cert = named_tls
     host = f"https://127.0.0.1:{proxy.port}"
     with pytest.raises(TransientError, match="CERTIFICATE_VERIFY_FAILED"):
-        _name(api, _server(Endpoint(host, ca_file=str(cert)), servers))
-    assert _name(api, _server(Endpoint(host, ca_file=str(cert), tls_server_name=NAME),
-                              servers)) == "web-0"
+        name_of(server_for(Endpoint(host, ca_file=str(cert))))
+    assert name_of(server_for(Endpoint(host, ca_file=str(cert), tls_server_name=NAME))) == "web-0"
 
 
 def test_insecure_skips_the_certificate_check_and_only_then(
-        api: FakeKubeAPI, tls: tuple[TLSProxy, Path], servers: list[ApiServer]) -> None:
+        api: FakeKubeAPI, tls: tuple[TLSProxy, Path], server_for: ServerFor) -> None:
     proxy, _ = tls
     host = f"https://127.0.0.1:{proxy.port}"
     with pytest.raises(TransientError, match="CERTIFICATE_VERIFY_FAILED"):
-        _name(api, _server(Endpoint(host), servers))  # the system's CAs do not know it
-    assert _name(api, _server(Endpoint(host, verify=False), servers)) == "web-0"
+        name_of(server_for(Endpoint(host)))  # the system's CAs do not know it
+    assert name_of(server_for(Endpoint(host, verify=False))) == "web-0"
 
 
 def test_a_client_certificate_is_presented_from_the_kubeconfig(
@@ -220,15 +181,15 @@ def test_a_client_certificate_is_presented_from_the_kubeconfig(
     proxy = TLSProxy(api.port, cert, key, client_ca=client_cert)
     try:
         cluster = {"server": f"https://127.0.0.1:{proxy.port}",
-                   "certificate-authority-data": _b64(cert.read_bytes())}
-        user = {"client-certificate-data": _b64(client_cert.read_bytes()),
-                "client-key-data": _b64(client_key.read_bytes())}
-        conn = _connect(tmp_path / "with-cert", cluster, user, connections)
-        assert conn.server is not None and _name(api, conn.server) == "web-0"
-        bare = _connect(tmp_path / "without", cluster, {"token": "t"}, connections)
+                   "certificate-authority-data": b64(cert.read_bytes())}
+        user = {"client-certificate-data": b64(client_cert.read_bytes()),
+                "client-key-data": b64(client_key.read_bytes())}
+        conn = connect_with(tmp_path / "with-cert", cluster, user, connections)
+        assert conn.server is not None and name_of(conn.server) == "web-0"
+        bare = connect_with(tmp_path / "without", cluster, {"token": "t"}, connections)
         assert bare.server is not None
         with pytest.raises(TransientError, match="unreachable"):
-            _name(api, bare.server)
+            name_of(bare.server)
     finally:
         proxy.close()
 
@@ -237,38 +198,37 @@ def test_a_client_certificate_is_presented_from_the_kubeconfig(
 
 
 def test_a_token_file_is_read_again_once_its_period_has_passed(
-        api: FakeKubeAPI, tmp_path: Path, servers: list[ApiServer]) -> None:
+        api: FakeKubeAPI, tmp_path: Path, server_for: ServerFor) -> None:
     token = tmp_path / "token"
     token.write_text("first\n")
-    rotating = _server(Endpoint(api.url, authorization=TokenFile(token, every=0)), servers)
-    cached = _server(Endpoint(api.url, authorization=TokenFile(token, every=3600)), servers)
-    _name(api, rotating), _name(api, cached)
+    rotating = server_for(Endpoint(api.url, authorization=TokenFile(token, every=0)))
+    cached = server_for(Endpoint(api.url, authorization=TokenFile(token, every=3600)))
+    name_of(rotating), name_of(cached)
     token.write_text("second\n")  # the kubelet rotated the projected token
-    _name(api, rotating), _name(api, cached)
+    name_of(rotating), name_of(cached)
     seen = [r.headers["authorization"] for r in api.find_requests("GET", "/pods/web-0$")]
     assert seen == ["Bearer first", "Bearer first", "Bearer second", "Bearer first"]
     token.write_text("")  # mid-rotation: the token read before still holds
-    _name(api, rotating)
+    name_of(rotating)
     assert api.find_requests("GET", "/pods/web-0$")[-1].headers["authorization"] == \
         "Bearer second"
-    fresh = _server(Endpoint(api.url, authorization=TokenFile(token)), servers)
+    fresh = server_for(Endpoint(api.url, authorization=TokenFile(token)))
     with pytest.raises(TransientError, match="empty"):  # nothing read yet: retried later
-        _name(api, fresh)
+        name_of(fresh)
 
 
 def test_a_kubeconfig_token_file_loses_its_line_end_and_a_broken_header_is_never_quoted(
         api: FakeKubeAPI, tmp_path: Path, connections: list[Connection],
-        servers: list[ApiServer]) -> None:
+        server_for: ServerFor) -> None:
     (tmp_path / "token").write_text("tok-abc\n")  # as `kubectl create token > file` writes it
-    conn = _connect(tmp_path / "config", {"server": api.url}, {"tokenFile": "token"},
+    conn = connect_with(tmp_path / "config", {"server": api.url}, {"tokenFile": "token"},
                     connections)
-    assert conn.server is not None and _name(api, conn.server) == "web-0"
+    assert conn.server is not None and name_of(conn.server) == "web-0"
     assert api.find_requests("GET", "/pods/web-0$")[-1].headers["authorization"] == \
         "Bearer tok-abc"
-    broken = _server(Endpoint(api.url, authorization=Fixed("Bearer tok-abc\nsecond-line")),
-                     servers)
+    broken = server_for(Endpoint(api.url, authorization=Fixed("Bearer tok-abc\nsecond-line")))
     with pytest.raises(PermanentError, match="line break") as err:
-        _name(api, broken)
+        name_of(broken)
     assert "tok-abc" not in str(err.value)
 
 
@@ -282,7 +242,7 @@ def test_nothing_secret_in_reprs_or_in_a_refused_proxys_message(
                           authorization=Fixed("Bearer kc-secret"))) + repr(source) + repr(
         Fixed("Bearer kc-secret"))
     assert "s3cr3t" not in shown and "secret-token" not in shown and "kc-secret" not in shown
-    conn = _connect(tmp_path / "config", {"server": "https://a:6443",
+    conn = connect_with(tmp_path / "config", {"server": "https://a:6443",
                                           "proxy-url": "https://alice:s3cr3t@proxy.corp:3128"},
                     {"token": "t"}, connections)
     assert conn.source == "none" and conn.problem is not None
@@ -315,130 +275,6 @@ print(json.dumps({{"source": conn.source, "pod": pod["metadata"]["name"], "loade
         "source": "in-cluster", "pod": "web-0", "loaded": []}
     (req,) = api.find_requests("GET", "/pods/web-0$")
     assert req.headers["authorization"] == "Bearer sa-token"
-
-
-# ---- proxies --------------------------------------------------------------------------------
-
-
-def test_https_goes_through_the_environments_proxy_in_a_connect_tunnel(
-        api: FakeKubeAPI, named_tls: tuple[TLSProxy, Path], monkeypatch: pytest.MonkeyPatch,
-        no_proxy_env: None, servers: list[ApiServer]) -> None:
-    tls, cert = named_tls
-    forward = ForwardProxy({f"{NAME}:6443": tls.port})
-    try:
-        monkeypatch.setenv("HTTPS_PROXY", f"http://ops:s%40cret@127.0.0.1:{forward.port}")
-        server = _server(Endpoint(f"https://{NAME}:6443", ca_file=str(cert)), servers)
-        assert _name(api, server) == "web-0"
-        (seen,) = forward.seen
-        assert (seen.method, seen.target) == ("CONNECT", f"{NAME}:6443")
-        assert seen.authorization == "Basic " + _b64(b"ops:s@cret")
-        monkeypatch.setenv("NO_PROXY", "localhost,.example.test")
-        direct = _server(Endpoint(f"https://{NAME}:6443", ca_file=str(cert)), servers)
-        with pytest.raises(TransientError, match="unreachable"):  # not resolvable directly
-            _name(api, direct)
-        assert len(forward.seen) == 1
-    finally:
-        forward.close()
-
-
-def test_an_ipv6_api_server_is_tunnelled_to_in_brackets(
-        api: FakeKubeAPI, named_tls: tuple[TLSProxy, Path], monkeypatch: pytest.MonkeyPatch,
-        no_proxy_env: None, servers: list[ApiServer]) -> None:
-    tls, cert = named_tls
-    forward = ForwardProxy({"[fd00:10:96::1]:443": tls.port})
-    try:
-        monkeypatch.setenv("HTTPS_PROXY", forward.url)
-        server = _server(Endpoint("https://[fd00:10:96::1]:443", ca_file=str(cert),
-                                  tls_server_name=NAME), servers)
-        assert _name(api, server) == "web-0"
-        assert [s.target for s in forward.seen] == ["[fd00:10:96::1]:443"]
-    finally:
-        forward.close()
-
-
-@pytest.mark.parametrize("plugin", [False, True], ids=["plain", "exec-plugin"])
-def test_a_kubeconfigs_proxy_url_is_used_for_plain_http_too(
-        api: FakeKubeAPI, tmp_path: Path, no_proxy_env: None, plugin: bool,
-        connections: list[Connection]) -> None:
-    """Also when the kubeconfig needs the client's loader (EKS, GKE), which ignores it."""
-    forward = ForwardProxy({f"{NAME}:8080": api.port})
-    user: dict[str, Any] = {"token": "t"}
-    if plugin:
-        credential = {"apiVersion": "client.authentication.k8s.io/v1",
-                      "kind": "ExecCredential", "status": {"token": "t"}}
-        user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1",
-                         "command": sys.executable, "interactiveMode": "Never",
-                         "args": ["-c", f"print({json.dumps(json.dumps(credential))})"]}}
-    try:
-        proxy_url = forward.url.replace("http://", "http://ops:pw@")
-        conn = _connect(tmp_path / "config", {"server": f"http://{NAME}:8080",
-                                              "proxy-url": proxy_url}, user, connections)
-        assert conn.server is not None
-        assert _name(api, conn.server) == "web-0"
-        assert [(s.method, s.target, s.authorization) for s in forward.seen] == [
-            ("GET", f"http://{NAME}:8080/api/v1/namespaces/shop/pods/web-0",
-             "Basic " + _b64(b"ops:pw"))]
-        assert "proxy-authorization" not in api.requests[-1].headers
-        assert api.requests[-1].headers["authorization"] == "Bearer t"
-    finally:
-        forward.close()
-
-
-def test_an_unusable_proxy_is_a_connection_problem_not_a_crash(
-        tmp_path: Path, connections: list[Connection]) -> None:
-    conn = _connect(tmp_path / "config", {"server": "https://a:6443",
-                                          "proxy-url": "socks5://127.0.0.1:1080"},
-                    {"token": "t"}, connections)
-    assert conn.source == "none" and conn.problem is not None and "socks5" in conn.problem
-
-
-@pytest.mark.parametrize(("host", "port", "no_proxy", "bypassed"), [
-    ("api.example.test", 443, "", False),
-    ("api.example.test", 443, "*", True),
-    ("api.example.test", 443, "example.test", True),
-    ("example.test", 443, "example.test", True),
-    ("example.test", 443, ".example.test", False),
-    ("api.example.test", 443, ".example.test", True),
-    ("api.example.test", 443, "*.example.test", True),
-    ("example.test", 443, "*.example.test", False),
-    ("badexample.test", 443, "example.test", False),
-    ("api.example.test", 6443, "other.test, example.test:6443", True),
-    ("api.example.test", 443, "example.test:6443", False),
-    ("10.96.0.1", 443, "10.0.0.0/8", True),
-    ("10.96.0.1", 443, "192.168.0.0/16,10.96.0.2", False),
-    ("10.96.0.1", 443, "10.96.0.1", True),
-    ("10.96.0.1", 443, "10.96.0.1:443", True),
-    ("10.96.0.1", 443, "10.96.0.1:6443", False),
-    ("fd00::1", 443, "fd00::/8", True),
-    ("fd00::1", 443, "[fd00::1]:443", True),
-    ("fd00::1", 443, "fd00::1", True),
-    ("127.0.0.1", 443, "", True),
-    ("localhost", 443, "", True),
-    ("[::1]", 443, "", True),
-    ("API.Example.Test", 443, "example.test", True),
-])
-def test_no_proxy_reads_as_kubectl_reads_it(host: str, port: int, no_proxy: str,
-                                            bypassed: bool) -> None:
-    assert bypasses(host, port, no_proxy) is bypassed
-
-
-# ---- helpers --------------------------------------------------------------------------------
-
-
-def _b64(data: bytes) -> str:
-    return base64.standard_b64encode(data).decode()
-
-
-def _connect(path: Path, cluster: dict[str, Any], user: dict[str, Any],
-             made: list[Connection]) -> Connection:
-    doc = {"apiVersion": "v1", "kind": "Config", "current-context": "c",
-           "clusters": [{"name": "c", "cluster": cluster}],
-           "users": [{"name": "u", "user": user}],
-           "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}]}
-    path.write_text(json.dumps(doc))
-    conn = connect(kubeconfig=str(path), in_cluster=False)
-    made.append(conn)
-    return conn
 
 
 class Chunks:
