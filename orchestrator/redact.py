@@ -29,24 +29,26 @@ _SENSITIVE = (
     r"key[_-]?data|connection[_-]?string|dsn"
 )
 _KEY = rf"[A-Za-z0-9_.-]*(?:{_SENSITIVE})[A-Za-z0-9_.-]*"
-_NAME_RE = re.compile(rf"(?i)(?:{_SENSITIVE})")
+# Patterns below are sources, compiled on first use (`_compiled`): a function that never meets
+# a secret-looking name compiles none of them.
+_NAME = rf"(?i)(?:{_SENSITIVE})"
 # A name that ends in the secret word (`DB_PASSWORD`, `pin_token`) holds the secret itself; one
 # that goes on (`password_min_length`, `token_ttl`) holds a parameter about it.
-_ENDS_SECRET = re.compile(rf"(?i)(?:{_SENSITIVE})[\"'-]*$")
+_ENDS_SECRET = rf"(?i)(?:{_SENSITIVE})[\"'-]*$"
 # Values next to a secret-looking name that are not secrets: flags, placeholders, a YAML block
 # indicator (`password: |`, whose lines the block rule takes).
-_HARMLESS = re.compile(r"(?i)^(?:true|false|null|none|nil|yes|no|on|off|\*+|x+|<[^>]*>|"
-                       r"[|>][0-9+-]*|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|redacted|masked|hidden|-+)$")
+_HARMLESS = (r"(?i)^(?:true|false|null|none|nil|yes|no|on|off|\*+|x+|<[^>]*>|"
+             r"[|>][0-9+-]*|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|redacted|masked|hidden|-+)$")
 # A small number is a setting (`token_ttl=300`) unless the name ends in the secret word: then it
 # is a PIN or a numeric password (`DB_PASSWORD=123456`).
-_NUMBER = re.compile(r"^\d{1,7}$")
+_NUMBER = r"^\d{1,7}$"
 # Label names that hold the *name* of a Secret or token object, which identifies, not unlocks.
-_OBJECT_NAME = re.compile(r"(?i)^(?:secrets?|.*name)$")
+_OBJECT_NAME = r"(?i)^(?:secrets?|.*name)$"
 
 _SCHEMES = r"(?:bearer|basic|token|digest|negotiate|apikey|sso-key)"
 
 NAMED = None
-"""A rule's needle when its pattern matches only next to a secret-looking name (`_NAME_RE`)."""
+"""A rule's needle when its pattern matches only next to a secret-looking name (`_NAME`)."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ class Rule:
 
     def may_match(self, text: str) -> bool:
         if self.needles is NAMED:
-            return _NAME_RE.search(text) is not None
+            return _compiled(_NAME).search(text) is not None
         if self.source.startswith("(?i)"):  # the needle matches as the pattern does: any case
             return any(_folded(n).search(text) is not None for n in self.needles)
         return any(n in text for n in self.needles)
@@ -181,9 +183,10 @@ def _substitute(text: str, rule: Rule, found: list[str]) -> str:
 def harmless(key: str, value: str) -> bool:
     """Whether a value under a secret-looking name is a flag, a placeholder or a setting."""
     value = value.strip()
-    if _HARMLESS.match(value):
+    if _compiled(_HARMLESS).match(value):
         return True
-    return bool(_NUMBER.match(value)) and not _ENDS_SECRET.search(key.rsplit("/", 1)[-1])
+    return bool(_compiled(_NUMBER).match(value)) and not _compiled(_ENDS_SECRET).search(
+        key.rsplit("/", 1)[-1])
 
 
 def scan(text: str) -> tuple[str, list[str]]:
@@ -205,7 +208,7 @@ def redact(text: str) -> tuple[str, int]:
 
 def secret_name(name: str) -> bool:
     """Whether a key or variable name says its value is a secret (`DB_PASSWORD`, `x-api-key`)."""
-    return bool(_NAME_RE.search(name))
+    return bool(_compiled(_NAME).search(name))
 
 
 def redact_mapping(values: Mapping[str, str],
@@ -229,7 +232,7 @@ def redact_labels(labels: Mapping[str, str],
     labels), which identify a Secret rather than unlock it.
     """
     def whole(key: str) -> bool:
-        return secret_name(key) and not _OBJECT_NAME.match(key)
+        return secret_name(key) and not _compiled(_OBJECT_NAME).match(key)
 
     return _mapping(labels, on_found, whole=whole)
 
