@@ -121,6 +121,7 @@ def _in_cluster(host: str, port: str, sa_dir: Path,
                 problems: list[str]) -> tuple[Endpoint, str | None] | None:
     """The service account's endpoint and namespace, or None when it is unusable (checked as
     the client's in-cluster loader checks: a token and a CA that are not empty)."""
+    from orchestrator.adapters.kube_proxy import join
     from orchestrator.adapters.kube_transport import Endpoint, TokenFile
 
     token, ca = TokenFile(sa_dir / "token"), sa_dir / "ca.crt"
@@ -134,8 +135,7 @@ def _in_cluster(host: str, port: str, sa_dir: Path,
     namespace = None
     with contextlib.suppress(OSError):
         namespace = (sa_dir / "namespace").read_text(encoding="utf-8").strip() or None
-    server = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    endpoint = Endpoint(f"https://{server}", ca_file=str(ca), authorization=token)
+    endpoint = Endpoint(f"https://{join(host, port)}", ca_file=str(ca), authorization=token)
     log.info("kubernetes: in-cluster service account (API %s, namespace %s)", endpoint.host,
              namespace)
     return endpoint, namespace

@@ -113,5 +113,6 @@ def open_tunnel(sock: socket.socket, target: str, headers: dict[str, str]) -> No
             f"proxy answered CONNECT {target} with {answer.status} {answer.reason}")
 
 
-def join(host: str, port: int) -> str:
+def join(host: str, port: int | str) -> str:
+    """`host:port`, an IPv6 host in brackets (a URL's authority, a CONNECT target)."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

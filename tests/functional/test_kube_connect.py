@@ -240,3 +240,11 @@ def test_status_bodies_keep_the_apis_message(api: FakeKubeAPI) -> None:
         KubeReader(api.server()).get("Pod", "shop", "gone")
     assert err.value.reason == "NotFound" and 'pods "gone" not found' in str(err.value)
     assert json.dumps(str(err.value))  # a plain string, safe to record
+
+
+def test_an_ipv6_service_host_is_bracketed(tls: tuple[TLSProxy, Path], tmp_path: Path,
+                                           connections: list[Connection]) -> None:
+    _, ca = tls
+    conn = _connect(connections, service_host="fd00:10:96::1", service_port="443",
+                    service_account_dir=_service_account(tmp_path / "sa", ca), kubeconfig="")
+    assert (conn.source, conn.host) == ("in-cluster", "https://[fd00:10:96::1]:443")

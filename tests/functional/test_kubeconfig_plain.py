@@ -7,7 +7,6 @@ real; what it does not handle (plugins, several files, broken files) goes to the
 
 from __future__ import annotations
 
-import base64
 import json
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from orchestrator.errors import TransientError
 from tests.fakes import kube_objects as ko
 from tests.fakes.kube_api import FakeKubeAPI
 from tests.fakes.tls_proxy import TLSProxy, self_signed
+from tests.functional.kube_support import b64
 from tests.functional.router_support import fake_api
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,10 +65,6 @@ def _yaml(doc: dict[str, Any]) -> str:
     return yaml.safe_dump(doc)
 
 
-def _b64(data: bytes) -> str:
-    return base64.standard_b64encode(data).decode()
-
-
 def _content(name: str | None) -> bytes | None:
     return Path(name).read_bytes() if name else None
 
@@ -100,9 +96,9 @@ def _kinds(folder: Path) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
     return {
         "token over http": ({"server": "http://127.0.0.1:8080"}, {"token": "t0k3n"}),
         "ca data, client certificate data": (
-            {"server": https, "certificate-authority-data": _b64(ca.read_bytes())},
-            {"client-certificate-data": _b64(ca.read_bytes()),
-             "client-key-data": _b64(key.read_bytes())}),
+            {"server": https, "certificate-authority-data": b64(ca.read_bytes())},
+            {"client-certificate-data": b64(ca.read_bytes()),
+             "client-key-data": b64(key.read_bytes())}),
         "ca and client certificate as relative paths": (
             {"server": https, "certificate-authority": "certs/ca.crt"},
             {"client-certificate": str(ca), "client-key": str(key)}),
@@ -207,7 +203,7 @@ def test_over_tls_it_trusts_exactly_the_named_ca(api: FakeKubeAPI, tls: tuple[TL
     proxy, ca = tls
     api.add(ko.pod("web-0", "shop"))
     server = {"server": f"https://127.0.0.1:{proxy.port}",
-              "certificate-authority-data": _b64(ca.read_bytes())}
+              "certificate-authority-data": b64(ca.read_bytes())}
     path = kubeconfig(tmp_path / "config", server, {"token": "plain-token"})
     conn = connect(home=tmp_path, kubeconfig=path, in_cluster=False)
     connections.append(conn)
@@ -218,7 +214,7 @@ def test_over_tls_it_trusts_exactly_the_named_ca(api: FakeKubeAPI, tls: tuple[TL
     (tmp_path / "other").mkdir()
     other, _ = self_signed(tmp_path / "other")
     untrusted = kubeconfig(tmp_path / "untrusted", {**server, "certificate-authority-data":
-                                                    _b64(other.read_bytes())}, {"token": "t"})
+                                                    b64(other.read_bytes())}, {"token": "t"})
     conn = connect(home=tmp_path, kubeconfig=untrusted, in_cluster=False)
     connections.append(conn)
     with pytest.raises(TransientError, match="CERTIFICATE_VERIFY_FAILED"):
